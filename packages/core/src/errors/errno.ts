@@ -1,0 +1,29 @@
+/**
+ * errno-style codes used across mdevkit, with Linux's numeric values so a failure reads
+ * the same as the kernel's answer to the equivalent ioctl or read/write on a data fd.
+ */
+export const ERRNO = {
+  EPERM: 1,
+  ENOENT: 2,
+  EIO: 5,
+  E2BIG: 7,
+  EAGAIN: 11,
+  ENOMEM: 12,
+  EFAULT: 14,
+  EBUSY: 16,
+  EEXIST: 17,
+  ENODEV: 19,
+  EINVAL: 22,
+  ENOSPC: 28,
+  ENOMSG: 42,
+  EPROTO: 71,
+  EBADMSG: 74,
+  EOVERFLOW: 75,
+  ENOTSUP: 95,
+  ECONNRESET: 104,
+  ETIMEDOUT: 110,
+  ECANCELED: 125,
+} as const;
+
+/** Symbolic errno name, e.g. `"EINVAL"`. */
+export type Errno = keyof typeof ERRNO;
