@@ -3,7 +3,7 @@
 // ("N passed, N failed") summed from each package's vitest JSON report, because
 // CI reads that line and turbo's own output interleaves many vitest summaries.
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 
 const root = new URL("..", import.meta.url).pathname;
@@ -41,7 +41,9 @@ for (const dir of workspaceDirs) {
   failed += report.numFailedTests;
   skipped += report.numPendingTests + report.numTodoTests;
   // A suite that failed to load counts no tests; count it as a failure so it is not lost.
-  failed += report.testResults.filter((r) => r.status === "failed" && r.assertionResults.length === 0).length;
+  failed += report.testResults.filter(
+    (r) => r.status === "failed" && r.assertionResults.length === 0,
+  ).length;
 }
 if (missing.length > 0) {
   console.error(`no test report from: ${missing.join(", ")} (counted as failed)`);

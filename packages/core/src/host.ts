@@ -1,5 +1,5 @@
 import "reflect-metadata";
-import { container as rootContainer, type DependencyContainer, Lifecycle } from "tsyringe";
+import { type DependencyContainer, Lifecycle, container as rootContainer } from "tsyringe";
 import type { Clock } from "./contract/device-context.js";
 import { PluginRegistry } from "./contract/plugin-registry.js";
 import type { VendorPlugin } from "./contract/vendor-plugin.js";
@@ -39,7 +39,11 @@ export function createHost(options: HostOptions): MdevHost {
   const container = (options.parent ?? rootContainer).createChildContainer();
   container.register(TOKENS.HostName, { useValue: options.name });
   container.register(TOKENS.Clock, { useValue: options.clock ?? new SystemClock() });
-  container.register(TOKENS.PluginRegistry, { useClass: PluginRegistry }, { lifecycle: Lifecycle.ContainerScoped });
+  container.register(
+    TOKENS.PluginRegistry,
+    { useClass: PluginRegistry },
+    { lifecycle: Lifecycle.ContainerScoped },
+  );
   const plugins = container.resolve<PluginRegistry>(TOKENS.PluginRegistry);
   for (const plugin of options.plugins ?? []) plugins.register(plugin);
   return { name: options.name, container, plugins, clock: container.resolve<Clock>(TOKENS.Clock) };

@@ -1,9 +1,9 @@
 import "reflect-metadata";
 
+export * from "./contract/index.js";
+export { SystemClock } from "./di/system-clock.js";
+export { TOKENS } from "./di/tokens.js";
 export * from "./errors/index.js";
 export * from "./fsm/index.js";
-export * from "./contract/index.js";
-export { TOKENS } from "./di/tokens.js";
-export { SystemClock } from "./di/system-clock.js";
 export { createHost, type HostOptions, type MdevHost } from "./host.js";
 export { ENGINE_VERSION } from "./version.js";

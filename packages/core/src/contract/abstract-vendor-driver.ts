@@ -1,7 +1,7 @@
 import { FsmError } from "../errors/fsm-error.js";
-import { MdevError, isMdevError } from "../errors/mdev-error.js";
+import { isMdevError, MdevError } from "../errors/mdev-error.js";
 import { arcSessionEffect, isDirectArc } from "../fsm/arcs.js";
-import { isLegalFlagSet, MigFlags, type MigFlagSet, migFlagsName } from "../fsm/mig-flags.js";
+import { isLegalFlagSet, type MigFlagSet, MigFlags, migFlagsName } from "../fsm/mig-flags.js";
 import { MigState, migStateName } from "../fsm/mig-state.js";
 import type { DeviceContext } from "./device-context.js";
 import { type DmaLogRange, validateDmaLogRanges } from "./dma-log-range.js";
@@ -51,10 +51,16 @@ export abstract class AbstractVendorDriver implements VendorDriver {
 
   protected constructor(ctx: DeviceContext, description: DriverDescription) {
     if (!isLegalFlagSet(description.migrationFlags)) {
-      throw new MdevError("EINVAL", `migration flags ${migFlagsName(description.migrationFlags)} are not a legal set`);
+      throw new MdevError(
+        "EINVAL",
+        `migration flags ${migFlagsName(description.migrationFlags)} are not a legal set`,
+      );
     }
     if (!Number.isSafeInteger(description.maxStateBytes) || description.maxStateBytes <= 0) {
-      throw new MdevError("EINVAL", `maxStateBytes ${description.maxStateBytes} must be a positive integer`);
+      throw new MdevError(
+        "EINVAL",
+        `maxStateBytes ${description.maxStateBytes} must be a positive integer`,
+      );
     }
     this.ctx = ctx;
     this.migrationFlags = description.migrationFlags;
@@ -71,7 +77,12 @@ export abstract class AbstractVendorDriver implements VendorDriver {
   async setState(next: MigState): Promise<MigrationDataStream | undefined> {
     const from = this.#state;
     if (!isDirectArc(this.migrationFlags, from, next)) {
-      throw new FsmError("EINVAL", from, next, `${migStateName(from)} -> ${migStateName(next)} is not a direct arc for a device with flags ${migFlagsName(this.migrationFlags)}`);
+      throw new FsmError(
+        "EINVAL",
+        from,
+        next,
+        `${migStateName(from)} -> ${migStateName(next)} is not a direct arc for a device with flags ${migFlagsName(this.migrationFlags)}`,
+      );
     }
     let opened: MigrationDataStream | undefined;
     try {
@@ -79,7 +90,13 @@ export abstract class AbstractVendorDriver implements VendorDriver {
     } catch (err) {
       if (isMdevError(err) && err.enterErrorState) this.#enterError();
       if (err instanceof MdevError) throw err;
-      throw new FsmError("EIO", from, next, `${migStateName(from)} -> ${migStateName(next)} failed in the driver: ${String(err)}`, { cause: err });
+      throw new FsmError(
+        "EIO",
+        from,
+        next,
+        `${migStateName(from)} -> ${migStateName(next)} failed in the driver: ${String(err)}`,
+        { cause: err },
+      );
     }
     this.#state = next;
     return opened;
@@ -102,7 +119,9 @@ export abstract class AbstractVendorDriver implements VendorDriver {
       }
       case "opens-resuming": {
         await this._beginResuming();
-        const stream = new ResumingStream(this.#maxStateBytes, (received) => this._checkResumingPrefix(received));
+        const stream = new ResumingStream(this.#maxStateBytes, (received) =>
+          this._checkResumingPrefix(received),
+        );
         this.#resuming = stream;
         return stream;
       }
@@ -123,7 +142,8 @@ export abstract class AbstractVendorDriver implements VendorDriver {
       case "ends": {
         if (from === RESUMING) {
           const resuming = this.#resuming;
-          if (resuming === undefined) throw new FsmError("EIO", from, to, "no resuming session is open");
+          if (resuming === undefined)
+            throw new FsmError("EIO", from, to, "no resuming session is open");
           // Validate and apply all-or-nothing; on failure the session stays open and the state stays RESUMING.
           await this._loadState(resuming.received());
           resuming.close();
@@ -181,7 +201,10 @@ export abstract class AbstractVendorDriver implements VendorDriver {
 
   async precopyInfo(): Promise<PrecopyInfo> {
     if (this.#state !== PRE_COPY && this.#state !== PRE_COPY_P2P) {
-      throw new MdevError("EINVAL", `precopy info is only valid in PRE_COPY or PRE_COPY_P2P, device is in ${migStateName(this.#state)}`);
+      throw new MdevError(
+        "EINVAL",
+        `precopy info is only valid in PRE_COPY or PRE_COPY_P2P, device is in ${migStateName(this.#state)}`,
+      );
     }
     const saving = this.#requireSaving(this.#state, this.#state);
     return {
@@ -192,7 +215,10 @@ export abstract class AbstractVendorDriver implements VendorDriver {
 
   async logStart(ranges: readonly DmaLogRange[], pageSizeHint: number): Promise<number> {
     if (this.dirtyTracking !== "dma-logging") {
-      throw new MdevError("ENOTSUP", `device tracks dirty pages by ${this.dirtyTracking}, not DMA logging`);
+      throw new MdevError(
+        "ENOTSUP",
+        `device tracks dirty pages by ${this.dirtyTracking}, not DMA logging`,
+      );
     }
     validateDmaLogRanges(ranges, pageSizeHint);
     if (this.#logging) throw new MdevError("EINVAL", "DMA logging already started");
@@ -207,13 +233,30 @@ export abstract class AbstractVendorDriver implements VendorDriver {
     this.#logging = false;
   }
 
-  async logReadAndClear(iova: number, length: number, pageSize: number, bitmap: BigUint64Array): Promise<void> {
+  async logReadAndClear(
+    iova: number,
+    length: number,
+    pageSize: number,
+    bitmap: BigUint64Array,
+  ): Promise<void> {
     if (!this.#logging) throw new MdevError("EINVAL", "DMA logging is not started");
     if (!Number.isSafeInteger(pageSize) || pageSize < 4096 || (pageSize & (pageSize - 1)) !== 0) {
-      throw new MdevError("EINVAL", `report page size ${pageSize} must be a power of two of at least 4096`);
+      throw new MdevError(
+        "EINVAL",
+        `report page size ${pageSize} must be a power of two of at least 4096`,
+      );
     }
-    if (!Number.isSafeInteger(iova) || !Number.isSafeInteger(length) || iova < 0 || length < 0 || iova + length > Number.MAX_SAFE_INTEGER) {
-      throw new MdevError("EOVERFLOW", `report range {iova: ${iova}, length: ${length}} overflows the IOVA space`);
+    if (
+      !Number.isSafeInteger(iova) ||
+      !Number.isSafeInteger(length) ||
+      iova < 0 ||
+      length < 0 ||
+      iova + length > Number.MAX_SAFE_INTEGER
+    ) {
+      throw new MdevError(
+        "EOVERFLOW",
+        `report range {iova: ${iova}, length: ${length}} overflows the IOVA space`,
+      );
     }
     const pages = Math.ceil(length / pageSize);
     if (bitmap.length * 64 < pages) {
@@ -239,8 +282,17 @@ export abstract class AbstractVendorDriver implements VendorDriver {
   }
 
   #checkConfigRange(offset: number, length: number): void {
-    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > this.configSpaceSize) {
-      throw new MdevError("EINVAL", `config space access at ${offset} of ${length} bytes is outside the ${this.configSpaceSize}-byte space`);
+    if (
+      !Number.isSafeInteger(offset) ||
+      !Number.isSafeInteger(length) ||
+      offset < 0 ||
+      length < 0 ||
+      offset + length > this.configSpaceSize
+    ) {
+      throw new MdevError(
+        "EINVAL",
+        `config space access at ${offset} of ${length} bytes is outside the ${this.configSpaceSize}-byte space`,
+      );
     }
   }
 
@@ -298,13 +350,24 @@ export abstract class AbstractVendorDriver implements VendorDriver {
     this.configSpace.set(data, offset);
   }
   /** Starts device DMA logging; returns the chosen page size. */
-  protected _logStart(_ranges: readonly DmaLogRange[], _pageSizeHint: number): Promise<number> | number {
+  protected _logStart(
+    _ranges: readonly DmaLogRange[],
+    _pageSizeHint: number,
+  ): Promise<number> | number {
     throw new MdevError("ENOTSUP", "driver declares DMA logging but implements no _logStart");
   }
   /** Stops device DMA logging. */
   protected _logStop(): Promise<void> | void {}
   /** Read-and-clear of the device's dirty log into `bitmap`. */
-  protected _logReadAndClear(_iova: number, _length: number, _pageSize: number, _bitmap: BigUint64Array): Promise<void> | void {
-    throw new MdevError("ENOTSUP", "driver declares DMA logging but implements no _logReadAndClear");
+  protected _logReadAndClear(
+    _iova: number,
+    _length: number,
+    _pageSize: number,
+    _bitmap: BigUint64Array,
+  ): Promise<void> | void {
+    throw new MdevError(
+      "ENOTSUP",
+      "driver declares DMA logging but implements no _logReadAndClear",
+    );
   }
 }

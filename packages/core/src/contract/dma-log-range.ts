@@ -33,21 +33,34 @@ export function validateDmaLogRanges(ranges: readonly DmaLogRange[], pageSize: n
   if (!isPowerOfTwo(pageSize)) {
     throw new MdevError("EINVAL", `DMA logging page size ${pageSize} is not a power of two`);
   }
-  if (ranges.length === 0) throw new MdevError("EINVAL", "DMA logging START needs at least one range");
+  if (ranges.length === 0)
+    throw new MdevError("EINVAL", "DMA logging START needs at least one range");
   if (ranges.length > DMA_LOG_MAX_RANGES) {
-    throw new MdevError("E2BIG", `DMA logging START has ${ranges.length} ranges, at most ${DMA_LOG_MAX_RANGES} allowed`);
+    throw new MdevError(
+      "E2BIG",
+      `DMA logging START has ${ranges.length} ranges, at most ${DMA_LOG_MAX_RANGES} allowed`,
+    );
   }
   const sorted: { start: number; end: number; index: number }[] = [];
   ranges.forEach((range, index) => {
     const { iova, length } = range;
     if (!Number.isSafeInteger(iova) || !Number.isSafeInteger(length) || iova < 0 || length <= 0) {
-      throw new MdevError("EINVAL", `DMA logging range ${index} {iova: ${iova}, length: ${length}} is not a non-empty range of whole addresses`);
+      throw new MdevError(
+        "EINVAL",
+        `DMA logging range ${index} {iova: ${iova}, length: ${length}} is not a non-empty range of whole addresses`,
+      );
     }
     if (iova % pageSize !== 0 || length % pageSize !== 0) {
-      throw new MdevError("EINVAL", `DMA logging range ${index} {iova: 0x${iova.toString(16)}, length: 0x${length.toString(16)}} is not aligned to page size ${pageSize}`);
+      throw new MdevError(
+        "EINVAL",
+        `DMA logging range ${index} {iova: 0x${iova.toString(16)}, length: 0x${length.toString(16)}} is not aligned to page size ${pageSize}`,
+      );
     }
     if (iova + length > IOVA_LIMIT) {
-      throw new MdevError("EOVERFLOW", `DMA logging range ${index} {iova: 0x${iova.toString(16)}, length: 0x${length.toString(16)}} overflows the IOVA space`);
+      throw new MdevError(
+        "EOVERFLOW",
+        `DMA logging range ${index} {iova: 0x${iova.toString(16)}, length: 0x${length.toString(16)}} overflows the IOVA space`,
+      );
     }
     sorted.push({ start: iova, end: iova + length, index });
   });

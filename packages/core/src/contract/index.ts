@@ -1,10 +1,30 @@
 export { AbstractVendorDriver, type DriverDescription } from "./abstract-vendor-driver.js";
-export type { Clock, DeviceContext, DmaAccess, InterruptLines, PagePinner } from "./device-context.js";
-export { DMA_LOG_MAX_RANGES, type DmaLogRange, IOVA_LIMIT, validateDmaLogRanges } from "./dma-log-range.js";
+export type {
+  Clock,
+  DeviceContext,
+  DmaAccess,
+  InterruptLines,
+  PagePinner,
+} from "./device-context.js";
+export {
+  DMA_LOG_MAX_RANGES,
+  type DmaLogRange,
+  IOVA_LIMIT,
+  validateDmaLogRanges,
+} from "./dma-log-range.js";
 export type { MigrationDataStream, PrecopyInfo } from "./migration-data-stream.js";
 export { vendorPluginSchema } from "./plugin-manifest-schema.js";
 export { PluginRegistry } from "./plugin-registry.js";
 export { ResumingStream } from "./resuming-stream.js";
 export { SavingStream } from "./saving-stream.js";
-export { DIRTY_TRACKING_METHODS, type DirtyTrackingMethod, type VendorDriver } from "./vendor-driver.js";
-export type { CompatibilityVerdict, DeviceTypeInfo, SourceDeviceInfo, VendorPlugin } from "./vendor-plugin.js";
+export {
+  DIRTY_TRACKING_METHODS,
+  type DirtyTrackingMethod,
+  type VendorDriver,
+} from "./vendor-driver.js";
+export type {
+  CompatibilityVerdict,
+  DeviceTypeInfo,
+  SourceDeviceInfo,
+  VendorPlugin,
+} from "./vendor-plugin.js";

@@ -11,13 +11,21 @@ export const vendorPluginSchema = z.object({
     .string()
     .min(1)
     .max(214)
-    .regex(/^(@[a-z0-9][a-z0-9._-]*\/)?[a-z0-9][a-z0-9._-]*$/, "must be a lowercase npm-style package name"),
+    .regex(
+      /^(@[a-z0-9][a-z0-9._-]*\/)?[a-z0-9][a-z0-9._-]*$/,
+      "must be a lowercase npm-style package name",
+    ),
   version: z.string().refine((v) => semver.valid(v) !== null, "must be a semver version"),
   engine: z.string().refine((v) => semver.validRange(v) !== null, "must be a semver range"),
   deviceTypes: z
-    .array(z.object({ name: z.string().min(1).max(128), description: z.string().max(1000).optional() }))
+    .array(
+      z.object({ name: z.string().min(1).max(128), description: z.string().max(1000).optional() }),
+    )
     .min(1, "must offer at least one device type")
-    .refine((types) => new Set(types.map((t) => t.name)).size === types.length, "device type names must be unique"),
+    .refine(
+      (types) => new Set(types.map((t) => t.name)).size === types.length,
+      "device type names must be unique",
+    ),
   migrationFlags: z.number().superRefine((flags, ctx) => {
     if (!isLegalFlagSet(flags)) {
       ctx.addIssue({

@@ -1,7 +1,7 @@
 import semver from "semver";
 import { injectable } from "tsyringe";
-import { PluginRegistrationError } from "../errors/plugin-registration-error.js";
 import { MdevError } from "../errors/mdev-error.js";
+import { PluginRegistrationError } from "../errors/plugin-registration-error.js";
 import { ENGINE_VERSION } from "../version.js";
 import { vendorPluginSchema } from "./plugin-manifest-schema.js";
 import type { VendorPlugin } from "./vendor-plugin.js";
@@ -22,19 +22,29 @@ export class PluginRegistry {
   register(plugin: VendorPlugin): this {
     const candidate = plugin as unknown;
     const name =
-      typeof candidate === "object" && candidate !== null && typeof (candidate as { name?: unknown }).name === "string"
+      typeof candidate === "object" &&
+      candidate !== null &&
+      typeof (candidate as { name?: unknown }).name === "string"
         ? (candidate as { name: string }).name
         : "<unnamed>";
     const parsed = vendorPluginSchema.safeParse(candidate);
     if (!parsed.success) {
-      const problems = parsed.error.issues.map((issue) => `${issue.path.join(".") || "manifest"}: ${issue.message}`);
+      const problems = parsed.error.issues.map(
+        (issue) => `${issue.path.join(".") || "manifest"}: ${issue.message}`,
+      );
       throw new PluginRegistrationError(name, problems);
     }
     if (!semver.satisfies(ENGINE_VERSION, plugin.engine, { includePrerelease: true })) {
-      throw new PluginRegistrationError(name, [`engine: requires ${plugin.engine}, this engine is ${ENGINE_VERSION}`]);
+      throw new PluginRegistrationError(name, [
+        `engine: requires ${plugin.engine}, this engine is ${ENGINE_VERSION}`,
+      ]);
     }
     if (this.#plugins.has(plugin.name)) {
-      throw new PluginRegistrationError(name, ["a plugin with this name is already registered"], "EEXIST");
+      throw new PluginRegistrationError(
+        name,
+        ["a plugin with this name is already registered"],
+        "EEXIST",
+      );
     }
     this.#plugins.set(plugin.name, plugin);
     return this;
@@ -56,7 +66,10 @@ export class PluginRegistry {
       throw new MdevError("ENOENT", `no plugin "${name}" is registered (registered: ${known})`);
     }
     if (deviceType !== undefined && !plugin.deviceTypes.some((t) => t.name === deviceType)) {
-      throw new MdevError("ENOENT", `plugin "${name}" offers no device type "${deviceType}" (offers: ${plugin.deviceTypes.map((t) => t.name).join(", ")})`);
+      throw new MdevError(
+        "ENOENT",
+        `plugin "${name}" offers no device type "${deviceType}" (offers: ${plugin.deviceTypes.map((t) => t.name).join(", ")})`,
+      );
     }
     return plugin;
   }

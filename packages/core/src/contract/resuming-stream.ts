@@ -54,10 +54,15 @@ export class ResumingStream implements MigrationDataStream {
     if (this.#closed) throw new MdevError("ENODEV", "write after the resuming session ended");
     const needed = this.#length + chunk.byteLength;
     if (needed > this.#maxBytes) {
-      throw new MdevError("E2BIG", `device state would be ${needed} bytes, more than the ${this.#maxBytes} this device accepts`);
+      throw new MdevError(
+        "E2BIG",
+        `device state would be ${needed} bytes, more than the ${this.#maxBytes} this device accepts`,
+      );
     }
     if (needed > this.#buffer.byteLength) {
-      const grown = new Uint8Array(Math.min(this.#maxBytes, Math.max(needed, this.#buffer.byteLength * 2)));
+      const grown = new Uint8Array(
+        Math.min(this.#maxBytes, Math.max(needed, this.#buffer.byteLength * 2)),
+      );
       grown.set(this.received());
       this.#buffer = grown;
     }

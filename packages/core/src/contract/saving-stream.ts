@@ -27,7 +27,10 @@ export class SavingStream implements MigrationDataStream {
    * @param collect called when a precopy read finds the queue empty; returns new bytes
    *   describing state changed since the last collection, or nothing (ENOMSG).
    */
-  constructor(phase: "precopy" | "stopcopy", collect: () => Uint8Array | undefined = () => undefined) {
+  constructor(
+    phase: "precopy" | "stopcopy",
+    collect: () => Uint8Array | undefined = () => undefined,
+  ) {
     this.#phase = phase;
     this.#collect = collect;
   }
@@ -89,7 +92,10 @@ export class SavingStream implements MigrationDataStream {
     const head = this.#queue[0];
     if (head === undefined) {
       if (this.#phase === "precopy") {
-        throw new MdevError("ENOMSG", "no precopy data available now; more may come while the device runs");
+        throw new MdevError(
+          "ENOMSG",
+          "no precopy data available now; more may come while the device runs",
+        );
       }
       return new Uint8Array(0);
     }

@@ -7,7 +7,11 @@ import type { MigrationDataStream, PrecopyInfo } from "./migration-data-stream.j
 export type DirtyTrackingMethod = "dma-logging" | "iommu-pinned" | "vendor-bitmap";
 
 /** Every {@link DirtyTrackingMethod}, for validation and tables. */
-export const DIRTY_TRACKING_METHODS: readonly DirtyTrackingMethod[] = ["dma-logging", "iommu-pinned", "vendor-bitmap"];
+export const DIRTY_TRACKING_METHODS: readonly DirtyTrackingMethod[] = [
+  "dma-logging",
+  "iommu-pinned",
+  "vendor-bitmap",
+];
 
 /**
  * The migration driver of one device instance: the operations Linux's
@@ -53,7 +57,12 @@ export interface VendorDriver {
    * sets bit n (word n/64, bit n%64) of `bitmap` for each dirty page of `pageSize` at
    * `iova + n * pageSize`; never clears bits in `bitmap`.
    */
-  logReadAndClear(iova: number, length: number, pageSize: number, bitmap: BigUint64Array): Promise<void>;
+  logReadAndClear(
+    iova: number,
+    length: number,
+    pageSize: number,
+    bitmap: BigUint64Array,
+  ): Promise<void>;
 
   /**
    * Device-reported dirty frames (`"vendor-bitmap"` devices): sets the bit of every guest

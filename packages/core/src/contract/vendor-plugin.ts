@@ -23,7 +23,9 @@ export interface SourceDeviceInfo {
 }
 
 /** A plugin's answer to whether it can load a device described by {@link SourceDeviceInfo}. */
-export type CompatibilityVerdict = { readonly compatible: true } | { readonly compatible: false; readonly reason: string };
+export type CompatibilityVerdict =
+  | { readonly compatible: true }
+  | { readonly compatible: false; readonly reason: string };
 
 /**
  * A vendor plugin: the manifest the registry validates, plus the factory for drivers.

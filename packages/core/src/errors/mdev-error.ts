@@ -25,7 +25,10 @@ export class MdevError extends Error {
   readonly enterErrorState: boolean;
 
   constructor(code: Errno, message: string, options: MdevErrorOptions = {}) {
-    super(`${code}: ${message}`, options.cause === undefined ? undefined : { cause: options.cause });
+    super(
+      `${code}: ${message}`,
+      options.cause === undefined ? undefined : { cause: options.cause },
+    );
     this.name = new.target.name;
     this.code = code;
     this.errno = ERRNO[code];

@@ -7,7 +7,11 @@ export class PluginRegistrationError extends MdevError {
   /** One human-readable line per problem, e.g. `migrationFlags: 2 is not a legal flag set`. */
   readonly problems: readonly string[];
 
-  constructor(pluginName: string, problems: readonly string[], code: "EINVAL" | "EEXIST" = "EINVAL") {
+  constructor(
+    pluginName: string,
+    problems: readonly string[],
+    code: "EINVAL" | "EEXIST" = "EINVAL",
+  ) {
     super(code, `plugin "${pluginName}" refused: ${problems.join("; ")}`);
     this.pluginName = pluginName;
     this.problems = problems;

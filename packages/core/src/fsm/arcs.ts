@@ -1,5 +1,5 @@
-import { isStateSupported, nextState } from "./next-state.js";
 import { ALL_MIG_STATES, MigState } from "./mig-state.js";
+import { isStateSupported, nextState } from "./next-state.js";
 
 const { STOP, RUNNING, STOP_COPY, RESUMING, RUNNING_P2P, PRE_COPY, PRE_COPY_P2P } = MigState;
 

@@ -25,7 +25,10 @@ export interface TransitionResult {
  * is abandoned and EINVAL is thrown with the device left in that interior state — the
  * kernel's WARN path in its drivers' step loops.
  */
-export async function driveTransition(driver: VendorDriver, target: MigState): Promise<TransitionResult> {
+export async function driveTransition(
+  driver: VendorDriver,
+  target: MigState,
+): Promise<TransitionResult> {
   const path: MigState[] = [];
   let stream: MigrationDataStream | undefined;
   let cur = driver.getState();
@@ -35,10 +38,20 @@ export async function driveTransition(driver: VendorDriver, target: MigState): P
     path.push(next);
     cur = driver.getState();
     if (cur !== next) {
-      throw new FsmError("EIO", cur, next, `driver reported ${migStateName(cur)} after a successful arc to ${migStateName(next)}`);
+      throw new FsmError(
+        "EIO",
+        cur,
+        next,
+        `driver reported ${migStateName(cur)} after a successful arc to ${migStateName(next)}`,
+      );
     }
     if (stream !== undefined && next !== target) {
-      throw new FsmError("EINVAL", next, target, `interior arc to ${migStateName(next)} returned a data stream on the way to ${migStateName(target)}`);
+      throw new FsmError(
+        "EINVAL",
+        next,
+        target,
+        `interior arc to ${migStateName(next)} returned a data stream on the way to ${migStateName(target)}`,
+      );
     }
   }
   return { state: cur, path, stream };

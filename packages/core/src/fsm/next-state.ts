@@ -1,6 +1,6 @@
 import { FsmError } from "../errors/fsm-error.js";
 import { MigFlags } from "./mig-flags.js";
-import { MigState, isMigState, migStateName } from "./mig-state.js";
+import { isMigState, MigState, migStateName } from "./mig-state.js";
 
 const { ERROR, STOP, RUNNING, STOP_COPY, RESUMING, RUNNING_P2P, PRE_COPY, PRE_COPY_P2P } = MigState;
 const SC = MigFlags.STOP_COPY;
@@ -29,13 +29,40 @@ export const FLAGS_NEEDED: readonly number[] = [
 export const NEXT_HOP: readonly (readonly MigState[])[] = [
   //            ERR    STOP         RUN          SC            RES        RP2P         PC            PCP2P
   /* ERROR */ [ERROR, ERROR, ERROR, ERROR, ERROR, ERROR, ERROR, ERROR],
-  /* STOP  */ [ERROR, STOP, RUNNING_P2P, STOP_COPY, RESUMING, RUNNING_P2P, RUNNING_P2P, RUNNING_P2P],
-  /* RUN   */ [ERROR, RUNNING_P2P, RUNNING, RUNNING_P2P, RUNNING_P2P, RUNNING_P2P, PRE_COPY, RUNNING_P2P],
+  /* STOP  */ [
+    ERROR,
+    STOP,
+    RUNNING_P2P,
+    STOP_COPY,
+    RESUMING,
+    RUNNING_P2P,
+    RUNNING_P2P,
+    RUNNING_P2P,
+  ],
+  /* RUN   */ [
+    ERROR,
+    RUNNING_P2P,
+    RUNNING,
+    RUNNING_P2P,
+    RUNNING_P2P,
+    RUNNING_P2P,
+    PRE_COPY,
+    RUNNING_P2P,
+  ],
   /* SC    */ [ERROR, STOP, STOP, STOP_COPY, STOP, STOP, ERROR, ERROR],
   /* RES   */ [ERROR, STOP, STOP, STOP, RESUMING, STOP, STOP, STOP],
   /* RP2P  */ [ERROR, STOP, RUNNING, STOP, STOP, RUNNING_P2P, RUNNING, PRE_COPY_P2P],
   /* PC    */ [ERROR, RUNNING, RUNNING, PRE_COPY_P2P, RUNNING, RUNNING, PRE_COPY, PRE_COPY_P2P],
-  /* PCP2P */ [ERROR, RUNNING_P2P, RUNNING_P2P, STOP_COPY, RUNNING_P2P, RUNNING_P2P, PRE_COPY, PRE_COPY_P2P],
+  /* PCP2P */ [
+    ERROR,
+    RUNNING_P2P,
+    RUNNING_P2P,
+    STOP_COPY,
+    RUNNING_P2P,
+    RUNNING_P2P,
+    PRE_COPY,
+    PRE_COPY_P2P,
+  ],
 ];
 
 /** True when a device declaring `flags` has `state` (ERROR never counts as supported). */
@@ -43,7 +70,7 @@ export function isStateSupported(flags: number, state: number): boolean {
   if (!isMigState(state)) return false;
   const needed = FLAGS_NEEDED[state] as number;
   // `>>> 0` keeps ERROR's 0xffffffff unsigned after the bitwise AND.
-  return ((needed & flags) >>> 0) === needed;
+  return (needed & flags) >>> 0 === needed;
 }
 
 /**
@@ -59,17 +86,32 @@ export function isStateSupported(flags: number, state: number): boolean {
  */
 export function nextState(flags: number, cur: number, target: number): MigState {
   if (!isStateSupported(flags, cur)) {
-    throw new FsmError("EINVAL", cur, target, `current state ${migStateName(cur)} is not supported by this device (driver bug)`);
+    throw new FsmError(
+      "EINVAL",
+      cur,
+      target,
+      `current state ${migStateName(cur)} is not supported by this device (driver bug)`,
+    );
   }
   if (!isStateSupported(flags, target)) {
-    throw new FsmError("EINVAL", cur, target, `target state ${migStateName(target)} is not supported by this device`);
+    throw new FsmError(
+      "EINVAL",
+      cur,
+      target,
+      `target state ${migStateName(target)} is not supported by this device`,
+    );
   }
   let next = (NEXT_HOP[cur] as readonly MigState[])[target] as MigState;
   while (next !== ERROR && !isStateSupported(flags, next)) {
     next = (NEXT_HOP[next] as readonly MigState[])[target] as MigState;
   }
   if (next === ERROR) {
-    throw new FsmError("EINVAL", cur, target, `no transition from ${migStateName(cur)} to ${migStateName(target)}`);
+    throw new FsmError(
+      "EINVAL",
+      cur,
+      target,
+      `no transition from ${migStateName(cur)} to ${migStateName(target)}`,
+    );
   }
   return next;
 }

@@ -1,0 +1,21 @@
+import { describe, expect, it } from "vitest";
+import { ERRNO, FsmError, isMdevError, MdevError } from "../../src/index.js";
+
+describe("typed errors", () => {
+  it("carry the code, Linux's errno and a message naming the problem", () => {
+    const err = new MdevError("ENOMSG", "no data yet");
+    expect(err).toBeInstanceOf(Error);
+    expect(err.name).toBe("MdevError");
+    expect(err.errno).toBe(42);
+    expect(err.message).toBe("ENOMSG: no data yet");
+    expect(isMdevError(err, "ENOMSG")).toBe(true);
+    expect(isMdevError(err, "EINVAL")).toBe(false);
+    expect(isMdevError(new Error("x"))).toBe(false);
+  });
+  it("subclasses keep their name and fields", () => {
+    const err = new FsmError("EINVAL", 3, 6, "blocked");
+    expect(err.name).toBe("FsmError");
+    expect(err).toBeInstanceOf(MdevError);
+    expect([err.from, err.to, err.errno]).toEqual([3, 6, ERRNO.EINVAL]);
+  });
+});
