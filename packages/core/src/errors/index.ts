@@ -1,4 +1,4 @@
 export { ERRNO, type Errno } from "./errno.js";
-export { MdevError, isMdevError, type MdevErrorOptions } from "./mdev-error.js";
 export { FsmError } from "./fsm-error.js";
+export { isMdevError, MdevError, type MdevErrorOptions } from "./mdev-error.js";
 export { PluginRegistrationError } from "./plugin-registration-error.js";
