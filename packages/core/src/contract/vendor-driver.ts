@@ -70,6 +70,14 @@ export interface VendorDriver {
    */
   reportDirtyPages?(bitmap: BigUint64Array): Promise<void>;
 
+  /**
+   * Advances the simulated device by one step of the work a real device does on its own
+   * while running (traffic arriving, jobs completing): DMA into guest memory, interrupts.
+   * The host calls it periodically while the VM exists; a driver whose device is not
+   * running (STOP, STOP_COPY, RESUMING, not yet started on a target) must do nothing.
+   */
+  tick?(): void;
+
   /** Resets the device: state RUNNING, any open data stream disabled (ENODEV). */
   reset(): Promise<void>;
 
