@@ -1,3 +1,4 @@
+export { DmaFaultError, type DmaFaultReason } from "./dma-fault-error.js";
 export { ERRNO, type Errno } from "./errno.js";
 export { FsmError } from "./fsm-error.js";
 export { isMdevError, MdevError, type MdevErrorOptions } from "./mdev-error.js";
