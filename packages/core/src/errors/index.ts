@@ -3,3 +3,4 @@ export { ERRNO, type Errno } from "./errno.js";
 export { FsmError } from "./fsm-error.js";
 export { isMdevError, MdevError, type MdevErrorOptions } from "./mdev-error.js";
 export { PluginRegistrationError } from "./plugin-registration-error.js";
+export { type StreamErrno, StreamError } from "./stream-error.js";

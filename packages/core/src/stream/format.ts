@@ -1,0 +1,53 @@
+/**
+ * Wire constants of the mdevkit migration stream (docs/stream-format.md). Every multi-byte
+ * integer on the wire is little-endian: the hosts we target are, and it keeps page runs
+ * and counters readable with a plain DataView.
+ */
+
+/** First 8 bytes of every stream: `MDEVMIG` followed by a newline, so `head -c 8` shows it. */
+export const STREAM_MAGIC: Uint8Array = new Uint8Array([
+  0x4d, 0x44, 0x45, 0x56, 0x4d, 0x49, 0x47, 0x0a,
+]);
+
+/** Format version this build writes. */
+export const FORMAT_VERSION = 1;
+
+/**
+ * Oldest and newest format versions this build reads. A reader refuses anything outside
+ * the range up front, instead of guessing at records a future writer might emit.
+ */
+export const ACCEPTED_FORMAT_VERSIONS = { min: 1, max: 1 } as const;
+
+/** Guest page size carried in the header; the only one accepted today. */
+export const PAGE_SIZE = 4096;
+
+/** Byte length of a SHA-256 digest (config digest, END digests). */
+export const DIGEST_LENGTH = 32;
+
+/**
+ * Which way a stream flows. The forward stream carries the VM from source to target; the
+ * return path carries the target's answers. The header says which, so one can never be
+ * mistaken for the other.
+ */
+export const StreamDirection = { FORWARD: 0, RETURN: 1 } as const;
+
+/** Value of {@link StreamDirection}. */
+export type StreamDirection = (typeof StreamDirection)[keyof typeof StreamDirection];
+
+/**
+ * Stream header layout: magic(8) version(u16) direction(u8) reserved(u8) pageSize(u32)
+ * configDigest(32) crc32c(u32) = 52 bytes. The CRC covers the 48 bytes before it.
+ */
+export const HEADER_LENGTH = 52;
+
+/**
+ * Record frame: type(u16) reserved(u16) seq(u32) length(u32), then `length` payload bytes,
+ * then a CRC32C (u32) over frame header and payload.
+ */
+export const FRAME_HEADER_LENGTH = 12;
+
+/** Length of the CRC32C trailer after every payload. */
+export const FRAME_TRAILER_LENGTH = 4;
+
+/** Largest sequence number; the encoder refuses to wrap rather than let the decoder see a gap. */
+export const MAX_SEQUENCE = 0xffff_ffff;

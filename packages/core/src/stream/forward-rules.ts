@@ -1,0 +1,161 @@
+import { StreamError } from "../errors/stream-error.js";
+import {
+  DevicePhase,
+  type DeviceTotals,
+  type EndBody,
+  type ForwardBody,
+  type HandshakeBody,
+} from "./records.js";
+import { digestsEqual, StreamDigest } from "./stream-digest.js";
+
+/** Where the forward stream stands. */
+export type ForwardPhase = "handshake" | "precopy" | "stopcopy" | "ended" | "done";
+
+interface SlotState {
+  readonly digest: StreamDigest;
+}
+
+/**
+ * The ordering and accounting rules of the forward stream, shared by encoder and decoder so
+ * both agree on what a valid stream is:
+ *
+ * - HANDSHAKE first, once; ABORT at any time, then nothing.
+ * - RAM_PAGES, DEVICE_DATA(PRE_COPY) and ITERATION (strictly increasing) before PRECOPY_END.
+ * - After PRECOPY_END: RAM_PAGES, DEVICE_CONFIG, DEVICE_DATA(STOP_COPY), then END.
+ * - Device records name a slot of the manifest.
+ * - END's totals and device digests equal what was seen; then only GO (or ABORT).
+ */
+export class ForwardRules {
+  #phase: ForwardPhase = "handshake";
+  #slots = new Map<number, SlotState>();
+  #lastIteration = -1;
+  #dataPages = 0;
+  #zeroPages = 0;
+
+  /** Current phase. */
+  get phase(): ForwardPhase {
+    return this.#phase;
+  }
+
+  /** Data pages accounted so far. */
+  get dataPages(): number {
+    return this.#dataPages;
+  }
+
+  /** Zero-page markers accounted so far. */
+  get zeroPages(): number {
+    return this.#zeroPages;
+  }
+
+  /** The manifest's slots, once the handshake passed. */
+  get slots(): readonly number[] {
+    return [...this.#slots.keys()];
+  }
+
+  /** Per-device totals of what was accounted so far, in slot order (what END must say). */
+  deviceTotals(): DeviceTotals[] {
+    return [...this.#slots.entries()]
+      .sort(([a], [b]) => a - b)
+      .map(([slot, s]) => ({ slot, bytes: s.digest.bytes, digest: s.digest.digest() }));
+  }
+
+  /**
+   * Checks `body` against the rules and accounts it. `dataPages` is the number of data pages
+   * of a RAM run (the rules do not look inside the bitmap).
+   */
+  accept(body: ForwardBody, offset: number, dataPages = 0): void {
+    const fail = (rule: string, detail: string, code: "EPROTO" | "EBADMSG" = "EPROTO"): never => {
+      throw new StreamError(code, body.type, offset, rule, detail);
+    };
+    const phase = this.#phase;
+    if (phase === "done") fail("after-end", `${body.type} after the stream's last record`);
+    if (body.type === "ABORT") {
+      this.#phase = "done";
+      return;
+    }
+    if (phase === "handshake" && body.type !== "HANDSHAKE")
+      fail("order", `${body.type} before HANDSHAKE`);
+    if (phase === "ended" && body.type !== "GO")
+      fail("order", `${body.type} after END (only GO or ABORT)`);
+    const slot = (s: number): SlotState =>
+      this.#slots.get(s) ?? fail("slot", `slot ${s} is not in the manifest`);
+    switch (body.type) {
+      case "HANDSHAKE":
+        if (phase !== "handshake") fail("order", "a second HANDSHAKE");
+        this.#acceptHandshake(body);
+        break;
+      case "RAM_PAGES":
+        this.#dataPages += dataPages;
+        this.#zeroPages += body.count - dataPages;
+        break;
+      case "DEVICE_CONFIG":
+        slot(body.slot);
+        if (phase !== "stopcopy") fail("order", "config space is final only after PRECOPY_END");
+        break;
+      case "DEVICE_DATA": {
+        const s = slot(body.slot);
+        if (body.phase === DevicePhase.PRE_COPY && phase !== "precopy")
+          fail("phase", "PRE_COPY data after PRECOPY_END");
+        if (body.phase === DevicePhase.STOP_COPY && phase !== "stopcopy")
+          fail("phase", "STOP_COPY data before PRECOPY_END");
+        s.digest.update(body.data);
+        break;
+      }
+      case "ITERATION":
+        if (phase !== "precopy") fail("order", "ITERATION after PRECOPY_END");
+        if (body.iteration <= this.#lastIteration) {
+          fail("iteration", `iteration ${body.iteration} does not follow ${this.#lastIteration}`);
+        }
+        this.#lastIteration = body.iteration;
+        break;
+      case "PRECOPY_END":
+        if (phase !== "precopy") fail("order", "a second PRECOPY_END");
+        this.#phase = "stopcopy";
+        break;
+      case "END":
+        if (phase !== "stopcopy") fail("order", "END before PRECOPY_END");
+        this.#checkEnd(body, fail);
+        this.#phase = "ended";
+        break;
+      case "GO":
+        if (phase !== "ended") fail("order", "GO before END");
+        this.#phase = "done";
+        break;
+    }
+  }
+
+  #acceptHandshake(body: HandshakeBody): void {
+    for (const d of body.devices) this.#slots.set(d.slot, { digest: new StreamDigest() });
+    this.#phase = "precopy";
+  }
+
+  #checkEnd(
+    body: EndBody,
+    fail: (rule: string, detail: string, code?: "EPROTO" | "EBADMSG") => never,
+  ): void {
+    if (body.dataPages !== this.#dataPages || body.zeroPages !== this.#zeroPages) {
+      fail(
+        "end-totals",
+        `END says ${body.dataPages} data + ${body.zeroPages} zero pages, stream carried ${this.#dataPages} + ${this.#zeroPages}`,
+        "EBADMSG",
+      );
+    }
+    const seen = this.deviceTotals();
+    if (body.devices.length !== seen.length)
+      fail("end-devices", `END lists ${body.devices.length} devices, manifest ${seen.length}`);
+    for (const [i, d] of body.devices.entries()) {
+      const s = seen[i];
+      if (!s || s.slot !== d.slot)
+        fail("end-devices", `END entry ${i} is slot ${d.slot}, expected ${s?.slot}`);
+      else if (s.bytes !== d.bytes) {
+        fail(
+          "end-totals",
+          `slot ${d.slot}: END says ${d.bytes} bytes, stream carried ${s.bytes}`,
+          "EBADMSG",
+        );
+      } else if (!digestsEqual(s.digest, d.digest)) {
+        fail("device-digest", `slot ${d.slot}: device data digest mismatch`, "EBADMSG");
+      }
+    }
+  }
+}

@@ -1,0 +1,67 @@
+import type { ByteCursor } from "./byte-cursor.js";
+import type { RamPagesBody } from "./records.js";
+import type { StreamLimits } from "./stream-limits.js";
+
+/** RAM_PAGES head before the bitmap: startPage(u64) count(u32) reserved(u32). */
+export const RAM_RUN_HEAD_LENGTH = 16;
+
+/** Bytes of the page-kind bitmap for `count` pages. */
+export function kindsLength(count: number): number {
+  return Math.ceil(count / 8);
+}
+
+/** Number of set bits (data pages) in a kinds bitmap. */
+export function countDataPages(kinds: Uint8Array): number {
+  let n = 0;
+  for (let i = 0; i < kinds.length; i++) {
+    let x = kinds[i] ?? 0;
+    while (x !== 0) {
+      x &= x - 1;
+      n++;
+    }
+  }
+  return n;
+}
+
+/**
+ * Decodes a RAM_PAGES payload and checks every rule that protects the target's memory:
+ * count bounded, bitmap padding clear, length = head + bitmap + data pages exactly, and the
+ * whole run inside guest RAM (`guestPages`).
+ */
+export function decodeRamPages(
+  c: ByteCursor,
+  limits: StreamLimits,
+  pageSize: number,
+  guestPages: number,
+): RamPagesBody {
+  const startPage = c.u64("start page");
+  const count = c.u32("count");
+  const reserved = c.u32("reserved");
+  if (reserved !== 0) throw c.error("EPROTO", "reserved", "reserved field must be 0");
+  if (count === 0) throw c.error("EPROTO", "page-count", "a run must hold at least one page");
+  if (count > limits.maxPagesPerRun) {
+    throw c.error("E2BIG", "page-count", `${count} pages exceed ${limits.maxPagesPerRun} per run`);
+  }
+  if (startPage >= guestPages || count > guestPages - startPage) {
+    throw c.error(
+      "EPROTO",
+      "page-range",
+      `pages ${startPage}..${startPage + count - 1} outside guest RAM of ${guestPages} pages`,
+    );
+  }
+  const kinds = c.bytes(kindsLength(count), "kinds");
+  const padBits = kinds.length * 8 - count;
+  if (padBits > 0 && (kinds[kinds.length - 1] ?? 0) >> (8 - padBits) !== 0) {
+    throw c.error("EPROTO", "kinds-padding", "bitmap bits past the page count must be 0");
+  }
+  const dataPages = countDataPages(kinds);
+  if (c.remaining !== dataPages * pageSize) {
+    throw c.error(
+      "EBADMSG",
+      "count-length",
+      `${dataPages} data pages need ${dataPages * pageSize} bytes, record has ${c.remaining}`,
+    );
+  }
+  const data = c.bytes(dataPages * pageSize, "pages");
+  return { type: "RAM_PAGES", startPage, count, kinds, data };
+}

@@ -1,0 +1,165 @@
+import { MdevError } from "../errors/mdev-error.js";
+import { StreamError } from "../errors/stream-error.js";
+import { ByteCursor } from "./byte-cursor.js";
+import { decodeReturnMessage, reasonBytes } from "./control-codec.js";
+import { DIGEST_LENGTH, FRAME_HEADER_LENGTH, StreamDirection } from "./format.js";
+import { frameWhole } from "./frame.js";
+import { FrameReader } from "./frame-reader.js";
+import { RecordType, recordTypeName } from "./record-type.js";
+import type { ReturnMessage, ReturnRecord } from "./records.js";
+import { digestsEqual } from "./stream-digest.js";
+import { encodeStreamHeader, type StreamHeader } from "./stream-header.js";
+import { resolveStreamLimits, type StreamLimits } from "./stream-limits.js";
+
+/** Where the return path stands. */
+type ReturnPhase = "answer" | "accepted" | "loaded" | "done";
+
+/**
+ * Order of return-path messages: ACCEPT or REJECT first; then SWITCHOVER_ACK (at most once)
+ * and LOADED; then RESUMED. FAILED may come at any time. REJECT, RESUMED and FAILED are final.
+ */
+class ReturnRules {
+  #phase: ReturnPhase = "answer";
+  #acked = false;
+
+  accept(msg: ReturnMessage, offset: number): void {
+    const fail = (detail: string): never => {
+      throw new StreamError("EPROTO", msg.type, offset, "order", detail);
+    };
+    const phase = this.#phase;
+    if (phase === "done") fail(`${msg.type} after the final message`);
+    switch (msg.type) {
+      case "FAILED":
+      case "REJECT":
+        if (msg.type === "REJECT" && phase !== "answer")
+          fail("REJECT after the handshake was answered");
+        this.#phase = "done";
+        return;
+      case "ACCEPT":
+        if (phase !== "answer") fail("a second ACCEPT");
+        this.#phase = "accepted";
+        return;
+      case "SWITCHOVER_ACK":
+        if (phase !== "accepted" || this.#acked) fail("SWITCHOVER_ACK outside precopy or repeated");
+        this.#acked = true;
+        return;
+      case "LOADED":
+        if (phase !== "accepted") fail("LOADED before ACCEPT or repeated");
+        this.#phase = "loaded";
+        return;
+      case "RESUMED":
+        if (phase !== "loaded") fail("RESUMED before LOADED");
+        this.#phase = "done";
+        return;
+    }
+  }
+}
+
+const TYPE_OF: Record<ReturnMessage["type"], number> = {
+  ACCEPT: RecordType.ACCEPT,
+  REJECT: RecordType.REJECT,
+  SWITCHOVER_ACK: RecordType.SWITCHOVER_ACK,
+  LOADED: RecordType.LOADED,
+  RESUMED: RecordType.RESUMED,
+  FAILED: RecordType.FAILED,
+};
+
+/**
+ * Encoder of the return path (target → source). Framed like the forward stream, with its
+ * own header (direction RETURN, echoing the forward stream's config digest) and sequence.
+ */
+export class ReturnPathEncoder {
+  readonly #limits: StreamLimits;
+  readonly #rules = new ReturnRules();
+  #seq = 0;
+
+  constructor(options: { readonly limits?: Partial<StreamLimits> } = {}) {
+    this.#limits = resolveStreamLimits(options.limits);
+  }
+
+  /** The return path's header; `configDigest` is the one from the forward stream's header. */
+  start(configDigest: Uint8Array): Uint8Array {
+    if (configDigest.byteLength !== DIGEST_LENGTH)
+      throw new MdevError("EINVAL", "config digest must be 32 bytes");
+    return encodeStreamHeader(StreamDirection.RETURN, configDigest);
+  }
+
+  /** Frames one message. Out-of-order messages are refused (EINVAL). */
+  message(msg: ReturnMessage): Uint8Array {
+    try {
+      this.#rules.accept(msg, 0);
+    } catch (err) {
+      throw new MdevError("EINVAL", `return path misuse: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+    const type = TYPE_OF[msg.type];
+    if (msg.type === "REJECT" || msg.type === "FAILED") {
+      const r = reasonBytes(msg.reason, this.#limits);
+      return frameWhole(type, this.#seq++, 2 + r.byteLength, (b) => b.u16(r.byteLength).raw(r));
+    }
+    return frameWhole(type, this.#seq++, 0, () => {});
+  }
+}
+
+/**
+ * Incremental decoder of the return path, with the same guarantees as the forward decoder:
+ * bounded, CRC-checked, in order; violations are {@link StreamError}s.
+ */
+export class ReturnPathDecoder {
+  readonly #limits: StreamLimits;
+  readonly #frames: FrameReader;
+  readonly #rules = new ReturnRules();
+  readonly #expectedDigest: Uint8Array | undefined;
+
+  /** @param options.configDigest when given, the header must echo it (else EPROTO). */
+  constructor(
+    options: { readonly limits?: Partial<StreamLimits>; readonly configDigest?: Uint8Array } = {},
+  ) {
+    this.#limits = resolveStreamLimits(options.limits);
+    this.#frames = new FrameReader(StreamDirection.RETURN, this.#limits);
+    this.#expectedDigest = options.configDigest;
+  }
+
+  /** The return path's header, once it arrived. */
+  get header(): StreamHeader | undefined {
+    return this.#frames.header;
+  }
+
+  /** Feeds bytes; yields each complete, checked message. */
+  *push(chunk: Uint8Array): Generator<ReturnRecord, void, undefined> {
+    for (const frame of this.#frames.push(chunk)) {
+      let record: ReturnRecord;
+      try {
+        const header = this.#frames.header;
+        if (
+          this.#expectedDigest &&
+          header &&
+          !digestsEqual(header.configDigest, this.#expectedDigest)
+        ) {
+          throw new StreamError(
+            "EPROTO",
+            "HEADER",
+            16,
+            "config-digest",
+            "return path answers a different VM",
+          );
+        }
+        const name = recordTypeName(frame.type);
+        const c = new ByteCursor(frame.payload, name, frame.offset + FRAME_HEADER_LENGTH);
+        const msg = decodeReturnMessage(frame.type, c, this.#limits);
+        this.#rules.accept(msg, frame.offset);
+        record = { ...msg, seq: frame.seq, offset: frame.offset };
+      } catch (err) {
+        if (err instanceof StreamError) this.#frames.fail(err);
+        throw err;
+      }
+      yield record;
+    }
+  }
+
+  /** Declares the end of input; fails on a cut message. */
+  finish(): void {
+    this.#frames.finish();
+  }
+}

@@ -1,0 +1,303 @@
+import { MdevError } from "../errors/mdev-error.js";
+import { StreamError } from "../errors/stream-error.js";
+import type { ByteBuilder } from "./byte-builder.js";
+import { reasonBytes } from "./control-codec.js";
+import { DEVICE_CONFIG_HEAD_LENGTH, DEVICE_DATA_HEAD_LENGTH } from "./device-codec.js";
+import { endLength, fillEnd } from "./end-codec.js";
+import {
+  DIGEST_LENGTH,
+  FRAME_HEADER_LENGTH,
+  FRAME_TRAILER_LENGTH,
+  HEADER_LENGTH,
+  MAX_SEQUENCE,
+  PAGE_SIZE,
+  StreamDirection,
+} from "./format.js";
+import { ForwardRules } from "./forward-rules.js";
+import { frameWhole, frameWithBulk } from "./frame.js";
+import { handshakePayload } from "./handshake-codec.js";
+import { fillIteration, ITERATION_LENGTH } from "./progress-codec.js";
+import { kindsLength, RAM_RUN_HEAD_LENGTH } from "./ram-pages-codec.js";
+import { isZeroPage } from "./ram-run.js";
+import { RecordType } from "./record-type.js";
+import type { DevicePhase, ForwardBody, HandshakeBody, IterationBody } from "./records.js";
+import { sha256 } from "./stream-digest.js";
+import { encodeStreamHeader } from "./stream-header.js";
+import { resolveStreamLimits, type StreamLimits } from "./stream-limits.js";
+
+/** How {@link StreamEncoder.ramPages} treats the page views it is given. */
+export interface RamPagesOptions {
+  /**
+   * Copy the data pages into a private buffer before computing the CRC (default false).
+   * Needed while vCPUs run: a zero-copy view can change between CRC and send, and the
+   * target would then reject a correct stream. During stop-copy, leave it off.
+   */
+  readonly snapshot?: boolean;
+  /** Detect zero pages among the views and send them as markers (default true). */
+  readonly detectZero?: boolean;
+}
+
+/** Running totals of an encoder. */
+export interface EncoderStats {
+  /** Records framed (the next sequence number). */
+  readonly records: number;
+  /** Bytes framed, header included. */
+  readonly bytes: number;
+  /** Data pages sent. */
+  readonly dataPages: number;
+  /** Zero pages sent as markers. */
+  readonly zeroPages: number;
+}
+
+/**
+ * Encoder of the forward migration stream. Each method returns the frames of one record as
+ * `Uint8Array[]` for a single corked writev; RAM pages and device data are passed through as
+ * views (zero-copy on the source). The encoder applies the same rules as the decoder, and
+ * computes END's totals and device digests itself, so it cannot produce a stream its peer
+ * would refuse. Misuse is an `MdevError` EINVAL.
+ */
+export class StreamEncoder {
+  readonly #limits: StreamLimits;
+  readonly #rules = new ForwardRules();
+  #seq = 0;
+  #bytes = 0;
+
+  constructor(options: { readonly limits?: Partial<StreamLimits> } = {}) {
+    this.#limits = resolveStreamLimits(options.limits);
+  }
+
+  /** Largest number of data pages one RAM_PAGES record can carry under these limits. */
+  get maxDataPagesPerRecord(): number {
+    const room =
+      this.#limits.maxRecordLength - RAM_RUN_HEAD_LENGTH - kindsLength(this.#limits.maxPagesPerRun);
+    return Math.max(1, Math.min(this.#limits.maxPagesPerRun, Math.floor(room / PAGE_SIZE)));
+  }
+
+  /** Running totals. */
+  get stats(): EncoderStats {
+    return {
+      records: this.#seq,
+      bytes: this.#bytes,
+      dataPages: this.#rules.dataPages,
+      zeroPages: this.#rules.zeroPages,
+    };
+  }
+
+  /** Stream header + HANDSHAKE. The header's config digest is SHA-256 of `body.config`. */
+  start(body: Omit<HandshakeBody, "type">): Uint8Array[] {
+    const handshake: HandshakeBody = {
+      type: "HANDSHAKE",
+      config: body.config,
+      devices: body.devices,
+    };
+    const { length, fill } = handshakePayload(handshake, this.#limits);
+    this.#check(length);
+    const header = encodeStreamHeader(StreamDirection.FORWARD, sha256(body.config));
+    this.#bytes += HEADER_LENGTH;
+    return [header, ...this.#whole(handshake, RecordType.HANDSHAKE, length, fill)];
+  }
+
+  /**
+   * A RAM_PAGES record for pages `startPage ..` — `pages[i]` is a view of one guest page, or
+   * `null` for a page known to be zero. Adjacent views of one buffer are merged into one
+   * frame, so a run of consecutive guest pages costs a single iovec.
+   */
+  ramPages(
+    startPage: number,
+    pages: readonly (Uint8Array | null)[],
+    options: RamPagesOptions = {},
+  ): Uint8Array[] {
+    const count = pages.length;
+    if (!Number.isSafeInteger(startPage) || startPage < 0)
+      throw new MdevError("EINVAL", `invalid start page ${startPage}`);
+    if (count === 0 || count > this.#limits.maxPagesPerRun) {
+      throw new MdevError(
+        "EINVAL",
+        `a run holds 1..${this.#limits.maxPagesPerRun} pages, got ${count}`,
+      );
+    }
+    const kinds = new Uint8Array(kindsLength(count));
+    const data: Uint8Array[] = [];
+    const detect = options.detectZero ?? true;
+    for (let i = 0; i < count; i++) {
+      const page = pages[i] ?? null;
+      if (page === null) continue;
+      if (page.byteLength !== PAGE_SIZE)
+        throw new MdevError(
+          "EINVAL",
+          `page ${startPage + i} is ${page.byteLength} bytes, not ${PAGE_SIZE}`,
+        );
+      if (detect && isZeroPage(page)) continue;
+      kinds[i >> 3] = (kinds[i >> 3] ?? 0) | (1 << (i & 7));
+      data.push(page);
+    }
+    const bulk = options.snapshot ? [snapshot(data)] : coalesce(data);
+    const headLength = RAM_RUN_HEAD_LENGTH + kinds.byteLength;
+    const length = headLength + data.length * PAGE_SIZE;
+    this.#check(length);
+    const body: ForwardBody = {
+      type: "RAM_PAGES",
+      startPage,
+      count,
+      kinds,
+      data: new Uint8Array(0),
+    };
+    return this.#bulk(
+      body,
+      RecordType.RAM_PAGES,
+      headLength,
+      (b) => b.u64(startPage).u32(count).u32(0).raw(kinds),
+      bulk,
+      data.length,
+    );
+  }
+
+  /** DEVICE_CONFIG: a device's config space, sent after PRECOPY_END. */
+  deviceConfig(slot: number, config: Uint8Array): Uint8Array[] {
+    if (config.byteLength > this.#limits.maxDeviceConfigLength) {
+      throw new MdevError(
+        "EINVAL",
+        `config space of ${config.byteLength} bytes exceeds ${this.#limits.maxDeviceConfigLength}`,
+      );
+    }
+    const length = DEVICE_CONFIG_HEAD_LENGTH + config.byteLength;
+    return this.#whole(
+      { type: "DEVICE_CONFIG", slot, config },
+      RecordType.DEVICE_CONFIG,
+      length,
+      (b) => b.u16(slot).u16(0).raw(config),
+    );
+  }
+
+  /** DEVICE_DATA: one chunk of a device's data, passed through as a view. */
+  deviceData(slot: number, phase: DevicePhase, data: Uint8Array): Uint8Array[] {
+    if (data.byteLength === 0)
+      throw new MdevError("EINVAL", "device data chunks must not be empty");
+    const body: ForwardBody = { type: "DEVICE_DATA", slot, phase, data };
+    return this.#bulk(
+      body,
+      RecordType.DEVICE_DATA,
+      DEVICE_DATA_HEAD_LENGTH,
+      (b) => b.u16(slot).u8(phase).u8(0),
+      [data],
+      0,
+    );
+  }
+
+  /** ITERATION: end of one precopy pass. */
+  iteration(stats: Omit<IterationBody, "type">): Uint8Array[] {
+    const body: IterationBody = { type: "ITERATION", ...stats };
+    return this.#whole(body, RecordType.ITERATION, ITERATION_LENGTH, (b) => fillIteration(b, body));
+  }
+
+  /** PRECOPY_END: the VM is paused; stop-copy data follows. */
+  precopyEnd(): Uint8Array[] {
+    return this.#whole({ type: "PRECOPY_END" }, RecordType.PRECOPY_END, 0, () => {});
+  }
+
+  /** END with the totals and device digests this encoder accounted, and the given RAM digest. */
+  end(ramDigest: Uint8Array): Uint8Array[] {
+    if (ramDigest.byteLength !== DIGEST_LENGTH)
+      throw new MdevError("EINVAL", "RAM digest must be a 32-byte SHA-256");
+    const devices = this.#rules.deviceTotals();
+    const body: ForwardBody = {
+      type: "END",
+      dataPages: this.#rules.dataPages,
+      zeroPages: this.#rules.zeroPages,
+      ramDigest,
+      devices,
+    };
+    return this.#whole(body, RecordType.END, endLength(devices.length), (b) => fillEnd(b, body));
+  }
+
+  /** GO: the answer to LOADED. */
+  go(): Uint8Array[] {
+    return this.#whole({ type: "GO" }, RecordType.GO, 0, () => {});
+  }
+
+  /** ABORT(reason): the source gives up; the target discards what it loaded. */
+  abort(reason: string): Uint8Array[] {
+    const r = reasonBytes(reason, this.#limits);
+    return this.#whole({ type: "ABORT", reason }, RecordType.ABORT, 2 + r.byteLength, (b) =>
+      b.u16(r.byteLength).raw(r),
+    );
+  }
+
+  #check(length: number): void {
+    if (length > this.#limits.maxRecordLength) {
+      throw new MdevError(
+        "EINVAL",
+        `record payload of ${length} bytes exceeds ${this.#limits.maxRecordLength}`,
+      );
+    }
+    if (this.#seq > MAX_SEQUENCE) throw new MdevError("EOVERFLOW", "sequence numbers exhausted");
+  }
+
+  #accept(body: ForwardBody, dataPages: number): void {
+    try {
+      this.#rules.accept(body, this.#bytes, dataPages);
+    } catch (err) {
+      if (err instanceof StreamError)
+        throw new MdevError("EINVAL", `encoder misuse: ${err.message}`, { cause: err });
+      throw err;
+    }
+  }
+
+  #whole(
+    body: ForwardBody,
+    type: number,
+    length: number,
+    fill: (b: ByteBuilder) => void,
+  ): Uint8Array[] {
+    this.#check(length);
+    this.#accept(body, 0);
+    const frame = frameWhole(type, this.#seq++, length, fill);
+    this.#bytes += frame.byteLength;
+    return [frame];
+  }
+
+  #bulk(
+    body: ForwardBody,
+    type: number,
+    headLength: number,
+    fillHead: (b: ByteBuilder) => void,
+    bulk: readonly Uint8Array[],
+    dataPages: number,
+  ): Uint8Array[] {
+    let length = headLength;
+    for (const v of bulk) length += v.byteLength;
+    this.#check(length);
+    this.#accept(body, dataPages);
+    this.#bytes += FRAME_HEADER_LENGTH + length + FRAME_TRAILER_LENGTH;
+    return frameWithBulk(type, this.#seq++, headLength, fillHead, bulk);
+  }
+}
+
+/** Merges views that are adjacent in one buffer, so consecutive guest pages become one iovec. */
+function coalesce(views: readonly Uint8Array[]): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  let cur: Uint8Array | undefined;
+  for (const v of views) {
+    if (cur && cur.buffer === v.buffer && cur.byteOffset + cur.byteLength === v.byteOffset) {
+      cur = new Uint8Array(cur.buffer, cur.byteOffset, cur.byteLength + v.byteLength);
+    } else {
+      if (cur) out.push(cur);
+      cur = v;
+    }
+  }
+  if (cur) out.push(cur);
+  return out;
+}
+
+/** Copies views into one private buffer (the snapshot a running guest cannot change). */
+function snapshot(views: readonly Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const v of views) n += v.byteLength;
+  const out = new Uint8Array(n);
+  let at = 0;
+  for (const v of views) {
+    out.set(v, at);
+    at += v.byteLength;
+  }
+  return out;
+}

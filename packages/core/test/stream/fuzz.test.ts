@@ -1,0 +1,218 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { StreamError } from "../../src/errors/index.js";
+import {
+  applyRamRun,
+  PAGE_SIZE,
+  StreamDecoder,
+  type StreamRecord,
+  sha256,
+} from "../../src/stream/index.js";
+import {
+  concat,
+  detach,
+  encodeScenario,
+  fuzzRuns,
+  type Scenario,
+  scenarioArb,
+} from "./stream-fixtures.js";
+
+/**
+ * Decodes `bytes` (in `chunk`-sized pieces) the way a target would: RAM runs applied to a
+ * buffer as they are yielded. Returns the records applied and the error, which must be a
+ * StreamError if there is one — any other exception fails the test.
+ */
+function consume(bytes: Uint8Array, guestPages: number, chunk: number) {
+  const dec = new StreamDecoder({ guestPages });
+  const ram = new Uint8Array(guestPages * PAGE_SIZE);
+  const applied: StreamRecord[] = [];
+  try {
+    for (let at = 0; at < bytes.byteLength; at += chunk) {
+      for (const r of dec.push(bytes.subarray(at, at + chunk))) {
+        if (r.type === "RAM_PAGES") applyRamRun(r, ram, PAGE_SIZE);
+        applied.push(detach(r));
+      }
+    }
+    dec.finish();
+    return { applied, error: undefined };
+  } catch (err) {
+    if (!(err instanceof StreamError)) throw err;
+    expect(err.rule.length).toBeGreaterThan(0);
+    expect(err.recordType.length).toBeGreaterThan(0);
+    expect(["EBADMSG", "EPROTO", "E2BIG"]).toContain(err.code);
+    return { applied, error: err };
+  }
+}
+
+/** A cheap identity of a record: its fields, with byte arrays replaced by their SHA-256. */
+function fingerprint(r: StreamRecord | undefined): string {
+  return JSON.stringify(r, (_k, v: unknown) =>
+    v instanceof Uint8Array ? Buffer.from(sha256(v)).toString("hex") : v,
+  );
+}
+
+/** Everything applied must be, record for record, a prefix of the original stream. */
+function expectPrefixOf(applied: readonly StreamRecord[], original: readonly StreamRecord[]): void {
+  applied.forEach((r, i) => {
+    if (fingerprint(r) !== fingerprint(original[i]))
+      throw new Error(`applied record ${i} differs from the original`);
+  });
+}
+
+const mutatedArb = scenarioArb.chain((s) => {
+  const records = encodeScenario(s).map((frames) => concat(frames));
+  return fc.record({
+    s: fc.constant(s),
+    records: fc.constant(records),
+    // Mostly realistic chunk sizes; tiny ones now and then to exercise every split point.
+    chunk: fc.oneof(
+      { arbitrary: fc.integer({ min: 1, max: 64 }), weight: 1 },
+      { arbitrary: fc.integer({ min: 512, max: 20000 }), weight: 6 },
+    ),
+    pick: fc.nat(),
+    pick2: fc.nat(),
+    bit: fc.nat(),
+  });
+});
+
+function original(s: Scenario, records: readonly Uint8Array[]): StreamRecord[] {
+  const r = consume(concat(records), s.guestPages, 1 << 20);
+  expect(r.error).toBeUndefined();
+  return r.applied;
+}
+
+describe("decoder fuzzing: every corruption is a typed StreamError", () => {
+  it("truncation at any byte fails unless the cut lands after END on a record boundary", () => {
+    fc.assert(
+      fc.property(mutatedArb, ({ s, records, chunk, pick }) => {
+        const bytes = concat(records);
+        const cut = pick % bytes.byteLength;
+        const { applied, error } = consume(bytes.subarray(0, cut), s.guestPages, chunk);
+        const ends = records.map((_, i) =>
+          records.slice(0, i + 1).reduce((n, r) => n + r.byteLength, 0),
+        );
+        const endIndex = 1 + s.ops.length; // index of END among the records
+        const cleanCut = ends.indexOf(cut) >= endIndex;
+        expect(error === undefined).toBe(cleanCut);
+        expectPrefixOf(applied, original(s, records));
+      }),
+      { numRuns: fuzzRuns(300) },
+    );
+  });
+
+  it("a flipped bit anywhere is caught and nothing of the damaged record is applied", () => {
+    fc.assert(
+      fc.property(mutatedArb, ({ s, records, chunk, bit }) => {
+        const bytes = concat(records);
+        const pos = bit % (bytes.byteLength * 8);
+        bytes[pos >> 3] = (bytes[pos >> 3] ?? 0) ^ (1 << (pos & 7));
+        const { applied, error } = consume(bytes, s.guestPages, chunk);
+        expect(error).toBeInstanceOf(StreamError);
+        expectPrefixOf(applied, original(s, records));
+        expect(applied.every((r) => r.offset + 12 <= pos >> 3 || r.offset > pos >> 3)).toBe(true);
+      }),
+      { numRuns: fuzzRuns(700), endOnFailure: true },
+    );
+  });
+
+  it("duplicated, reordered and inserted records are refused", () => {
+    fc.assert(
+      fc.property(
+        mutatedArb,
+        fc.constantFrom("duplicate", "swap", "insert", "drop"),
+        ({ s, records, chunk, pick, pick2 }, how) => {
+          // Record 0 carries the header; mutate among the records after it.
+          const body = records.slice(1);
+          if (body.length < 2) return;
+          const i = pick % body.length;
+          const j = pick2 % body.length;
+          const m = [...body];
+          if (how === "duplicate") m.splice(j, 0, body[i] as Uint8Array);
+          if (how === "swap") {
+            if (i === j) return;
+            [m[i], m[j]] = [m[j] as Uint8Array, m[i] as Uint8Array];
+          }
+          if (how === "insert") m.splice(j, 0, new Uint8Array(1 + (pick % 40)).fill(pick & 0xff));
+          if (how === "drop") {
+            if (i === body.length - 1 && i >= s.ops.length) return; // dropping the optional tail is legal
+            m.splice(i, 1);
+          }
+          const { applied, error } = consume(
+            concat([records[0] as Uint8Array, ...m]),
+            s.guestPages,
+            chunk,
+          );
+          expect(error).toBeInstanceOf(StreamError);
+          expectPrefixOf(applied, original(s, records));
+        },
+      ),
+      { numRuns: fuzzRuns(600), endOnFailure: true },
+    );
+  });
+
+  it("a huge declared length is refused from the frame header, before any payload arrives", () => {
+    fc.assert(
+      fc.property(
+        scenarioArb,
+        fc.integer({ min: 9 * 1024 * 1024, max: 0xffff_ffff }),
+        (s, length) => {
+          const first = concat(encodeScenario(s)[0] ?? []);
+          const frame = new Uint8Array(12);
+          const v = new DataView(frame.buffer);
+          v.setUint16(0, 0x02, true); // RAM_PAGES
+          v.setUint32(4, 1, true);
+          v.setUint32(8, length, true);
+          const dec = new StreamDecoder({ guestPages: s.guestPages });
+          [...dec.push(first)];
+          let err: unknown;
+          try {
+            [...dec.push(frame)];
+          } catch (e) {
+            err = e;
+          }
+          expect(err).toBeInstanceOf(StreamError);
+          expect(err).toMatchObject({
+            code: "E2BIG",
+            rule: "record-length",
+            recordType: "RAM_PAGES",
+          });
+        },
+      ),
+      { numRuns: fuzzRuns(200) },
+    );
+  });
+
+  it("pages outside guest RAM are refused (EPROTO page-range) and not applied", () => {
+    fc.assert(
+      fc.property(scenarioArb, fc.integer({ min: 1, max: 63 }), (s, shrink) => {
+        const hasRam = s.ops.some((o) => o.kind === "ram");
+        const small = Math.max(0, s.guestPages - shrink);
+        const maxEnd = Math.max(
+          0,
+          ...s.ops.map((o) => (o.kind === "ram" ? o.start + o.pages.length : 0)),
+        );
+        const { error } = consume(concat(encodeScenario(s).flat()), small, 4096);
+        if (hasRam && maxEnd > small)
+          expect(error).toMatchObject({ code: "EPROTO", rule: "page-range" });
+        else expect(error).toBeUndefined();
+      }),
+      { numRuns: fuzzRuns(300) },
+    );
+  });
+
+  it("random bytes, with or without a valid header, only ever raise StreamError", () => {
+    fc.assert(
+      fc.property(
+        scenarioArb,
+        fc.uint8Array({ maxLength: 600 }),
+        fc.boolean(),
+        (s, junk, withHeader) => {
+          const head = withHeader ? concat(encodeScenario(s)[0] ?? []) : new Uint8Array(0);
+          const { error } = consume(concat([head, junk]), s.guestPages, 7);
+          expect(error).toBeInstanceOf(StreamError);
+        },
+      ),
+      { numRuns: fuzzRuns(1000) },
+    );
+  });
+});
