@@ -1,0 +1,111 @@
+import type { MigrationOptions } from "./migration-options.js";
+
+/** What the source knows at the end of an iteration. */
+export interface ConvergenceInput {
+  /** Iterations completed (1 after the first full pass). */
+  readonly iteration: number;
+  /** Dirty RAM bytes found by the sync that follows this iteration. */
+  readonly dirtyRamBytes: number;
+  /** Device precopy bytes still pending (initial + dirty). */
+  readonly devicePrecopyBytes: number;
+  /** Sum of devices' stop-copy size estimates. */
+  readonly deviceStopCopyBytes: number;
+  /** Measured bandwidth, bytes/s (of the last iteration). */
+  readonly bandwidth: number;
+  /** Dirty rate seen in the last iteration, bytes/s. */
+  readonly dirtyRate: number;
+  /** Whether every device has reported its initial precopy bytes loaded (or switchover-ack is off). */
+  readonly switchoverAcked: boolean;
+  /** Whether every device's initial precopy bytes were sent. */
+  readonly initialPrecopyDone: boolean;
+}
+
+/** The policy's decision. */
+export type ConvergenceDecision =
+  | { readonly action: "switchover"; readonly expectedDowntimeMs: number }
+  | { readonly action: "iterate"; readonly expectedDowntimeMs: number; readonly throttle?: number }
+  | { readonly action: "abort"; readonly reason: string; readonly expectedDowntimeMs: number };
+
+/**
+ * Decides after each iteration whether to switch over, iterate (possibly throttling the
+ * vCPUs) or give up, from pending bytes over measured bandwidth — the rule QEMU's
+ * `migration_iteration_run` applies with `threshold_size = bandwidth × downtime_limit`.
+ */
+export class ConvergencePolicy {
+  #throttle = 0;
+  #lastPending = Number.POSITIVE_INFINITY;
+  #stalls = 0;
+
+  constructor(private readonly options: MigrationOptions) {}
+
+  /** Current throttle in percent. */
+  get throttle(): number {
+    return this.#throttle;
+  }
+
+  /** Expected downtime for `pendingBytes` at `bandwidth`, ms. */
+  static expectedDowntimeMs(pendingBytes: number, bandwidth: number): number {
+    return bandwidth > 0 ? (pendingBytes / bandwidth) * 1000 : Number.POSITIVE_INFINITY;
+  }
+
+  /** The decision for the state in `input`. */
+  decide(input: ConvergenceInput): ConvergenceDecision {
+    const pending = input.dirtyRamBytes + input.devicePrecopyBytes + input.deviceStopCopyBytes;
+    const expectedDowntimeMs = ConvergencePolicy.expectedDowntimeMs(pending, input.bandwidth);
+    const fits = expectedDowntimeMs <= this.options.downtimeLimitMs;
+    if (fits && input.switchoverAcked && input.initialPrecopyDone) {
+      return { action: "switchover", expectedDowntimeMs };
+    }
+    // Progress is what matters for throttling: QEMU throttles after dirty pages outpace
+    // transfer twice in a row (dirty_rate_high_cnt >= 2).
+    this.#stalls = pending >= this.#lastPending * 0.95 ? this.#stalls + 1 : 0;
+    this.#lastPending = pending;
+    if (input.iteration >= this.options.maxIterations) {
+      if (fits) {
+        return {
+          action: "abort",
+          expectedDowntimeMs,
+          reason: "switchover-ack never arrived from the target",
+        };
+      }
+      return {
+        action: "abort",
+        expectedDowntimeMs,
+        reason:
+          `did not converge after ${input.iteration} iterations: dirty rate ${formatRate(input.dirtyRate)} ` +
+          `against bandwidth ${formatRate(input.bandwidth)}, ${formatBytes(pending)} pending needs ` +
+          `${expectedDowntimeMs.toFixed(0)} ms of downtime (limit ${this.options.downtimeLimitMs} ms)` +
+          (this.options.autoConverge
+            ? `; throttle reached ${this.#throttle}%`
+            : "; consider --auto-converge"),
+      };
+    }
+    if (!fits && this.options.autoConverge && this.#stalls >= 2) {
+      this.#throttle =
+        this.#throttle === 0
+          ? this.options.throttleInitial
+          : Math.min(this.options.throttleMax, this.#throttle + this.options.throttleIncrement);
+      this.#stalls = 0;
+      return { action: "iterate", expectedDowntimeMs, throttle: this.#throttle };
+    }
+    return { action: "iterate", expectedDowntimeMs };
+  }
+}
+
+/** `1.23 GB/s`-style rate. */
+export function formatRate(bytesPerSecond: number): string {
+  return `${formatBytes(bytesPerSecond)}/s`;
+}
+
+/** `1.23 GB`-style size (decimal units, as link speeds are quoted). */
+export function formatBytes(bytes: number): string {
+  if (!Number.isFinite(bytes)) return "∞ B";
+  const units = ["B", "kB", "MB", "GB", "TB"];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit++;
+  }
+  return `${value.toFixed(value < 10 && unit > 0 ? 2 : 0)} ${units[unit]}`;
+}

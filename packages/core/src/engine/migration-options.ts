@@ -1,0 +1,51 @@
+import { z } from "zod";
+import { MdevError } from "../errors/mdev-error.js";
+
+/**
+ * Tunables of one migration. Defaults follow QEMU where QEMU has one (downtime limit
+ * 300 ms, auto-converge initial 20 % and increment 10 %, unlimited iterations bounded
+ * here to keep a non-converging run finite).
+ */
+export const migrationOptionsSchema = z.object({
+  /** Largest acceptable pause, in ms (QEMU `downtime-limit`). */
+  downtimeLimitMs: z.number().min(1).max(60_000).default(300),
+  /** Bandwidth cap in bytes/s; 0 = uncapped (QEMU `max-bandwidth`). */
+  maxBandwidth: z.number().min(0).default(0),
+  /** Give up (or force, see `forceSwitchover`) after this many precopy iterations. */
+  maxIterations: z.number().int().min(1).max(10_000).default(30),
+  /** Throttle vCPUs when iterations stop converging (QEMU `auto-converge`). */
+  autoConverge: z.boolean().default(false),
+  /** First throttle step, percent (QEMU `cpu-throttle-initial`). */
+  throttleInitial: z.number().int().min(1).max(99).default(20),
+  /** Throttle increment, percent (QEMU `cpu-throttle-increment`). */
+  throttleIncrement: z.number().int().min(1).max(99).default(10),
+  /** Largest throttle, percent (QEMU caps at 99). */
+  throttleMax: z.number().int().min(1).max(99).default(99),
+  /** Wait for the target's switchover-ack (devices loaded their initial precopy bytes). */
+  switchoverAck: z.boolean().default(true),
+  /** Use RUNNING_P2P before STOP_COPY when every device supports P2P. */
+  p2p: z.boolean().default(true),
+  /** Time allowed for the whole migration before it is cancelled, ms. */
+  timeoutMs: z.number().int().min(100).max(86_400_000).default(600_000),
+  /** Time allowed for any one answer from the target (ACCEPT, LOADED...), ms. */
+  peerTimeoutMs: z.number().int().min(100).max(3_600_000).default(30_000),
+  /** Bytes of RAM per RAM_PAGES record batch (pages are sent as views in batches). */
+  batchPages: z.number().int().min(1).max(8192).default(256),
+});
+
+/** Validated migration options (defaults applied). */
+export type MigrationOptions = z.output<typeof migrationOptionsSchema>;
+/** Migration options as a caller may give them. */
+export type MigrationOptionsInput = z.input<typeof migrationOptionsSchema>;
+
+/** Validates migration options; EINVAL listing every problem. */
+export function parseMigrationOptions(input: unknown = {}): MigrationOptions {
+  const parsed = migrationOptionsSchema.safeParse(input ?? {});
+  if (!parsed.success) {
+    throw new MdevError(
+      "EINVAL",
+      `invalid migration options: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
+    );
+  }
+  return parsed.data;
+}

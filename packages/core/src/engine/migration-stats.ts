@@ -1,0 +1,78 @@
+/** What one precopy iteration did. */
+export interface IterationStats {
+  /** 1-based iteration number. */
+  readonly iteration: number;
+  /** Dirty pages the sync before this iteration found. */
+  readonly dirtyPagesFound: number;
+  /** Data pages sent. */
+  readonly dataPages: number;
+  /** Zero pages sent as markers. */
+  readonly zeroPages: number;
+  /** Device precopy bytes sent. */
+  readonly deviceBytes: number;
+  /** Bytes put on the wire. */
+  readonly wireBytes: number;
+  /** Wall time, ms. */
+  readonly durationMs: number;
+  /** Measured bandwidth, bytes/s. */
+  readonly bandwidth: number;
+  /** Downtime expected if switching over now, ms. */
+  readonly expectedDowntimeMs: number;
+  /** vCPU throttle in force, percent. */
+  readonly throttle: number;
+}
+
+/** Where downtime went, ms. */
+export interface DowntimeBreakdown {
+  /** Pausing vCPUs and moving devices to STOP_COPY. */
+  readonly stopDevicesMs: number;
+  /** Final dirty sync and the last RAM pages. */
+  readonly finalRamMs: number;
+  /** Devices' config spaces and STOP_COPY data. */
+  readonly deviceStopCopyMs: number;
+  /** Target: loading each device (RESUMING → STOP), by slot. */
+  readonly targetLoadMs: Readonly<Record<string, number>>;
+  /** From END sent to LOADED received (target verification and load, plus the wire). */
+  readonly endToLoadedMs: number;
+  /** From GO sent to RESUMED received (target resumes devices and vCPUs). */
+  readonly resumeMs: number;
+}
+
+/** A sample of cumulative bytes sent, for throughput charts. */
+export interface ThroughputSample {
+  /** Ms since the migration started. */
+  readonly tMs: number;
+  /** Bytes on the wire so far. */
+  readonly bytes: number;
+}
+
+/** The result of a completed migration, as the source reports it. */
+export interface MigrationResult {
+  readonly outcome: "completed";
+  /** From migrate() to RESUMED, ms. */
+  readonly totalTimeMs: number;
+  /** From vCPU pause to RESUMED received, ms (an upper bound: includes one wire latency). */
+  readonly downtimeMs: number;
+  /** Where downtime went. */
+  readonly downtime: DowntimeBreakdown;
+  /** Precopy iterations. */
+  readonly iterations: readonly IterationStats[];
+  /** Pages sent in the final (stop-copy) pass. */
+  readonly finalPages: number;
+  /** Bytes on the wire, whole stream. */
+  readonly wireBytes: number;
+  /** Data pages sent (a resent page counts again). */
+  readonly dataPages: number;
+  /** Zero-page markers sent. */
+  readonly zeroPages: number;
+  /** Device bytes by slot. */
+  readonly deviceBytes: Readonly<Record<string, number>>;
+  /** Guest RAM size, bytes. */
+  readonly ramBytes: number;
+  /** Hex RAM digest sent in END. */
+  readonly ramDigest: string;
+  /** Highest vCPU throttle applied, percent. */
+  readonly maxThrottle: number;
+  /** Cumulative bytes over time. */
+  readonly throughput: readonly ThroughputSample[];
+}

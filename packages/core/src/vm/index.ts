@@ -1,0 +1,20 @@
+export { InterruptCounter } from "./interrupt-counter.js";
+export {
+  SimulatedVm,
+  VECTORS_PER_DEVICE,
+  type VmCreateOptions,
+  type VmDevice,
+} from "./simulated-vm.js";
+export { Vcpu } from "./vcpu.js";
+export {
+  type DeviceConfig,
+  deviceConfigSchema,
+  parseVmConfig,
+  type VmConfig,
+  type VmConfigInput,
+  vmConfigJsonSchema,
+  vmConfigSchema,
+  type Workload,
+  workloadSchema,
+} from "./vm-config.js";
+export { createPagePicker, type PagePicker } from "./workload-pattern.js";

@@ -1,0 +1,38 @@
+/**
+ * The control block a vCPU worker and the main thread share: one Int32Array over a
+ * SharedArrayBuffer, so pausing needs no message round trip — the worker sees the
+ * command within one batch of writes (well under a millisecond) and acknowledges by
+ * flipping STATE, which the main thread awaits with Atomics.waitAsync.
+ */
+export const VcpuSlot = {
+  /** Command from the main thread: {@link VcpuCommand}. */
+  COMMAND: 0,
+  /** Worker's acknowledged state: {@link VcpuRunState}. */
+  STATE: 1,
+  /** Auto-converge throttle, percent of time the vCPU is held off (0–99). */
+  THROTTLE: 2,
+  /** Pages written so far (wraps at 2^31). */
+  WRITES: 3,
+} as const;
+
+/** Commands the main thread gives. */
+export const VcpuCommand = { RUN: 0, PAUSE: 1, EXIT: 2 } as const;
+/** States the worker acknowledges. */
+export const VcpuRunState = { STARTING: 0, RUNNING: 1, PAUSED: 2, EXITED: 3 } as const;
+
+/** Number of Int32 slots in a control block. */
+export const VCPU_CONTROL_SLOTS = 4;
+
+/** Message a vCPU worker receives as `workerData`. */
+export interface VcpuWorkerData {
+  /** {@link GuestMemory.layout} of the VM. */
+  readonly layout: unknown;
+  /** The shared control block (VCPU_CONTROL_SLOTS Int32s). */
+  readonly control: SharedArrayBuffer;
+  /** The vCPU's workload (validated VmConfig entry). */
+  readonly workload: unknown;
+  /** VM seed. */
+  readonly seed: number;
+  /** vCPU index. */
+  readonly vcpu: number;
+}

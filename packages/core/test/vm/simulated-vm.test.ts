@@ -1,0 +1,111 @@
+import "reflect-metadata";
+import { afterEach, describe, expect, it } from "vitest";
+import { createHost, MdevError } from "../../src/index.js";
+import { DirtyBitmap } from "../../src/memory/index.js";
+import { parseVmConfig, SimulatedVm, vmConfigJsonSchema } from "../../src/vm/index.js";
+
+const host = createHost({ name: "vm-test" });
+let vm: SimulatedVm | undefined;
+afterEach(async () => {
+  await vm?.destroy();
+  vm = undefined;
+});
+
+describe("VM config", () => {
+  it("applies defaults and validates", () => {
+    const cfg = parseVmConfig({ memoryMiB: 16 });
+    expect(cfg).toMatchObject({ name: "vm", vcpus: 1, devices: [], workloads: [], seed: 1 });
+  });
+  it("names every problem", () => {
+    expect(() =>
+      parseVmConfig({
+        memoryMiB: 0,
+        vcpus: 1,
+        workloads: [{ pattern: "uniform", pagesPerSecond: 1 }, { pattern: "idle" }],
+        devices: [
+          { slot: "00:02.0", plugin: "x", deviceType: "y" },
+          { slot: "00:02.0", plugin: "x", deviceType: "y" },
+        ],
+      }),
+    ).toThrow(
+      /memoryMiB.*devices\.1\.slot: slot 00:02\.0 is used twice.*workloads: 2 workloads for 1 vCPUs/,
+    );
+    expect(() =>
+      parseVmConfig({ memoryMiB: 8, devices: [{ slot: "2", plugin: "x", deviceType: "y" }] }),
+    ).toThrow(/devices\.0\.slot: must be a PCI slot/);
+  });
+  it("exports a JSON Schema for editors", () => {
+    const schema = vmConfigJsonSchema();
+    expect(schema).toHaveProperty("properties.memoryMiB");
+    expect(JSON.stringify(schema)).toContain("hot-set");
+  });
+});
+
+describe("SimulatedVm", () => {
+  it("fills a source VM deterministically and leaves the rest zero", async () => {
+    const cfg = parseVmConfig({ memoryMiB: 4, initialFill: 0.5, seed: 7 });
+    vm = await SimulatedVm.create(cfg, host, { role: "source" });
+    const other = await SimulatedVm.create(cfg, host, { role: "source" });
+    let zero = 0;
+    for (let pfn = 0; pfn < vm.memory.pages; pfn++) {
+      if (vm.memory.isZeroPage(pfn)) zero++;
+      expect(Buffer.compare(vm.memory.pageView(pfn), other.memory.pageView(pfn))).toBe(0);
+    }
+    await other.destroy();
+    expect(zero / vm.memory.pages).toBeGreaterThan(0.35);
+    expect(zero / vm.memory.pages).toBeLessThan(0.65);
+  });
+
+  it("vCPUs dirty RAM while running and not at all once paused", async () => {
+    const cfg = parseVmConfig({
+      memoryMiB: 8,
+      vcpus: 2,
+      initialFill: 0,
+      workloads: [
+        { pattern: "uniform", pagesPerSecond: 200_000 },
+        { pattern: "sequential", pagesPerSecond: 50_000 },
+      ],
+    });
+    vm = await SimulatedVm.create(cfg, host, { role: "source" });
+    await vm.start();
+    await new Promise((r) => setTimeout(r, 100));
+    const pauseStarted = performance.now();
+    await vm.pause();
+    expect(performance.now() - pauseStarted).toBeLessThan(50);
+    const seen = new DirtyBitmap(vm.memory.pages);
+    vm.memory.logReadAndClear(seen);
+    expect(seen.count()).toBeGreaterThan(100);
+    const writes = vm.vcpuWrites;
+    await new Promise((r) => setTimeout(r, 50));
+    expect(vm.vcpuWrites).toBe(writes);
+    const after = new DirtyBitmap(vm.memory.pages);
+    expect(vm.memory.logReadAndClear(after)).toBe(0);
+    await vm.resume();
+    await new Promise((r) => setTimeout(r, 30));
+    expect(vm.vcpuWrites).toBeGreaterThan(writes);
+  });
+
+  it("throttling slows the vCPUs", async () => {
+    const cfg = parseVmConfig({
+      memoryMiB: 8,
+      initialFill: 0,
+      workloads: [{ pattern: "uniform", pagesPerSecond: 100_000 }],
+    });
+    vm = await SimulatedVm.create(cfg, host, { role: "source" });
+    await vm.start();
+    await new Promise((r) => setTimeout(r, 100));
+    const free = vm.vcpuWrites;
+    vm.setThrottle(90);
+    const base = vm.vcpuWrites;
+    await new Promise((r) => setTimeout(r, 100));
+    expect(vm.vcpuWrites - base).toBeLessThan(free * 0.5);
+  });
+
+  it("refuses a device whose plugin is not registered", async () => {
+    const cfg = parseVmConfig({
+      memoryMiB: 4,
+      devices: [{ slot: "00:03.0", plugin: "nope", deviceType: "x" }],
+    });
+    await expect(SimulatedVm.create(cfg, host, { role: "source" })).rejects.toThrow(MdevError);
+  });
+});
