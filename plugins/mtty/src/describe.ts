@@ -3,7 +3,7 @@
  * end up with the source's device?" and "is this device's state self-consistent?".
  */
 import type { MttyDriver } from "./mtty-driver.js";
-import { FIFO_SIZE, fifoCapacity, RING_MAX_BYTES, STATUS, WRITABLE } from "./uart.js";
+import { FIFO_SIZE, fifoCapacity, RING_MAX_BYTES, STATUS, STATUS_BITS, WRITABLE } from "./uart.js";
 
 /** One port's migrated state, as plain data. */
 export interface PortDescription {
@@ -17,7 +17,13 @@ export interface PortDescription {
   readonly threPending: boolean;
   /** FIFO contents oldest first; where they sit in the circular buffer does not matter. */
   readonly rxFifo: readonly number[];
-  readonly ring: { readonly base: number; readonly size: number; readonly head: number };
+  /** The DMA ring registers; `fault` is set while an IOMMU fault halts it. */
+  readonly ring: {
+    readonly base: number;
+    readonly size: number;
+    readonly head: number;
+    readonly fault: boolean;
+  };
   readonly wireSeq: number;
 }
 
@@ -45,7 +51,12 @@ export function describeState(driver: MttyDriver): MttyDescription {
       overrun: (s.status & STATUS.OVERRUN) !== 0,
       threPending: (s.status & STATUS.THRE_PENDING) !== 0,
       rxFifo: Array.from({ length: s.rxCount }, (_, k) => s.fifo[(s.rxHead + k) % FIFO_SIZE]!),
-      ring: { base: s.ringBase, size: s.ringSize, head: s.ringHead },
+      ring: {
+        base: s.ringBase,
+        size: s.ringSize,
+        head: s.ringHead,
+        fault: (s.status & STATUS.RING_FAULT) !== 0,
+      },
       wireSeq: s.wireSeq,
     })),
   };
@@ -63,6 +74,7 @@ export function mttyInvariants(driver: MttyDriver): string[] {
     };
     check((s.ier & ~WRITABLE.IER) === 0, `ier 0x${s.ier.toString(16)} has unimplemented bits`);
     check((s.mcr & ~WRITABLE.MCR) === 0, `mcr 0x${s.mcr.toString(16)} has unimplemented bits`);
+    check((s.status & ~STATUS_BITS) === 0, `status 0x${s.status.toString(16)} has undefined bits`);
     check((s.fcr & ~WRITABLE.FCR) === 0, `fcr 0x${s.fcr.toString(16)} keeps self-clearing bits`);
     check(s.lcr >= 0 && s.lcr <= 0xff && s.scr >= 0 && s.scr <= 0xff, "lcr/scr are not bytes");
     check(s.divisor >= 0 && s.divisor <= 0xffff, `divisor ${s.divisor} is not 16-bit`);

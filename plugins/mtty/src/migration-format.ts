@@ -22,7 +22,7 @@
  * | 2   | 1    | mcr      | ≤ 0x1f                                       |
  * | 3   | 1    | scr      | any                                          |
  * | 4   | 1    | fcr      | only bits 0xc1                               |
- * | 5   | 1    | status   | only bits 0x03 (overrun, THRE pending)       |
+ * | 5   | 1    | status   | only bits 0x07 (overrun, THRE pending, ring fault) |
  * | 6   | 2    | divisor  | any                                          |
  * | 8   | 1    | rxCount  | ≤ FIFO capacity implied by fcr (1 or 16)     |
  * | 9   | 1    | rxHead   | < 16                                         |
@@ -47,7 +47,7 @@ import {
   fifoCapacity,
   type PortState,
   RING_MAX_BYTES,
-  STATUS,
+  STATUS_BITS,
   WRITABLE,
 } from "./uart.js";
 
@@ -162,9 +162,8 @@ function decodePort(block: Uint8Array, i: number): PortState {
   if ((fcr & ~WRITABLE.FCR) !== 0)
     field("fcr", fcr, `only bits 0x${WRITABLE.FCR.toString(16)} are kept`);
   const status = v.getUint8(5);
-  const statusBits = STATUS.OVERRUN | STATUS.THRE_PENDING;
-  if ((status & ~statusBits) !== 0)
-    field("status", status, `only bits 0x${statusBits.toString(16)} exist`);
+  if ((status & ~STATUS_BITS) !== 0)
+    field("status", status, `only bits 0x${STATUS_BITS.toString(16)} exist`);
   const rxCount = v.getUint8(8);
   if (rxCount > fifoCapacity(fcr))
     field(
@@ -215,13 +214,14 @@ function decodePort(block: Uint8Array, i: number): PortState {
  * @throws MdevError EINVAL naming what is wrong.
  */
 export function decodeStream(bytes: Uint8Array, nrPorts: number): PortState[] {
+  // Header first when there is one: "not an mtty stream" says more than a length mismatch.
+  if (bytes.byteLength >= HEADER_BYTES) checkHeader(bytes, nrPorts);
   const expected = streamBytes(nrPorts);
   if (bytes.byteLength !== expected) {
     refuse(
       `stream is ${bytes.byteLength} bytes, a ${nrPorts}-port device needs exactly ${expected}`,
     );
   }
-  checkHeader(bytes, nrPorts);
   const ports: PortState[] = [];
   for (let i = 0; i < nrPorts; i++) {
     const start = HEADER_BYTES + i * PORT_BYTES;

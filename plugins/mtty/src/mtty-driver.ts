@@ -16,6 +16,7 @@ import {
   AbstractVendorDriver,
   type DeviceContext,
   type DmaLogRange,
+  isMdevError,
   MdevError,
   MigFlags,
   MigState,
@@ -289,11 +290,19 @@ export class MttyDriver extends AbstractVendorDriver {
     if (this.ctx.irq.count > MTTY_IRQ_VECTOR) this.ctx.irq.raise(MTTY_IRQ_VECTOR);
   }
 
-  #dmaWrite(iova: number, bytes: Uint8Array): void {
+  #dmaWrite(iova: number, bytes: Uint8Array): boolean {
     this.#assertRunning("DMA");
     // Log before issuing: if the write faults half-way, over-reporting is safe, missing a page is not.
     this.#dirtyLog.record(iova, bytes.byteLength);
-    this.ctx.dma.write(iova, bytes);
+    try {
+      this.ctx.dma.write(iova, bytes);
+      return true;
+    } catch (err) {
+      // An IOMMU fault (unmapped or read-only IOVA the guest programmed) is the guest's
+      // problem: the port halts its ring and reports it. Anything else is a bug: rethrow.
+      if (isMdevError(err)) return false;
+      throw err;
+    }
   }
 
   /** Every entry point already checks; this catches a future path that forgets to. */

@@ -43,7 +43,10 @@ export const Reg = {
   RING_BASE_LO: 0x10,
   /** DMA ring base IOVA, high bits (21 used: IOVAs stay below 2^53). */
   RING_BASE_HI: 0x14,
-  /** DMA ring size in bytes; 0 disables the ring. Writing it re-arms the ring (head = 0). */
+  /**
+   * DMA ring size in bytes; 0 disables the ring. Writing it re-arms the ring (head = 0,
+   * fault cleared). Reads have bit 31 ({@link RING_FAULT_BIT}) set while a DMA fault halts the ring.
+   */
   RING_SIZE: 0x18,
   /** Read-only: offset in the ring where the device writes the next byte. */
   RING_HEAD: 0x1c,
@@ -65,7 +68,11 @@ export const LCR_DLAB = 0x80;
 /** Mask of writable bits per register, also the valid range a stream may carry. */
 export const WRITABLE = { IER: 0x0f, MCR: 0x1f, FCR: FCR.ENABLE | FCR.TRIGGER } as const;
 /** Bits of {@link PortState.status}. */
-export const STATUS = { OVERRUN: 0x01, THRE_PENDING: 0x02 } as const;
+export const STATUS = { OVERRUN: 0x01, THRE_PENDING: 0x02, RING_FAULT: 0x04 } as const;
+/** Every defined {@link STATUS} bit. */
+export const STATUS_BITS = STATUS.OVERRUN | STATUS.THRE_PENDING | STATUS.RING_FAULT;
+/** RING_SIZE read bit reporting a halted ring (sizes never reach bit 31). */
+export const RING_FAULT_BIT = 0x8000_0000;
 
 /**
  * Everything one port remembers. Every field is guest-visible or derived from guest
@@ -78,7 +85,7 @@ export interface PortState {
   scr: number;
   /** FCR as last written, minus the self-clearing bits. */
   fcr: number;
-  /** {@link STATUS} bits: overrun (LSR.OE) and an unacknowledged THR-empty interrupt. */
+  /** {@link STATUS} bits: overrun (LSR.OE), an unacknowledged THR-empty interrupt, a halted ring. */
   status: number;
   /** Baud divisor latch (DLM:DLL). */
   divisor: number;
@@ -136,8 +143,8 @@ export function triggerLevel(fcr: number): number {
 export interface PortWiring {
   /** Raise the device's interrupt. */
   raiseIrq(): void;
-  /** DMA `bytes` into guest memory at `iova`. */
-  dmaWrite(iova: number, bytes: Uint8Array): void;
+  /** DMA `bytes` into guest memory at `iova`; false when the IOMMU faulted the write. */
+  dmaWrite(iova: number, bytes: Uint8Array): boolean;
   /** A byte left through the transmitter (not looped back). */
   transmit(byte: number): void;
 }
@@ -184,7 +191,9 @@ export class UartPort {
       case Reg.RING_BASE_HI:
         return Math.floor(s.ringBase / 2 ** 32);
       case Reg.RING_SIZE:
-        return s.ringSize;
+        return (
+          ((s.status & STATUS.RING_FAULT) !== 0 ? s.ringSize | RING_FAULT_BIT : s.ringSize) >>> 0
+        );
       case Reg.RING_HEAD:
         return s.ringHead;
       default:
@@ -233,6 +242,7 @@ export class UartPort {
         // Oversized requests are clamped, not refused: a register write cannot fail.
         s.ringSize = Math.min(value >>> 0, RING_MAX_BYTES);
         s.ringHead = 0;
+        s.status &= ~STATUS.RING_FAULT;
         return;
       default:
         return; // LSR, MSR, RING_HEAD and holes are read-only
@@ -248,24 +258,33 @@ export class UartPort {
     if (bytes.byteLength === 0) return;
     const s = this.state;
     if (s.ringSize > 0) {
-      this.#dmaToRing(bytes);
-      if ((s.ier & IER.RDI) !== 0) this.wiring.raiseIrq();
+      // A halted ring drops input until the guest re-arms it, like a DMA engine in error state.
+      if ((s.status & STATUS.RING_FAULT) !== 0) return;
+      if (this.#dmaToRing(bytes)) {
+        if ((s.ier & IER.RDI) !== 0) this.wiring.raiseIrq();
+      } else {
+        s.status |= STATUS.RING_FAULT;
+        if ((s.ier & IER.RLSI) !== 0) this.wiring.raiseIrq();
+      }
       return;
     }
     for (const byte of bytes) this.#pushFifo(byte);
   }
 
-  #dmaToRing(bytes: Uint8Array): void {
+  /** Writes `bytes` at the ring head; false if a write faulted (the rest is not attempted). */
+  #dmaToRing(bytes: Uint8Array): boolean {
     const s = this.state;
     let done = 0;
     // Split at the ring's end; head only advances after each write succeeded, so a
     // DMA fault leaves the port consistent with what actually reached guest memory.
     while (done < bytes.byteLength) {
       const n = Math.min(bytes.byteLength - done, s.ringSize - s.ringHead);
-      this.wiring.dmaWrite(s.ringBase + s.ringHead, bytes.subarray(done, done + n));
+      if (!this.wiring.dmaWrite(s.ringBase + s.ringHead, bytes.subarray(done, done + n)))
+        return false;
       s.ringHead = (s.ringHead + n) % s.ringSize;
       done += n;
     }
+    return true;
   }
 
   #pushFifo(byte: number): void {

@@ -166,6 +166,25 @@ describe("DMA ring (mdevkit extension)", () => {
     expect(driver.readRegister(0, Reg.LSR) & LSR.DR).toBe(0);
   });
 
+  it("an IOMMU fault halts the ring (RING_SIZE bit 31) instead of throwing; re-arming clears it", () => {
+    const { driver, dma, irq } = makeDevice("mtty-1");
+    driver.writeRegister(0, Reg.IER, IER.RLSI | IER.RDI);
+    driver.writeRegister(0, Reg.RING_BASE_HI, 1); // 4 GiB: unmapped in the fake IOMMU
+    driver.writeRegister(0, Reg.RING_SIZE, 64);
+    expect(driver.receive(0, bytes(1, 2))).toBe(2);
+    expect(driver.readRegister(0, Reg.RING_SIZE)).toBe((0x8000_0000 | 64) >>> 0);
+    expect(irq.total).toBe(1);
+    expect(() => driver.tick(5)).not.toThrow();
+    expect(dma.writes).toEqual([]);
+    expect(describeState(driver).ports[0]!.ring).toMatchObject({ fault: true, head: 0 });
+    driver.writeRegister(0, Reg.RING_BASE_HI, 0);
+    driver.writeRegister(0, Reg.RING_SIZE, 64);
+    driver.receive(0, bytes(3));
+    expect(driver.readRegister(0, Reg.RING_SIZE)).toBe(64);
+    expect(dma.memory[0]).toBe(3);
+    expect(mttyInvariants(driver)).toEqual([]);
+  });
+
   it("RING_BASE takes 53 bits; RING_SIZE is clamped to 1 MiB and re-arms the head", () => {
     const { driver } = makeDevice("mtty-1");
     driver.writeRegister(0, Reg.RING_BASE_HI, 0xffffffff);
