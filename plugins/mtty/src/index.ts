@@ -21,7 +21,6 @@ export {
   type PortDescription,
 } from "./describe.js";
 export { MTTY_DEVICE_TYPES, type MttyDeviceType, portCountOf } from "./device-types.js";
-export { DirtyPageLog } from "./dirty-log.js";
 export {
   checkHeader,
   decodeStream,

@@ -10,11 +10,12 @@
  *   STOP_COPY then sends only the per-port blocks;
  * - RESUMING: the header is checked as soon as it arrives, and the whole image is
  *   decoded into fresh objects before any port is touched (all-or-nothing);
- * - dirty tracking: every DMA write is logged before it is issued.
+ * - dirty tracking: core's `DmaLogger` hears of every DMA write the device issues.
  */
 import {
   AbstractVendorDriver,
   type DeviceContext,
+  DmaLogger,
   type DmaLogRange,
   isMdevError,
   MdevError,
@@ -25,7 +26,6 @@ import {
 import { encodeCompatibility } from "./compatibility.js";
 import { applyConfigWrite, buildConfigSpace } from "./config-space.js";
 import { portCountOf } from "./device-types.js";
-import { DirtyPageLog } from "./dirty-log.js";
 import {
   checkHeader,
   decodeStream,
@@ -60,7 +60,11 @@ export class MttyDriver extends AbstractVendorDriver {
   readonly portCount: number;
   readonly #ports: UartPort[];
   readonly #configWriteMask: Uint8Array;
-  readonly #dirtyLog = new DirtyPageLog();
+  /**
+   * Device-side DMA log (uAPI DMA_LOGGING_*). Fed by {@link MttyDriver.#dmaWrite} rather
+   * than attached to the host's DmaPort, because `ctx.dma` is only a `DmaAccess`.
+   */
+  readonly #dmaLog = new DmaLogger();
   /** Host-side wire output per port; not device state, so neither migrated nor compared. */
   readonly #transmitted: number[][];
   /** False between _stopDevice and _startDevice. The contract creates devices RUNNING. */
@@ -241,11 +245,11 @@ export class MttyDriver extends AbstractVendorDriver {
   }
 
   protected override _logStart(ranges: readonly DmaLogRange[], pageSizeHint: number): number {
-    return this.#dirtyLog.start(ranges, pageSizeHint);
+    return this.#dmaLog.start(ranges, pageSizeHint);
   }
 
   protected override _logStop(): void {
-    this.#dirtyLog.stop();
+    this.#dmaLog.stop();
   }
 
   protected override _logReadAndClear(
@@ -254,7 +258,7 @@ export class MttyDriver extends AbstractVendorDriver {
     pageSize: number,
     bitmap: BigUint64Array,
   ): void {
-    this.#dirtyLog.readAndClear(iova, length, pageSize, bitmap);
+    this.#dmaLog.readAndClear(iova, length, pageSize, bitmap);
   }
 
   // ---- wiring ----
@@ -292,8 +296,6 @@ export class MttyDriver extends AbstractVendorDriver {
 
   #dmaWrite(iova: number, bytes: Uint8Array): boolean {
     this.#assertRunning("DMA");
-    // Log before issuing: if the write faults half-way, over-reporting is safe, missing a page is not.
-    this.#dirtyLog.record(iova, bytes.byteLength);
     try {
       this.ctx.dma.write(iova, bytes);
       return true;
@@ -302,6 +304,11 @@ export class MttyDriver extends AbstractVendorDriver {
       // problem: the port halts its ring and reports it. Anything else is a bug: rethrow.
       if (isMdevError(err)) return false;
       throw err;
+    } finally {
+      // Logged even when the write faulted: DmaAccess does not promise that a failed
+      // write moved nothing, and over-reporting is safe where missing a page is not.
+      // The device knows only IOVAs; DMA logging is IOVA-based, so the GPA slot gets the IOVA.
+      this.#dmaLog.onDmaWrite(iova, iova, bytes.byteLength);
     }
   }
 
