@@ -309,12 +309,16 @@ export class Iommu {
    */
   getDirtyGuestPages(into: DirtyBitmap): void {
     if (!this.#tracking) throw new MdevError("EINVAL", "IOMMU dirty tracking is not started");
-    for (const m of this.#mappings) {
-      const base = m.iova / PAGE_SIZE;
-      const gbase = m.gpa / PAGE_SIZE;
-      this.#forEachDirtyIovaRun(base, base + m.length / PAGE_SIZE, (p, n) =>
-        into.setRange(gbase + p - base, n),
-      );
+    if (!this.pinnedPageDirtyScope) {
+      for (const m of this.#mappings) into.setRange(m.gpa / PAGE_SIZE, m.length / PAGE_SIZE);
+    } else {
+      // One lookup per pinned page, not one pass over the pins per mapping.
+      const mark = (p: number): void => {
+        const m = this.find(p * PAGE_SIZE);
+        if (m !== undefined) into.set((m.gpa + p * PAGE_SIZE - m.iova) / PAGE_SIZE);
+      };
+      for (const p of this.#pins.keys()) mark(p);
+      for (const p of this.#pinnedSinceGet) mark(p);
     }
     this.#pinnedSinceGet.clear();
   }

@@ -1,7 +1,18 @@
 import { describe, expect, it } from "vitest";
-import { DMA_LOG_MAX_RANGES } from "../../src/contract/dma-log-range.js";
+import { AbstractVendorDriver } from "../../src/contract/abstract-vendor-driver.js";
+import type { DeviceContext } from "../../src/contract/device-context.js";
+import { DMA_LOG_MAX_RANGES, type DmaLogRange } from "../../src/contract/dma-log-range.js";
 import { isMdevError } from "../../src/errors/index.js";
-import { DmaLogger, PAGE_SIZE } from "../../src/memory/index.js";
+import { MigFlags } from "../../src/fsm/mig-flags.js";
+import {
+  DirtyBitmap,
+  DirtyOracle,
+  DmaLogger,
+  DmaPort,
+  GuestMemory,
+  Iommu,
+  PAGE_SIZE,
+} from "../../src/memory/index.js";
 
 const P = PAGE_SIZE;
 
@@ -205,5 +216,78 @@ describe("DmaLogger REPORT", () => {
     const bm = new BigUint64Array(1);
     logger.readAndClear(0x100000, 64 * P, P, bm);
     expect(bitsOf(bm)).toEqual([]);
+  });
+});
+
+describe("DmaLogger behind AbstractVendorDriver", () => {
+  it("turns a dma-logging plugin's hooks into one-liners", async () => {
+    class LoggingDevice extends AbstractVendorDriver {
+      readonly logger = new DmaLogger();
+      constructor(ctx: DeviceContext, port: DmaPort) {
+        super(ctx, {
+          migrationFlags: MigFlags.STOP_COPY,
+          dirtyTracking: "dma-logging",
+          maxStateBytes: 64,
+        });
+        port.attach(this.logger);
+      }
+      protected override _logStart(ranges: readonly DmaLogRange[], hint: number): number {
+        return this.logger.start(ranges, hint);
+      }
+      protected override _logStop(): void {
+        this.logger.stop();
+      }
+      protected override _logReadAndClear(
+        iova: number,
+        length: number,
+        pageSize: number,
+        bitmap: BigUint64Array,
+      ): void {
+        this.logger.readAndClear(iova, length, pageSize, bitmap);
+      }
+      protected _stopDevice(): void {}
+      protected _startDevice(): void {}
+      protected _saveState(): Uint8Array {
+        return new Uint8Array(0);
+      }
+      protected _loadState(): void {}
+      protected _estimateStateSize(): number {
+        return 0;
+      }
+      protected _compatibilityData(): Uint8Array {
+        return new Uint8Array(0);
+      }
+      protected _reset(): void {}
+    }
+
+    const memory = GuestMemory.create({ size: 64 * P });
+    const iommu = new Iommu({ guestSize: memory.size });
+    iommu.map({ iova: 0x100000, gpa: 0, length: 64 * P });
+    const port = new DmaPort(iommu, memory);
+    const oracle = new DirtyOracle(64);
+    port.attach(oracle);
+    const ctx = {
+      slot: "00:03.0",
+      deviceType: "test",
+      options: {},
+      dma: port,
+      irq: { count: 0, raise: () => {} },
+      clock: { nowNs: () => 0n },
+      seed: 1,
+    } satisfies DeviceContext;
+    const device = new LoggingDevice(ctx, port);
+    expect(await device.logStart([{ iova: 0x100000, length: 64 * P }], P)).toBe(P);
+    await expect(device.logStart([{ iova: 0x100000, length: 64 * P }], P)).rejects.toThrow(
+      /EINVAL/,
+    );
+    ctx.dma.write(0x100000 + 7 * P, new Uint8Array(P + 1));
+    const bitmap = new BigUint64Array(1);
+    await device.logReadAndClear(0x100000, 64 * P, P, bitmap);
+    const guest = new DirtyBitmap(64);
+    iommu.iovaBitmapToGuest(0x100000, 64 * P, P, bitmap, guest);
+    expect(guest.equals(oracle.truth)).toBe(true);
+    expect(guest.toPageList()).toEqual([7, 8]);
+    await device.logStop();
+    await device.logStop(); // tolerated
   });
 });
