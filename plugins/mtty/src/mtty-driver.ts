@@ -61,7 +61,7 @@ export class MttyDriver extends AbstractVendorDriver {
   readonly #ports: UartPort[];
   readonly #configWriteMask: Uint8Array;
   /**
-   * Device-side DMA log (uAPI DMA_LOGGING_*). Fed by {@link MttyDriver.#dmaWrite} rather
+   * Device-side DMA log (uAPI DMA_LOGGING_*). Fed by the driver's own DMA path rather
    * than attached to the host's DmaPort, because `ctx.dma` is only a `DmaAccess`.
    */
   readonly #dmaLog = new DmaLogger();
@@ -144,7 +144,8 @@ export class MttyDriver extends AbstractVendorDriver {
   /**
    * Advances the built-in workload by `n` ticks: each port receives 1–3 bytes per tick,
    * chosen deterministically from `ctx.seed` and the port's wire cursor. Returns the
-   * number of bytes delivered (0 while stopped).
+   * number of bytes delivered (0 while stopped). This is the optional `VendorDriver.tick()`
+   * the simulated VM calls periodically (with no argument: one tick).
    */
   tick(n = 1): number {
     if (!Number.isSafeInteger(n) || n < 0)
