@@ -1,0 +1,92 @@
+import type { ReturnMessage, ReturnRecord } from "../stream/records.js";
+
+/** Transport kinds mdevkit knows. */
+export type TransportKind = "tcp" | "unix" | "tls" | "file" | "memory";
+
+/** What a channel can do, so the engine adapts (e.g. no return path → no two-phase handover). */
+export interface ChannelCapabilities {
+  readonly kind: TransportKind;
+  /** True when the target can answer (ACCEPT, LOADED, ...). False for a file. */
+  readonly returnPath: boolean;
+  /** True when the peer proved its identity (TLS with client certificates or PSK). */
+  readonly authenticated: boolean;
+  /** True when the bytes are encrypted on the wire. */
+  readonly encrypted: boolean;
+}
+
+/** What both ends share. */
+export interface ChannelBase {
+  /** Who the other end is, e.g. `tcp://127.0.0.1:4444` or `file:///var/lib/vm.save`. */
+  readonly peer: string;
+  readonly capabilities: ChannelCapabilities;
+  /** Flushes what was sent, ends the channel and releases it. Idempotent. */
+  close(): Promise<void>;
+  /** Tears the channel down at once, dropping unsent bytes (failure paths). */
+  destroy(reason?: Error): void;
+}
+
+/** Source end of the return path: the target's answers, decoded and validated. */
+export interface ReturnPathReader {
+  /** Next answer, or `undefined` once the target closed the path. Fails with StreamError/TransportError. */
+  next(): Promise<ReturnRecord | undefined>;
+}
+
+/** Target end of the return path. */
+export interface ReturnPathWriter {
+  /**
+   * Opens the return path: sends its header, echoing the forward stream's config digest.
+   * Must precede the first {@link ReturnPathWriter.send}.
+   */
+  start(configDigest: Uint8Array): Promise<void>;
+  /** Sends one answer (out-of-order answers are refused, EINVAL). */
+  send(msg: ReturnMessage): Promise<void>;
+}
+
+/**
+ * The source's end: ordered bytes out, answers in. Frames come from the stream encoder and
+ * are written as one corked writev; the promise settles when the transport can take more
+ * (backpressure), so a source that awaits every send never buffers more than one record.
+ */
+export interface SourceChannel extends ChannelBase {
+  readonly role: "source";
+  /** Writes the frames in order. Views are not copied: keep them unchanged until this settles. */
+  send(frames: readonly Uint8Array[]): Promise<void>;
+  /** The target's answers, or `null` for one-way channels (files). */
+  readonly returnPath: ReturnPathReader | null;
+}
+
+/** The target's end: ordered bytes in, answers out. */
+export interface TargetChannel extends ChannelBase {
+  readonly role: "target";
+  /**
+   * The forward bytes, in arrival chunks (any size), ending when the source closes. Iterate
+   * once; the iterator pulls, so a slow consumer slows the source down.
+   */
+  receive(): AsyncIterable<Uint8Array>;
+  /** Where the answers go, or `null` for one-way channels (files). */
+  readonly returnPath: ReturnPathWriter | null;
+}
+
+/** A channel with a return path, as a type (what the two-phase handover needs). */
+export type DuplexSourceChannel = SourceChannel & { readonly returnPath: ReturnPathReader };
+
+/** A target channel with a return path. */
+export type DuplexTargetChannel = TargetChannel & { readonly returnPath: ReturnPathWriter };
+
+/** True when the source channel can receive answers. */
+export function hasReturnPath(c: SourceChannel): c is DuplexSourceChannel;
+/** True when the target channel can send answers. */
+export function hasReturnPath(c: TargetChannel): c is DuplexTargetChannel;
+export function hasReturnPath(c: SourceChannel | TargetChannel): boolean {
+  return c.returnPath !== null;
+}
+
+/** Accepts incoming migrations (each one a target channel). */
+export interface ChannelListener {
+  /** Where peers connect, as a URL (with the actual port when 0 was asked for). */
+  readonly url: string;
+  /** The next authenticated connection. Rejects once the listener is closed. */
+  accept(): Promise<TargetChannel>;
+  /** Stops listening; pending accepts reject. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,73 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { MdevError } from "../errors/mdev-error.js";
+import type { SourceChannel } from "./channel.js";
+
+/**
+ * A token bucket over bytes: `rate` bytes/s refill, at most `burst` stored. A take larger
+ * than what is stored goes into debt and waits it off, so large records are allowed but the
+ * long-run rate holds — this emulates a link of a given speed (e.g. 10 Gbit/s).
+ */
+export class TokenBucket {
+  readonly rate: number;
+  readonly burst: number;
+  #tokens: number;
+  #last: number;
+  #chain: Promise<void> = Promise.resolve();
+  readonly #now: () => number;
+
+  /**
+   * @param bytesPerSecond refill rate.
+   * @param burst bucket size (default 1/100 s of traffic, at least 64 KiB).
+   * @param now clock in milliseconds (tests inject one).
+   */
+  constructor(bytesPerSecond: number, burst?: number, now: () => number = () => performance.now()) {
+    if (!(bytesPerSecond > 0) || !Number.isFinite(bytesPerSecond))
+      throw new MdevError("EINVAL", `invalid rate ${bytesPerSecond}`);
+    this.rate = bytesPerSecond;
+    this.burst = burst ?? Math.max(64 * 1024, bytesPerSecond / 100);
+    this.#tokens = this.burst;
+    this.#now = now;
+    this.#last = now();
+  }
+
+  /** Bits per second → a bucket (link speeds are quoted in bits). */
+  static fromBitsPerSecond(bitsPerSecond: number, burst?: number): TokenBucket {
+    return new TokenBucket(bitsPerSecond / 8, burst);
+  }
+
+  /** Waits until `bytes` may pass. Takes are served in call order. */
+  take(bytes: number): Promise<void> {
+    const turn = this.#chain.then(() => this.#take(bytes));
+    this.#chain = turn.catch(() => undefined);
+    return turn;
+  }
+
+  async #take(bytes: number): Promise<void> {
+    const now = this.#now();
+    this.#tokens = Math.min(this.burst, this.#tokens + ((now - this.#last) / 1000) * this.rate);
+    this.#last = now;
+    this.#tokens -= bytes;
+    if (this.#tokens < 0) await sleep((-this.#tokens / this.rate) * 1000);
+  }
+}
+
+/**
+ * Wraps a source channel so its sends pass through `bucket`: the engine sees the bandwidth
+ * of the emulated link, and its convergence decisions are tested against it.
+ */
+export function rateLimited(inner: SourceChannel, bucket: TokenBucket): SourceChannel {
+  return {
+    role: "source",
+    peer: inner.peer,
+    capabilities: inner.capabilities,
+    returnPath: inner.returnPath,
+    async send(frames) {
+      let n = 0;
+      for (const f of frames) n += f.byteLength;
+      await bucket.take(n);
+      await inner.send(frames);
+    },
+    close: () => inner.close(),
+    destroy: (reason) => inner.destroy(reason),
+  };
+}

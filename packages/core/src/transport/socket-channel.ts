@@ -1,0 +1,144 @@
+import { once } from "node:events";
+import type { Socket } from "node:net";
+import type {
+  ChannelCapabilities,
+  ReturnPathReader,
+  ReturnPathWriter,
+  SourceChannel,
+  TargetChannel,
+} from "./channel.js";
+import { ReturnPathInbox, ReturnPathOutbox } from "./return-path-endpoints.js";
+import { TransportError } from "./transport-error.js";
+
+/**
+ * Writes frames as one corked batch (Node turns it into a single writev) and resolves once
+ * the socket can take more: the kernel's buffer, not ours, absorbs a fast source.
+ */
+async function writeFrames(
+  socket: Socket,
+  peer: string,
+  frames: readonly Uint8Array[],
+): Promise<void> {
+  if (socket.destroyed || socket.writableEnded)
+    throw new TransportError("ECONNRESET", peer, "channel is closed");
+  socket.cork();
+  let ok = true;
+  for (const f of frames) ok = socket.write(f);
+  socket.uncork();
+  if (ok && !socket.writableNeedDrain) return;
+  await new Promise<void>((resolve, reject) => {
+    const cleanup = (): void => {
+      socket.off("drain", onDrain);
+      socket.off("close", onClose);
+      socket.off("error", onError);
+    };
+    const onDrain = (): void => {
+      cleanup();
+      resolve();
+    };
+    const onClose = (): void => {
+      cleanup();
+      reject(new TransportError("ECONNRESET", peer, "connection closed while sending"));
+    };
+    const onError = (err: Error): void => {
+      cleanup();
+      reject(new TransportError("ECONNRESET", peer, err.message, { cause: err }));
+    };
+    socket.on("drain", onDrain);
+    socket.on("close", onClose);
+    socket.on("error", onError);
+  });
+}
+
+/** Ends the socket gracefully and waits until it is closed. */
+async function closeSocket(socket: Socket): Promise<void> {
+  if (socket.destroyed) return;
+  const closed = once(socket, "close").catch(() => undefined);
+  socket.end();
+  // A peer that never reads would keep us waiting: give it a moment, then cut.
+  const timer = setTimeout(() => socket.destroy(), 5000);
+  await closed;
+  clearTimeout(timer);
+}
+
+/** Source end over a connected stream socket (TCP, UNIX or TLS). */
+export class SocketSourceChannel implements SourceChannel {
+  readonly role = "source" as const;
+  readonly peer: string;
+  readonly capabilities: ChannelCapabilities;
+  readonly returnPath: ReturnPathReader;
+  readonly #socket: Socket;
+  #error: TransportError | undefined;
+
+  constructor(socket: Socket, peer: string, capabilities: ChannelCapabilities) {
+    this.#socket = socket;
+    this.peer = peer;
+    this.capabilities = capabilities;
+    const inbox = new ReturnPathInbox(peer);
+    this.returnPath = inbox;
+    socket.on("data", (chunk: Buffer) => inbox.feed(chunk));
+    socket.on("end", () => inbox.end());
+    socket.on("error", (err) => {
+      this.#error = new TransportError("ECONNRESET", peer, err.message, { cause: err });
+      inbox.fail(this.#error);
+    });
+    socket.on("close", () =>
+      inbox.fail(new TransportError("ECONNRESET", peer, "connection closed")),
+    );
+  }
+
+  send(frames: readonly Uint8Array[]): Promise<void> {
+    if (this.#error) return Promise.reject(this.#error);
+    return writeFrames(this.#socket, this.peer, frames);
+  }
+
+  close(): Promise<void> {
+    return closeSocket(this.#socket);
+  }
+
+  destroy(reason?: Error): void {
+    this.#socket.destroy(reason);
+  }
+}
+
+/** Target end over an accepted stream socket. */
+export class SocketTargetChannel implements TargetChannel {
+  readonly role = "target" as const;
+  readonly peer: string;
+  readonly capabilities: ChannelCapabilities;
+  readonly returnPath: ReturnPathWriter;
+  readonly #socket: Socket;
+  #receiving = false;
+
+  constructor(socket: Socket, peer: string, capabilities: ChannelCapabilities) {
+    this.#socket = socket;
+    this.peer = peer;
+    this.capabilities = capabilities;
+    this.returnPath = new ReturnPathOutbox((frames) => writeFrames(socket, peer, frames));
+    // Until someone iterates, errors must not crash the process as unhandled 'error' events.
+    socket.on("error", () => {});
+  }
+
+  async *receive(): AsyncIterable<Uint8Array> {
+    if (this.#receiving)
+      throw new TransportError("EINVAL", this.peer, "receive() may be iterated only once");
+    this.#receiving = true;
+    try {
+      // The stream's async iterator pulls: while we do not ask, the socket is paused and TCP
+      // flow control pushes back on the source.
+      // destroyOnReturn: false, so a target that stops iterating can still answer.
+      for await (const chunk of this.#socket.iterator({ destroyOnReturn: false }))
+        yield chunk as Uint8Array;
+    } catch (err) {
+      throw new TransportError("ECONNRESET", this.peer, (err as Error).message, { cause: err });
+    }
+  }
+
+  close(): Promise<void> {
+    return closeSocket(this.#socket);
+  }
+
+  destroy(reason?: Error): void {
+    this.#socket.destroy(reason);
+  }
+}
