@@ -21,7 +21,10 @@ export class AsyncQueue<T> {
   push(item: T): void {
     if (this.#ended || this.#error) return;
     const w = this.#waiters.shift();
-    if (w) return w.resolve(item);
+    if (w) {
+      w.resolve(item);
+      return;
+    }
     if (this.#items.length >= this.#max) {
       this.fail(new TransportError("EIO", this.#peer, `more than ${this.#max} unread messages`));
       return;
