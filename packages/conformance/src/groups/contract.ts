@@ -1,0 +1,215 @@
+import {
+  ALL_MIG_STATES,
+  arcSessionEffect,
+  DIRTY_TRACKING_METHODS,
+  directArcs,
+  isDirectArc,
+  isLegalFlagSet,
+  isMdevError,
+  isStateSupported,
+  type MigrationDataStream,
+  MigState,
+  migFlagsName,
+  migStateName,
+  PluginRegistry,
+} from "@mdevkit/core";
+import { type CheckContext, expectMdevError, expectSuccess, Role } from "../context.js";
+import type { ConformanceGroup } from "../group.js";
+import { type DeviceHarness, reach, saveDevice, writeChunks } from "../harness.js";
+import { ContractBreach, ensure } from "../violation.js";
+
+const { ERROR, RUNNING, RESUMING } = MigState;
+
+/** States a device with `flags` can be in (ERROR aside). */
+function supportedStates(flags: number): MigState[] {
+  return ALL_MIG_STATES.filter((s) => isStateSupported(flags, s));
+}
+
+/** A valid stream from another device of the same type, to feed a RESUMING session. */
+async function goodStream(ctx: CheckContext): Promise<Uint8Array> {
+  const src = await ctx.harness(Role.REFERENCE);
+  await ctx.exercise(src);
+  return (await saveDevice(src.driver)).bytes;
+}
+
+/**
+ * Brings a fresh device to `state` along the kernel path. Arriving in RESUMING, a valid
+ * stream is written, so RESUMING → STOP has something to apply.
+ */
+async function fresh(
+  ctx: CheckContext,
+  state: MigState,
+  stream: Uint8Array,
+): Promise<{ h: DeviceHarness; opened: MigrationDataStream | undefined }> {
+  const h = await ctx.harness(Role.TARGET);
+  const opened = await expectSuccess(
+    () => reach(h.driver, state),
+    `reaching ${migStateName(state)} along the kernel path`,
+  );
+  if (state === RESUMING && opened !== undefined) await writeChunks(opened, stream);
+  return { h, opened };
+}
+
+/** Contract group: flags, direct arcs, refused arcs, reset. */
+export const contractGroup: ConformanceGroup = {
+  id: "contract",
+  title: "contract: flags, arcs and reset",
+  catches:
+    "illegal flag sets, arcs that fail, arcs that should be refused but succeed, reset that leaves a stream open",
+  checks: [
+    {
+      name: "declares a legal flag set and dirty-tracking method, and registers",
+      async run(ctx) {
+        const { plugin } = ctx;
+        ensure(
+          isLegalFlagSet(plugin.migrationFlags),
+          `flags ${migFlagsName(plugin.migrationFlags)} are not one of the four legal sets`,
+        );
+        ensure(
+          DIRTY_TRACKING_METHODS.includes(plugin.dirtyTracking),
+          `dirty tracking "${String(plugin.dirtyTracking)}" is not one of ${DIRTY_TRACKING_METHODS.join(", ")}`,
+        );
+        await expectSuccess(
+          () => new PluginRegistry().register(plugin),
+          "registering the manifest",
+        );
+        const h = await ctx.harness();
+        ensure(
+          h.driver.dirtyTracking === plugin.dirtyTracking,
+          `driver tracks by ${h.driver.dirtyTracking}, manifest says ${plugin.dirtyTracking}`,
+        );
+        ensure(
+          h.driver.getState() === RUNNING,
+          `a new device is in ${migStateName(h.driver.getState())}, not RUNNING`,
+        );
+        if (plugin.dirtyTracking === "vendor-bitmap") {
+          ensure(
+            typeof h.driver.reportDirtyPages === "function",
+            "vendor-bitmap device has no reportDirtyPages",
+          );
+        }
+      },
+    },
+    {
+      name: "every direct arc of the flag set succeeds and opens exactly the right stream",
+      async run(ctx) {
+        const stream = await goodStream(ctx);
+        for (const [from, to] of directArcs(ctx.flags)) {
+          const arc = `${migStateName(from)} → ${migStateName(to)}`;
+          const { h } = await fresh(ctx, from, stream);
+          const opened = await expectSuccess(() => h.driver.setState(to), `direct arc ${arc}`);
+          ensure(
+            h.driver.getState() === to,
+            `after ${arc} the device reports ${migStateName(h.driver.getState())}`,
+          );
+          const effect = arcSessionEffect(from, to);
+          if (effect === "opens-saving" || effect === "opens-resuming") {
+            const direction = effect === "opens-saving" ? "saving" : "resuming";
+            ensure(opened !== undefined, `${arc} must open a ${direction} stream, returned none`);
+            ensure(
+              opened.direction === direction && !opened.closed,
+              `${arc} returned a ${opened.closed ? "closed " : ""}${opened.direction} stream, expected an open ${direction} one`,
+            );
+          } else {
+            ensure(
+              opened === undefined,
+              `${arc} returned a stream; only arcs that open a session may`,
+            );
+          }
+        }
+      },
+    },
+    {
+      name: "every other (from, to) request fails with EINVAL and leaves the state unchanged",
+      async run(ctx) {
+        const stream = await goodStream(ctx);
+        // Out-of-range numbers too: a driver must not index a table with them.
+        const targets: number[] = [...ALL_MIG_STATES, 8, -1];
+        for (const from of supportedStates(ctx.flags)) {
+          const { h } = await fresh(ctx, from, stream);
+          for (const to of targets) {
+            if (isDirectArc(ctx.flags, from, to)) continue;
+            const arc = `${migStateName(from)} → ${migStateName(to)}`;
+            await expectMdevError(
+              () => h.driver.setState(to as MigState),
+              `non-direct request ${arc} for flags ${migFlagsName(ctx.flags)}`,
+              ["EINVAL"],
+            );
+            ensure(
+              h.driver.getState() === from,
+              `refused ${arc} left the device in ${migStateName(h.driver.getState())}`,
+            );
+          }
+        }
+      },
+    },
+    {
+      name: "reset from every reachable state returns to RUNNING and disables the open stream",
+      async run(ctx) {
+        const stream = await goodStream(ctx);
+        for (const state of supportedStates(ctx.flags)) {
+          const { h, opened } = await fresh(ctx, state, stream);
+          await expectSuccess(() => h.driver.reset(), `reset in ${migStateName(state)}`);
+          ensure(
+            h.driver.getState() === RUNNING,
+            `reset in ${migStateName(state)} left the device in ${migStateName(h.driver.getState())}`,
+          );
+          if (opened !== undefined) {
+            ensure(
+              opened.closed,
+              `reset in ${migStateName(state)} left its stream open (closed=false)`,
+            );
+            const op = () =>
+              opened.direction === "saving" ? opened.read(1) : opened.write(Uint8Array.of(0));
+            await expectMdevError(op, `using the ${migStateName(state)} stream after reset`, [
+              "ENODEV",
+            ]);
+          }
+          // The device works after reset: a whole save goes through.
+          await expectSuccess(
+            () => saveDevice(h.driver),
+            `saving after a reset in ${migStateName(state)}`,
+          );
+        }
+      },
+    },
+    {
+      name: "ERROR refuses every request and reset leaves it for RUNNING",
+      async run(ctx) {
+        const h = await ctx.harness();
+        if (ctx.options.driveToError !== undefined) {
+          await ctx.options.driveToError(h.driver, h);
+        } else {
+          // Try the common way into ERROR: a load that fails and declares the device broken.
+          const s = await reach(h.driver, RESUMING);
+          try {
+            if (s !== undefined) await s.write(new Uint8Array(64).fill(0xa5));
+            await h.driver.setState(MigState.STOP);
+          } catch (err) {
+            if (!isMdevError(err))
+              throw new ContractBreach(`garbage load failed untyped: ${String(err)}`);
+          }
+          if (h.driver.getState() !== ERROR) return; // this plugin cannot be driven to ERROR
+        }
+        ensure(
+          h.driver.getState() === ERROR,
+          `driveToError left the device in ${migStateName(h.driver.getState())}`,
+        );
+        for (const to of ALL_MIG_STATES) {
+          await expectMdevError(() => h.driver.setState(to), `ERROR → ${migStateName(to)}`, [
+            "EINVAL",
+          ]);
+          ensure(
+            h.driver.getState() === ERROR,
+            `a refused request left ERROR for ${migStateName(h.driver.getState())}`,
+          );
+        }
+        await expectSuccess(() => h.driver.reset(), "reset in ERROR");
+        ensure(
+          h.driver.getState() === RUNNING,
+          `reset in ERROR left ${migStateName(h.driver.getState())}`,
+        );
+      },
+    },
+  ],
+};
