@@ -48,8 +48,7 @@ export async function runConformanceCheck<D extends VendorDriver>(
     await check.run(ctx);
   } catch (err) {
     if (err instanceof ConformanceConfigError) throw err;
-    const message = err instanceof Error ? err.message : String(err);
-    throw new ConformanceViolation(group.id, check.name, message, { cause: err });
+    throw new ConformanceViolation(group.id, check.name, describeFailure(err), { cause: err });
   } finally {
     ctx.dispose();
   }
@@ -76,4 +75,18 @@ export async function runConformanceGroup<D extends VendorDriver>(
   if (outcomes.length === 0)
     throw new ConformanceConfigError(`no check of group "${id}" matches ${String(filter.only)}`);
   return outcomes;
+}
+
+/**
+ * The failure's message with its causes: fast-check reports a counterexample and keeps
+ * the check's own message (what rule broke) in `cause`, which is the part a reader needs.
+ */
+function describeFailure(err: unknown): string {
+  const lines: string[] = [];
+  let at: unknown = err;
+  for (let depth = 0; at !== undefined && depth < 5; depth++) {
+    lines.push(at instanceof Error ? at.message : String(at));
+    at = at instanceof Error ? at.cause : undefined;
+  }
+  return lines.join("\n  caused by: ");
 }

@@ -1,0 +1,38 @@
+import "reflect-metadata";
+import { isMdevError, type MigState } from "@mdevkit/core";
+import { mttyPlugin } from "@mdevkit/plugin-mtty";
+import { describe, expect, it } from "vitest";
+import { runConformanceGroup } from "../../src/index.js";
+import { mttyOptions } from "../fixtures/mtty-options.js";
+import { mutatePlugin, mutateStream } from "../fixtures/wrap.js";
+
+// Bug: PRE_COPY's temporary end reported as a 0-byte read (the permanent end), so a VMM
+// stops reading precopy data for good.
+const eofInPrecopy = mutatePlugin(mttyPlugin, (real) => ({
+  setState: async (next: MigState) => {
+    const stream = await real.setState(next);
+    if (stream === undefined || stream.direction !== "saving") return stream;
+    return mutateStream(stream, {
+      read: async (n) => {
+        try {
+          return await stream.read(n);
+        } catch (err) {
+          if (isMdevError(err, "ENOMSG")) return new Uint8Array(0);
+          throw err;
+        }
+      },
+    });
+  },
+}));
+
+describe("streams group catches a wrong end of data", () => {
+  it("fails for a driver that answers PRE_COPY's temporary end with 0 bytes", async () => {
+    await expect(
+      runConformanceGroup("streams", eofInPrecopy, mttyOptions, { only: /PRE_COPY reads/ }),
+    ).rejects.toThrow(/returned 0 bytes/);
+  });
+
+  it("passes for mtty", async () => {
+    await expect(runConformanceGroup("streams", mttyPlugin, mttyOptions)).resolves.toBeDefined();
+  });
+});

@@ -1,0 +1,22 @@
+import "reflect-metadata";
+import { type DirtyTrackingMethod, MigFlags } from "@mdevkit/core";
+import { describeVendorDriverConformance } from "../../src/index.js";
+import { toyOptions } from "../fixtures/toy-options.js";
+import { createToyPlugin } from "../fixtures/toy-plugin.js";
+
+const { STOP_COPY: SC, P2P, PRE_COPY: PC } = MigFlags;
+
+// Each flag set once, each dirty-tracking method at least once: every gate of the suite opens.
+const configs: [number, DirtyTrackingMethod][] = [
+  [SC, "vendor-bitmap"],
+  [SC | P2P, "iommu-pinned"],
+  [SC | PC, "dma-logging"],
+  [SC | P2P | PC, "vendor-bitmap"],
+];
+
+for (const [flags, tracking] of configs) {
+  describeVendorDriverConformance(createToyPlugin({ flags, dirtyTracking: tracking }), {
+    ...toyOptions,
+    numRuns: 30,
+  });
+}
