@@ -16,6 +16,7 @@ export {
   contractGroup,
   determinismGroup,
   dirtyTrackingGroup,
+  endToEndGroup,
   hostValuesGroup,
   quiescenceGroup,
   roundTripGroup,

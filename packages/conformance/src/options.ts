@@ -12,7 +12,8 @@ export type GroupId =
   | "quiescence"
   | "dirty-tracking"
   | "determinism"
-  | "host-values";
+  | "host-values"
+  | "end-to-end";
 
 /**
  * What a plugin tells the suite about its devices. Everything is optional: without hooks
@@ -36,9 +37,10 @@ export interface ConformanceOptions<D extends VendorDriver = VendorDriver> {
    * Makes the device do guest-visible work: program registers, arm DMA, deliver input.
    * Called while RUNNING to build interesting state, and also while the device is
    * stopped to poke it — then it may throw a typed `MdevError` (a refused access) or do
-   * nothing, but must not make the device act. Draw every choice from `rng`.
+   * nothing, but must not make the device act. Draw every choice from `rng`. `harness`
+   * is absent in the end-to-end group, where the engine built the device.
    */
-  exercise?(driver: D, rng: Rng, harness: DeviceHarness<D>): void | Promise<void>;
+  exercise?(driver: D, rng: Rng, harness?: DeviceHarness<D>): void | Promise<void>;
   /**
    * The device's migratable state as plain, comparable data (no class instances that
    * `structuredClone` cannot copy). Without it the suite compares full STOP_COPY images.

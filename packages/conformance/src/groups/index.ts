@@ -3,6 +3,7 @@ import { badStreamsGroup } from "./bad-streams.js";
 import { contractGroup } from "./contract.js";
 import { determinismGroup } from "./determinism.js";
 import { dirtyTrackingGroup } from "./dirty-tracking.js";
+import { endToEndGroup } from "./end-to-end.js";
 import { hostValuesGroup } from "./host-values.js";
 import { quiescenceGroup } from "./quiescence.js";
 import { roundTripGroup } from "./round-trip.js";
@@ -13,6 +14,7 @@ export {
   contractGroup,
   determinismGroup,
   dirtyTrackingGroup,
+  endToEndGroup,
   hostValuesGroup,
   quiescenceGroup,
   roundTripGroup,
@@ -29,4 +31,5 @@ export const CONFORMANCE_GROUPS: readonly ConformanceGroup[] = [
   dirtyTrackingGroup,
   determinismGroup,
   hostValuesGroup,
+  endToEndGroup,
 ];
