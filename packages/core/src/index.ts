@@ -8,5 +8,8 @@ export * from "./errors/index.js";
 export * from "./fsm/index.js";
 export { createHost, type HostOptions, type MdevHost } from "./host.js";
 export * from "./memory/index.js";
+export * from "./state/index.js";
+export * from "./stream/index.js";
+export * from "./transport/index.js";
 export { ENGINE_VERSION } from "./version.js";
 export * from "./vm/index.js";

@@ -129,9 +129,12 @@ export abstract class AbstractVendorDriver implements VendorDriver {
         const saving = this.#requireSaving(from, to);
         if (to === STOP_COPY) {
           // The device stops here; precopy bytes not yet read stay queued ahead of the final state.
-          if (from === PRE_COPY && !p2p) await this._quiesceP2P();
-          await this._stopDevice();
-          saving.finish(await this._saveState({ afterPrecopy: true }));
+          const quiesce = from === PRE_COPY && !p2p;
+          await this.#steps([
+            quiesce ? [() => this._quiesceP2P(), () => this._resumeP2P()] : undefined,
+            [() => this._stopDevice(), () => this._startDevice()],
+            [async () => saving.finish(await this._saveState({ afterPrecopy: true }))],
+          ]);
         } else if (to === PRE_COPY_P2P) {
           await this._quiesceP2P();
         } else {
@@ -161,15 +164,46 @@ export abstract class AbstractVendorDriver implements VendorDriver {
     if (from === RUNNING && to === RUNNING_P2P) await this._quiesceP2P();
     else if (from === RUNNING_P2P && to === RUNNING) await this._resumeP2P();
     else if (from === RUNNING && to === STOP) {
-      await this._quiesceP2P();
-      await this._stopDevice();
+      await this.#steps([
+        [() => this._quiesceP2P(), () => this._resumeP2P()],
+        [() => this._stopDevice()],
+      ]);
     } else if (from === RUNNING_P2P && to === STOP) await this._stopDevice();
     else if (from === STOP && to === RUNNING) {
-      await this._startDevice();
-      await this._resumeP2P();
+      await this.#steps([
+        [() => this._startDevice(), () => this._stopDevice()],
+        [() => this._resumeP2P()],
+      ]);
     } else if (from === STOP && to === RUNNING_P2P) await this._startDevice();
     else throw new FsmError("EINVAL", from, to, "arc has no handler (contract bug)");
     return undefined;
+  }
+
+  /**
+   * Runs the hooks of one arc in order. If a step fails, the steps already done are undone
+   * (in reverse, best effort) so a failed arc leaves the device as it was — the contract
+   * for a failure that does not break the device. Steps without an undo are last.
+   */
+  async #steps(
+    steps: readonly (readonly [() => unknown, (() => unknown)?] | undefined)[],
+  ): Promise<void> {
+    const done: (() => unknown)[] = [];
+    try {
+      for (const step of steps) {
+        if (step === undefined) continue;
+        await step[0]();
+        if (step[1]) done.push(step[1]);
+      }
+    } catch (err) {
+      for (const undo of done.reverse()) {
+        try {
+          await undo();
+        } catch {
+          // The original failure is what the caller must see.
+        }
+      }
+      throw err;
+    }
   }
 
   #requireSaving(from: MigState, to: MigState): SavingStream {

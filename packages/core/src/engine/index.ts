@@ -11,16 +11,25 @@ export {
   stopDevicesForSwitchover,
 } from "./device-handover.js";
 export { DirtySync } from "./dirty-sync.js";
+export { MigrationError, type MigrationPhase } from "./migration-error.js";
 export {
   type MigrationOptions,
   type MigrationOptionsInput,
   migrationOptionsSchema,
   parseMigrationOptions,
 } from "./migration-options.js";
+export { MigrationSource, type MigrationSourceEvents } from "./migration-source.js";
 export type {
   DowntimeBreakdown,
   IterationStats,
   MigrationResult,
   ThroughputSample,
 } from "./migration-stats.js";
+export {
+  MigrationTarget,
+  type MigrationTargetEvents,
+  type MigrationTargetOptions,
+  type TargetResult,
+} from "./migration-target.js";
 export { PageDigestTable } from "./page-digest-table.js";
+export { ramSha256 } from "./ram-sha256.js";

@@ -29,6 +29,11 @@ export const migrationOptionsSchema = z.object({
   timeoutMs: z.number().int().min(100).max(86_400_000).default(600_000),
   /** Time allowed for any one answer from the target (ACCEPT, LOADED...), ms. */
   peerTimeoutMs: z.number().int().min(100).max(3_600_000).default(30_000),
+  /**
+   * After the handover, hash the source's (frozen) guest RAM with SHA-256 and report it,
+   * to compare with the target's hash taken before it resumed: a full byte-for-byte check.
+   */
+  verifyRam: z.boolean().default(false),
   /** Bytes of RAM per RAM_PAGES record batch (pages are sent as views in batches). */
   batchPages: z.number().int().min(1).max(8192).default(256),
 });

@@ -71,6 +71,8 @@ export interface MigrationResult {
   readonly ramBytes: number;
   /** Hex RAM digest sent in END. */
   readonly ramDigest: string;
+  /** Hex SHA-256 of source RAM at pause, when `verifyRam` was set. */
+  readonly ramSha256?: string;
   /** Highest vCPU throttle applied, percent. */
   readonly maxThrottle: number;
   /** Cumulative bytes over time. */

@@ -1,9 +1,17 @@
 import type { ByteCursor } from "./byte-cursor.js";
-import { type DeviceConfigBody, type DeviceDataBody, DevicePhase } from "./records.js";
+import {
+  type DeviceConfigBody,
+  type DeviceDataBody,
+  type DeviceInitDoneBody,
+  DevicePhase,
+} from "./records.js";
 import type { StreamLimits } from "./stream-limits.js";
 
 /** DEVICE_DATA head: slot(u16) phase(u8) reserved(u8). */
 export const DEVICE_DATA_HEAD_LENGTH = 4;
+
+/** DEVICE_INIT_DONE payload: slot(u16) reserved(u16). */
+export const DEVICE_INIT_DONE_LENGTH = 4;
 
 /** DEVICE_CONFIG head: slot(u16) reserved(u16). */
 export const DEVICE_CONFIG_HEAD_LENGTH = 4;
@@ -27,4 +35,11 @@ export function decodeDeviceData(c: ByteCursor): DeviceDataBody {
   if (c.remaining === 0)
     throw c.error("EPROTO", "empty-chunk", "a device data chunk must not be empty");
   return { type: "DEVICE_DATA", slot, phase, data: c.bytes(c.remaining, "device data") };
+}
+
+/** Decodes DEVICE_INIT_DONE: the slot whose initial precopy data is complete. */
+export function decodeDeviceInitDone(c: ByteCursor): DeviceInitDoneBody {
+  const slot = c.u16("slot");
+  if (c.u16("reserved") !== 0) throw c.error("EPROTO", "reserved", "reserved field must be 0");
+  return { type: "DEVICE_INIT_DONE", slot };
 }

@@ -18,8 +18,8 @@ export const FORMAT_VERSION = 1;
  */
 export const ACCEPTED_FORMAT_VERSIONS = { min: 1, max: 1 } as const;
 
-/** Guest page size carried in the header; the only one accepted today. */
-export const PAGE_SIZE = 4096;
+/** Page size of the stream: guest pages, 4 KiB (the memory layer's constant). */
+export { PAGE_SIZE } from "../memory/page.js";
 
 /** Byte length of a SHA-256 digest (config digest, END digests). */
 export const DIGEST_LENGTH = 32;

@@ -29,6 +29,7 @@ export class ForwardRules {
   #phase: ForwardPhase = "handshake";
   #slots = new Map<number, SlotState>();
   #lastIteration = -1;
+  readonly #initDone = new Set<number>();
   #dataPages = 0;
   #zeroPages = 0;
 
@@ -101,6 +102,13 @@ export class ForwardRules {
         s.digest.update(body.data);
         break;
       }
+      case "DEVICE_INIT_DONE":
+        slot(body.slot);
+        if (phase !== "precopy") fail("phase", "DEVICE_INIT_DONE after PRECOPY_END");
+        if (this.#initDone.has(body.slot))
+          fail("duplicate", `slot ${body.slot} already finished its initial data`);
+        this.#initDone.add(body.slot);
+        break;
       case "ITERATION":
         if (phase !== "precopy") fail("order", "ITERATION after PRECOPY_END");
         if (body.iteration <= this.#lastIteration) {

@@ -28,6 +28,7 @@ export {
   type AbortBody,
   type DeviceConfigBody,
   type DeviceDataBody,
+  type DeviceInitDoneBody,
   DevicePhase,
   type DeviceTotals,
   type EndBody,

@@ -1,4 +1,8 @@
-import { DEVICE_CONFIG_HEAD_LENGTH, DEVICE_DATA_HEAD_LENGTH } from "./device-codec.js";
+import {
+  DEVICE_CONFIG_HEAD_LENGTH,
+  DEVICE_DATA_HEAD_LENGTH,
+  DEVICE_INIT_DONE_LENGTH,
+} from "./device-codec.js";
 import { endLength } from "./end-codec.js";
 import { ITERATION_LENGTH } from "./progress-codec.js";
 import { RAM_RUN_HEAD_LENGTH } from "./ram-pages-codec.js";
@@ -36,6 +40,8 @@ export function payloadBounds(type: number, limits: StreamLimits): PayloadBounds
       );
     case RecordType.DEVICE_DATA:
       return clamp(DEVICE_DATA_HEAD_LENGTH + 1, cap);
+    case RecordType.DEVICE_INIT_DONE:
+      return clamp(DEVICE_INIT_DONE_LENGTH, DEVICE_INIT_DONE_LENGTH);
     case RecordType.ITERATION:
       return clamp(ITERATION_LENGTH, ITERATION_LENGTH);
     case RecordType.END:

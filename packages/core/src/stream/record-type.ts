@@ -23,6 +23,8 @@ export const RecordType = {
   GO: 0x08,
   /** The source gave up; the target must discard what it loaded. */
   ABORT: 0x09,
+  /** A device's initial precopy data was all sent (QEMU's DEV_INIT_DATA_SENT); the target acks once it loaded it. */
+  DEVICE_INIT_DONE: 0x0a,
   /** Target accepts the handshake. */
   ACCEPT: 0x81,
   /** Target refuses the handshake, with a reason. */
@@ -55,7 +57,9 @@ export function recordTypeName(type: number): string {
 /** Record types each format version knows, per direction. Anything else is refused. */
 const KNOWN: Record<number, Record<StreamDirection, ReadonlySet<number>>> = {
   1: {
-    [StreamDirection.FORWARD]: new Set([0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09]),
+    [StreamDirection.FORWARD]: new Set([
+      0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a,
+    ]),
     [StreamDirection.RETURN]: new Set([0x81, 0x82, 0x83, 0x84, 0x85, 0x86]),
   },
 };

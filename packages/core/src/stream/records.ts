@@ -63,6 +63,16 @@ export interface DeviceDataBody {
   readonly data: Uint8Array;
 }
 
+/**
+ * Every byte of a device's initial precopy data (its `initialBytes`) is in the stream
+ * before this record. The target answers SWITCHOVER_ACK once it has loaded that much for
+ * every PRE_COPY device, so the source never stops the VM before the target is ready.
+ */
+export interface DeviceInitDoneBody {
+  readonly type: "DEVICE_INIT_DONE";
+  readonly slot: number;
+}
+
 /** End of one precopy iteration, with what it moved (for progress reporting and tuning). */
 export interface IterationBody {
   readonly type: "ITERATION";
@@ -104,7 +114,7 @@ export interface EndBody {
   readonly dataPages: number;
   /** Zero-page markers sent in the whole stream. */
   readonly zeroPages: number;
-  /** SHA-256 of the guest RAM, all pages in guest-physical order, at switchover. */
+  /** Page-table digest of guest RAM (docs/stream-format.md §END): SHA-256 of every page's last-sent CRC32C. */
   readonly ramDigest: Uint8Array;
   /** One entry per manifest device, in slot order. */
   readonly devices: readonly DeviceTotals[];
@@ -127,6 +137,7 @@ export type ForwardBody =
   | RamPagesBody
   | DeviceConfigBody
   | DeviceDataBody
+  | DeviceInitDoneBody
   | IterationBody
   | PrecopyEndBody
   | EndBody

@@ -1,7 +1,7 @@
 import { StreamError } from "../errors/stream-error.js";
 import { ByteCursor } from "./byte-cursor.js";
 import { decodeAbort } from "./control-codec.js";
-import { decodeDeviceConfig, decodeDeviceData } from "./device-codec.js";
+import { decodeDeviceConfig, decodeDeviceData, decodeDeviceInitDone } from "./device-codec.js";
 import { decodeEnd } from "./end-codec.js";
 import { FRAME_HEADER_LENGTH, StreamDirection } from "./format.js";
 import { ForwardRules } from "./forward-rules.js";
@@ -151,6 +151,9 @@ export class StreamDecoder {
         break;
       case RecordType.DEVICE_DATA:
         body = decodeDeviceData(c);
+        break;
+      case RecordType.DEVICE_INIT_DONE:
+        body = decodeDeviceInitDone(c);
         break;
       case RecordType.ITERATION:
         body = decodeIteration(c);

@@ -2,7 +2,11 @@ import { MdevError } from "../errors/mdev-error.js";
 import { StreamError } from "../errors/stream-error.js";
 import type { ByteBuilder } from "./byte-builder.js";
 import { reasonBytes } from "./control-codec.js";
-import { DEVICE_CONFIG_HEAD_LENGTH, DEVICE_DATA_HEAD_LENGTH } from "./device-codec.js";
+import {
+  DEVICE_CONFIG_HEAD_LENGTH,
+  DEVICE_DATA_HEAD_LENGTH,
+  DEVICE_INIT_DONE_LENGTH,
+} from "./device-codec.js";
 import { endLength, fillEnd } from "./end-codec.js";
 import {
   DIGEST_LENGTH,
@@ -181,6 +185,16 @@ export class StreamEncoder {
       (b) => b.u16(slot).u8(phase).u8(0),
       [data],
       0,
+    );
+  }
+
+  /** DEVICE_INIT_DONE: every initial precopy byte of `slot` has been sent. */
+  deviceInitDone(slot: number): Uint8Array[] {
+    return this.#whole(
+      { type: "DEVICE_INIT_DONE", slot },
+      RecordType.DEVICE_INIT_DONE,
+      DEVICE_INIT_DONE_LENGTH,
+      (b) => b.u16(slot).u16(0),
     );
   }
 

@@ -24,6 +24,7 @@ function stream(): { bytes: Uint8Array; records: { name: string; start: number; 
     ],
     ["RAM_PAGES", enc.ramPages(4, [page(7), null, page(null)])],
     ["DEVICE_DATA", enc.deviceData(3, DevicePhase.PRE_COPY, new Uint8Array(64).fill(0x5a))],
+    ["DEVICE_INIT_DONE", enc.deviceInitDone(3)],
     ["PRECOPY_END", enc.precopyEnd()],
     ["DEVICE_CONFIG", enc.deviceConfig(3, new Uint8Array(256).fill(1))],
     ["END", enc.end(SOME_DIGEST)],

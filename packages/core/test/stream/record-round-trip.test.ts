@@ -55,6 +55,9 @@ describe("stream round trip", () => {
                   deviceBytes: 2 ** 40,
                 });
                 break;
+              case "initDone":
+                expect(r).toMatchObject({ type: "DEVICE_INIT_DONE", slot: op.slot });
+                break;
               case "precopyEnd":
                 expect(r?.type).toBe("PRECOPY_END");
                 break;

@@ -16,6 +16,7 @@ export type Op =
   | { kind: "data"; slot: number; phase: DevicePhase; bytes: Uint8Array }
   | { kind: "config"; slot: number; bytes: Uint8Array }
   | { kind: "iteration"; n: number }
+  | { kind: "initDone"; slot: number }
   | { kind: "precopyEnd" };
 
 /** A whole generated migration. */
@@ -117,10 +118,14 @@ export const scenarioArb: fc.Arbitrary<Scenario> = fc
       fc.oneof(ramOp(base.guestPages), ...dataOp(DevicePhase.STOP_COPY), ...configOp),
       { maxLength: 6 },
     );
-    return fc.tuple(pre, stop).map(([p, s]) => {
+    // Each slot finishes its initial precopy data at most once, before PRECOPY_END.
+    const initDone = fc
+      .subarray(slots)
+      .map((ss) => ss.map((slot): Op => ({ kind: "initDone", slot })));
+    return fc.tuple(pre, initDone, stop).map(([p, done, s]) => {
       let n = 0;
       const numbered = p.map((op) => (op.kind === "iteration" ? { ...op, n: n++ } : op));
-      return { ...base, ops: [...numbered, { kind: "precopyEnd" } as Op, ...s] };
+      return { ...base, ops: [...numbered, ...done, { kind: "precopyEnd" } as Op, ...s] };
     });
   });
 
@@ -155,6 +160,9 @@ export function encodeScenario(s: Scenario): Uint8Array[][] {
             durationUs: 7,
           }),
         );
+        break;
+      case "initDone":
+        records.push(enc.deviceInitDone(op.slot));
         break;
       case "precopyEnd":
         records.push(enc.precopyEnd());

@@ -1,0 +1,102 @@
+import { MdevError } from "../errors/mdev-error.js";
+import type { ReturnRecord } from "../stream/records.js";
+import type { ReturnPathReader } from "../transport/channel.js";
+
+type AnswerType = "ACCEPT" | "LOADED" | "RESUMED";
+
+/**
+ * Reads the target's answers in the background while the source streams, so a FAILED or a
+ * vanished target is noticed at the next iteration rather than at the end, and the
+ * switchover-ack is a flag the convergence check reads.
+ */
+export class TargetAnswers {
+  readonly #seen = new Map<string, ReturnRecord>();
+  readonly #waiters = new Set<() => void>();
+  #failure: MdevError | undefined;
+  #switchoverAcked = false;
+
+  constructor(reader: ReturnPathReader) {
+    void this.#pump(reader);
+  }
+
+  async #pump(reader: ReturnPathReader): Promise<void> {
+    try {
+      for (;;) {
+        const answer = await reader.next();
+        if (answer === undefined) {
+          this.#fail(new MdevError("ECONNRESET", "the target closed the connection"));
+          return;
+        }
+        if (answer.type === "REJECT")
+          this.#fail(new MdevError("ECONNREFUSED", `the target refused the VM: ${answer.reason}`));
+        else if (answer.type === "FAILED")
+          this.#fail(new MdevError("EIO", `the target failed: ${answer.reason}`));
+        else if (answer.type === "SWITCHOVER_ACK") this.#switchoverAcked = true;
+        this.#seen.set(answer.type, answer);
+        this.#wake();
+      }
+    } catch (err) {
+      this.#fail(
+        err instanceof MdevError
+          ? err
+          : new MdevError("EIO", `return path broke: ${String(err)}`, { cause: err }),
+      );
+    }
+  }
+
+  #fail(err: MdevError): void {
+    this.#failure ??= err;
+    this.#wake();
+  }
+
+  #wake(): void {
+    for (const w of [...this.#waiters]) w();
+  }
+
+  /** The first failure the target reported (or its disappearance), if any. */
+  get failure(): MdevError | undefined {
+    return this.#failure;
+  }
+
+  /** Whether the target acknowledged that every device loaded its initial precopy data. */
+  get switchoverAcked(): boolean {
+    return this.#switchoverAcked;
+  }
+
+  /** Throws the target's failure, if one arrived. */
+  check(): void {
+    if (this.#failure) throw this.#failure;
+  }
+
+  /**
+   * Waits for an answer of `type`; rejects on a failure, on `signal`, or after `timeoutMs`
+   * (ETIMEDOUT naming what was awaited).
+   */
+  waitFor(type: AnswerType, timeoutMs: number, signal?: AbortSignal): Promise<ReturnRecord> {
+    return new Promise((resolve, reject) => {
+      const settle = (): void => {
+        const got = this.#seen.get(type);
+        if (got !== undefined) done(() => resolve(got));
+        else if (this.#failure) done(() => reject(this.#failure));
+        else if (signal?.aborted) done(() => reject(signal.reason));
+      };
+      const timer = setTimeout(
+        () =>
+          done(() =>
+            reject(new MdevError("ETIMEDOUT", `no ${type} from the target within ${timeoutMs} ms`)),
+          ),
+        timeoutMs,
+      );
+      const onAbort = (): void => settle();
+      const done = (fn: () => void): void => {
+        clearTimeout(timer);
+        this.#waiters.delete(settle);
+        signal?.removeEventListener("abort", onAbort);
+        fn();
+      };
+      this.#waiters.add(settle);
+      signal?.addEventListener("abort", onAbort);
+      settle();
+    });
+  }
+}

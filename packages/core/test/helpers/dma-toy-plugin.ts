@@ -1,0 +1,162 @@
+import {
+  AbstractVendorDriver,
+  type DeviceContext,
+  type DirtyTrackingMethod,
+  DmaLogger,
+  type DmaLogRange,
+  MdevError,
+  MigFlags,
+  MigState,
+  type VendorPlugin,
+} from "../../src/index.js";
+
+const MAGIC = 0x544f5944; // "TOYD"
+
+/** Knobs of the DMA toy device, for engine tests. */
+export interface DmaToyOptions {
+  readonly flags?: number;
+  readonly dirtyTracking?: DirtyTrackingMethod;
+  /** Throw from the STOP_COPY save hook. */
+  readonly failSave?: boolean;
+  /** Pages the device writes into (from page 16 up). */
+  readonly ringPages?: number;
+}
+
+/**
+ * A device that, on every tick while running, DMAs a 64-byte stamp into the next page of
+ * a ring in guest RAM and raises an interrupt. Its state is (counter, ring position); its
+ * dirty pages are reported by whichever method the test picks.
+ */
+export class DmaToyDriver extends AbstractVendorDriver {
+  counter = 0;
+  position = 0;
+  running = true;
+  readonly #ring: number;
+  readonly #failSave: boolean;
+  readonly #logger = new DmaLogger();
+  /** Guest pages written since the last vendor report (the "vendor-bitmap" method). */
+  readonly #written = new Set<number>();
+
+  constructor(ctx: DeviceContext, options: DmaToyOptions) {
+    super(ctx, {
+      migrationFlags: options.flags ?? MigFlags.STOP_COPY | MigFlags.P2P | MigFlags.PRE_COPY,
+      dirtyTracking: options.dirtyTracking ?? "dma-logging",
+      maxStateBytes: 64,
+    });
+    this.#ring = options.ringPages ?? 32;
+    this.#failSave = options.failSave ?? false;
+    if (this.dirtyTracking === "iommu-pinned") ctx.pinner?.pin(16 * 4096, this.#ring);
+  }
+
+  tick(): void {
+    const s = this.getState();
+    if (
+      !this.running ||
+      s === MigState.STOP ||
+      s === MigState.STOP_COPY ||
+      s === MigState.RESUMING ||
+      s === MigState.ERROR
+    )
+      return;
+    this.counter++;
+    const iova = (16 + this.position) * 4096;
+    const stamp = new Uint8Array(64).fill(this.counter & 0xff);
+    new DataView(stamp.buffer).setUint32(0, this.counter, true);
+    this.ctx.dma.write(iova, stamp);
+    this.#logger.onDmaWrite(iova, iova, stamp.byteLength);
+    this.#written.add(iova / 4096);
+    this.position = (this.position + 1) % this.#ring;
+    this.ctx.irq.raise(0);
+  }
+
+  protected _stopDevice(): void {
+    this.running = false;
+  }
+  protected _startDevice(): void {
+    this.running = true;
+  }
+  protected override _precopyStart(): Uint8Array {
+    return this.#header();
+  }
+  #header(): Uint8Array {
+    const h = new Uint8Array(4);
+    new DataView(h.buffer).setUint32(0, MAGIC, true);
+    return h;
+  }
+  protected _saveState(opts: { afterPrecopy: boolean }): Uint8Array {
+    if (this.#failSave) throw new MdevError("EIO", "toy device failed to save its state");
+    const body = new Uint8Array(8);
+    const v = new DataView(body.buffer);
+    v.setUint32(0, this.counter, true);
+    v.setUint32(4, this.position, true);
+    if (opts.afterPrecopy) return body;
+    const all = new Uint8Array(12);
+    all.set(this.#header());
+    all.set(body, 4);
+    return all;
+  }
+  protected override _checkResumingPrefix(received: Uint8Array): void {
+    if (
+      received.length >= 4 &&
+      new DataView(received.buffer, received.byteOffset).getUint32(0, true) !== MAGIC
+    ) {
+      throw new MdevError("EINVAL", "toy device: bad magic");
+    }
+  }
+  protected _loadState(bytes: Uint8Array): void {
+    if (bytes.length !== 12)
+      throw new MdevError("EINVAL", `toy device: state is ${bytes.length} bytes, expected 12`);
+    const v = new DataView(bytes.buffer, bytes.byteOffset);
+    this.counter = v.getUint32(4, true);
+    this.position = v.getUint32(8, true);
+  }
+  protected _estimateStateSize(): number {
+    return 12;
+  }
+  protected _compatibilityData(): Uint8Array {
+    return Uint8Array.of(1, this.#ring);
+  }
+  protected _reset(): void {
+    this.counter = 0;
+    this.position = 0;
+    this.running = true;
+  }
+  protected override _logStart(ranges: readonly DmaLogRange[], hint: number): number {
+    return this.#logger.start(ranges, hint);
+  }
+  protected override _logStop(): void {
+    this.#logger.stop();
+  }
+  protected override _logReadAndClear(
+    iova: number,
+    length: number,
+    pageSize: number,
+    bitmap: BigUint64Array,
+  ): void {
+    this.#logger.readAndClear(iova, length, pageSize, bitmap);
+  }
+  async reportDirtyPages(bitmap: BigUint64Array): Promise<void> {
+    for (const page of this.#written) {
+      const word = page >> 6;
+      bitmap[word] = (bitmap[word] as bigint) | (1n << BigInt(page & 63));
+    }
+    this.#written.clear();
+  }
+}
+
+/** A plugin of DMA toy devices. */
+export function dmaToyPlugin(options: DmaToyOptions = {}, name = "dma-toy"): VendorPlugin {
+  return {
+    name,
+    version: "1.0.0",
+    engine: ">=0.1.0",
+    deviceTypes: [{ name: "toy" }],
+    migrationFlags: options.flags ?? MigFlags.STOP_COPY | MigFlags.P2P | MigFlags.PRE_COPY,
+    dirtyTracking: options.dirtyTracking ?? "dma-logging",
+    checkCompatible: (source) =>
+      source.compatibility[0] === 1
+        ? { compatible: true }
+        : { compatible: false, reason: "unknown toy version" },
+    create: (ctx) => new DmaToyDriver(ctx, options),
+  };
+}
