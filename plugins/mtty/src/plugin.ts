@@ -4,6 +4,7 @@
  */
 import type { VendorPlugin } from "@mdevkit/core";
 import { checkCompatible } from "./compatibility.js";
+import { describeState } from "./describe.js";
 import { MTTY_DEVICE_TYPES } from "./device-types.js";
 import { MTTY_MIGRATION_FLAGS, MttyDriver } from "./mtty-driver.js";
 
@@ -20,4 +21,6 @@ export const mttyPlugin: VendorPlugin = {
   dirtyTracking: "dma-logging",
   checkCompatible,
   create: (ctx) => new MttyDriver(ctx),
+  // Tools (the CLI's reports, end-to-end tests) compare source and target devices with this.
+  describeState: (driver) => ({ ...describeState(driver as MttyDriver) }),
 };

@@ -37,4 +37,7 @@ export const vendorPluginSchema = z.object({
   dirtyTracking: z.enum(DIRTY_TRACKING_METHODS as [string, ...string[]]),
   checkCompatible: z.custom<(...args: never[]) => unknown>(isFunction, "must be a function"),
   create: z.custom<(...args: never[]) => unknown>(isFunction, "must be a function"),
+  describeState: z
+    .custom<(...args: never[]) => unknown>(isFunction, "must be a function")
+    .optional(),
 });

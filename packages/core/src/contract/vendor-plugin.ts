@@ -51,4 +51,9 @@ export interface VendorPlugin {
   checkCompatible(source: SourceDeviceInfo): CompatibilityVerdict;
   /** Creates a driver for one device instance wired to `ctx`. */
   create(ctx: DeviceContext): VendorDriver | Promise<VendorDriver>;
+  /**
+   * Optional: a plain, JSON-serialisable description of a driver's device state, without
+   * host-only or volatile values, so tools can show and compare source and target state.
+   */
+  describeState?(driver: VendorDriver): Record<string, unknown>;
 }

@@ -33,3 +33,4 @@ export {
 } from "./migration-target.js";
 export { PageDigestTable } from "./page-digest-table.js";
 export { ramSha256 } from "./ram-sha256.js";
+export { type SaveResult, saveVm } from "./save-vm.js";

@@ -10,6 +10,7 @@ import { DevicePhase, type ManifestDevice } from "../stream/records.js";
 import { StreamEncoder } from "../stream/stream-encoder.js";
 import type { SourceChannel } from "../transport/channel.js";
 import { hasReturnPath } from "../transport/channel.js";
+import { rateLimited, TokenBucket } from "../transport/rate-limiter.js";
 import type { SimulatedVm, VmDevice } from "../vm/simulated-vm.js";
 import { ConvergencePolicy } from "./convergence-policy.js";
 import {
@@ -75,8 +76,12 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
   constructor(vm: SimulatedVm, channel: SourceChannel, options: MigrationOptionsInput = {}) {
     super();
     this.#vm = vm;
-    this.#channel = channel;
     this.#options = parseMigrationOptions(options);
+    // A bandwidth cap is a property of the link the engine sees: it measures and converges against it.
+    this.#channel =
+      this.#options.maxBandwidth > 0
+        ? rateLimited(channel, new TokenBucket(this.#options.maxBandwidth))
+        : channel;
   }
 
   /** Current phase. */

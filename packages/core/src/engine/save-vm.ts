@@ -1,0 +1,97 @@
+import type { MigrationDataStream } from "../contract/migration-data-stream.js";
+import { DirtyBitmap } from "../memory/dirty-bitmap.js";
+import { DevicePhase } from "../stream/records.js";
+import { StreamEncoder } from "../stream/stream-encoder.js";
+import type { SourceChannel } from "../transport/channel.js";
+import type { SimulatedVm } from "../vm/simulated-vm.js";
+import {
+  allSupportP2P,
+  returnDevicesToRunning,
+  stopDevicesForSwitchover,
+} from "./device-handover.js";
+import { MigrationError } from "./migration-error.js";
+import { PageDigestTable } from "./page-digest-table.js";
+import { RamSender } from "./ram-sender.js";
+
+/** What {@link saveVm} wrote. */
+export interface SaveResult {
+  /** Bytes written. */
+  readonly bytes: number;
+  /** Data pages and zero-page markers written. */
+  readonly dataPages: number;
+  readonly zeroPages: number;
+  /** Hex RAM digest in END. */
+  readonly ramDigest: string;
+  /** Time the VM was paused before the image was complete, ms. */
+  readonly pausedMs: number;
+}
+
+/**
+ * Saves a VM to a one-way channel the way `virsh save` does: pause, stop every device
+ * (P2P-quiet first when all support it), write RAM, config spaces and device state, END.
+ * The VM stays paused afterwards — it now lives in the file. If saving fails, the VM is
+ * rolled back and runs on as before.
+ */
+export async function saveVm(vm: SimulatedVm, channel: SourceChannel): Promise<SaveResult> {
+  const encoder = new StreamEncoder();
+  const t0 = performance.now();
+  const wasRunning = vm.running;
+  try {
+    await channel.send(
+      encoder.start({
+        config: new TextEncoder().encode(JSON.stringify(vm.config)),
+        devices: vm.devices.map((d) => ({
+          slot: d.index,
+          plugin: d.plugin.name,
+          pluginVersion: d.plugin.version,
+          deviceType: d.config.deviceType,
+          compat: d.driver.compatibilityData(),
+        })),
+      }),
+    );
+    if (wasRunning) await vm.pause();
+    const streams = await stopDevicesForSwitchover(
+      vm.devices,
+      new Map<number, MigrationDataStream>(),
+      allSupportP2P(vm.devices),
+    );
+    await channel.send(encoder.precopyEnd());
+    const table = new PageDigestTable(vm.memory.pages);
+    const all = new DirtyBitmap(vm.memory.pages);
+    all.setAll();
+    await new RamSender(vm.memory, encoder, channel, table).send(all, "zero-copy");
+    for (const d of vm.devices) {
+      await channel.send(
+        encoder.deviceConfig(d.index, d.driver.configRead(0, d.driver.configSpaceSize)),
+      );
+      const stream = streams.get(d.index) as MigrationDataStream;
+      for (;;) {
+        const chunk = await stream.read(1 << 20);
+        if (chunk.byteLength === 0) break;
+        await channel.send(encoder.deviceData(d.index, DevicePhase.STOP_COPY, chunk));
+      }
+    }
+    const digest = table.digest();
+    await channel.send(encoder.end(digest));
+    await channel.close();
+    const stats = encoder.stats;
+    return {
+      bytes: stats.bytes,
+      dataPages: stats.dataPages,
+      zeroPages: stats.zeroPages,
+      ramDigest: Buffer.from(digest).toString("hex"),
+      pausedMs: performance.now() - t0,
+    };
+  } catch (err) {
+    channel.destroy();
+    const problems = await returnDevicesToRunning(vm.devices);
+    if (wasRunning && !vm.running)
+      await vm.resume().catch((e: unknown) => problems.push(`vCPUs did not resume: ${String(e)}`));
+    throw new MigrationError(
+      "EIO",
+      "switchover",
+      `save failed: ${err instanceof Error ? err.message : String(err)}`,
+      { cause: err, rolledBack: true, problems },
+    );
+  }
+}
