@@ -22,8 +22,9 @@ export interface MigrationTargetOptions {
   /** How long to wait for GO after LOADED before giving up (the VM then never runs), ms. */
   readonly goTimeoutMs?: number;
   /**
-   * Hash the whole of guest RAM (SHA-256) after loading and before resuming, and report it
-   * — for tests and `--verify`; it adds a pass over RAM to downtime.
+   * Hash the whole of guest RAM (SHA-256) and report it — for tests and `--verify-ram`.
+   * The guest is held after RESUMED until the hash is taken, so it starts later than the
+   * source's measured downtime says.
    */
   readonly verifyRam?: boolean;
   /** Start the VM's vCPUs after the handover (default true). */
@@ -36,6 +37,8 @@ export interface MigrationTargetEvents {
   record: [type: StreamRecord["type"], offset: number];
   /** The target accepted the handshake and is building the VM. */
   accepted: [config: SimulatedVm["config"]];
+  /** Every device loaded and LOADED was sent; the VM waits for GO. */
+  loaded: [];
 }
 
 /** A VM that arrived and runs here. */
@@ -47,6 +50,8 @@ export interface TargetResult {
   readonly ramDigest: string;
   /** Hex SHA-256 of all of guest RAM before resume, when `verifyRam` was set. */
   readonly ramSha256?: string;
+  /** Each device's state as its plugin describes it, taken before the guest ran here. */
+  readonly devices: Readonly<Record<string, unknown>>;
   /** Time to load each device (RESUMING → STOP), ms by slot. */
   readonly deviceLoadMs: Readonly<Record<string, number>>;
   /** Bytes received on the forward stream. */
@@ -159,6 +164,7 @@ class TargetSession {
             }
             if (this.channel.returnPath === null) return this.resume(ramDigest, deviceLoadMs, tEnd);
             await this.answer({ type: "LOADED" });
+            this.events.emit("loaded");
             // Without GO the VM must never run: give up (and drop it) when GO is late.
             this.goTimer = setTimeout(() => {
               this.channel.destroy(
@@ -297,11 +303,17 @@ class TargetSession {
   ): Promise<TargetResult> {
     const vm = this.vm as SimulatedVm;
     await this.prefault?.cancel();
-    const sha = this.options.verifyRam ? ramSha256(vm.memory) : undefined;
     for (const d of vm.devices) await driveTransition(d.driver, MigState.RUNNING);
+    await this.answer({ type: "RESUMED" }).catch(() => {});
+    // Verification holds the guest (vCPUs and device activity) after RESUMED until RAM and
+    // device state are recorded, so the check sees exactly what arrived; it is a test mode,
+    // and the source's measured downtime does not include the hashing.
+    const sha = this.options.verifyRam ? ramSha256(vm.memory) : undefined;
+    const devices = Object.fromEntries(
+      vm.devices.map((d) => [d.config.slot, d.plugin.describeState?.(d.driver) ?? null]),
+    );
     if (this.options.startVcpus) await vm.start();
     else vm.startDeviceActivity();
-    await this.answer({ type: "RESUMED" }).catch(() => {});
     await this.channel.close().catch(() => {});
     return {
       outcome: "resumed",
@@ -309,6 +321,7 @@ class TargetSession {
       ramDigest,
       ...(sha === undefined ? {} : { ramSha256: sha }),
       deviceLoadMs,
+      devices,
       bytesReceived: this.decoder.offset,
       endToResumedMs: performance.now() - tEnd,
     };

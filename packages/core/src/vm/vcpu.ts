@@ -61,8 +61,15 @@ export class Vcpu {
           "ETIMEDOUT",
           `vCPU did not reach state ${state} within ${timeoutMs} ms`,
         );
-      const wait = Atomics.waitAsync(this.#control, VcpuSlot.STATE, current, Math.min(left, 50));
-      if (wait.async) await wait.value;
+      const slice = Math.min(left, 50);
+      const wait = Atomics.waitAsync(this.#control, VcpuSlot.STATE, current, slice);
+      if (wait.async) {
+        // A pending waitAsync does not keep Node's event loop alive (the worker is unref'd):
+        // hold a timer for the same slice so a process awaiting a vCPU does not just exit.
+        const keepAlive = setTimeout(() => {}, slice + 1);
+        await wait.value;
+        clearTimeout(keepAlive);
+      }
     }
   }
 

@@ -1,0 +1,74 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { MdevError } from "@mdevkit/core";
+import { type ChildEvent, childEventSchema } from "./events.js";
+
+/** Path of the mdevkit executable script, to start child `listen`/`migrate` processes. */
+export const MDEVKIT_BIN = fileURLToPath(new URL("../bin/mdevkit.js", import.meta.url));
+
+/** A child mdevkit process speaking `--events`. */
+export class MdevkitChild {
+  readonly process: ChildProcess;
+  readonly exited: Promise<number | null>;
+  readonly #listeners = new Set<(e: ChildEvent) => void>();
+  readonly events: ChildEvent[] = [];
+
+  constructor(args: readonly string[]) {
+    this.process = spawn(process.execPath, [MDEVKIT_BIN, ...args, "--events"], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    this.exited = new Promise((resolve) => this.process.once("exit", (code) => resolve(code)));
+    const lines = createInterface({ input: this.process.stdout as NodeJS.ReadableStream });
+    lines.on("line", (line) => {
+      let parsed: ChildEvent;
+      try {
+        parsed = childEventSchema.parse(JSON.parse(line));
+      } catch {
+        process.stderr.write(`${line}\n`);
+        return;
+      }
+      this.events.push(parsed);
+      for (const l of this.#listeners) l(parsed);
+    });
+  }
+
+  /** Calls `fn` for every event from now on. */
+  on(fn: (e: ChildEvent) => void): void {
+    this.#listeners.add(fn);
+  }
+
+  /** The first event of `type` (already seen or still to come); rejects if the child exits first. */
+  waitFor<T extends ChildEvent["event"]>(
+    type: T,
+    timeoutMs = 60_000,
+  ): Promise<Extract<ChildEvent, { event: T }>> {
+    const seen = this.events.find((e) => e.event === type);
+    if (seen) return Promise.resolve(seen as Extract<ChildEvent, { event: T }>);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new MdevError("ETIMEDOUT", `no "${type}" from child within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      const fn = (e: ChildEvent): void => {
+        if (e.event !== type) return;
+        clearTimeout(timer);
+        this.#listeners.delete(fn);
+        resolve(e as Extract<ChildEvent, { event: T }>);
+      };
+      this.#listeners.add(fn);
+      void this.exited.then((code) => {
+        clearTimeout(timer);
+        this.#listeners.delete(fn);
+        const again = this.events.find((e) => e.event === type);
+        if (again) resolve(again as Extract<ChildEvent, { event: T }>);
+        else reject(new MdevError("ECONNRESET", `child exited (code ${code}) before "${type}"`));
+      });
+    });
+  }
+
+  /** Kills the child. */
+  kill(): void {
+    this.process.kill("SIGKILL");
+  }
+}

@@ -1,0 +1,102 @@
+import { listen, MdevError, MigrationTarget, type TargetResult } from "@mdevkit/core";
+import { emitEvent } from "../events.js";
+import { table } from "../summary.js";
+import { channelOptions, type TlsFlags } from "../tls-options.js";
+import { makeHost } from "../vm-setup.js";
+
+/** Points where `--crash-at` kills the target process (fault injection for tests). */
+export const CRASH_POINTS = ["accepted", "iteration", "stopcopy", "end", "loaded"] as const;
+
+/** Options of `mdevkit listen`. */
+export interface ListenOptions extends TlsFlags {
+  readonly on: string;
+  readonly once: boolean;
+  readonly events: boolean;
+  readonly json: boolean;
+  readonly verifyRam: boolean;
+  readonly runFor: number;
+  readonly crashAt?: (typeof CRASH_POINTS)[number];
+  readonly plugin: string[];
+}
+
+/**
+ * `mdevkit listen`: a target host. Accepts migrations on a loopback address by default,
+ * receives each VM, runs it after GO, and (with `--once`) exits after the first.
+ */
+export async function listenCommand(options: ListenOptions): Promise<void> {
+  const host = await makeHost("target", options.plugin);
+  const listener = await listen(options.on, channelOptions(options));
+  if (options.events) emitEvent({ event: "listening", url: listener.url });
+  else process.stderr.write(`listening on ${listener.url}\n`);
+  try {
+    for (;;) {
+      const channel = await listener.accept();
+      const target = new MigrationTarget(host, channel, { verifyRam: options.verifyRam });
+      if (options.crashAt) armCrash(target, options.crashAt);
+      try {
+        const result = await target.receive();
+        await report(result, options);
+        if (options.once) {
+          await result.vm.destroy();
+          return;
+        }
+      } catch (err) {
+        if (options.events)
+          emitEvent({
+            event: "error",
+            code: (err as MdevError).code ?? "EIO",
+            message: (err as Error).message,
+          });
+        else process.stderr.write(`migration not received: ${(err as Error).message}\n`);
+        if (options.once) throw err;
+      }
+    }
+  } finally {
+    await listener.close();
+  }
+}
+
+function armCrash(target: MigrationTarget, point: NonNullable<ListenOptions["crashAt"]>): void {
+  // SIGKILL, not exit: the source must cope with a peer that vanishes mid-write.
+  const die = (): void => {
+    process.kill(process.pid, "SIGKILL");
+  };
+  if (point === "accepted") target.once("accepted", die);
+  else if (point === "loaded") target.once("loaded", die);
+  else {
+    const type = { iteration: "ITERATION", stopcopy: "PRECOPY_END", end: "END" }[point];
+    target.on("record", (t) => {
+      if (t === type) die();
+    });
+  }
+}
+
+async function report(result: TargetResult, options: ListenOptions): Promise<void> {
+  const writesAtResume = result.vm.vcpuWrites;
+  if (options.runFor > 0) await new Promise((r) => setTimeout(r, options.runFor));
+  const summary = {
+    ramDigest: result.ramDigest,
+    ramSha256: result.ramSha256,
+    deviceLoadMs: result.deviceLoadMs,
+    bytesReceived: result.bytesReceived,
+    endToResumedMs: result.endToResumedMs,
+    devices: result.devices,
+    vcpuWritesAfterRun: result.vm.vcpuWrites - writesAtResume,
+    vm: result.vm.config.name,
+  };
+  if (options.events) emitEvent({ event: "result", role: "target", result: summary });
+  else if (options.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+  else {
+    process.stdout.write(
+      `VM ${summary.vm} received and running\n${table([
+        ["bytes received", String(summary.bytesReceived)],
+        ["END to running", `${summary.endToResumedMs.toFixed(1)} ms`],
+        ...Object.entries(summary.deviceLoadMs).map(([slot, t]): [string, string] => [
+          `load ${slot}`,
+          `${t.toFixed(2)} ms`,
+        ]),
+        ["RAM digest", summary.ramDigest],
+      ])}\n`,
+    );
+  }
+}

@@ -1,0 +1,138 @@
+import { writeFile } from "node:fs/promises";
+import {
+  connect,
+  MigrationError,
+  type MigrationOptionsInput,
+  type MigrationResult,
+  MigrationSource,
+  ramSha256,
+  type SimulatedVm,
+} from "@mdevkit/core";
+import { emitEvent } from "../events.js";
+import { machineDescription } from "../machine.js";
+import { showProgress } from "../progress.js";
+import { renderHtmlReport } from "../report/html-report.js";
+import { migrationSummary } from "../summary.js";
+import { channelOptions, type TlsFlags } from "../tls-options.js";
+import { describeDevices, startSourceVm, type VmSetupOptions } from "../vm-setup.js";
+
+/** Options of `mdevkit migrate`. */
+export interface MigrateOptions extends TlsFlags, VmSetupOptions {
+  readonly to: string;
+  readonly warmup: number;
+  readonly events: boolean;
+  readonly json: boolean;
+  readonly report?: string;
+  readonly migration: MigrationOptionsInput;
+  /** After a failed migration, keep the VM running this long and show it still changes. */
+  readonly thenRun: number;
+  /** After a failed migration, try again to this URL. */
+  readonly retryTo?: string;
+}
+
+/**
+ * `mdevkit migrate`: builds the VM (from `--config` or the demo default), lets it run for
+ * `--warmup` ms, and live-migrates it to `--to`.
+ */
+export async function migrateCommand(options: MigrateOptions): Promise<void> {
+  const { vm } = await startSourceVm(options);
+  try {
+    await new Promise((r) => setTimeout(r, options.warmup));
+    try {
+      await migrateOnce(vm, options.to, options);
+    } catch (err) {
+      if (!(err instanceof MigrationError)) throw err;
+      if (options.events) {
+        emitEvent({
+          event: "error",
+          code: err.code,
+          message: err.message,
+          rolledBack: err.rolledBack,
+          phase: err.phase,
+        });
+      }
+      if (!err.rolledBack || (options.thenRun === 0 && options.retryTo === undefined)) throw err;
+      if (!options.events)
+        process.stderr.write(`${err.message}\nthe VM was rolled back and runs on here\n`);
+      if (options.thenRun > 0) await proveStillRunning(vm, options);
+      if (options.retryTo === undefined) throw err;
+      await migrateOnce(vm, options.retryTo, options);
+    }
+  } finally {
+    await vm.destroy();
+  }
+}
+
+async function migrateOnce(
+  vm: SimulatedVm,
+  url: string,
+  options: MigrateOptions,
+): Promise<MigrationResult> {
+  const channel = await connect(url, channelOptions(options));
+  const source = new MigrationSource(vm, channel, {
+    ...options.migration,
+    verifyRam: options.migration.verifyRam ?? false,
+  });
+  let stop = (): void => {};
+  if (options.events) {
+    source.on("phase", (phase) => emitEvent({ event: "phase", phase }));
+    let lastProgress = Number.NEGATIVE_INFINITY;
+    source.on("progress", (p) => {
+      // A line per batch would flood the pipe; 20 updates a second is plenty for a display.
+      if (p.tMs - lastProgress < 50) return;
+      lastProgress = p.tMs;
+      emitEvent({ event: "progress", ...p });
+    });
+    source.on("iteration", (stats) => emitEvent({ event: "iteration", stats: { ...stats } }));
+  } else if (!options.json) {
+    stop = showProgress(source, vm.memory.size);
+  }
+  const onSignal = (): void => source.cancel("interrupted");
+  process.once("SIGINT", onSignal);
+  try {
+    const result = await source.migrate();
+    stop();
+    const devices = describeDevices(vm);
+    if (options.events)
+      emitEvent({ event: "result", role: "source", result: { ...result, devices } });
+    else if (options.json)
+      process.stdout.write(`${JSON.stringify({ ...result, devices }, null, 2)}\n`);
+    else process.stdout.write(`${migrationSummary(result)}\n`);
+    if (options.report) {
+      await writeFile(
+        options.report,
+        renderHtmlReport(result, {
+          vmName: vm.config.name,
+          destination: url,
+          machine: machineDescription(),
+          date: new Date().toISOString(),
+        }),
+      );
+    }
+    return result;
+  } catch (err) {
+    stop();
+    throw err;
+  } finally {
+    process.off("SIGINT", onSignal);
+  }
+}
+
+async function proveStillRunning(vm: SimulatedVm, options: MigrateOptions): Promise<void> {
+  const before = vm.vcpuWrites;
+  const digest = ramSha256(vm.memory);
+  await new Promise((r) => setTimeout(r, options.thenRun));
+  const after = vm.vcpuWrites;
+  const changed = ramSha256(vm.memory) !== digest;
+  if (options.events)
+    emitEvent({
+      event: "still-running",
+      vcpuWritesBefore: before,
+      vcpuWritesAfter: after,
+      ramChanged: changed,
+    });
+  else
+    process.stderr.write(
+      `still running: ${after - before} page writes in ${options.thenRun} ms, RAM ${changed ? "changed" : "unchanged"}\n`,
+    );
+}

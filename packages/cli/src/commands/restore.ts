@@ -1,0 +1,50 @@
+import { resolve } from "node:path";
+import { MigrationTarget, openRestore } from "@mdevkit/core";
+import { table } from "../summary.js";
+import { describeDevices, makeHost } from "../vm-setup.js";
+
+/** Options of `mdevkit restore`. */
+export interface RestoreOptions {
+  readonly runFor: number;
+  readonly json: boolean;
+  readonly verifyRam: boolean;
+  readonly plugin: string[];
+}
+
+/**
+ * `mdevkit restore FILE`: rebuilds the VM from a save file — every record and the END
+ * digests checked before anything runs — then runs it for `--run-for` ms.
+ */
+export async function restoreCommand(file: string, options: RestoreOptions): Promise<void> {
+  const host = await makeHost("restore", options.plugin);
+  const result = await new MigrationTarget(host, openRestore(`file://${resolve(file)}`), {
+    verifyRam: options.verifyRam,
+  }).receive();
+  try {
+    const writes = result.vm.vcpuWrites;
+    await new Promise((r) => setTimeout(r, options.runFor));
+    const summary = {
+      vm: result.vm.config.name,
+      ramDigest: result.ramDigest,
+      ramSha256: result.ramSha256,
+      deviceLoadMs: result.deviceLoadMs,
+      devices: describeDevices(result.vm),
+      vcpuWritesAfterRun: result.vm.vcpuWrites - writes,
+    };
+    if (options.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+    else {
+      process.stdout.write(
+        `Restored ${summary.vm} from ${file}; it ran ${options.runFor} ms\n${table([
+          ["RAM digest", summary.ramDigest],
+          ...Object.entries(summary.deviceLoadMs).map(([slot, t]): [string, string] => [
+            `load ${slot}`,
+            `${t.toFixed(2)} ms`,
+          ]),
+          ["vCPU page writes since", String(summary.vcpuWritesAfterRun)],
+        ])}\n`,
+      );
+    }
+  } finally {
+    await result.vm.destroy();
+  }
+}

@@ -1,0 +1,31 @@
+import { pathToFileURL } from "node:url";
+import { MdevError, type VendorPlugin } from "@mdevkit/core";
+import { mttyPlugin } from "@mdevkit/plugin-mtty";
+
+/** Plugins the mdevkit command knows without being told. */
+export const BUILTIN_PLUGINS: readonly VendorPlugin[] = [mttyPlugin];
+
+/**
+ * Loads extra plugins from module paths or package names (`--plugin`): each module must
+ * export a `VendorPlugin` as `default` or as `plugin`. The registry validates them.
+ */
+export async function loadPlugins(specs: readonly string[]): Promise<VendorPlugin[]> {
+  const loaded: VendorPlugin[] = [];
+  for (const spec of specs) {
+    const target = spec.startsWith(".") || spec.startsWith("/") ? pathToFileURL(spec).href : spec;
+    let mod: Record<string, unknown>;
+    try {
+      mod = (await import(target)) as Record<string, unknown>;
+    } catch (err) {
+      throw new MdevError(
+        "ENOENT",
+        `cannot load plugin module ${spec}: ${err instanceof Error ? err.message : String(err)}`,
+      );
+    }
+    const plugin = (mod.default ?? mod.plugin) as VendorPlugin | undefined;
+    if (plugin === undefined)
+      throw new MdevError("EINVAL", `plugin module ${spec} exports neither default nor plugin`);
+    loaded.push(plugin);
+  }
+  return [...BUILTIN_PLUGINS, ...loaded];
+}

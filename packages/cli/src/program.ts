@@ -1,0 +1,204 @@
+import { vmConfigJsonSchema } from "@mdevkit/core";
+import { Command, InvalidArgumentError, Option } from "commander";
+import { demoCommand } from "./commands/demo.js";
+import { inspectCommand } from "./commands/inspect.js";
+import { CRASH_POINTS, listenCommand } from "./commands/listen.js";
+import { migrateCommand } from "./commands/migrate.js";
+import { restoreCommand } from "./commands/restore.js";
+import { saveCommand } from "./commands/save.js";
+import { parseBandwidth, parseCount, parseDuration } from "./units.js";
+
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
+/** Adapts a throwing parser to commander's invalid-argument error. */
+function arg<T>(parse: (text: string) => T): (text: string) => T {
+  return (text) => {
+    try {
+      return parse(text);
+    } catch (err) {
+      throw new InvalidArgumentError((err as Error).message.replace(/^E[A-Z0-9]+: /, ""));
+    }
+  };
+}
+
+function tlsOptions(cmd: Command): Command {
+  return cmd
+    .option("--tls-cert <file>", "TLS: this side's certificate (PEM)")
+    .option("--tls-key <file>", "TLS: this side's private key (PEM)")
+    .option("--tls-ca <file>", "TLS: CA that the peer's certificate must chain to (PEM)")
+    .option("--psk-file <file>", "TLS: pre-shared key, hex, at least 16 bytes")
+    .option("--psk-identity <id>", "TLS: PSK identity", "mdevkit");
+}
+
+function migrationOptions(cmd: Command): Command {
+  return cmd
+    .option("--downtime-limit <ms>", "largest acceptable pause", arg(parseDuration), 300)
+    .option(
+      "--max-bandwidth <rate>",
+      "link speed cap, e.g. 10Gbps (0 = uncapped)",
+      arg(parseBandwidth),
+      0,
+    )
+    .option("--max-iterations <n>", "precopy iterations before giving up", arg(parseCount), 30)
+    .option("--auto-converge", "throttle vCPUs when precopy does not converge", false)
+    .option("--no-switchover-ack", "do not wait for the target to load initial device data")
+    .option("--no-p2p", "skip the RUNNING_P2P phase for multi-device VMs")
+    .option(
+      "--verify-ram",
+      "hash all guest RAM on both sides to prove it arrived identical",
+      false,
+    );
+}
+
+/** The `mdevkit` command line. */
+export function buildProgram(): Command {
+  const program = new Command("mdevkit")
+    .description(
+      "Live migration of VMs that own VFIO mediated devices, with the vendor part in plugins",
+    )
+    .version("0.1.0")
+    .option("--verbose", "print stack traces and causes on errors", false)
+    .showHelpAfterError();
+
+  program
+    .command("demo")
+    .description("migrate a simulated VM between two local processes and show what happened")
+    .addOption(
+      new Option("--transport <kind>", "loopback transport")
+        .choices(["tcp", "unix"])
+        .default("tcp"),
+    )
+    .option("--memory <MiB>", "guest RAM", arg(parseCount), 1024)
+    .option("--json", "print the result as JSON", false)
+    .option("--report <file.html>", "write a self-contained HTML report with charts")
+    .option("--max-bandwidth <rate>", "emulate a link, e.g. 10Gbps")
+    .option("--auto-converge", "throttle vCPUs if needed", false)
+    .action(
+      async (o: {
+        transport: "tcp" | "unix";
+        memory: number;
+        json: boolean;
+        report?: string;
+        maxBandwidth?: string;
+        autoConverge: boolean;
+      }) => {
+        const migrateArgs = [
+          ...(o.maxBandwidth ? ["--max-bandwidth", o.maxBandwidth] : []),
+          ...(o.autoConverge ? ["--auto-converge"] : []),
+        ];
+        await demoCommand({
+          transport: o.transport,
+          memory: o.memory,
+          json: o.json,
+          migrateArgs,
+          ...(o.report ? { report: o.report } : {}),
+        });
+      },
+    );
+
+  tlsOptions(
+    program
+      .command("listen")
+      .description("receive migrating VMs (binds 127.0.0.1 unless told otherwise)")
+      .option(
+        "--on <url>",
+        "where to listen: tcp://HOST:PORT, tls://HOST:PORT, unix:///path",
+        "tcp://127.0.0.1:4444",
+      )
+      .option("--once", "exit after one migration", false)
+      .option("--json", "print the result as JSON", false)
+      .option("--events", "print machine-readable events, one JSON object per line", false)
+      .option("--verify-ram", "hash all guest RAM before resuming (adds to downtime)", false)
+      .option(
+        "--run-for <ms>",
+        "with --once: run the received VM this long before exiting",
+        arg(parseDuration),
+        0,
+      )
+      .option("--plugin <module>", "load an extra plugin module (repeatable)", collect, [])
+      .addOption(
+        new Option("--crash-at <point>", "fault injection: die by SIGKILL at this point")
+          .choices(CRASH_POINTS)
+          .hideHelp(),
+      ),
+  ).action(async (o) => listenCommand(o));
+
+  tlsOptions(
+    migrationOptions(
+      program
+        .command("migrate")
+        .description("run a VM here and live-migrate it to a listening target")
+        .requiredOption("--to <url>", "target: tcp://HOST:PORT, tls://HOST:PORT, unix:///path")
+        .option("--config <file>", "VM config (JSON); the demo VM when omitted")
+        .option("--memory <MiB>", "override the VM's RAM size", arg(parseCount))
+        .option(
+          "--warmup <ms>",
+          "let the VM run this long before migrating",
+          arg(parseDuration),
+          500,
+        )
+        .option("--json", "print the result as JSON", false)
+        .option("--events", "print machine-readable events, one JSON object per line", false)
+        .option("--report <file.html>", "write a self-contained HTML report")
+        .option(
+          "--then-run <ms>",
+          "if the migration fails: keep running this long and show the VM still changes",
+          arg(parseDuration),
+          0,
+        )
+        .option("--retry-to <url>", "if the migration fails: migrate again, to this target")
+        .option("--plugin <module>", "load an extra plugin module (repeatable)", collect, []),
+    ),
+  ).action(async (o) =>
+    migrateCommand({
+      ...o,
+      migration: {
+        downtimeLimitMs: o.downtimeLimit,
+        maxBandwidth: o.maxBandwidth,
+        maxIterations: o.maxIterations,
+        autoConverge: o.autoConverge,
+        switchoverAck: o.switchoverAck,
+        p2p: o.p2p,
+        verifyRam: o.verifyRam,
+      },
+    }),
+  );
+
+  program
+    .command("save")
+    .description("run a VM, then save it to a file (like virsh save)")
+    .argument("<file>", "where to write the saved VM")
+    .option("--config <file>", "VM config (JSON); the demo VM when omitted")
+    .option("--memory <MiB>", "override the VM's RAM size", arg(parseCount))
+    .option("--warmup <ms>", "let the VM run this long first", arg(parseDuration), 200)
+    .option("--json", "print the result as JSON", false)
+    .option("--plugin <module>", "load an extra plugin module (repeatable)", collect, [])
+    .action(async (file: string, o) => saveCommand(file, o));
+
+  program
+    .command("restore")
+    .description("restore a saved VM, checking every record and digest before it runs")
+    .argument("<file>", "a file written by mdevkit save")
+    .option("--run-for <ms>", "run the restored VM this long", arg(parseDuration), 200)
+    .option("--verify-ram", "hash all of guest RAM after loading", false)
+    .option("--json", "print the result as JSON", false)
+    .option("--plugin <module>", "load an extra plugin module (repeatable)", collect, [])
+    .action(async (file: string, o) => restoreCommand(file, o));
+
+  program
+    .command("inspect")
+    .description("decode a saved stream and print its records")
+    .argument("<file>", "a file written by mdevkit save")
+    .option("--json", "one JSON object per record", false)
+    .option("--ram-records <n>", "show at most this many RAM_PAGES records", arg(parseCount), 20)
+    .action(async (file: string, o) => inspectCommand(file, o));
+
+  program
+    .command("schema")
+    .description("print the JSON Schema of VM config files")
+    .action(() => {
+      process.stdout.write(`${JSON.stringify(vmConfigJsonSchema(), null, 2)}\n`);
+    });
+
+  return program;
+}

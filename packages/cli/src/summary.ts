@@ -1,0 +1,81 @@
+import { formatBytes, type MigrationResult } from "@mdevkit/core";
+
+const ms = (v: number): string => `${v.toFixed(v < 100 ? 1 : 0)} ms`;
+
+/** A two-column table, aligned, for terminals. */
+export function table(rows: readonly (readonly [string, string])[]): string {
+  const width = Math.max(...rows.map(([k]) => k.length));
+  return rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`).join("\n");
+}
+
+/** The per-iteration table. */
+export function iterationTable(result: MigrationResult): string {
+  const head = [
+    "iter",
+    "dirty found",
+    "data pages",
+    "zero pages",
+    "dev bytes",
+    "wire",
+    "time",
+    "rate",
+    "exp. downtime",
+    "throttle",
+  ];
+  const rows = result.iterations.map((i) => [
+    String(i.iteration),
+    String(i.dirtyPagesFound),
+    String(i.dataPages),
+    String(i.zeroPages),
+    formatBytes(i.deviceBytes),
+    formatBytes(i.wireBytes),
+    ms(i.durationMs),
+    `${formatBytes(i.bandwidth)}/s`,
+    ms(i.expectedDowntimeMs),
+    `${i.throttle}%`,
+  ]);
+  const widths = head.map((h, c) =>
+    Math.max(h.length, ...rows.map((r) => (r[c] as string).length)),
+  );
+  const line = (cells: readonly string[]): string =>
+    `  ${cells.map((x, c) => x.padStart(widths[c] as number)).join("  ")}`;
+  return [line(head), ...rows.map(line)].join("\n");
+}
+
+/** The summary of a completed migration. */
+export function migrationSummary(
+  result: MigrationResult,
+  extra: readonly (readonly [string, string])[] = [],
+): string {
+  const d = result.downtime;
+  const load = Object.entries(d.targetLoadMs);
+  return [
+    "Migration completed",
+    table([
+      ["total time", ms(result.totalTimeMs)],
+      ["downtime", ms(result.downtimeMs)],
+      ["  stop devices", ms(d.stopDevicesMs)],
+      ["  final RAM", `${ms(d.finalRamMs)} (${result.finalPages} pages)`],
+      ["  device stop-copy", ms(d.deviceStopCopyMs)],
+      [
+        "  target verify + load",
+        ms(d.endToLoadedMs) +
+          (load.length ? ` (${load.map(([s, t]) => `${s} ${ms(t)}`).join(", ")})` : ""),
+      ],
+      ["  resume", ms(d.resumeMs)],
+      ["guest RAM", formatBytes(result.ramBytes)],
+      ["bytes on the wire", formatBytes(result.wireBytes)],
+      ["data / zero pages", `${result.dataPages} / ${result.zeroPages}`],
+      [
+        "device bytes",
+        Object.entries(result.deviceBytes)
+          .map(([s, b]) => `${s} ${formatBytes(b)}`)
+          .join(", ") || "none",
+      ],
+      ["max vCPU throttle", `${result.maxThrottle}%`],
+      ...extra,
+    ]),
+    "",
+    iterationTable(result),
+  ].join("\n");
+}

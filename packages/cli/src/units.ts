@@ -1,0 +1,31 @@
+import { MdevError } from "@mdevkit/core";
+
+/**
+ * Parses a link speed: `10Gbps`, `1.5Gbit`, `500MB/s`, `100mbps`, or plain bytes/s.
+ * Bits for "bps"/"bit", bytes for "B/s". Returns bytes per second; 0 means uncapped.
+ */
+export function parseBandwidth(text: string): number {
+  const m = /^\s*([0-9]+(?:\.[0-9]+)?)\s*([kKmMgGtT]?)(bps|bit|bit\/s|b\/s|B\/s|B)?\s*$/.exec(text);
+  if (!m)
+    throw new MdevError("EINVAL", `bandwidth "${text}" is not like 10Gbps, 500MB/s or 1000000`);
+  const value = Number(m[1]);
+  const scale = { "": 1, k: 1e3, m: 1e6, g: 1e9, t: 1e12 }[(m[2] ?? "").toLowerCase()] ?? 1;
+  const unit = m[3] ?? "B";
+  const bits = unit === "bps" || unit === "bit" || unit === "bit/s" || unit === "b/s";
+  return (value * scale) / (bits ? 8 : 1);
+}
+
+/** Parses a whole number of milliseconds, e.g. `300`, `300ms`, `2s`. */
+export function parseDuration(text: string): number {
+  const m = /^\s*([0-9]+(?:\.[0-9]+)?)\s*(ms|s)?\s*$/.exec(text);
+  if (!m) throw new MdevError("EINVAL", `duration "${text}" is not like 300ms or 2s`);
+  return Math.round(Number(m[1]) * (m[2] === "s" ? 1000 : 1));
+}
+
+/** Parses a positive integer option. */
+export function parseCount(text: string): number {
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n <= 0)
+    throw new MdevError("EINVAL", `"${text}" is not a positive whole number`);
+  return n;
+}

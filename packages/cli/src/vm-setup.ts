@@ -1,0 +1,65 @@
+import { readFile } from "node:fs/promises";
+import {
+  createHost,
+  MdevError,
+  type MdevHost,
+  parseVmConfig,
+  SimulatedVm,
+  type VmConfig,
+} from "@mdevkit/core";
+import { defaultVmConfig } from "./default-vm.js";
+import { loadPlugins } from "./plugins.js";
+
+/** Options every command that builds a VM shares. */
+export interface VmSetupOptions {
+  readonly config?: string;
+  readonly memory?: number;
+  readonly plugin?: readonly string[];
+}
+
+/** Reads and validates a VM config file (JSON), or the demo's default VM. */
+export async function loadVmConfig(options: VmSetupOptions): Promise<VmConfig> {
+  if (options.config === undefined) return parseVmConfig(defaultVmConfig(options.memory));
+  let text: string;
+  try {
+    text = await readFile(options.config, "utf8");
+  } catch (err) {
+    throw new MdevError(
+      "ENOENT",
+      `cannot read VM config ${options.config}: ${(err as Error).message}`,
+    );
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new MdevError(
+      "EINVAL",
+      `VM config ${options.config} is not JSON: ${(err as Error).message}`,
+    );
+  }
+  const config = parseVmConfig(json);
+  return options.memory === undefined ? config : { ...config, memoryMiB: options.memory };
+}
+
+/** A host with the built-in plugins and any `--plugin` modules. */
+export async function makeHost(name: string, plugins: readonly string[] = []): Promise<MdevHost> {
+  return createHost({ name, plugins: await loadPlugins(plugins) });
+}
+
+/** Builds and starts a source VM. */
+export async function startSourceVm(
+  options: VmSetupOptions,
+): Promise<{ host: MdevHost; vm: SimulatedVm }> {
+  const host = await makeHost("source", options.plugin);
+  const vm = await SimulatedVm.create(await loadVmConfig(options), host, { role: "source" });
+  await vm.start();
+  return { host, vm };
+}
+
+/** Device states as the plugins describe them (for reports and comparisons). */
+export function describeDevices(vm: SimulatedVm): Record<string, unknown> {
+  return Object.fromEntries(
+    vm.devices.map((d) => [d.config.slot, d.plugin.describeState?.(d.driver) ?? null]),
+  );
+}
