@@ -1,0 +1,64 @@
+// Issue #5, "Must show": a VM migrates between two real processes over TCP loopback and a
+// UNIX socket, arrives with identical RAM and device state, and keeps running there.
+import "reflect-metadata";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { cleanup, exitOf, spawnEvents, startTarget, tempDir } from "../helpers/processes.js";
+import { expectSameVm, sourceResult, targetResult } from "../helpers/results.js";
+
+afterEach(cleanup);
+
+const transports = [
+  { name: "TCP loopback", on: () => "tcp://127.0.0.1:0" },
+  { name: "a UNIX socket", on: () => `unix://${join(tempDir(), "migrate.sock")}` },
+];
+
+describe.each(transports)("migration over $name", ({ on }) => {
+  it("completes with identical RAM and devices, sane timings, and the VM runs on the target", async () => {
+    const address = on();
+    const target = await startTarget(["--run-for", "200"], address);
+    if (address.startsWith("unix://")) expect(target.url).toBe(address);
+    const source = spawnEvents([
+      "migrate",
+      "--to",
+      target.url,
+      "--memory",
+      "96",
+      "--warmup",
+      "200",
+      "--verify-ram",
+    ]);
+    expect(await exitOf(source)).toEqual({ code: 0, signal: null });
+    expect(await exitOf(target.child)).toEqual({ code: 0, signal: null });
+
+    const src = sourceResult(source);
+    const dst = targetResult(target.child);
+    expectSameVm(src, dst);
+    expect(src.ramBytes).toBe(96 * 2 ** 20);
+    // The default VM has an mtty serial card; its ports must have arrived.
+    expect(src.devices).toHaveProperty(["00:05.0", "portCount"], 2);
+
+    // Timings: a pause happened and is part of the whole; both are plausible for 96 MiB.
+    expect(src.downtimeMs).toBeGreaterThan(0);
+    expect(src.totalTimeMs).toBeGreaterThanOrEqual(src.downtimeMs);
+    expect(src.downtimeMs).toBeLessThan(2_000);
+    expect(src.totalTimeMs).toBeLessThan(60_000);
+    expect(src.iterations.length).toBeGreaterThanOrEqual(1);
+    // Every byte the source put on the wire was read by the target.
+    expect(dst.bytesReceived).toBe(src.wireBytes);
+
+    // The phases were walked in order.
+    const phases = source.events.flatMap((e) => (e.event === "phase" ? [e.phase] : []));
+    expect(phases).toEqual([
+      "handshake",
+      "setup",
+      "precopy",
+      "switchover",
+      "handover",
+      "completed",
+    ]);
+
+    // The received VM ran on the target: its vCPUs wrote guest RAM after the resume.
+    expect(dst.vcpuWritesAfterRun).toBeGreaterThan(0);
+  });
+});
