@@ -4,6 +4,7 @@ import { demoCommand } from "./commands/demo.js";
 import { inspectCommand } from "./commands/inspect.js";
 import { CRASH_POINTS, listenCommand } from "./commands/listen.js";
 import { migrateCommand } from "./commands/migrate.js";
+import { newPluginCommand } from "./commands/new-plugin.js";
 import { restoreCommand } from "./commands/restore.js";
 import { saveCommand } from "./commands/save.js";
 import { parseBandwidth, parseCount, parseDuration } from "./units.js";
@@ -115,6 +116,11 @@ export function buildProgram(): Command {
         arg(parseDuration),
         0,
       )
+      .option(
+        "--prealloc <MiB>",
+        "preallocate and prefault guest RAM of this size before accepting",
+        arg(parseCount),
+      )
       .option("--plugin <module>", "load an extra plugin module (repeatable)", collect, [])
       .addOption(
         new Option("--crash-at <point>", "fault injection: die by SIGKILL at this point")
@@ -198,6 +204,19 @@ export function buildProgram(): Command {
     .description("print the JSON Schema of VM config files")
     .action(() => {
       process.stdout.write(`${JSON.stringify(vmConfigJsonSchema(), null, 2)}\n`);
+    });
+
+  program
+    .command("new-plugin")
+    .description("scaffold a vendor plugin package that builds and passes the conformance suite")
+    .argument(
+      "<name>",
+      "plugin name: lowercase letters, digits, hyphens (package @mdevkit/plugin-NAME)",
+    )
+    .option("--dir <folder>", "folder to create it in (default: <repo root>/plugins)")
+    .option("--install", "run npm install at the repository root afterwards", false)
+    .action(async (name: string, o: { dir?: string; install: boolean }) => {
+      await newPluginCommand(name, o);
     });
 
   return program;

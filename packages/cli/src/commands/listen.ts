@@ -1,4 +1,10 @@
-import { listen, MdevError, MigrationTarget, type TargetResult } from "@mdevkit/core";
+import {
+  GuestMemory,
+  listen,
+  type MdevError,
+  MigrationTarget,
+  type TargetResult,
+} from "@mdevkit/core";
 import { emitEvent } from "../events.js";
 import { table } from "../summary.js";
 import { channelOptions, type TlsFlags } from "../tls-options.js";
@@ -17,6 +23,8 @@ export interface ListenOptions extends TlsFlags {
   readonly runFor: number;
   readonly crashAt?: (typeof CRASH_POINTS)[number];
   readonly plugin: string[];
+  /** Preallocate and prefault this much guest RAM (MiB) before accepting, like QEMU's `-mem-prealloc`. */
+  readonly prealloc?: number;
 }
 
 /**
@@ -26,12 +34,19 @@ export interface ListenOptions extends TlsFlags {
 export async function listenCommand(options: ListenOptions): Promise<void> {
   const host = await makeHost("target", options.plugin);
   const listener = await listen(options.on, channelOptions(options));
+  let preallocated = options.prealloc ? prefaulted(options.prealloc) : undefined;
   if (options.events) emitEvent({ event: "listening", url: listener.url });
   else process.stderr.write(`listening on ${listener.url}\n`);
   try {
     for (;;) {
       const channel = await listener.accept();
-      const target = new MigrationTarget(host, channel, { verifyRam: options.verifyRam });
+      // Like a QEMU target started with -incoming -mem-prealloc: RAM is backed before the
+      // source connects, so no incoming page pays a first-touch fault. Fresh for each VM.
+      const target = new MigrationTarget(host, channel, {
+        verifyRam: options.verifyRam,
+        ...(preallocated ? { preallocated } : {}),
+      });
+      preallocated = undefined;
       if (options.crashAt) armCrash(target, options.crashAt);
       try {
         const result = await target.receive();
@@ -50,10 +65,17 @@ export async function listenCommand(options: ListenOptions): Promise<void> {
         else process.stderr.write(`migration not received: ${(err as Error).message}\n`);
         if (options.once) throw err;
       }
+      if (options.prealloc) preallocated = prefaulted(options.prealloc);
     }
   } finally {
     await listener.close();
   }
+}
+
+function prefaulted(mib: number): GuestMemory {
+  const memory = GuestMemory.create({ size: mib * 2 ** 20 });
+  memory.prefault();
+  return memory;
 }
 
 function armCrash(target: MigrationTarget, point: NonNullable<ListenOptions["crashAt"]>): void {

@@ -5,6 +5,7 @@ import { driveTransition } from "../fsm/drive-transition.js";
 import { MigFlags } from "../fsm/mig-flags.js";
 import { MigState } from "../fsm/mig-state.js";
 import type { MdevHost } from "../host.js";
+import type { GuestMemory } from "../memory/guest-memory.js";
 import { PAGE_SIZE } from "../memory/page.js";
 import { forEachRamPage } from "../stream/ram-run.js";
 import type { HandshakeBody, StreamRecord } from "../stream/records.js";
@@ -29,6 +30,11 @@ export interface MigrationTargetOptions {
   readonly verifyRam?: boolean;
   /** Start the VM's vCPUs after the handover (default true). */
   readonly startVcpus?: boolean;
+  /**
+   * Prefaulted guest RAM prepared before the migration; used when the incoming VM's RAM
+   * size matches, so no page of the transfer pays a first-touch fault.
+   */
+  readonly preallocated?: GuestMemory;
 }
 
 /** Events a {@link MigrationTarget} emits. */
@@ -70,13 +76,19 @@ export interface TargetResult {
 export class MigrationTarget extends EventEmitter<MigrationTargetEvents> {
   readonly #host: MdevHost;
   readonly #channel: TargetChannel;
-  readonly #options: Required<MigrationTargetOptions>;
+  readonly #options: Options;
 
   constructor(host: MdevHost, channel: TargetChannel, options: MigrationTargetOptions = {}) {
     super();
     this.#host = host;
     this.#channel = channel;
-    this.#options = { goTimeoutMs: 30_000, verifyRam: false, startVcpus: true, ...options };
+    this.#options = {
+      goTimeoutMs: 30_000,
+      verifyRam: false,
+      startVcpus: true,
+      preallocated: undefined,
+      ...options,
+    };
   }
 
   /** Receives one VM. Rejects (after telling the source, when it can) if anything is wrong. */
@@ -91,6 +103,10 @@ export class MigrationTarget extends EventEmitter<MigrationTargetEvents> {
   }
 }
 
+type Options = Required<Omit<MigrationTargetOptions, "preallocated">> & {
+  readonly preallocated: GuestMemory | undefined;
+};
+
 class TargetSession {
   readonly decoder = new StreamDecoder();
   vm: SimulatedVm | undefined;
@@ -104,11 +120,12 @@ class TargetSession {
   prefault: { done: Promise<void>; cancel: () => Promise<void> } | undefined;
   failedReported = false;
   goTimer: NodeJS.Timeout | undefined;
+  preallocatedUsed = false;
 
   constructor(
     readonly host: MdevHost,
     readonly channel: TargetChannel,
-    readonly options: Required<MigrationTargetOptions>,
+    readonly options: Options,
     readonly events: MigrationTarget,
   ) {}
 
@@ -240,7 +257,13 @@ class TargetSession {
         return `device ${dev.slot} (${m.plugin} ${m.pluginVersion}) is not compatible: ${verdict.reason}`;
     }
     try {
-      this.vm = await SimulatedVm.create(config, this.host, { role: "target" });
+      const pre = this.options.preallocated;
+      const memory = pre !== undefined && pre.size === config.memoryMiB * 2 ** 20 ? pre : undefined;
+      this.vm = await SimulatedVm.create(config, this.host, {
+        role: "target",
+        ...(memory ? { memory } : {}),
+      });
+      this.preallocatedUsed = memory !== undefined;
     } catch (err) {
       return `cannot build the VM here: ${err instanceof Error ? err.message : String(err)}`;
     }
@@ -248,7 +271,8 @@ class TargetSession {
     this.decoder.setGuestPageCount(vm.memory.pages);
     this.table = new PageDigestTable(vm.memory.pages);
     this.written = new Uint8Array(vm.memory.pages);
-    this.prefault = prefaultInBackground(vm.memory);
+    // Preallocated memory is already backed; otherwise fault it in beside the transfer.
+    if (!this.preallocatedUsed) this.prefault = prefaultInBackground(vm.memory);
     try {
       for (const d of vm.devices) {
         const { stream } = await driveTransition(d.driver, MigState.RESUMING);
@@ -276,6 +300,8 @@ class TargetSession {
     const memory = (this.vm as SimulatedVm).memory;
     const table = this.table as PageDigestTable;
     const written = this.written as Uint8Array;
+    const crcs = record.pageCrcs;
+    let j = 0;
     forEachRamPage(record, PAGE_SIZE, (pfn, bytes) => {
       if (bytes === undefined) {
         table.zero(pfn);
@@ -284,7 +310,9 @@ class TargetSession {
       }
       memory.pageView(pfn).set(bytes);
       written[pfn] = 1;
-      table.data(pfn, bytes);
+      // The decoder checked the frame CRC from these per-page CRCs: reuse them.
+      if (crcs) table.set(pfn, crcs[j++]);
+      else table.data(pfn, bytes);
     });
   }
 

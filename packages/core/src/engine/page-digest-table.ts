@@ -27,6 +27,11 @@ export class PageDigestTable {
     this.#crcs[pfn] = crc32c(page as Buffer);
   }
 
+  /** Records page `pfn` by the CRC32C of its content, or as zero when `crc` is undefined. */
+  set(pfn: number, crc: number | undefined): void {
+    this.#crcs[pfn] = crc ?? ZERO_PAGE_CRC;
+  }
+
   /** Records that page `pfn` is zero. */
   zero(pfn: number): void {
     this.#crcs[pfn] = ZERO_PAGE_CRC;

@@ -19,6 +19,11 @@ export interface RawFrame {
   readonly offset: number;
   /** Payload: a view into the chunk it arrived in, or into the reassembly buffer. */
   readonly payload: Uint8Array;
+  /**
+   * Set when the CRC check was deferred to the record decoder ({@link FrameReader} option
+   * `deferCrc`): the CRC of the frame header, and the trailer's CRC the payload must match.
+   */
+  readonly deferredCrc?: { readonly headCrc: number; readonly expected: number };
 }
 
 interface PendingFrame {
@@ -51,9 +56,20 @@ export class FrameReader {
   readonly #trailerView = new DataView(this.#trailer.buffer);
   #failure: StreamError | undefined;
 
-  constructor(direction: StreamDirection, limits: StreamLimits) {
+  readonly #deferCrc: (type: number) => boolean;
+
+  /**
+   * @param deferCrc record types whose CRC the caller checks itself (RAM_PAGES: from the
+   *   per-page CRCs it computes anyway); a deferred frame must be checked before use.
+   */
+  constructor(
+    direction: StreamDirection,
+    limits: StreamLimits,
+    deferCrc: (type: number) => boolean = () => false,
+  ) {
     this.#direction = direction;
     this.#limits = limits;
+    this.#deferCrc = deferCrc;
   }
 
   /** The stream header, once it arrived. */
@@ -108,8 +124,22 @@ export class FrameReader {
         if (this.#buffered < p.length + FRAME_TRAILER_LENGTH) return;
         const payload = this.#take(p.length);
         this.#take(FRAME_TRAILER_LENGTH, this.#trailer);
-        const crc = crc32c(payload, crc32c(this.#frameHead));
-        if (crc !== this.#trailerView.getUint32(0, true)) {
+        const headCrc = crc32c(this.#frameHead);
+        const expected = this.#trailerView.getUint32(0, true);
+        if (this.#deferCrc(p.type)) {
+          this.#pending = undefined;
+          this.#nextSeq++;
+          yield {
+            type: p.type,
+            seq: p.seq,
+            offset: p.offset,
+            payload,
+            deferredCrc: { headCrc, expected },
+          };
+          continue;
+        }
+        const crc = crc32c(payload, headCrc);
+        if (crc !== expected) {
           throw new StreamError(
             "EBADMSG",
             recordTypeName(p.type),

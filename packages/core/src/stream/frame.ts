@@ -30,6 +30,7 @@ export function frameWhole(
  * Frames a record whose payload is a small head (written by `fillHead`) followed by bulk
  * views that are passed through untouched — the zero-copy path for guest pages and device
  * data. Returns `[frameHeader+head, ...bulk, crc]`, ready for one corked writev.
+ * `bulkCrc`, when given, computes the CRC over the bulk from the head's CRC.
  */
 export function frameWithBulk(
   type: number,
@@ -37,6 +38,7 @@ export function frameWithBulk(
   headLength: number,
   fillHead: (b: ByteBuilder) => void,
   bulk: readonly Uint8Array[],
+  bulkCrc?: (headCrc: number) => number,
 ): Uint8Array[] {
   let bulkLength = 0;
   for (const v of bulk) bulkLength += v.byteLength;
@@ -44,7 +46,10 @@ export function frameWithBulk(
   writeFrameHeader(head, type, seq, headLength + bulkLength);
   fillHead(head);
   let crc = crc32c(head.bytes);
-  for (const v of bulk) crc = crc32c(v, crc);
+  // `bulkCrc` extends the head's CRC over the bulk from CRCs the caller already has
+  // (RAM pages: their per-page CRCs), instead of hashing the bytes a second time.
+  if (bulkCrc) crc = bulkCrc(crc);
+  else for (const v of bulk) crc = crc32c(v, crc);
   const trailer = new Uint8Array(FRAME_TRAILER_LENGTH);
   new DataView(trailer.buffer).setUint32(0, crc, true);
   const frames: Uint8Array[] = [head.bytes];

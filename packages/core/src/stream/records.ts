@@ -39,6 +39,8 @@ export interface RamPagesBody {
   readonly kinds: Uint8Array;
   /** popcount(kinds) × page size bytes. On decode: a view into the receive buffer. */
   readonly data: Uint8Array;
+  /** Decode only: CRC32C of each data page, in order (checked as part of the frame CRC). */
+  readonly pageCrcs?: Uint32Array;
 }
 
 /** A device's PCI config space (BARs, command register, MSI-X capability...). */

@@ -9,6 +9,7 @@ import { FrameReader, type RawFrame } from "./frame-reader.js";
 import { decodeHandshake } from "./handshake-codec.js";
 import { decodeIteration } from "./progress-codec.js";
 import { countDataPages, decodeRamPages } from "./ram-pages-codec.js";
+import { checkRamPagesCrc } from "./ram-pages-crc.js";
 import { RecordType, recordTypeName } from "./record-type.js";
 import type { ForwardBody, StreamRecord } from "./records.js";
 import { digestsEqual, sha256 } from "./stream-digest.js";
@@ -40,7 +41,13 @@ export class StreamDecoder {
 
   constructor(options: StreamDecoderOptions = {}) {
     this.#limits = resolveStreamLimits(options.limits);
-    this.#frames = new FrameReader(StreamDirection.FORWARD, this.#limits);
+    // RAM_PAGES frames are CRC-checked page by page in #decode: the per-page CRCs are the
+    // target's RAM digest table, so each page is hashed once.
+    this.#frames = new FrameReader(
+      StreamDirection.FORWARD,
+      this.#limits,
+      (type) => type === RecordType.RAM_PAGES,
+    );
     if (options.guestPages !== undefined) this.setGuestPageCount(options.guestPages);
   }
 
@@ -119,6 +126,14 @@ export class StreamDecoder {
     const meta = { seq: frame.seq, offset: frame.offset };
     let body: ForwardBody;
     let dataPages = 0;
+    const pageCrcs = frame.deferredCrc
+      ? checkRamPagesCrc(
+          frame.payload,
+          frame.deferredCrc.headCrc,
+          frame.deferredCrc.expected,
+          frame.offset,
+        )
+      : undefined;
     switch (frame.type) {
       case RecordType.HANDSHAKE:
         body = decodeHandshake(c, this.#limits);
@@ -143,7 +158,7 @@ export class StreamDecoder {
           this.#guestPages,
         );
         dataPages = countDataPages(run.kinds);
-        body = run;
+        body = pageCrcs ? { ...run, pageCrcs } : run;
         break;
       }
       case RecordType.DEVICE_CONFIG:

@@ -1,7 +1,9 @@
+import { crc32c } from "@node-rs/crc32";
 import { MdevError } from "../errors/mdev-error.js";
 import { StreamError } from "../errors/stream-error.js";
 import type { ByteBuilder } from "./byte-builder.js";
 import { reasonBytes } from "./control-codec.js";
+import { crc32cApply, PAGE_SHIFT_OPERATOR } from "./crc32c-combine.js";
 import {
   DEVICE_CONFIG_HEAD_LENGTH,
   DEVICE_DATA_HEAD_LENGTH,
@@ -22,7 +24,7 @@ import { frameWhole, frameWithBulk } from "./frame.js";
 import { handshakePayload } from "./handshake-codec.js";
 import { fillIteration, ITERATION_LENGTH } from "./progress-codec.js";
 import { kindsLength, RAM_RUN_HEAD_LENGTH } from "./ram-pages-codec.js";
-import { isZeroPage } from "./ram-run.js";
+import { isDataPage, isZeroPage } from "./ram-run.js";
 import { RecordType } from "./record-type.js";
 import type { DevicePhase, ForwardBody, HandshakeBody, IterationBody } from "./records.js";
 import { sha256 } from "./stream-digest.js";
@@ -39,6 +41,11 @@ export interface RamPagesOptions {
   readonly snapshot?: boolean;
   /** Detect zero pages among the views and send them as markers (default true). */
   readonly detectZero?: boolean;
+  /**
+   * Told the CRC32C of each page as sent (`undefined` for a zero-page marker): the RAM
+   * digest's page table, filled from the same bytes the wire carries at no extra cost.
+   */
+  readonly onPage?: (page: number, crc: number | undefined) => void;
 }
 
 /** Running totals of an encoder. */
@@ -122,20 +129,45 @@ export class StreamEncoder {
     }
     const kinds = new Uint8Array(kindsLength(count));
     const data: Uint8Array[] = [];
+    const zeroAt: number[] = [];
     const detect = options.detectZero ?? true;
     for (let i = 0; i < count; i++) {
       const page = pages[i] ?? null;
-      if (page === null) continue;
-      if (page.byteLength !== PAGE_SIZE)
+      if (page !== null && page.byteLength !== PAGE_SIZE)
         throw new MdevError(
           "EINVAL",
           `page ${startPage + i} is ${page.byteLength} bytes, not ${PAGE_SIZE}`,
         );
-      if (detect && isZeroPage(page)) continue;
+      if (page === null || (detect && isZeroPage(page))) {
+        zeroAt.push(i);
+        continue;
+      }
       kinds[i >> 3] = (kinds[i >> 3] ?? 0) | (1 << (i & 7));
       data.push(page);
     }
     const bulk = options.snapshot ? [snapshot(data)] : coalesce(data);
+    // One CRC per data page, over the bytes that will be sent (the snapshot when copying);
+    // the frame's CRC is combined from them, so no byte is hashed twice.
+    const copy = options.snapshot ? bulk[0] : undefined;
+    const crcs = new Uint32Array(data.length);
+    for (let j = 0; j < data.length; j++) {
+      const bytes = copy
+        ? copy.subarray(j * PAGE_SIZE, (j + 1) * PAGE_SIZE)
+        : (data[j] as Uint8Array);
+      crcs[j] = crc32c(bytes as Buffer);
+    }
+    if (options.onPage) {
+      for (const i of zeroAt) options.onPage(startPage + i, undefined);
+      for (let i = 0, j = 0; i < count; i++)
+        if (isDataPage(kinds, i)) options.onPage(startPage + i, crcs[j++]);
+    }
+    const bulkCrc = (headCrc: number): number => {
+      let crc = headCrc;
+      for (let j = 0; j < crcs.length; j++) {
+        crc = (crc32cApply(PAGE_SHIFT_OPERATOR, crc) ^ (crcs[j] as number)) >>> 0;
+      }
+      return crc;
+    };
     const headLength = RAM_RUN_HEAD_LENGTH + kinds.byteLength;
     const length = headLength + data.length * PAGE_SIZE;
     this.#check(length);
@@ -153,6 +185,7 @@ export class StreamEncoder {
       (b) => b.u64(startPage).u32(count).u32(0).raw(kinds),
       bulk,
       data.length,
+      bulkCrc,
     );
   }
 
@@ -277,13 +310,14 @@ export class StreamEncoder {
     fillHead: (b: ByteBuilder) => void,
     bulk: readonly Uint8Array[],
     dataPages: number,
+    bulkCrc?: (headCrc: number) => number,
   ): Uint8Array[] {
     let length = headLength;
     for (const v of bulk) length += v.byteLength;
     this.#check(length);
     this.#accept(body, dataPages);
     this.#bytes += FRAME_HEADER_LENGTH + length + FRAME_TRAILER_LENGTH;
-    return frameWithBulk(type, this.#seq++, headLength, fillHead, bulk);
+    return frameWithBulk(type, this.#seq++, headLength, fillHead, bulk, bulkCrc);
   }
 }
 

@@ -38,6 +38,12 @@ export interface VmDevice {
 export interface VmCreateOptions {
   /** A source VM fills RAM per `initialFill`; a target starts empty and waits for the stream. */
   readonly role: "source" | "target";
+  /**
+   * Guest RAM to use instead of allocating it (a target that preallocated and prefaulted
+   * memory before the migration, as QEMU started with `-incoming -mem-prealloc` does).
+   * Must be exactly the config's size; it is used as is (a target overwrites every page).
+   */
+  readonly memory?: GuestMemory;
 }
 
 /**
@@ -78,7 +84,13 @@ export class SimulatedVm {
     options: VmCreateOptions,
   ): Promise<SimulatedVm> {
     const size = config.memoryMiB * 2 ** 20;
-    const memory = GuestMemory.create({ size });
+    if (options.memory !== undefined && options.memory.size !== size) {
+      throw new MdevError(
+        "EINVAL",
+        `preallocated guest RAM is ${options.memory.size} bytes, the VM needs ${size}`,
+      );
+    }
+    const memory = options.memory ?? GuestMemory.create({ size });
     const iommu = new Iommu({ guestSize: size });
     iommu.map({ iova: 0, gpa: 0, length: size });
     if (options.role === "source") fillGuest(memory, config.initialFill, config.seed);
