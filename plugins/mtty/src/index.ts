@@ -14,6 +14,7 @@ export {
   MTTY_DEVICE_ID,
   MTTY_VENDOR_ID,
 } from "./config-space.js";
+export { exerciseMtty, mttyConformanceOptions } from "./conformance-options.js";
 export {
   describeState,
   type MttyDescription,

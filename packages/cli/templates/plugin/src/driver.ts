@@ -1,0 +1,230 @@
+/**
+ * The migration driver of one device. {@link AbstractVendorDriver} owns the migration
+ * state machine and the data sessions and checks every request against the contract;
+ * this class fills in the hooks:
+ *
+ * - stop/start: a flag that gates every device-originated action (DMA, interrupts) and
+ *   every guest register access;
+ * - PRE_COPY: the identity stream goes out first so the target can refuse early; STOP_COPY
+ *   then sends only the state stream (see `state-format.ts`);
+ * - RESUMING: the identity is checked as soon as it is complete, and the whole image is
+ *   decoded into a new object before anything is applied (all or nothing);
+ * - dirty tracking: core's `DmaLogger` hears of every DMA write the device issues.
+ */
+import {
+  AbstractVendorDriver,
+  type DeviceContext,
+  DmaLogger,
+  type DmaLogRange,
+  isMdevError,
+  MdevError,
+  MigFlags,
+  MigState,
+  migStateName,
+} from "@mdevkit/core";
+import { encodeCompatibility } from "./compatibility.js";
+import { type DeviceState, powerOnState, readRegister, step, writeRegister } from "./device.js";
+import { checkDeviceType } from "./device-types.js";
+import {
+  checkIdentity,
+  decodeState,
+  encodeIdentity,
+  encodeState,
+  identityBytes,
+  STATE_BYTES,
+  splitImage,
+} from "./state-format.js";
+
+/**
+ * Capability flags. The device does no peer-to-peer DMA, so P2P costs nothing to offer;
+ * PRE_COPY carries the identity early.
+ */
+export const MIGRATION_FLAGS = MigFlags.STOP_COPY | MigFlags.P2P | MigFlags.PRE_COPY;
+
+/** The interrupt vector the device raises. */
+export const IRQ_VECTOR = 0;
+
+/** PCI IDs in config space. Placeholders: use your vendor's. */
+export const PCI_VENDOR_ID = 0x4d44;
+/** PCI device ID. */
+export const PCI_DEVICE_ID = 0x0001;
+
+/** Driver of one device; create it through the plugin's `create(ctx)`. */
+export class __PascalName__Driver extends AbstractVendorDriver {
+  readonly #deviceType: string;
+  /**
+   * Device-side DMA log (uAPI DMA_LOGGING_*). Fed by the driver's own DMA path rather
+   * than attached to the host's DmaPort, because `ctx.dma` is only a `DmaAccess`.
+   */
+  readonly #dmaLog = new DmaLogger();
+  #state: DeviceState = powerOnState();
+  /** False between _stopDevice and _startDevice. The contract creates devices RUNNING. */
+  #running = true;
+
+  constructor(ctx: DeviceContext) {
+    checkDeviceType(ctx.deviceType);
+    const unknown = Object.keys(ctx.options);
+    if (unknown.length > 0) {
+      throw new MdevError("EINVAL", `device takes no options, got: ${unknown.join(", ")}`);
+    }
+    super(ctx, {
+      migrationFlags: MIGRATION_FLAGS,
+      dirtyTracking: "dma-logging",
+      // Exact: the resuming stream refuses (E2BIG) anything longer than a whole image.
+      maxStateBytes: identityBytes(ctx.deviceType) + STATE_BYTES,
+    });
+    this.#deviceType = ctx.deviceType;
+    const ids = new DataView(this.configSpace.buffer);
+    ids.setUint16(0x00, PCI_VENDOR_ID, true);
+    ids.setUint16(0x02, PCI_DEVICE_ID, true);
+    this.configSpace[0x0b] = 0xff; // class: device does not fit a defined class
+  }
+
+  /** True while the device may act: not stopped by the FSM and not broken. */
+  get running(): boolean {
+    return this.#running && this.getState() !== MigState.ERROR;
+  }
+
+  /** A copy of the migrated state, for tests and `describeState`. */
+  snapshot(): DeviceState {
+    return { ...this.#state };
+  }
+
+  // ---- guest-visible interface ----
+
+  /**
+   * A guest read of register `offset` (see `Reg`).
+   * @throws MdevError EINVAL for a bad offset; EBUSY while the device is stopped (the
+   *   VMM pauses vCPUs first, so an access then is a harness bug).
+   */
+  readRegister(offset: number): number {
+    return readRegister(this.#guest(), offset);
+  }
+
+  /**
+   * A guest write of the u32 `value` to register `offset`.
+   * @throws MdevError as {@link readRegister}, and EINVAL when `value` is not a u32.
+   */
+  writeRegister(offset: number, value: number): void {
+    if (!Number.isInteger(value) || value < 0 || value > 0xffff_ffff) {
+      throw new MdevError("EINVAL", `register value ${value} is not a 32-bit unsigned integer`);
+    }
+    writeRegister(this.#guest(), offset, value);
+  }
+
+  /**
+   * One step of the device's own work (`VendorDriver.tick`): DMA the next record into the
+   * guest's ring. Does nothing while the device is stopped.
+   */
+  tick(): void {
+    if (!this.running) return;
+    step(this.#state, this.ctx.seed, {
+      dmaWrite: (iova, bytes) => this.#dmaWrite(iova, bytes),
+      raiseIrq: () => {
+        if (this.ctx.irq.count > IRQ_VECTOR) this.ctx.irq.raise(IRQ_VECTOR);
+      },
+    });
+  }
+
+  // ---- migration hooks ----
+
+  protected _stopDevice(): void {
+    this.#running = false;
+  }
+
+  protected _startDevice(): void {
+    this.#running = true;
+  }
+
+  protected override _precopyStart(): Uint8Array {
+    // The identity goes first so the target can refuse long before the source stops; the
+    // registers, which keep changing, wait for STOP_COPY.
+    return encodeIdentity(this.#deviceType);
+  }
+
+  protected _saveState(opts: { afterPrecopy: boolean }): Uint8Array {
+    const state = encodeState(this.#state);
+    if (opts.afterPrecopy) return state;
+    const identity = encodeIdentity(this.#deviceType);
+    const out = new Uint8Array(identity.byteLength + state.byteLength);
+    out.set(identity);
+    out.set(state, identity.byteLength);
+    return out;
+  }
+
+  protected _estimateStateSize(): number {
+    // Exactly what STOP_COPY would produce from here: in a precopy session the identity
+    // has already been queued.
+    const s = this.getState();
+    const inPrecopy = s === MigState.PRE_COPY || s === MigState.PRE_COPY_P2P;
+    return inPrecopy ? STATE_BYTES : identityBytes(this.#deviceType) + STATE_BYTES;
+  }
+
+  protected override _checkResumingPrefix(received: Uint8Array): void {
+    // Refuse a foreign or mismatched stream as soon as its identity is complete.
+    const n = identityBytes(this.#deviceType);
+    if (received.byteLength >= n) checkIdentity(received.subarray(0, n), this.#deviceType);
+  }
+
+  protected _loadState(bytes: Uint8Array): void {
+    const { identity, state } = splitImage(bytes, this.#deviceType);
+    checkIdentity(identity, this.#deviceType);
+    // decodeState validates everything into a new object; only then is it applied.
+    this.#state = decodeState(state);
+  }
+
+  protected _compatibilityData(): Uint8Array {
+    return encodeCompatibility(this.#deviceType);
+  }
+
+  protected _reset(): void {
+    // Config space survives a device reset: the VMM owns and restores it.
+    this.#state = powerOnState();
+    this.#running = true;
+  }
+
+  protected override _logStart(ranges: readonly DmaLogRange[], pageSizeHint: number): number {
+    return this.#dmaLog.start(ranges, pageSizeHint);
+  }
+
+  protected override _logStop(): void {
+    this.#dmaLog.stop();
+  }
+
+  protected override _logReadAndClear(
+    iova: number,
+    length: number,
+    pageSize: number,
+    bitmap: BigUint64Array,
+  ): void {
+    this.#dmaLog.readAndClear(iova, length, pageSize, bitmap);
+  }
+
+  // ---- wiring ----
+
+  #guest(): DeviceState {
+    if (!this.running) {
+      throw new MdevError(
+        "EBUSY",
+        `register access while the device is ${migStateName(this.getState())}`,
+      );
+    }
+    return this.#state;
+  }
+
+  #dmaWrite(iova: number, bytes: Uint8Array): boolean {
+    try {
+      this.ctx.dma.write(iova, bytes);
+      return true;
+    } catch (err) {
+      // An IOMMU fault (an IOVA the guest programmed but did not map) is the guest's
+      // problem: the ring halts. Anything else is a bug: rethrow.
+      if (isMdevError(err)) return false;
+      throw err;
+    } finally {
+      // Logged even when the write faulted: over-reporting a page is safe, missing one is
+      // not. The device knows only IOVAs, and DMA logging is IOVA-based.
+      this.#dmaLog.onDmaWrite(iova, iova, bytes.byteLength);
+    }
+  }
+}

@@ -1,0 +1,291 @@
+import "reflect-metadata";
+import { execFile } from "node:child_process";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { isMdevError } from "@mdevkit/core";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { newPluginCommand } from "../src/commands/new-plugin.js";
+import { PLUGIN_TEMPLATE_DIR, pluginNames } from "../src/scaffold/index.js";
+
+const run = promisify(execFile);
+const REPO = fileURLToPath(new URL("../../../", import.meta.url));
+const BIN = fileURLToPath(new URL("../bin/mdevkit.js", import.meta.url));
+const TSC = join(REPO, "node_modules/typescript/bin/tsc");
+const VITEST = join(REPO, "node_modules/vitest/vitest.mjs");
+
+/** Every file the template produces, relative to the plugin directory. */
+const EXPECTED_FILES = [
+  "README.md",
+  "package.json",
+  "src/compatibility.ts",
+  "src/conformance-options.ts",
+  "src/describe.ts",
+  "src/device-types.ts",
+  "src/device.ts",
+  "src/driver.ts",
+  "src/index.ts",
+  "src/plugin.ts",
+  "src/state-format.ts",
+  "test/conformance.test.ts",
+  "test/device.test.ts",
+  "tsconfig.build.json",
+  "tsconfig.json",
+  "vitest.config.ts",
+];
+
+/**
+ * The generated sources import `@mdevkit/conformance`, which cli does not depend on, so
+ * turbo does not promise it is built before this test. Without it the compile and
+ * conformance checks are skipped (with this reason) rather than fail by race.
+ */
+const conformanceBuilt = existsSync(join(REPO, "packages/conformance/dist/index.d.ts"));
+
+/**
+ * A throwaway monorepo: the real root's tsconfig.base.json and vitest.shared.js, a
+ * `plugins/*` workspace, and the real node_modules symlinked in, so generated code
+ * resolves `@mdevkit/*` to the built packages exactly as it would inside the repository,
+ * without running npm install.
+ */
+function makeRepo(): string {
+  const root = mkdtempSync(join(tmpdir(), "mdevkit-new-plugin-"));
+  writeFileSync(
+    join(root, "package.json"),
+    JSON.stringify({ name: "scratch", private: true, type: "module", workspaces: ["plugins/*"] }),
+  );
+  copyFileSync(join(REPO, "tsconfig.base.json"), join(root, "tsconfig.base.json"));
+  copyFileSync(join(REPO, "vitest.shared.js"), join(root, "vitest.shared.js"));
+  symlinkSync(join(REPO, "node_modules"), join(root, "node_modules"), "dir");
+  return root;
+}
+
+/** Environment for child tools, without this vitest's own worker variables. */
+function childEnv(): NodeJS.ProcessEnv {
+  return Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => !k.startsWith("VITEST") && k !== "NODE_OPTIONS"),
+  );
+}
+
+async function quietly<T>(fn: () => Promise<T>): Promise<{ value: T; printed: string }> {
+  let printed = "";
+  const spy = vi.spyOn(process.stdout, "write").mockImplementation((chunk) => {
+    printed += String(chunk);
+    return true;
+  });
+  try {
+    return { value: await fn(), printed };
+  } finally {
+    spy.mockRestore();
+  }
+}
+
+async function expectRefused(promise: Promise<unknown>, code: string, pattern: RegExp) {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(isMdevError(err), `expected an MdevError, got ${String(err)}`).toBe(true);
+  const e = err as Error & { code: string };
+  expect(e.code).toBe(code);
+  expect(e.message).toMatch(pattern);
+  expect(e.message).not.toContain("\n");
+}
+
+/** The fields of vitest's JSON report this test reads. */
+interface VitestReport {
+  readonly numPassedTests: number;
+  readonly numFailedTests: number;
+  readonly testResults: readonly { readonly name: string }[];
+}
+
+let repo: string;
+let pluginDir: string;
+
+beforeAll(async () => {
+  repo = makeRepo();
+  // From a subdirectory: the root is found by walking up to the package.json with workspaces.
+  const cwd = join(repo, "plugins");
+  mkdirSync(cwd);
+  const { value } = await quietly(() => newPluginCommand("demo-dev", { cwd }));
+  pluginDir = value.dir;
+});
+
+afterAll(() => {
+  if (repo) rmSync(repo, { recursive: true, force: true });
+});
+
+describe("plugin names", () => {
+  it("derives the package and identifiers", () => {
+    expect(pluginNames("demo-dev")).toEqual({
+      name: "demo-dev",
+      packageName: "@mdevkit/plugin-demo-dev",
+      pascal: "DemoDev",
+      camel: "demoDev",
+    });
+    expect(pluginNames("gpu2-x").pascal).toBe("Gpu2X");
+  });
+
+  it.each(["", "Demo", "1dev", "-dev", "dev-", "a--b", "a_b", "a.b", "a b", "x".repeat(51)])(
+    "refuses %j with a one-line EINVAL",
+    async (name) => {
+      await expectRefused(
+        newPluginCommand(name, { cwd: repo }),
+        "EINVAL",
+        /invalid plugin name .*lowercase letters/,
+      );
+    },
+  );
+
+  it("points a scoped name to the short form", async () => {
+    await expectRefused(
+      newPluginCommand("@mdevkit/plugin-x", { cwd: repo }),
+      "EINVAL",
+      /give the short name/,
+    );
+  });
+
+  it("refuses a name whose driver class would shadow core's", async () => {
+    await expectRefused(newPluginCommand("vendor", { cwd: repo }), "EINVAL", /clash/);
+  });
+});
+
+describe("mdevkit new-plugin", () => {
+  it("writes every template file into <root>/plugins/NAME and says npm install is needed", async () => {
+    expect(pluginDir).toBe(join(repo, "plugins", "demo-dev"));
+    for (const f of EXPECTED_FILES) expect(existsSync(join(pluginDir, f)), f).toBe(true);
+    const { value, printed } = await quietly(() =>
+      newPluginCommand("other-dev", { cwd: repo, dir: "plugins" }),
+    );
+    expect([...value.files]).toEqual(EXPECTED_FILES);
+    expect(value.isWorkspace).toBe(true);
+    expect(printed).toContain("npm install");
+    expect(printed).toContain("npx turbo run build test --filter=@mdevkit/plugin-other-dev");
+  });
+
+  it("leaves no placeholder and names everything after the plugin", () => {
+    for (const f of EXPECTED_FILES) {
+      const text = readFileSync(join(pluginDir, f), "utf8");
+      expect(text, f).not.toMatch(/__[A-Za-z][A-Za-z_]*__/);
+    }
+    const src = (f: string) => readFileSync(join(pluginDir, f), "utf8");
+    expect(src("src/driver.ts")).toContain(
+      "export class DemoDevDriver extends AbstractVendorDriver",
+    );
+    expect(src("src/plugin.ts")).toContain("export const demoDevPlugin: VendorPlugin");
+    expect(src("src/compatibility.ts")).toContain('PLUGIN_NAME = "demo-dev"');
+    expect(src("test/conformance.test.ts")).toContain(
+      "describeVendorDriverConformance(demoDevPlugin, demoDevConformanceOptions)",
+    );
+    expect(src("vitest.config.ts")).toContain('from "../../vitest.shared.js"');
+    expect(JSON.parse(src("tsconfig.json")).extends).toBe("../../tsconfig.base.json");
+    expect(JSON.parse(src("tsconfig.build.json")).extends).toBe("../../tsconfig.base.json");
+  });
+
+  it("writes a package.json for the workspace: ESM, types-first exports, scripts, dependencies", () => {
+    const pkg = JSON.parse(readFileSync(join(pluginDir, "package.json"), "utf8"));
+    expect(pkg.name).toBe("@mdevkit/plugin-demo-dev");
+    expect(pkg.type).toBe("module");
+    for (const entry of [pkg.exports["."], pkg.exports["./conformance"]]) {
+      expect(Object.keys(entry)[0]).toBe("types");
+    }
+    expect(Object.keys(pkg.scripts).sort()).toEqual(["build", "test", "typecheck"]);
+    expect(pkg.peerDependencies).toEqual({ "@mdevkit/core": "*" });
+    expect(pkg.devDependencies["@mdevkit/core"]).toBe("*");
+    expect(pkg.devDependencies["@mdevkit/conformance"]).toBe("*");
+  });
+
+  it("refuses an existing directory and leaves it alone", async () => {
+    const marker = join(pluginDir, "README.md");
+    writeFileSync(marker, "mine");
+    await expectRefused(
+      newPluginCommand("demo-dev", { cwd: repo }),
+      "EEXIST",
+      /already exists; choose another name or remove it/,
+    );
+    expect(readFileSync(marker, "utf8")).toBe("mine");
+    const { value } = await quietly(() => newPluginCommand("xyz", { cwd: repo }));
+    expect(existsSync(value.dir)).toBe(true);
+  });
+
+  it("--dir elsewhere: config paths still reach the root, and a folder outside the workspaces is named", async () => {
+    const { value, printed } = await quietly(() =>
+      newPluginCommand("deep-dev", { cwd: repo, dir: "vendor/acme" }),
+    );
+    expect(value.dir).toBe(join(repo, "vendor", "acme", "deep-dev"));
+    expect(value.isWorkspace).toBe(false);
+    expect(printed).toMatch(/vendor\/acme\/\* is not in .*workspaces/);
+    const tsconfig = JSON.parse(readFileSync(join(value.dir, "tsconfig.json"), "utf8"));
+    expect(tsconfig.extends).toBe("../../../tsconfig.base.json");
+    expect(readFileSync(join(value.dir, "vitest.config.ts"), "utf8")).toContain(
+      'from "../../../vitest.shared.js"',
+    );
+  });
+
+  it("refuses to run outside a monorepo", async () => {
+    const lonely = mkdtempSync(join(tmpdir(), "mdevkit-no-repo-"));
+    try {
+      await expectRefused(newPluginCommand("demo", { cwd: lonely }), "ENOENT", /no monorepo root/);
+    } finally {
+      rmSync(lonely, { recursive: true, force: true });
+    }
+  });
+
+  it("is wired into the mdevkit command: success, and a bad name as one line on stderr", async () => {
+    const ok = await run(process.execPath, [BIN, "new-plugin", "cli-dev", "--dir", "plugins"], {
+      cwd: repo,
+    });
+    expect(ok.stdout).toContain("created plugins/cli-dev: @mdevkit/plugin-cli-dev, 16 files");
+    const bad = await run(process.execPath, [BIN, "new-plugin", "Bad_Name"], { cwd: repo }).then(
+      () => undefined,
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect(bad?.code).toBe(1);
+    expect(bad?.stderr.trim().split("\n")).toEqual([
+      expect.stringMatching(/^mdevkit: EINVAL: invalid plugin name "Bad_Name"/),
+    ]);
+  });
+
+  it("reads the template from packages/cli/templates/plugin", () => {
+    expect(PLUGIN_TEMPLATE_DIR).toBe(join(REPO, "packages/cli/templates/plugin/"));
+  });
+});
+
+describe.skipIf(!conformanceBuilt)(
+  "the generated plugin (needs @mdevkit/conformance built: cli does not depend on it)",
+  () => {
+    it("typechecks (sources and tests) and compiles against the built @mdevkit/core", async () => {
+      const opts = { cwd: pluginDir, env: childEnv() };
+      await run(process.execPath, [TSC, "-p", "tsconfig.json", "--noEmit"], opts);
+      await run(process.execPath, [TSC, "-p", "tsconfig.build.json"], opts);
+      for (const f of ["index.js", "index.d.ts", "conformance-options.js"]) {
+        expect(existsSync(join(pluginDir, "dist", f)), f).toBe(true);
+      }
+    }, 120_000);
+
+    it("passes its own tests: the conformance suite and the device tests", async () => {
+      await run(process.execPath, [VITEST, "run"], { cwd: pluginDir, env: childEnv() }).catch(
+        (e: { stdout?: string; stderr?: string }) => {
+          throw new Error(`generated plugin's tests failed:\n${e.stdout ?? ""}\n${e.stderr ?? ""}`);
+        },
+      );
+      const report = JSON.parse(
+        readFileSync(join(pluginDir, ".vitest-report.json"), "utf8"),
+      ) as VitestReport;
+      expect(report.numFailedTests).toBe(0);
+      expect(report.numPassedTests).toBeGreaterThanOrEqual(30);
+      const files = report.testResults.map((r) => r.name.replace(/.*\//, ""));
+      expect(files.sort()).toEqual(["conformance.test.ts", "device.test.ts"]);
+    }, 180_000);
+  },
+);
