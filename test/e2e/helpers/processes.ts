@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type ChildEvent, MDEVKIT_BIN, MdevkitChild } from "@mdevkit/cli";
+import { expect } from "vitest";
 
 const children = new Set<ChildProcess>();
 const dirs = new Set<string>();
@@ -22,11 +23,16 @@ export function tempDir(): string {
   return dir;
 }
 
+/** Writes `text` to a file `name` in a new temp dir and returns the file's path. */
+export function writeText(name: string, text: string): string {
+  const file = join(tempDir(), name);
+  writeFileSync(file, text);
+  return file;
+}
+
 /** Writes `value` as JSON into a new temp dir and returns the file's path. */
 export function writeJson(name: string, value: unknown): string {
-  const file = join(tempDir(), name);
-  writeFileSync(file, JSON.stringify(value));
-  return file;
+  return writeText(name, JSON.stringify(value));
 }
 
 /** Starts `mdevkit ARGS --events`; killed by {@link cleanup} if still running. */
@@ -133,11 +139,29 @@ export function eventOf<T extends ChildEvent["event"]>(
   type: T,
 ): Extract<ChildEvent, { event: T }> {
   const found = child.events.find((e) => e.event === type);
-  if (found === undefined) {
-    const seen = child.events.filter((e) => e.event !== "progress").map((e) => JSON.stringify(e));
-    throw new Error(`no "${type}" event; the child printed:\n${seen.join("\n")}`);
-  }
+  if (found === undefined)
+    throw new Error(`no "${type}" event; the child printed:\n${transcript(child)}`);
   return found as Extract<ChildEvent, { event: T }>;
+}
+
+/** The child's events except progress, one JSON per line: context for a failed assertion. */
+export function transcript(child: MdevkitChild): string {
+  return child.events
+    .filter((e) => e.event !== "progress")
+    .map((e) => JSON.stringify(e))
+    .join("\n");
+}
+
+/** Waits for `child` to exit and checks how; a mismatch shows what the child printed. */
+export async function expectExit(
+  child: MdevkitChild,
+  expected: Exit,
+  timeoutMs = 90_000,
+): Promise<void> {
+  const exit = await exitOf(child, timeoutMs);
+  expect(exit, `${child.process.spawnargs.slice(2).join(" ")}\n${transcript(child)}`).toEqual(
+    expected,
+  );
 }
 
 /** Index of the first event of `type` (-1 when absent), to check the order of events. */

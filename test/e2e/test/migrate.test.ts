@@ -3,7 +3,7 @@
 import "reflect-metadata";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { cleanup, exitOf, spawnEvents, startTarget, tempDir } from "../helpers/processes.js";
+import { cleanup, expectExit, spawnEvents, startTarget, tempDir } from "../helpers/processes.js";
 import { expectSameVm, sourceResult, targetResult } from "../helpers/results.js";
 
 afterEach(cleanup);
@@ -28,8 +28,8 @@ describe.each(transports)("migration over $name", ({ on }) => {
       "200",
       "--verify-ram",
     ]);
-    expect(await exitOf(source)).toEqual({ code: 0, signal: null });
-    expect(await exitOf(target.child)).toEqual({ code: 0, signal: null });
+    await expectExit(source, { code: 0, signal: null });
+    await expectExit(target.child, { code: 0, signal: null });
 
     const src = sourceResult(source);
     const dst = targetResult(target.child);
