@@ -1,0 +1,177 @@
+// The mdevkit command as users run it: a real process per test, from bin/mdevkit.js (so
+// the package must be built, which turbo's test task ensures).
+import "reflect-metadata";
+import { type ChildProcess, spawn } from "node:child_process";
+import { afterEach, describe, expect, it } from "vitest";
+import { MDEVKIT_BIN } from "../src/child.js";
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+const running = new Set<ChildProcess>();
+
+afterEach(() => {
+  for (const child of running) if (child.exitCode === null) child.kill("SIGKILL");
+  running.clear();
+});
+
+function mdevkit(args: readonly string[]): Promise<Run> {
+  const child = spawn(process.execPath, [MDEVKIT_BIN, ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  running.add(child);
+  let stdout = "";
+  let stderr = "";
+  child.stdout.setEncoding("utf8").on("data", (s: string) => {
+    stdout += s;
+  });
+  child.stderr.setEncoding("utf8").on("data", (s: string) => {
+    stderr += s;
+  });
+  return new Promise((resolve) => child.once("close", (code) => resolve({ code, stdout, stderr })));
+}
+
+/** Lines of `text` that are not empty. */
+const lines = (text: string): string[] => text.split("\n").filter((l) => l !== "");
+
+describe("mdevkit schema", () => {
+  it("prints the JSON Schema of VM config files", async () => {
+    const run = await mdevkit(["schema"]);
+    expect(run.code, run.stderr).toBe(0);
+    const schema = JSON.parse(run.stdout) as {
+      $schema: string;
+      type: string;
+      properties: Record<string, { type?: string; minimum?: number; maximum?: number }>;
+      required?: string[];
+    };
+    expect(schema.$schema).toMatch(/json-schema\.org\/draft\/2020-12/);
+    expect(schema.type).toBe("object");
+    expect(Object.keys(schema.properties)).toEqual(
+      expect.arrayContaining(["name", "memoryMiB", "vcpus", "devices", "workloads", "seed"]),
+    );
+    expect(schema.properties.memoryMiB).toMatchObject({
+      type: "integer",
+      minimum: 1,
+      maximum: 16384,
+    });
+    expect(schema.required).toEqual(["memoryMiB"]);
+  });
+});
+
+describe("errors", () => {
+  it("a migration with nothing listening: exit 1 and one `mdevkit: ...` line", async () => {
+    const run = await mdevkit([
+      "migrate",
+      "--to",
+      "tcp://127.0.0.1:1",
+      "--memory",
+      "16",
+      "--warmup",
+      "0",
+    ]);
+    expect(run.code).toBe(1);
+    expect(lines(run.stderr), run.stderr).toHaveLength(1);
+    expect(run.stderr).toMatch(/^mdevkit: E[A-Z]+: .*127\.0\.0\.1:1/);
+    expect(run.stderr).not.toMatch(/\n\s+at /);
+    expect(run.stdout).toBe("");
+  });
+
+  it("an unreadable VM config is refused naming the file", async () => {
+    const run = await mdevkit([
+      "migrate",
+      "--to",
+      "tcp://127.0.0.1:1",
+      "--config",
+      "/nonexistent/vm.json",
+    ]);
+    expect(run.code).toBe(1);
+    expect(lines(run.stderr)).toEqual([
+      expect.stringMatching(/^mdevkit: ENOENT: cannot read VM config \/nonexistent\/vm\.json/),
+    ]);
+  });
+
+  it("a bad flag value is refused before anything starts, naming the value", async () => {
+    const run = await mdevkit(["migrate", "--to", "tcp://127.0.0.1:1", "--max-bandwidth", "lots"]);
+    expect(run.code).not.toBe(0);
+    expect(run.stderr).toMatch(/bandwidth "lots" is not like 10Gbps, 500MB\/s or 1000000/);
+  });
+
+  it("--verbose adds the stack trace", async () => {
+    const run = await mdevkit([
+      "--verbose",
+      "migrate",
+      "--to",
+      "tcp://127.0.0.1:1",
+      "--memory",
+      "16",
+      "--warmup",
+      "0",
+    ]);
+    expect(run.code).toBe(1);
+    expect(lines(run.stderr)[0]).toMatch(/^mdevkit: /);
+    expect(run.stderr).toMatch(/\n\s+at /);
+  });
+});
+
+describe("--help", () => {
+  it("lists every command", async () => {
+    const run = await mdevkit(["--help"]);
+    expect(run.code, run.stderr).toBe(0);
+    for (const command of ["demo", "listen", "migrate", "save", "restore", "inspect", "schema"]) {
+      expect(run.stdout).toMatch(new RegExp(`^\\s+${command}\\b`, "m"));
+    }
+  });
+
+  it("documents migrate's flags; the fault-injection flag of listen stays hidden", async () => {
+    const migrate = await mdevkit(["migrate", "--help"]);
+    expect(migrate.code).toBe(0);
+    for (const flag of [
+      "--to <url>",
+      "--max-bandwidth",
+      "--downtime-limit",
+      "--auto-converge",
+      "--psk-file",
+      "--retry-to",
+    ]) {
+      expect(migrate.stdout).toContain(flag);
+    }
+    const listen = await mdevkit(["listen", "--help"]);
+    expect(listen.code).toBe(0);
+    expect(listen.stdout).toContain("--on <url>");
+    expect(listen.stdout).not.toContain("--crash-at");
+  });
+});
+
+describe("mdevkit demo", () => {
+  it("migrates a 64 MiB VM between two processes and verifies RAM and devices", {
+    timeout: 120_000,
+  }, async () => {
+    const run = await mdevkit(["demo", "--memory", "64", "--json"]);
+    expect(run.code, run.stderr).toBe(0);
+    const out = JSON.parse(run.stdout) as {
+      outcome: string;
+      downtimeMs: number;
+      totalTimeMs: number;
+      ramBytes: number;
+      ramSha256: string;
+      devices: Record<string, unknown>;
+      targetDevices: Record<string, unknown>;
+      verification: { ramIdentical: boolean; devicesIdentical: boolean; transport: string };
+    };
+    expect(out.outcome).toBe("completed");
+    expect(out.verification).toMatchObject({
+      ramIdentical: true,
+      devicesIdentical: true,
+      transport: "tcp",
+    });
+    // The verdict is backed by the data printed with it.
+    expect(out.ramSha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(out.targetDevices).toEqual(out.devices);
+    expect(out.ramBytes).toBe(64 * 2 ** 20);
+    expect(out.downtimeMs).toBeGreaterThan(0);
+    expect(out.totalTimeMs).toBeGreaterThanOrEqual(out.downtimeMs);
+  });
+});

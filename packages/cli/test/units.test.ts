@@ -1,0 +1,67 @@
+import "reflect-metadata";
+import { MdevError } from "@mdevkit/core";
+import { describe, expect, it } from "vitest";
+import { parseBandwidth, parseCount, parseDuration } from "../src/units.js";
+
+describe("parseBandwidth", () => {
+  it.each([
+    ["10Gbps", 1.25e9],
+    ["1.5Gbit", 1.875e8],
+    ["200Mbps", 2.5e7],
+    ["100mbps", 1.25e7],
+    ["500MB/s", 5e8],
+    ["2GB/s", 2e9],
+    ["64kB/s", 64e3],
+    ["1000000", 1e6],
+    [" 10 Gbps ", 1.25e9],
+    ["0", 0],
+  ])("%s is %d bytes/s", (text, bytesPerSecond) => {
+    expect(parseBandwidth(text)).toBe(bytesPerSecond);
+  });
+
+  it("tells bits from bytes: 8 Mbps is one MB/s", () => {
+    expect(parseBandwidth("8Mbps")).toBe(parseBandwidth("1MB/s"));
+  });
+
+  it.each(["", "fast", "10 furlongs", "-5Gbps", "10Xbps", "1e9", "Gbps", "10Gbps extra"])(
+    "refuses %j with EINVAL naming the input and the expected shape",
+    (text) => {
+      let caught: unknown;
+      try {
+        parseBandwidth(text);
+      } catch (err) {
+        caught = err;
+      }
+      expect(caught).toBeInstanceOf(MdevError);
+      expect((caught as MdevError).code).toBe("EINVAL");
+      expect((caught as MdevError).message).toContain(`"${text}"`);
+      expect((caught as MdevError).message).toMatch(/10Gbps, 500MB\/s/);
+    },
+  );
+});
+
+describe("parseDuration", () => {
+  it.each([
+    ["300", 300],
+    ["300ms", 300],
+    ["2s", 2000],
+    ["1.5s", 1500],
+    ["0.4ms", 0],
+  ])("%s is %d ms", (text, ms) => {
+    expect(parseDuration(text)).toBe(ms);
+  });
+
+  it.each(["", "2m", "soon", "-1s"])("refuses %j", (text) => {
+    expect(() => parseDuration(text)).toThrow(/is not like 300ms or 2s/);
+  });
+});
+
+describe("parseCount", () => {
+  it("accepts positive whole numbers", () => {
+    expect(parseCount("64")).toBe(64);
+  });
+
+  it.each(["0", "-3", "1.5", "abc", "", "9007199254740993"])("refuses %j", (text) => {
+    expect(() => parseCount(text)).toThrow(/is not a positive whole number/);
+  });
+});
