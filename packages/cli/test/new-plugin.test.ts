@@ -24,15 +24,16 @@ const REPO = fileURLToPath(new URL("../../../", import.meta.url));
 const BIN = fileURLToPath(new URL("../bin/mdevkit.js", import.meta.url));
 const TSC = join(REPO, "node_modules/typescript/bin/tsc");
 const VITEST = join(REPO, "node_modules/vitest/vitest.mjs");
+const BIOME = join(REPO, "node_modules/@biomejs/biome/bin/biome");
 
 /** Every file the template produces, relative to the plugin directory. */
 const EXPECTED_FILES = [
   "README.md",
   "package.json",
+  "src/capabilities.ts",
   "src/compatibility.ts",
   "src/conformance-options.ts",
   "src/describe.ts",
-  "src/device-types.ts",
   "src/device.ts",
   "src/driver.ts",
   "src/index.ts",
@@ -53,7 +54,7 @@ const EXPECTED_FILES = [
 const conformanceBuilt = existsSync(join(REPO, "packages/conformance/dist/index.d.ts"));
 
 /**
- * A throwaway monorepo: the real root's tsconfig.base.json and vitest.shared.js, a
+ * A throwaway monorepo: the real root's tsconfig.base.json, vitest.shared.js and biome.json, a
  * `plugins/*` workspace, and the real node_modules symlinked in, so generated code
  * resolves `@mdevkit/*` to the built packages exactly as it would inside the repository,
  * without running npm install.
@@ -66,6 +67,7 @@ function makeRepo(): string {
   );
   copyFileSync(join(REPO, "tsconfig.base.json"), join(root, "tsconfig.base.json"));
   copyFileSync(join(REPO, "vitest.shared.js"), join(root, "vitest.shared.js"));
+  copyFileSync(join(REPO, "biome.json"), join(root, "biome.json"));
   symlinkSync(join(REPO, "node_modules"), join(root, "node_modules"), "dir");
   return root;
 }
@@ -183,7 +185,7 @@ describe("mdevkit new-plugin", () => {
       "export class DemoDevDriver extends AbstractVendorDriver",
     );
     expect(src("src/plugin.ts")).toContain("export const demoDevPlugin: VendorPlugin");
-    expect(src("src/compatibility.ts")).toContain('PLUGIN_NAME = "demo-dev"');
+    expect(src("src/capabilities.ts")).toContain('PLUGIN_NAME = "demo-dev"');
     expect(src("test/conformance.test.ts")).toContain(
       "describeVendorDriverConformance(demoDevPlugin, demoDevConformanceOptions)",
     );
@@ -254,6 +256,22 @@ describe("mdevkit new-plugin", () => {
     expect(bad?.stderr.trim().split("\n")).toEqual([
       expect.stringMatching(/^mdevkit: EINVAL: invalid plugin name "Bad_Name"/),
     ]);
+  });
+
+  it("generates Biome-clean code whatever the name sorts like", async () => {
+    // Biome sorts imported names, and generated identifiers land anywhere in that order.
+    const dirs = [pluginDir];
+    for (const name of ["a", "zz-top", "m2x-q"]) {
+      const { value } = await quietly(() => newPluginCommand(name, { cwd: repo }));
+      dirs.push(value.dir);
+    }
+    const lint = await run(process.execPath, [BIOME, "check", "--vcs-enabled=false", ...dirs], {
+      cwd: repo,
+      env: childEnv(),
+    }).catch((e: { stdout?: string; stderr?: string }) => {
+      throw new Error(`Biome refused generated code:\n${e.stdout ?? ""}\n${e.stderr ?? ""}`);
+    });
+    expect(lint.stdout + lint.stderr).toMatch(/Checked \d+ files/);
   });
 
   it("reads the template from packages/cli/templates/plugin", () => {

@@ -5,11 +5,8 @@
  * arrives, so the handshake and the load can never disagree.
  */
 import { type CompatibilityVerdict, isMdevError, type SourceDeviceInfo } from "@mdevkit/core";
-import { DEVICE_TYPES } from "./device-types.js";
+import { DEVICE_TYPES, PLUGIN_NAME } from "./capabilities.js";
 import { checkIdentity, encodeIdentity } from "./state-format.js";
-
-/** Plugin name, as the manifest declares it and the source's handshake names it. */
-export const PLUGIN_NAME = "__PLUGIN_NAME__";
 
 /** The compatibility data of a `deviceType` device. */
 export function encodeCompatibility(deviceType: string): Uint8Array {

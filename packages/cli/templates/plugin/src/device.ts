@@ -42,6 +42,14 @@ export const REGISTER_WINDOW = 0x24;
 /** Value of the read-only ID register. */
 export const DEVICE_ID = 0x4d44_0001;
 
+/** PCI vendor ID in config space. A placeholder: use your vendor's. */
+export const PCI_VENDOR_ID = 0x4d44;
+/** PCI device ID in config space. */
+export const PCI_DEVICE_ID = 0x0001;
+
+/** The interrupt vector the device raises. */
+export const IRQ_VECTOR = 0;
+
 /** CTRL bits. */
 export const CTRL = { ENABLE: 0x1, IRQ_ENABLE: 0x2 } as const;
 /** Every defined CTRL bit; the others read as 0. */

@@ -18,13 +18,21 @@ import {
   type DmaLogRange,
   isMdevError,
   MdevError,
-  MigFlags,
   MigState,
   migStateName,
 } from "@mdevkit/core";
+import { checkDeviceType, MIGRATION_FLAGS } from "./capabilities.js";
 import { encodeCompatibility } from "./compatibility.js";
-import { type DeviceState, powerOnState, readRegister, step, writeRegister } from "./device.js";
-import { checkDeviceType } from "./device-types.js";
+import {
+  type DeviceState,
+  IRQ_VECTOR,
+  PCI_DEVICE_ID,
+  PCI_VENDOR_ID,
+  powerOnState,
+  readRegister,
+  step,
+  writeRegister,
+} from "./device.js";
 import {
   checkIdentity,
   decodeState,
@@ -34,20 +42,6 @@ import {
   STATE_BYTES,
   splitImage,
 } from "./state-format.js";
-
-/**
- * Capability flags. The device does no peer-to-peer DMA, so P2P costs nothing to offer;
- * PRE_COPY carries the identity early.
- */
-export const MIGRATION_FLAGS = MigFlags.STOP_COPY | MigFlags.P2P | MigFlags.PRE_COPY;
-
-/** The interrupt vector the device raises. */
-export const IRQ_VECTOR = 0;
-
-/** PCI IDs in config space. Placeholders: use your vendor's. */
-export const PCI_VENDOR_ID = 0x4d44;
-/** PCI device ID. */
-export const PCI_DEVICE_ID = 0x0001;
 
 /** Driver of one device; create it through the plugin's `create(ctx)`. */
 export class __PascalName__Driver extends AbstractVendorDriver {

@@ -2,9 +2,16 @@
  * `@mdevkit/plugin-__PLUGIN_NAME__`: an mdevkit vendor plugin.
  *
  * Reading order: device.ts (the device), state-format.ts (the stream), driver.ts (the
- * migration hooks), compatibility.ts, plugin.ts (the manifest).
+ * migration hooks), compatibility.ts, capabilities.ts and plugin.ts (the manifest).
  */
-export { checkCompatible, encodeCompatibility, PLUGIN_NAME } from "./compatibility.js";
+export {
+  checkDeviceType,
+  DEVICE_TYPES,
+  MIGRATION_FLAGS,
+  PLUGIN_NAME,
+  PLUGIN_VERSION,
+} from "./capabilities.js";
+export { checkCompatible, encodeCompatibility } from "./compatibility.js";
 export { describeState } from "./describe.js";
 export {
   CTRL,
@@ -13,7 +20,10 @@ export {
   type DeviceIo,
   type DeviceState,
   encodeRecord,
+  IRQ_VECTOR,
   MAX_RING_ENTRIES,
+  PCI_DEVICE_ID,
+  PCI_VENDOR_ID,
   powerOnState,
   RECORD_BYTES,
   REGISTER_WINDOW,
@@ -23,15 +33,10 @@ export {
   STATUS_MASK,
   step,
 } from "./device.js";
-export { checkDeviceType, DEVICE_TYPES } from "./device-types.js";
-export {
-  __PascalName__Driver,
-  IRQ_VECTOR,
-  MIGRATION_FLAGS,
-  PCI_DEVICE_ID,
-  PCI_VENDOR_ID,
-} from "./driver.js";
-export { __camelName__Plugin, PLUGIN_VERSION } from "./plugin.js";
+// The plugin's own names stay alone in their export statements: Biome sorts names within
+// a statement, and where a generated name falls depends on the plugin's name.
+export { __PascalName__Driver } from "./driver.js";
+export { __camelName__Plugin } from "./plugin.js";
 export {
   checkIdentity,
   decodeIdentity,

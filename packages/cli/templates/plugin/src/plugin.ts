@@ -3,13 +3,10 @@
  * and to judge, during the handshake, whether a source device can land here.
  */
 import type { VendorPlugin } from "@mdevkit/core";
-import { checkCompatible, PLUGIN_NAME } from "./compatibility.js";
+import { DEVICE_TYPES, MIGRATION_FLAGS, PLUGIN_NAME, PLUGIN_VERSION } from "./capabilities.js";
+import { checkCompatible } from "./compatibility.js";
 import { describeState } from "./describe.js";
-import { DEVICE_TYPES } from "./device-types.js";
-import { __PascalName__Driver, MIGRATION_FLAGS } from "./driver.js";
-
-/** Plugin version; kept equal to package.json's (a manifest must not read files at import). */
-export const PLUGIN_VERSION = "0.1.0";
+import { __PascalName__Driver } from "./driver.js";
 
 /** The plugin: register it with a host's `PluginRegistry`. */
 export const __camelName__Plugin: VendorPlugin = {

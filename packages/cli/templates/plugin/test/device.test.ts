@@ -2,15 +2,9 @@ import "reflect-metadata";
 import { createDeviceHarness, type DeviceHarness, reach } from "@mdevkit/conformance";
 import { MigState } from "@mdevkit/core";
 import { afterEach, describe, expect, it } from "vitest";
-import {
-  __camelName__Plugin,
-  type __PascalName__Driver,
-  CTRL,
-  encodeRecord,
-  RECORD_BYTES,
-  Reg,
-  STATUS,
-} from "../src/index.js";
+import { CTRL, encodeRecord, RECORD_BYTES, Reg, STATUS } from "../src/device.js";
+import type { __PascalName__Driver } from "../src/driver.js";
+import { __camelName__Plugin } from "../src/plugin.js";
 
 const RING = 0x20000;
 let h: DeviceHarness<__PascalName__Driver>;
