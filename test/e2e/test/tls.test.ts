@@ -12,6 +12,7 @@ import {
   runCli,
   spawnEvents,
   startTarget,
+  type Target,
   writeText,
 } from "../helpers/processes.js";
 import { expectSameVm, sourceResult, targetResult } from "../helpers/results.js";
@@ -27,10 +28,7 @@ const TLS_ON = "tls://127.0.0.1:0";
 const vm = ["--memory", "64", "--warmup", "100", "--verify-ram"];
 
 /** Migrates to `url` with `tls` flags and checks the VM arrived whole and runs there. */
-async function expectMigrates(
-  target: { child: Parameters<typeof targetResult>[0]; url: string },
-  tls: readonly string[],
-): Promise<void> {
+async function expectMigrates(target: Target, tls: readonly string[]): Promise<void> {
   const source = spawnEvents(["migrate", "--to", target.url, ...vm, ...tls]);
   await expectExit(source, { code: 0, signal: null });
   await expectExit(target.child, { code: 0, signal: null });
@@ -52,7 +50,6 @@ async function expectRefused(args: readonly string[], reason: RegExp): Promise<v
 
 describe("TLS with a pre-shared key", () => {
   it("migrates with identical RAM when both sides hold the key", async () => {
-    expect(TLS_ON.startsWith("tls://")).toBe(true);
     const psk = pskFile();
     const target = await startTarget(["--psk-file", psk, "--run-for", "200"], TLS_ON);
     expect(target.url).toMatch(/^tls:\/\/127\.0\.0\.1:\d+$/);
