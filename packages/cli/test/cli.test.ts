@@ -72,7 +72,7 @@ describe("errors", () => {
       "--warmup",
       "0",
     ]);
-    expect(run.code).toBe(1);
+    expect(run.code, run.stderr).toBe(1);
     expect(lines(run.stderr), run.stderr).toHaveLength(1);
     expect(run.stderr).toMatch(/^mdevkit: E[A-Z]+: .*127\.0\.0\.1:1/);
     expect(run.stderr).not.toMatch(/\n\s+at /);
@@ -87,7 +87,7 @@ describe("errors", () => {
       "--config",
       "/nonexistent/vm.json",
     ]);
-    expect(run.code).toBe(1);
+    expect(run.code, run.stderr).toBe(1);
     expect(lines(run.stderr)).toEqual([
       expect.stringMatching(/^mdevkit: ENOENT: cannot read VM config \/nonexistent\/vm\.json/),
     ]);
@@ -95,7 +95,7 @@ describe("errors", () => {
 
   it("a bad flag value is refused before anything starts, naming the value", async () => {
     const run = await mdevkit(["migrate", "--to", "tcp://127.0.0.1:1", "--max-bandwidth", "lots"]);
-    expect(run.code).not.toBe(0);
+    expect(run.code, run.stderr).not.toBe(0);
     expect(run.stderr).toMatch(/bandwidth "lots" is not like 10Gbps, 500MB\/s or 1000000/);
   });
 
@@ -110,7 +110,7 @@ describe("errors", () => {
       "--warmup",
       "0",
     ]);
-    expect(run.code).toBe(1);
+    expect(run.code, run.stderr).toBe(1);
     expect(lines(run.stderr)[0]).toMatch(/^mdevkit: /);
     expect(run.stderr).toMatch(/\n\s+at /);
   });
