@@ -10,8 +10,29 @@ export interface TlsFlags {
   readonly pskIdentity?: string;
 }
 
-/** Channel options from the TLS flags: certificates (all three files) or a PSK file. */
-export function channelOptions(flags: TlsFlags): ChannelOptions {
+/**
+ * Channel options from the TLS flags: certificates (all three files) or a PSK file.
+ * Credentials with a non-`tls://` address are refused: silently dropping them would run
+ * an unauthenticated, plaintext migration the operator believed protected.
+ */
+export function channelOptions(flags: TlsFlags, url: string): ChannelOptions {
+  const given = (
+    [
+      ["--tls-cert", flags.tlsCert],
+      ["--tls-key", flags.tlsKey],
+      ["--tls-ca", flags.tlsCa],
+      ["--psk-file", flags.pskFile],
+    ] as const
+  )
+    .filter(([, v]) => v !== undefined)
+    .map(([flag]) => flag);
+  if (given.length > 0 && !url.startsWith("tls://")) {
+    throw new MdevError("EINVAL", `${given.join(", ")} need a tls:// address, not ${url}`);
+  }
+  return tlsChannelOptions(flags);
+}
+
+function tlsChannelOptions(flags: TlsFlags): ChannelOptions {
   const read = (path: string): Buffer => {
     try {
       return readFileSync(path);

@@ -65,23 +65,19 @@ describe("TLS with a pre-shared key", () => {
     await expectMigrates(target, ["--psk-file", psk]);
   });
 
-  // BUG (packages/cli/src/commands/migrate.ts, migrateCommand): only a MigrationError takes
-  // the rollback path (`if (!(err instanceof MigrationError)) throw err;`). A TLS refusal
-  // happens in connect(), before MigrationSource exists, so it is a plain MdevError
-  // (EPERM): the command skips --then-run and --retry-to, prints no `error` event and
-  // exits 1 — destroying the VM that was running fine. A wrong key should leave the VM
-  // running (nothing was stopped) and the retry should go ahead like for any failure
-  // before GO. Remove `.fails` once connect failures are handled as rolled-back failures.
-  it.fails("a wrong key is a failed migration like any other: the VM runs on and the retry succeeds", async () => {
+  // A TLS refusal happens in connect(), before the migration proper: it must still be a
+  // rolled-back failure (nothing was stopped), so --then-run and --retry-to go ahead.
+  it("a wrong key is a failed migration like any other: the VM runs on and the retry succeeds", async () => {
+    // The first target holds another key than the source; the retry target holds the source's.
     const psk = pskFile();
-    const guarded = await startTarget(["--psk-file", psk], TLS_ON);
+    const guarded = await startTarget(["--psk-file", pskFile()], TLS_ON);
     const healthy = await startTarget(["--psk-file", psk, "--run-for", "200"], TLS_ON);
     const source = spawnEvents([
       "migrate",
       "--to",
       guarded.url,
       "--psk-file",
-      pskFile(),
+      psk,
       "--retry-to",
       healthy.url,
       "--then-run",
@@ -94,19 +90,15 @@ describe("TLS with a pre-shared key", () => {
     const alive = eventOf(source, "still-running");
     expect(alive.vcpuWritesAfter).toBeGreaterThan(alive.vcpuWritesBefore);
     expect(alive.ramChanged).toBe(true);
+    await expectExit(healthy.child, { code: 0, signal: null });
     expectSameVm(sourceResult(source), targetResult(healthy.child));
   });
 });
 
 describe("TLS flags with a plain address", () => {
-  // BUG (packages/cli/src/tls-options.ts channelOptions, and core transport/connect.ts, which
-  // only reads `tls` options for tls:// URLs): `--psk-file` / `--tls-*` with a tcp:// or
-  // unix:// address are silently ignored. A target started as `listen --on tcp://... --psk-file
-  // KEY` believes it is protected yet accepts any source, keyless, in plaintext (an earlier
-  // draft of the test above did exactly that by mistake, and the migration went through).
-  // Contradictory flags should be refused up front, naming the flag, like any bad input.
-  // Remove `.fails` once the CLI (or connect/listen) refuses them.
-  it.fails("--psk-file with a tcp:// address is refused, naming the flag", async () => {
+  // Credentials with a tcp:// or unix:// address would otherwise be dropped silently: a
+  // target the operator believes protected would accept any source, in plaintext.
+  it("--psk-file with a tcp:// address is refused, naming the flag", async () => {
     await expectRefused(["--to", "tcp://127.0.0.1:1", "--psk-file", pskFile()], /--psk-file/);
   });
 });

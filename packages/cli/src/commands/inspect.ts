@@ -64,6 +64,10 @@ export async function inspectCommand(file: string, options: InspectOptions): Pro
   const decoder = new StreamDecoder();
   let ramShown = 0;
   let ramHidden = 0;
+  // `mdevkit inspect FILE | head` closes the pipe early: that is the reader's choice, not an error.
+  process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code === "EPIPE") process.exit(0);
+  });
   const out = (line: string): void => {
     process.stdout.write(`${line}\n`);
   };

@@ -33,7 +33,7 @@ export interface ListenOptions extends TlsFlags {
  */
 export async function listenCommand(options: ListenOptions): Promise<void> {
   const host = await makeHost("target", options.plugin);
-  const listener = await listen(options.on, channelOptions(options));
+  const listener = await listen(options.on, channelOptions(options, options.on));
   let preallocated = options.prealloc ? prefaulted(options.prealloc) : undefined;
   if (options.events) emitEvent({ event: "listening", url: listener.url });
   else process.stderr.write(`listening on ${listener.url}\n`);

@@ -1,12 +1,16 @@
 import { writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import {
   connect,
+  isMdevError,
   MigrationError,
   type MigrationOptionsInput,
   type MigrationResult,
   MigrationSource,
   ramSha256,
   type SimulatedVm,
+  saveVm,
 } from "@mdevkit/core";
 import { emitEvent } from "../events.js";
 import { machineDescription } from "../machine.js";
@@ -42,6 +46,7 @@ export async function migrateCommand(options: MigrateOptions): Promise<void> {
       await migrateOnce(vm, options.to, options);
     } catch (err) {
       if (!(err instanceof MigrationError)) throw err;
+      if (err.phase === "handover" && !err.rolledBack) throw await keepUnresolvedVm(vm, err);
       if (options.events) {
         emitEvent({
           event: "error",
@@ -68,7 +73,18 @@ async function migrateOnce(
   url: string,
   options: MigrateOptions,
 ): Promise<MigrationResult> {
-  const channel = await connect(url, channelOptions(options));
+  let channel: Awaited<ReturnType<typeof connect>>;
+  try {
+    channel = await connect(url, channelOptions(options, url));
+  } catch (err) {
+    // Nothing was touched yet: the VM runs on exactly as before, like any refused migration.
+    throw new MigrationError(
+      isMdevError(err) ? err.code : "EIO",
+      "handshake",
+      `cannot reach ${url}: ${(err as Error).message}`,
+      { cause: err, rolledBack: true },
+    );
+  }
   const source = new MigrationSource(vm, channel, {
     ...options.migration,
     verifyRam: options.migration.verifyRam ?? false,
@@ -135,4 +151,30 @@ async function proveStillRunning(vm: SimulatedVm, options: MigrateOptions): Prom
     process.stderr.write(
       `still running: ${after - before} page writes in ${options.thenRun} ms, RAM ${changed ? "changed" : "unchanged"}\n`,
     );
+}
+
+/**
+ * GO went out but RESUMED never came back: the target may run the VM, so this side must not
+ * (two copies would diverge), yet the target may also be dead. Rather than drop the only
+ * copy we hold, save it to a file the operator can `mdevkit restore` once the target is
+ * known to be gone.
+ */
+async function keepUnresolvedVm(vm: SimulatedVm, err: MigrationError): Promise<MigrationError> {
+  const file = join(tmpdir(), `mdevkit-${vm.config.name}-${process.pid}-unresolved.save`);
+  try {
+    await saveVm(vm, await connect(`file://${file}`));
+    return new MigrationError(
+      err.code,
+      err.phase,
+      `${err.message}; the paused VM was saved to ${file} (restore it only if the target never ran it)`,
+      { cause: err },
+    );
+  } catch (saveErr) {
+    return new MigrationError(
+      err.code,
+      err.phase,
+      `${err.message}; saving the paused VM also failed: ${(saveErr as Error).message}`,
+      { cause: err },
+    );
+  }
 }

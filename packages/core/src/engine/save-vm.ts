@@ -1,4 +1,6 @@
 import type { MigrationDataStream } from "../contract/migration-data-stream.js";
+import { driveTransition } from "../fsm/drive-transition.js";
+import { MigState } from "../fsm/mig-state.js";
 import { DirtyBitmap } from "../memory/dirty-bitmap.js";
 import { DevicePhase } from "../stream/records.js";
 import { StreamEncoder } from "../stream/stream-encoder.js";
@@ -50,6 +52,11 @@ export async function saveVm(vm: SimulatedVm, channel: SourceChannel): Promise<S
       }),
     );
     if (wasRunning) await vm.pause();
+    // After a handover whose outcome is unknown the devices sit in STOP_COPY with their
+    // stream consumed: go back to STOP so STOP_COPY opens a fresh, complete one.
+    for (const d of vm.devices)
+      if (d.driver.getState() === MigState.STOP_COPY)
+        await driveTransition(d.driver, MigState.STOP);
     const streams = await stopDevicesForSwitchover(
       vm.devices,
       new Map<number, MigrationDataStream>(),

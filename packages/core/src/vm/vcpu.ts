@@ -46,6 +46,17 @@ export class Vcpu {
   }
 
   async #await(state: number, timeoutMs: number): Promise<void> {
+    // A pending Atomics.waitAsync does not keep Node's event loop alive (the worker is
+    // unref'd): hold a timer for the whole wait, or a process awaiting a vCPU may just exit.
+    const keepAlive = setInterval(() => {}, 1000);
+    try {
+      await this.#poll(state, timeoutMs);
+    } finally {
+      clearInterval(keepAlive);
+    }
+  }
+
+  async #poll(state: number, timeoutMs: number): Promise<void> {
     const deadline = performance.now() + timeoutMs;
     for (;;) {
       if (this.#error)
@@ -61,15 +72,8 @@ export class Vcpu {
           "ETIMEDOUT",
           `vCPU did not reach state ${state} within ${timeoutMs} ms`,
         );
-      const slice = Math.min(left, 50);
-      const wait = Atomics.waitAsync(this.#control, VcpuSlot.STATE, current, slice);
-      if (wait.async) {
-        // A pending waitAsync does not keep Node's event loop alive (the worker is unref'd):
-        // hold a timer for the same slice so a process awaiting a vCPU does not just exit.
-        const keepAlive = setTimeout(() => {}, slice + 1);
-        await wait.value;
-        clearTimeout(keepAlive);
-      }
+      const wait = Atomics.waitAsync(this.#control, VcpuSlot.STATE, current, Math.min(left, 50));
+      if (wait.async) await wait.value;
     }
   }
 
