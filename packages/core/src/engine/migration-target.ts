@@ -35,6 +35,12 @@ export interface MigrationTargetOptions {
    * size matches, so no page of the transfer pays a first-touch fault.
    */
   readonly preallocated?: GuestMemory;
+  /**
+   * Called once the devices are RUNNING here and RESUMED was sent, before the vCPUs and
+   * device activity start: the one moment the VM is exactly what arrived (tests compare
+   * device state here).
+   */
+  readonly beforeRun?: (vm: SimulatedVm) => void | Promise<void>;
 }
 
 /** Events a {@link MigrationTarget} emits. */
@@ -87,6 +93,7 @@ export class MigrationTarget extends EventEmitter<MigrationTargetEvents> {
       verifyRam: false,
       startVcpus: true,
       preallocated: undefined,
+      beforeRun: undefined,
       ...options,
     };
   }
@@ -103,8 +110,9 @@ export class MigrationTarget extends EventEmitter<MigrationTargetEvents> {
   }
 }
 
-type Options = Required<Omit<MigrationTargetOptions, "preallocated">> & {
+type Options = Required<Omit<MigrationTargetOptions, "preallocated" | "beforeRun">> & {
   readonly preallocated: GuestMemory | undefined;
+  readonly beforeRun: MigrationTargetOptions["beforeRun"];
 };
 
 class TargetSession {
@@ -340,6 +348,7 @@ class TargetSession {
     const devices = Object.fromEntries(
       vm.devices.map((d) => [d.config.slot, d.plugin.describeState?.(d.driver) ?? null]),
     );
+    await this.options.beforeRun?.(vm);
     if (this.options.startVcpus) await vm.start();
     else vm.startDeviceActivity();
     await this.channel.close().catch(() => {});
