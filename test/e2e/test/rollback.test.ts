@@ -1,3 +1,4 @@
+import { rmSync, statSync } from "node:fs";
 // Issue #5, "Must show": whatever goes wrong before GO — the target process dies at any
 // point, a plugin fails at STOP_COPY, the target refuses the VM — the source VM rolls
 // back, provably keeps running (vCPU writes continue, guest RAM keeps changing), and a
@@ -141,6 +142,11 @@ describe("the target process dies (SIGKILL) before GO", () => {
     expect(error.phase).toBe("handover");
     expect(error.message).toMatch(/GO was sent but RESUMED did not arrive/);
     expect(error.message).toMatch(/never runs twice/);
+    // The only copy of the VM is kept: saved to a file the operator can restore, never run here.
+    const saved = /saved to (\S+) \(restore it only/.exec(error.message)?.[1];
+    expect(saved).toBeDefined();
+    expect(statSync(saved as string).size).toBeGreaterThan((64 * 2 ** 20) / 2);
+    rmSync(saved as string, { force: true });
     // No proof of life and no retry: either would mean the VM ran again on the source.
     expect(indexOf(source, "still-running")).toBe(-1);
     expect(indexOf(source, "result")).toBe(-1);

@@ -46,16 +46,18 @@ export async function migrateCommand(options: MigrateOptions): Promise<void> {
       await migrateOnce(vm, options.to, options);
     } catch (err) {
       if (!(err instanceof MigrationError)) throw err;
-      if (err.phase === "handover" && !err.rolledBack) throw await keepUnresolvedVm(vm, err);
+      const failure =
+        err.phase === "handover" && !err.rolledBack ? await keepUnresolvedVm(vm, err) : err;
       if (options.events) {
         emitEvent({
           event: "error",
-          code: err.code,
-          message: err.message,
-          rolledBack: err.rolledBack,
-          phase: err.phase,
+          code: failure.code,
+          message: failure.message,
+          rolledBack: failure.rolledBack,
+          phase: failure.phase,
         });
       }
+      if (failure !== err) throw failure;
       if (!err.rolledBack || (options.thenRun === 0 && options.retryTo === undefined)) throw err;
       if (!options.events)
         process.stderr.write(`${err.message}\nthe VM was rolled back and runs on here\n`);
@@ -161,19 +163,20 @@ async function proveStillRunning(vm: SimulatedVm, options: MigrateOptions): Prom
  */
 async function keepUnresolvedVm(vm: SimulatedVm, err: MigrationError): Promise<MigrationError> {
   const file = join(tmpdir(), `mdevkit-${vm.config.name}-${process.pid}-unresolved.save`);
+  const reason = err.message.replace(/^[A-Z0-9]+: migration failed during [a-z]+: /, "");
   try {
     await saveVm(vm, await connect(`file://${file}`));
     return new MigrationError(
       err.code,
       err.phase,
-      `${err.message}; the paused VM was saved to ${file} (restore it only if the target never ran it)`,
+      `${reason}; the paused VM was saved to ${file} (restore it only if the target never ran it)`,
       { cause: err },
     );
   } catch (saveErr) {
     return new MigrationError(
       err.code,
       err.phase,
-      `${err.message}; saving the paused VM also failed: ${(saveErr as Error).message}`,
+      `${reason}; saving the paused VM also failed: ${(saveErr as Error).message}`,
       { cause: err },
     );
   }
