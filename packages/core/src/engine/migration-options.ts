@@ -35,7 +35,7 @@ export const migrationOptionsSchema = z.object({
    */
   verifyRam: z.boolean().default(false),
   /** Bytes of RAM per RAM_PAGES record batch (pages are sent as views in batches). */
-  batchPages: z.number().int().min(1).max(8192).default(256),
+  batchPages: z.number().int().min(1).max(8192).default(1024),
 });
 
 /** Validated migration options (defaults applied). */

@@ -7,7 +7,7 @@ import { MigState } from "../fsm/mig-state.js";
 import type { MdevHost } from "../host.js";
 import type { GuestMemory } from "../memory/guest-memory.js";
 import { PAGE_SIZE } from "../memory/page.js";
-import { forEachRamPage } from "../stream/ram-run.js";
+import { isDataPage } from "../stream/ram-run.js";
 import type { HandshakeBody, StreamRecord } from "../stream/records.js";
 import { StreamDecoder } from "../stream/stream-decoder.js";
 import { digestsEqual, sha256 } from "../stream/stream-digest.js";
@@ -309,19 +309,39 @@ class TargetSession {
     const table = this.table as PageDigestTable;
     const written = this.written as Uint8Array;
     const crcs = record.pageCrcs;
+    const perSegment = memory.segmentSize / PAGE_SIZE;
+    let at = 0;
     let j = 0;
-    forEachRamPage(record, PAGE_SIZE, (pfn, bytes) => {
-      if (bytes === undefined) {
+    let i = 0;
+    // Runs of consecutive data pages within one memory segment are copied with one call:
+    // the copy into guest RAM is the target's largest cost, and per-page calls add to it.
+    while (i < record.count) {
+      const pfn = record.startPage + i;
+      if (!isDataPage(record.kinds, i)) {
         table.zero(pfn);
         if (written[pfn] === 1) memory.pageView(pfn).fill(0);
-        return;
+        i++;
+        continue;
       }
-      memory.pageView(pfn).set(bytes);
-      written[pfn] = 1;
-      // The decoder checked the frame CRC from these per-page CRCs: reuse them.
-      if (crcs) table.set(pfn, crcs[j++]);
-      else table.data(pfn, bytes);
-    });
+      let n = 1;
+      while (
+        i + n < record.count &&
+        isDataPage(record.kinds, i + n) &&
+        (pfn + n) % perSegment !== 0
+      )
+        n++;
+      memory.view(pfn * PAGE_SIZE, n * PAGE_SIZE).set(record.data.subarray(at, at + n * PAGE_SIZE));
+      for (let k = 0; k < n; k++) {
+        written[pfn + k] = 1;
+        // The decoder checked the frame CRC from these per-page CRCs: reuse them.
+        if (crcs) table.set(pfn + k, crcs[j + k]);
+        else
+          table.data(pfn + k, record.data.subarray(at + k * PAGE_SIZE, at + (k + 1) * PAGE_SIZE));
+      }
+      at += n * PAGE_SIZE;
+      j += n;
+      i += n;
+    }
   }
 
   async deviceData(slot: number, data: Uint8Array): Promise<void> {

@@ -1,5 +1,6 @@
 import type { DirtyBitmap } from "../memory/dirty-bitmap.js";
 import type { GuestMemory } from "../memory/guest-memory.js";
+import { PAGE_SIZE } from "../memory/page.js";
 import type { StreamEncoder } from "../stream/stream-encoder.js";
 import type { SourceChannel } from "../transport/channel.js";
 import type { PageDigestTable } from "./page-digest-table.js";
@@ -41,11 +42,16 @@ export class RamSender {
     const maxRun = this.encoder.maxDataPagesPerRecord;
     const before = this.encoder.stats;
     const table = this.table;
-    const options = {
-      snapshot: mode === "snapshot",
-      detectZero: true,
-      onPage: (pfn: number, crc: number | undefined) => table.set(pfn, crc),
-    };
+    const onPage = (pfn: number, crc: number | undefined): void => table.set(pfn, crc);
+    // Snapshots go into one staging buffer reused for every batch: the channel has taken a
+    // batch's bytes when send() settles, and fresh memory would fault on every 4 KiB page.
+    // Two staging buffers alternate so one batch is on the wire while the next is encoded:
+    // awaiting each send before encoding the next would leave source and target taking turns.
+    const buffers = mode === "snapshot" ? this.#stagingBuffers(maxRun) : undefined;
+    let current = 0;
+    let staging = buffers?.[current];
+    let staged = 0;
+    let inflight: Promise<void> | undefined;
     let frames: Uint8Array[] = [];
     let frameBytes = 0;
     for (let from = 0; from < dirty.pages; from += WINDOW_PAGES) {
@@ -55,7 +61,15 @@ export class RamSender {
           const count = Math.min(maxRun, run.start + run.count - start);
           const pages: Uint8Array[] = new Array(count);
           for (let i = 0; i < count; i++) pages[i] = this.memory.pageView(start + i);
-          for (const f of this.encoder.ramPages(start, pages, options)) {
+          const dataBefore = this.encoder.stats.dataPages;
+          const record = this.encoder.ramPages(start, pages, {
+            snapshot: staging !== undefined,
+            detectZero: true,
+            onPage,
+            ...(staging ? { snapshotInto: staging.subarray(staged) } : {}),
+          });
+          staged += (this.encoder.stats.dataPages - dataBefore) * PAGE_SIZE;
+          for (const f of record) {
             frames.push(f);
             frameBytes += f.byteLength;
           }
@@ -63,17 +77,36 @@ export class RamSender {
             const out = frames;
             frames = [];
             frameBytes = 0;
-            await this.channel.send(out);
+            // Sends stay in order: the previous batch settles before this one is handed over,
+            // and a buffer is refilled only after the batch that used it settled.
+            await inflight;
             between();
+            inflight = this.channel.send(out);
+            inflight.catch(() => {});
+            current ^= 1;
+            staging = buffers?.[current];
+            staged = 0;
           }
         }
       }
     }
+    await inflight;
     if (frames.length > 0) await this.channel.send(frames);
     const after = this.encoder.stats;
     return {
       dataPages: after.dataPages - before.dataPages,
       zeroPages: after.zeroPages - before.zeroPages,
     };
+  }
+
+  #staging: [Uint8Array, Uint8Array] | undefined;
+
+  /** Two buffers, each for one batch of snapshots plus one record, kept across passes. */
+  #stagingBuffers(maxRun: number): [Uint8Array, Uint8Array] {
+    const size = this.batchBytes + maxRun * PAGE_SIZE;
+    if (this.#staging === undefined || this.#staging[0].byteLength < size) {
+      this.#staging = [new Uint8Array(size), new Uint8Array(size)];
+    }
+    return this.#staging;
   }
 }

@@ -46,6 +46,12 @@ export interface RamPagesOptions {
    * digest's page table, filled from the same bytes the wire carries at no extra cost.
    */
   readonly onPage?: (page: number, crc: number | undefined) => void;
+  /**
+   * With `snapshot`: copy into this buffer (from its start) instead of a new allocation —
+   * fresh memory costs a page fault per 4 KiB on first touch, a reused buffer does not.
+   * The caller keeps it unchanged until the frames are sent.
+   */
+  readonly snapshotInto?: Uint8Array;
 }
 
 /** Running totals of an encoder. */
@@ -145,7 +151,7 @@ export class StreamEncoder {
       kinds[i >> 3] = (kinds[i >> 3] ?? 0) | (1 << (i & 7));
       data.push(page);
     }
-    const bulk = options.snapshot ? [snapshot(data)] : coalesce(data);
+    const bulk = options.snapshot ? [snapshot(data, options.snapshotInto)] : coalesce(data);
     // One CRC per data page, over the bytes that will be sent (the snapshot when copying);
     // the frame's CRC is combined from them, so no byte is hashed twice.
     const copy = options.snapshot ? bulk[0] : undefined;
@@ -338,10 +344,13 @@ function coalesce(views: readonly Uint8Array[]): Uint8Array[] {
 }
 
 /** Copies views into one private buffer (the snapshot a running guest cannot change). */
-function snapshot(views: readonly Uint8Array[]): Uint8Array {
+function snapshot(views: readonly Uint8Array[], into?: Uint8Array): Uint8Array {
   let n = 0;
   for (const v of views) n += v.byteLength;
-  const out = new Uint8Array(n);
+  if (into !== undefined && into.byteLength < n) {
+    throw new MdevError("EINVAL", `snapshot buffer of ${into.byteLength} bytes cannot hold ${n}`);
+  }
+  const out = into === undefined ? new Uint8Array(n) : into.subarray(0, n);
   let at = 0;
   for (const v of views) {
     out.set(v, at);

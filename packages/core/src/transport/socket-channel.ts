@@ -12,7 +12,8 @@ import { TransportError } from "./transport-error.js";
 
 /**
  * Writes frames as one corked batch (Node turns it into a single writev) and resolves once
- * the socket can take more: the kernel's buffer, not ours, absorbs a fast source.
+ * the batch has been handed to the kernel: the kernel's buffer, not ours, absorbs a fast
+ * source, and the caller may reuse the frames' memory (the channel contract) afterwards.
  */
 async function writeFrames(
   socket: Socket,
@@ -21,18 +22,27 @@ async function writeFrames(
 ): Promise<void> {
   if (socket.destroyed || socket.writableEnded)
     throw new TransportError("ECONNRESET", peer, "channel is closed");
+  let flushed = false;
+  let settle: (() => void) | undefined;
   socket.cork();
-  let ok = true;
-  for (const f of frames) ok = socket.write(f);
+  frames.forEach((f, i) => {
+    // Writes complete in order: the last one's callback means the whole batch left our memory.
+    if (i < frames.length - 1) socket.write(f);
+    else
+      socket.write(f, () => {
+        flushed = true;
+        settle?.();
+      });
+  });
   socket.uncork();
-  if (ok && !socket.writableNeedDrain) return;
+  if (flushed || frames.length === 0) return;
   await new Promise<void>((resolve, reject) => {
     const cleanup = (): void => {
-      socket.off("drain", onDrain);
+      settle = undefined;
       socket.off("close", onClose);
       socket.off("error", onError);
     };
-    const onDrain = (): void => {
+    settle = (): void => {
       cleanup();
       resolve();
     };
@@ -44,7 +54,6 @@ async function writeFrames(
       cleanup();
       reject(new TransportError("ECONNRESET", peer, err.message, { cause: err }));
     };
-    socket.on("drain", onDrain);
     socket.on("close", onClose);
     socket.on("error", onError);
   });
