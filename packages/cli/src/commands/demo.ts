@@ -29,7 +29,17 @@ export async function demoCommand(options: DemoOptions): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "mdevkit-demo-"));
   const on =
     options.transport === "unix" ? `unix://${join(dir, "migrate.sock")}` : "tcp://127.0.0.1:0";
-  const target = new MdevkitChild(["listen", "--on", on, "--once", "--verify-ram"]);
+  // The target preallocates the VM's RAM before it reports listening, as a QEMU target
+  // started with -incoming -mem-prealloc does, so no incoming page pays a first-touch fault.
+  const target = new MdevkitChild([
+    "listen",
+    "--on",
+    on,
+    "--once",
+    "--verify-ram",
+    "--prealloc",
+    String(options.memory),
+  ]);
   let source: MdevkitChild | undefined;
   try {
     const { url } = await target.waitFor("listening", 30_000);
