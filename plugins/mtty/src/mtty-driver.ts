@@ -16,7 +16,6 @@ import {
   AbstractVendorDriver,
   type DeviceContext,
   DmaLogger,
-  type DmaLogRange,
   isMdevError,
   MdevError,
   MigFlags,
@@ -79,6 +78,8 @@ export class MttyDriver extends AbstractVendorDriver {
       // Exact: the resuming stream refuses (E2BIG) anything longer than a full image.
       maxStateBytes: streamBytes(portCount),
     });
+    // DMA_LOGGING_* are served from this log; the device tells it of each write it makes.
+    this.attachDmaLog(this.#dmaLog);
     this.portCount = portCount;
     const config = buildConfigSpace(portCount);
     this.configSpace.set(config.bytes);
@@ -243,23 +244,6 @@ export class MttyDriver extends AbstractVendorDriver {
 
   protected override _configWrite(offset: number, data: Uint8Array): void {
     applyConfigWrite(this.configSpace, this.#configWriteMask, offset, data);
-  }
-
-  protected override _logStart(ranges: readonly DmaLogRange[], pageSizeHint: number): number {
-    return this.#dmaLog.start(ranges, pageSizeHint);
-  }
-
-  protected override _logStop(): void {
-    this.#dmaLog.stop();
-  }
-
-  protected override _logReadAndClear(
-    iova: number,
-    length: number,
-    pageSize: number,
-    bitmap: BigUint64Array,
-  ): void {
-    this.#dmaLog.readAndClear(iova, length, pageSize, bitmap);
   }
 
   // ---- wiring ----

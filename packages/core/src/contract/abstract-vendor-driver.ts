@@ -12,6 +12,19 @@ import type { DirtyTrackingMethod, VendorDriver } from "./vendor-driver.js";
 
 const { ERROR, STOP, RUNNING, STOP_COPY, RESUMING, RUNNING_P2P, PRE_COPY, PRE_COPY_P2P } = MigState;
 
+/**
+ * The part of a device DMA log the base class drives; core's `DmaLogger` is one. A driver
+ * that {@link AbstractVendorDriver.attachDmaLog attaches} one gets the three log hooks.
+ */
+export interface DeviceDmaLog {
+  /** DMA_LOGGING_START after the contract's checks; returns the page size chosen. */
+  start(ranges: readonly DmaLogRange[], pageSizeHint: number): number;
+  /** DMA_LOGGING_STOP. */
+  stop(): void;
+  /** DMA_LOGGING_REPORT: read-and-clear into `bitmap`. */
+  readAndClear(iova: number, length: number, pageSize: number, bitmap: BigUint64Array): void;
+}
+
 /** Static description an {@link AbstractVendorDriver} subclass passes to its constructor. */
 export interface DriverDescription {
   /** Capability flags; must be a legal set. */
@@ -48,6 +61,7 @@ export abstract class AbstractVendorDriver implements VendorDriver {
   #saving: SavingStream | undefined;
   #resuming: ResumingStream | undefined;
   #logging = false;
+  #dmaLog: DeviceDmaLog | undefined;
 
   protected constructor(ctx: DeviceContext, description: DriverDescription) {
     if (!isLegalFlagSet(description.migrationFlags)) {
@@ -334,6 +348,15 @@ export abstract class AbstractVendorDriver implements VendorDriver {
     return this._compatibilityData();
   }
 
+  /**
+   * Lets the base class serve DMA logging from `log` (call it in the constructor): the
+   * device only tells the log about the writes it makes, and need not write the three
+   * `_log*` hooks.
+   */
+  protected attachDmaLog(log: DeviceDmaLog): void {
+    this.#dmaLog = log;
+  }
+
   // ---- hooks: device-specific code lives below ----
 
   /** Stops the device: no DMA, no interrupts, no state change until started again. */
@@ -383,25 +406,32 @@ export abstract class AbstractVendorDriver implements VendorDriver {
   protected _configWrite(offset: number, data: Uint8Array): void {
     this.configSpace.set(data, offset);
   }
-  /** Starts device DMA logging; returns the chosen page size. */
+  /** Starts device DMA logging; returns the chosen page size. Default: the attached log. */
   protected _logStart(
-    _ranges: readonly DmaLogRange[],
-    _pageSizeHint: number,
+    ranges: readonly DmaLogRange[],
+    pageSizeHint: number,
   ): Promise<number> | number {
-    throw new MdevError("ENOTSUP", "driver declares DMA logging but implements no _logStart");
-  }
-  /** Stops device DMA logging. */
-  protected _logStop(): Promise<void> | void {}
-  /** Read-and-clear of the device's dirty log into `bitmap`. */
-  protected _logReadAndClear(
-    _iova: number,
-    _length: number,
-    _pageSize: number,
-    _bitmap: BigUint64Array,
-  ): Promise<void> | void {
+    if (this.#dmaLog) return this.#dmaLog.start(ranges, pageSizeHint);
     throw new MdevError(
       "ENOTSUP",
-      "driver declares DMA logging but implements no _logReadAndClear",
+      "driver declares DMA logging but attached no DMA log and implements no _logStart",
+    );
+  }
+  /** Stops device DMA logging. Default: the attached log. */
+  protected _logStop(): Promise<void> | void {
+    this.#dmaLog?.stop();
+  }
+  /** Read-and-clear of the device's dirty log into `bitmap`. Default: the attached log. */
+  protected _logReadAndClear(
+    iova: number,
+    length: number,
+    pageSize: number,
+    bitmap: BigUint64Array,
+  ): Promise<void> | void {
+    if (this.#dmaLog) return this.#dmaLog.readAndClear(iova, length, pageSize, bitmap);
+    throw new MdevError(
+      "ENOTSUP",
+      "driver declares DMA logging but attached no DMA log and implements no _logReadAndClear",
     );
   }
 }

@@ -1,4 +1,8 @@
-export { AbstractVendorDriver, type DriverDescription } from "./abstract-vendor-driver.js";
+export {
+  AbstractVendorDriver,
+  type DeviceDmaLog,
+  type DriverDescription,
+} from "./abstract-vendor-driver.js";
 export type {
   Clock,
   DeviceContext,

@@ -3,7 +3,6 @@ import {
   type DeviceContext,
   type DirtyTrackingMethod,
   DmaLogger,
-  type DmaLogRange,
   MdevError,
   MigFlags,
   MigState,
@@ -43,6 +42,7 @@ export class DmaToyDriver extends AbstractVendorDriver {
       dirtyTracking: options.dirtyTracking ?? "dma-logging",
       maxStateBytes: 64,
     });
+    this.attachDmaLog(this.#logger);
     this.#ring = options.ringPages ?? 32;
     this.#failSave = options.failSave ?? false;
     if (this.dirtyTracking === "iommu-pinned") ctx.pinner?.pin(16 * 4096, this.#ring);
@@ -120,20 +120,6 @@ export class DmaToyDriver extends AbstractVendorDriver {
     this.counter = 0;
     this.position = 0;
     this.running = true;
-  }
-  protected override _logStart(ranges: readonly DmaLogRange[], hint: number): number {
-    return this.#logger.start(ranges, hint);
-  }
-  protected override _logStop(): void {
-    this.#logger.stop();
-  }
-  protected override _logReadAndClear(
-    iova: number,
-    length: number,
-    pageSize: number,
-    bitmap: BigUint64Array,
-  ): void {
-    this.#logger.readAndClear(iova, length, pageSize, bitmap);
   }
   async reportDirtyPages(bitmap: BigUint64Array): Promise<void> {
     for (const page of this.#written) {

@@ -15,7 +15,6 @@ import {
   AbstractVendorDriver,
   type DeviceContext,
   DmaLogger,
-  type DmaLogRange,
   isMdevError,
   MdevError,
   MigState,
@@ -67,6 +66,8 @@ export class __PascalName__Driver extends AbstractVendorDriver {
       // Exact: the resuming stream refuses (E2BIG) anything longer than a whole image.
       maxStateBytes: identityBytes(ctx.deviceType) + STATE_BYTES,
     });
+    // DMA_LOGGING_* are served from this log; the device tells it of each write it makes.
+    this.attachDmaLog(this.#dmaLog);
     this.#deviceType = ctx.deviceType;
     const ids = new DataView(this.configSpace.buffer);
     ids.setUint16(0x00, PCI_VENDOR_ID, true);
@@ -175,23 +176,6 @@ export class __PascalName__Driver extends AbstractVendorDriver {
     // Config space survives a device reset: the VMM owns and restores it.
     this.#state = powerOnState();
     this.#running = true;
-  }
-
-  protected override _logStart(ranges: readonly DmaLogRange[], pageSizeHint: number): number {
-    return this.#dmaLog.start(ranges, pageSizeHint);
-  }
-
-  protected override _logStop(): void {
-    this.#dmaLog.stop();
-  }
-
-  protected override _logReadAndClear(
-    iova: number,
-    length: number,
-    pageSize: number,
-    bitmap: BigUint64Array,
-  ): void {
-    this.#dmaLog.readAndClear(iova, length, pageSize, bitmap);
   }
 
   // ---- wiring ----
