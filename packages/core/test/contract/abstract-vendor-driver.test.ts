@@ -57,6 +57,26 @@ describe("AbstractVendorDriver: arcs", () => {
     expect(d.getState()).toBe(MigState.RUNNING_P2P);
   });
 
+  it("a composite arc that fails part-way undoes its earlier steps (the device runs as before)", async () => {
+    const d = new ToyDriver(MigFlags.STOP_COPY);
+    d.failHook = "stop";
+    await expect(d.setState(MigState.STOP)).rejects.toMatchObject({ code: "EIO" });
+    // RUNNING -> STOP quiesced P2P, then the stop failed: P2P was resumed again.
+    expect(d.calls).toEqual(["quiesceP2P", "stop", "resumeP2P"]);
+    expect(d.getState()).toBe(MigState.RUNNING);
+    expect(d.running).toBe(true);
+  });
+
+  it("PRE_COPY -> STOP_COPY whose save fails restarts the stopped device", async () => {
+    const d = new ToyDriver(MigFlags.STOP_COPY | MigFlags.PRE_COPY);
+    await driveTransition(d, MigState.PRE_COPY);
+    d.failHook = "save(true)";
+    await expect(d.setState(MigState.STOP_COPY)).rejects.toMatchObject({ code: "EIO" });
+    expect(d.getState()).toBe(MigState.PRE_COPY);
+    expect(d.running).toBe(true);
+    expect(d.calls.slice(-5)).toEqual(["quiesceP2P", "stop", "save(true)", "start", "resumeP2P"]);
+  });
+
   it("a hook that says the device broke moves it to ERROR; only reset leaves ERROR", async () => {
     const d = new ToyDriver();
     await driveTransition(d, MigState.PRE_COPY);
