@@ -56,10 +56,3 @@ export async function startSourceVm(
   await vm.start();
   return { host, vm };
 }
-
-/** Device states as the plugins describe them (for reports and comparisons). */
-export function describeDevices(vm: SimulatedVm): Record<string, unknown> {
-  return Object.fromEntries(
-    vm.devices.map((d) => [d.config.slot, d.plugin.describeState?.(d.driver) ?? null]),
-  );
-}

@@ -18,7 +18,7 @@ import { showProgress } from "../progress.js";
 import { renderHtmlReport } from "../report/html-report.js";
 import { migrationSummary } from "../summary.js";
 import { channelOptions, type TlsFlags } from "../tls-options.js";
-import { describeDevices, startSourceVm, type VmSetupOptions } from "../vm-setup.js";
+import { startSourceVm, type VmSetupOptions } from "../vm-setup.js";
 
 /** Options of `mdevkit migrate`. */
 export interface MigrateOptions extends TlsFlags, VmSetupOptions {
@@ -110,7 +110,7 @@ async function migrateOnce(
   try {
     const result = await source.migrate();
     stop();
-    const devices = describeDevices(vm);
+    const devices = vm.describeDevices();
     if (options.events)
       emitEvent({ event: "result", role: "source", result: { ...result, devices } });
     else if (options.json)

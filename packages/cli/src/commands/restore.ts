@@ -1,7 +1,7 @@
 import { resolve } from "node:path";
 import { MigrationTarget, openRestore } from "@mdevkit/core";
 import { table } from "../summary.js";
-import { describeDevices, makeHost } from "../vm-setup.js";
+import { makeHost } from "../vm-setup.js";
 
 /** Options of `mdevkit restore`. */
 export interface RestoreOptions {
@@ -28,7 +28,7 @@ export async function restoreCommand(file: string, options: RestoreOptions): Pro
       ramDigest: result.ramDigest,
       ramSha256: result.ramSha256,
       deviceLoadMs: result.deviceLoadMs,
-      devices: describeDevices(result.vm),
+      devices: result.devices,
       vcpuWritesAfterRun: result.vm.vcpuWrites - writes,
     };
     if (options.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);

@@ -6,7 +6,7 @@ import { MigFlags } from "../fsm/mig-flags.js";
 import { MigState } from "../fsm/mig-state.js";
 import { DirtyBitmap } from "../memory/dirty-bitmap.js";
 import { PAGE_SIZE } from "../memory/page.js";
-import { DevicePhase, type ManifestDevice } from "../stream/records.js";
+import { DevicePhase } from "../stream/records.js";
 import { StreamEncoder } from "../stream/stream-encoder.js";
 import type { SourceChannel } from "../transport/channel.js";
 import { hasReturnPath } from "../transport/channel.js";
@@ -30,6 +30,7 @@ import { PageDigestTable } from "./page-digest-table.js";
 import { RamSender } from "./ram-sender.js";
 import { ramSha256 } from "./ram-sha256.js";
 import { TargetAnswers } from "./target-answers.js";
+import { DEVICE_READ_BYTES, drainStopCopy, vmHandshake } from "./vm-handshake.js";
 
 /** Events a {@link MigrationSource} emits while it works. */
 export interface MigrationSourceEvents {
@@ -45,8 +46,6 @@ export interface MigrationSourceEvents {
   rollback: [error: MigrationError];
 }
 
-/** Largest chunk read from a device's data stream at once. */
-const DEVICE_READ_BYTES = 1 << 20;
 /** Most precopy bytes drained from one device per iteration, so RAM is not starved. */
 const DEVICE_PRECOPY_BYTES_PER_ITERATION = 64 << 20;
 
@@ -151,12 +150,7 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
     try {
       // 1. Handshake: nothing changes on the source until the target accepted.
       this.#enter("handshake");
-      await this.#send(
-        this.#encoder.start({
-          config: new TextEncoder().encode(JSON.stringify(vm.config)),
-          devices: manifest(vm.devices),
-        }),
-      );
+      await this.#send(this.#encoder.start(vmHandshake(vm)));
       await answers.waitFor("ACCEPT", this.#options.peerTimeoutMs, this.#abort.signal);
 
       // 2. Setup: every dirty log on, PRE_COPY-capable devices into PRE_COPY.
@@ -386,12 +380,10 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
 
   /** Reads a stopped device's stream to its permanent end and sends it. */
   async #drainStopCopy(d: VmDevice, stream: MigrationDataStream): Promise<void> {
-    for (;;) {
-      const chunk = await stream.read(DEVICE_READ_BYTES);
-      if (chunk.byteLength === 0) return;
+    await drainStopCopy(stream, async (chunk) => {
       await this.#send(this.#encoder.deviceData(d.index, DevicePhase.STOP_COPY, chunk));
       this.#countDeviceBytes(d, chunk.byteLength);
-    }
+    });
   }
 
   /** Puts the VM back the way it was and describes the failure. */
@@ -427,15 +419,4 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
     this.emit("rollback", error);
     return error;
   }
-}
-
-/** The HANDSHAKE device manifest of a VM. */
-function manifest(devices: readonly VmDevice[]): ManifestDevice[] {
-  return devices.map((d) => ({
-    slot: d.index,
-    plugin: d.plugin.name,
-    pluginVersion: d.plugin.version,
-    deviceType: d.config.deviceType,
-    compat: d.driver.compatibilityData(),
-  }));
 }

@@ -365,9 +365,7 @@ class TargetSession {
     // device state are recorded, so the check sees exactly what arrived; it is a test mode,
     // and the source's measured downtime does not include the hashing.
     const sha = this.options.verifyRam ? ramSha256(vm.memory) : undefined;
-    const devices = Object.fromEntries(
-      vm.devices.map((d) => [d.config.slot, d.plugin.describeState?.(d.driver) ?? null]),
-    );
+    const devices = vm.describeDevices();
     await this.options.beforeRun?.(vm);
     if (this.options.startVcpus) await vm.start();
     else vm.startDeviceActivity();

@@ -41,11 +41,4 @@ export class PageDigestTable {
   digest(): Uint8Array {
     return createHash("sha256").update(this.#crcs).digest();
   }
-
-  /** The digest a table would have for `pages` computed from live memory (for tests and `--verify`). */
-  static ofPages(pages: number, page: (pfn: number) => Uint8Array): Uint8Array {
-    const table = new PageDigestTable(pages);
-    for (let pfn = 0; pfn < pages; pfn++) table.data(pfn, page(pfn));
-    return table.digest();
-  }
 }

@@ -14,6 +14,7 @@ import {
 import { MigrationError } from "./migration-error.js";
 import { PageDigestTable } from "./page-digest-table.js";
 import { RamSender } from "./ram-sender.js";
+import { drainStopCopy, vmHandshake } from "./vm-handshake.js";
 
 /** What {@link saveVm} wrote. */
 export interface SaveResult {
@@ -39,18 +40,7 @@ export async function saveVm(vm: SimulatedVm, channel: SourceChannel): Promise<S
   const t0 = performance.now();
   const wasRunning = vm.running;
   try {
-    await channel.send(
-      encoder.start({
-        config: new TextEncoder().encode(JSON.stringify(vm.config)),
-        devices: vm.devices.map((d) => ({
-          slot: d.index,
-          plugin: d.plugin.name,
-          pluginVersion: d.plugin.version,
-          deviceType: d.config.deviceType,
-          compat: d.driver.compatibilityData(),
-        })),
-      }),
-    );
+    await channel.send(encoder.start(vmHandshake(vm)));
     if (wasRunning) await vm.pause();
     // After a handover whose outcome is unknown the devices sit in STOP_COPY with their
     // stream consumed: go back to STOP so STOP_COPY opens a fresh, complete one.
@@ -71,12 +61,9 @@ export async function saveVm(vm: SimulatedVm, channel: SourceChannel): Promise<S
       await channel.send(
         encoder.deviceConfig(d.index, d.driver.configRead(0, d.driver.configSpaceSize)),
       );
-      const stream = streams.get(d.index) as MigrationDataStream;
-      for (;;) {
-        const chunk = await stream.read(1 << 20);
-        if (chunk.byteLength === 0) break;
-        await channel.send(encoder.deviceData(d.index, DevicePhase.STOP_COPY, chunk));
-      }
+      await drainStopCopy(streams.get(d.index) as MigrationDataStream, (chunk) =>
+        channel.send(encoder.deviceData(d.index, DevicePhase.STOP_COPY, chunk)),
+      );
     }
     const digest = table.digest();
     await channel.send(encoder.end(digest));

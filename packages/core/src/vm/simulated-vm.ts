@@ -120,6 +120,16 @@ export class SimulatedVm {
     return this.#vcpus.reduce((sum, v) => sum + v.writes, 0);
   }
 
+  /**
+   * Each device's state as its plugin describes it (`null` where the plugin has no
+   * `describeState`), by slot: what tools show and compare between source and target.
+   */
+  describeDevices(): Record<string, unknown> {
+    return Object.fromEntries(
+      this.devices.map((d) => [d.config.slot, d.plugin.describeState?.(d.driver) ?? null]),
+    );
+  }
+
   /** Starts the vCPUs and the devices' activity ticks. */
   async start(): Promise<void> {
     this.startDeviceActivity();
