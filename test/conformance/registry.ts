@@ -1,20 +1,28 @@
 /**
- * Every plugin in plugins/, with the hooks the suite needs. Adding a plugin is one line
- * below (plus its hooks file in ./plugins/ and a devDependency in package.json).
+ * Every plugin in plugins/, with the hooks the suite needs: the cross-plugin matrix.
+ * `mdevkit new-plugin NAME` adds a plugin here (its two imports, one entry below and a
+ * devDependency in package.json); test/registry.test.ts fails for a workspace under
+ * plugins/ that is missing.
  */
-import type { ConformanceOptions } from "@mdevkit/conformance";
+import {
+  type ConformanceOptions,
+  describeVendorDriverConformance,
+  type SuiteApi,
+} from "@mdevkit/conformance";
 import type { VendorDriver, VendorPlugin } from "@mdevkit/core";
-import { mtty } from "./plugins/mtty.js";
+import { mttyPlugin } from "@mdevkit/plugin-mtty";
+import { mttyConformanceOptions } from "@mdevkit/plugin-mtty/conformance";
 
-/** One plugin of the matrix: the manifest and its conformance options. */
+/** One plugin of the matrix: the manifest and the conformance options it ships. */
 export interface PluginEntry<D extends VendorDriver = VendorDriver> {
   readonly plugin: VendorPlugin;
   readonly options: ConformanceOptions<D>;
 }
 
-/** The matrix, keyed by the name used in `MDEVKIT_PLUGINS`. */
+/** The matrix, keyed by the plugin's name (what `MDEVKIT_PLUGINS` lists). */
 export const PLUGINS: Readonly<Record<string, PluginEntry>> = {
-  mtty,
+  mtty: { plugin: mttyPlugin, options: mttyConformanceOptions },
+  // mdevkit new-plugin: entries above this line
 };
 
 /**
@@ -36,4 +44,17 @@ export function selectedPlugins(
     );
   }
   return names.map((n) => [n, PLUGINS[n]!]);
+}
+
+/**
+ * Registers one conformance suite per selected plugin with vitest (or with `api`, which
+ * is how the default tests check the matrix without running it).
+ */
+export function registerMatrix(
+  env: string | undefined = process.env["MDEVKIT_PLUGINS"],
+  api?: SuiteApi,
+): void {
+  for (const [, entry] of selectedPlugins(env)) {
+    describeVendorDriverConformance(entry.plugin, entry.options, api);
+  }
 }

@@ -9,6 +9,7 @@ export * as arbitraries from "./arbitraries.js";
 export { concatBytes, findLittleEndian } from "./bytes.js";
 export { CheckContext, expectMdevError, expectSuccess, Role } from "./context.js";
 export { type DirtyReader, dirtyReaderFor } from "./dirty-reader.js";
+export { type FakeContextOptions, FakeDma, fakeDeviceContext } from "./fakes.js";
 export type { ConformanceCheck, ConformanceGroup } from "./group.js";
 export {
   badStreamsGroup,

@@ -1,8 +1,9 @@
 import "reflect-metadata";
+import { saveDevice } from "@mdevkit/conformance";
 import { driveTransition, MigState } from "@mdevkit/core";
 import { describe, expect, it } from "vitest";
 import { Cfg, MTTY_DEVICE_ID, MTTY_VENDOR_ID } from "../src/index.js";
-import { makeDevice, saveWithPrecopy } from "./helpers.js";
+import { makeDevice } from "./helpers.js";
 
 const le32 = (bytes: Uint8Array) => new DataView(bytes.buffer, bytes.byteOffset).getUint32(0, true);
 const le16 = (bytes: Uint8Array) => new DataView(bytes.buffer, bytes.byteOffset).getUint16(0, true);
@@ -70,7 +71,7 @@ describe("PCI config space", () => {
     source.driver.configWrite(Cfg.BAR0, u32(0xd000));
     source.driver.configWrite(Cfg.INTERRUPT_LINE, Uint8Array.of(10));
     const saved = source.driver.configRead(0, 256);
-    const { precopy, stopCopy } = await saveWithPrecopy(source.driver);
+    const { precopy, stopCopy } = await saveDevice(source.driver);
     expect(precopy.byteLength + stopCopy.byteLength).toBeLessThan(256);
 
     const target = makeDevice("mtty-2");

@@ -1,4 +1,5 @@
 import "reflect-metadata";
+import { fakeDeviceContext } from "@mdevkit/conformance";
 import {
   DirtyBitmap,
   DirtyOracle,
@@ -10,7 +11,7 @@ import {
 } from "@mdevkit/core";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { MttyDriver, Reg } from "../src/index.js";
+import { MttyDriver, mttyPlugin, Reg } from "../src/index.js";
 import { CountingIrq, makeDevice, type TestDevice } from "./helpers.js";
 
 const MEM = 1 << 22; // FakeDma's 4 MiB
@@ -171,15 +172,15 @@ describe("with core's real IOMMU and DmaPort", () => {
     const oracle = new DirtyOracle(size / 4096);
     port.attach(oracle);
     const irq = new CountingIrq();
-    const driver = new MttyDriver({
-      slot: "00:05.0",
-      deviceType: "mtty-4",
-      options: {},
-      dma: port,
-      irq,
-      clock: { nowNs: () => 0n },
-      seed: 77,
-    });
+    const driver = new MttyDriver(
+      fakeDeviceContext(mttyPlugin, {
+        deviceType: "mtty-4",
+        dma: port,
+        irq,
+        slot: "00:05.0",
+        seed: 77,
+      }),
+    );
     await driver.logStart([{ iova: 0, length: size }], 4096);
     for (let p = 0; p < 4; p++) {
       driver.writeRegister(p, Reg.RING_BASE_LO, 0x1000 + p * 0x7_3000);

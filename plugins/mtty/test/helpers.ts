@@ -1,44 +1,11 @@
+/**
+ * mtty's test fixtures. Generic harness pieces (guest memory, stream draining, saving and
+ * loading the way the engine does) come from `@mdevkit/conformance`, as any plugin's would.
+ */
 import "reflect-metadata";
-import {
-  type DeviceContext,
-  type DmaAccess,
-  driveTransition,
-  type InterruptLines,
-  isMdevError,
-  MdevError,
-  type MigrationDataStream,
-  MigState,
-} from "@mdevkit/core";
-import { MttyDriver } from "../src/index.js";
-
-/** Guest memory a test can inspect: a flat byte array at IOVA 0, every write recorded. */
-export class FakeDma implements DmaAccess {
-  readonly memory: Uint8Array;
-  readonly writes: { iova: number; length: number }[] = [];
-  readonly reads: { iova: number; length: number }[] = [];
-
-  constructor(size = 1 << 22) {
-    this.memory = new Uint8Array(size);
-  }
-
-  read(iova: number, length: number): Uint8Array {
-    this.#check(iova, length);
-    this.reads.push({ iova, length });
-    return this.memory.slice(iova, iova + length);
-  }
-
-  write(iova: number, data: Uint8Array): void {
-    this.#check(iova, data.byteLength);
-    this.writes.push({ iova, length: data.byteLength });
-    this.memory.set(data, iova);
-  }
-
-  #check(iova: number, length: number): void {
-    if (iova < 0 || iova + length > this.memory.byteLength) {
-      throw new MdevError("EFAULT", `IOVA 0x${iova.toString(16)}+${length} is not mapped`);
-    }
-  }
-}
+import { FakeDma, fakeDeviceContext, reach } from "@mdevkit/conformance";
+import { type InterruptLines, MdevError, type MigrationDataStream, MigState } from "@mdevkit/core";
+import { MttyDriver, mttyPlugin } from "../src/index.js";
 
 /** Interrupt lines that count raises per vector. */
 export class CountingIrq implements InterruptLines {
@@ -72,91 +39,15 @@ export function makeDevice(
 ): TestDevice {
   const dma = new FakeDma();
   const irq = new CountingIrq(irqCount);
-  const ctx: DeviceContext = {
-    slot: "00:03.0",
-    deviceType,
-    options,
-    dma,
-    irq,
-    clock: { nowNs: () => 0n },
-    seed,
-  };
+  const ctx = fakeDeviceContext(mttyPlugin, { deviceType, seed, options, dma, irq });
   return { driver: new MttyDriver(ctx), dma, irq };
 }
 
-/** Reads a saving stream until ENOMSG (precopy) or the permanent end (stop-copy). */
-export async function drain(stream: MigrationDataStream, chunk = 1 << 20): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  for (;;) {
-    let bytes: Uint8Array;
-    try {
-      bytes = await stream.read(chunk);
-    } catch (err) {
-      if (isMdevError(err, "ENOMSG")) break;
-      throw err;
-    }
-    if (bytes.byteLength === 0) break;
-    parts.push(bytes.slice());
-  }
-  return concat(parts);
-}
-
-export function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
-}
-
-/**
- * The source side the way the engine does it: RUNNING → PRE_COPY (read the initial
- * bytes while running), then → STOP_COPY (read the rest) and → STOP.
- */
-export async function saveWithPrecopy(
-  driver: MttyDriver,
-): Promise<{ precopy: Uint8Array; stopCopy: Uint8Array }> {
-  const { stream } = await driveTransition(driver, MigState.PRE_COPY);
-  if (stream === undefined) throw new Error("PRE_COPY opened no stream");
-  const precopy = await drain(stream);
-  await driveTransition(driver, MigState.STOP_COPY);
-  const stopCopy = await drain(stream);
-  await driveTransition(driver, MigState.STOP);
-  return { precopy, stopCopy };
-}
-
-/** Target side: → RESUMING, write `bytes` in `chunks` (sizes cycled), → STOP. */
-export async function loadStream(
-  driver: MttyDriver,
-  bytes: Uint8Array,
-  chunkSizes: readonly number[] = [bytes.byteLength || 1],
-): Promise<void> {
-  const stream = await openResuming(driver);
-  await writeChunked(stream, bytes, chunkSizes);
-  await driveTransition(driver, MigState.STOP);
-}
-
+/** Target side: STOP → RESUMING, returning the resuming stream. */
 export async function openResuming(driver: MttyDriver): Promise<MigrationDataStream> {
-  const { stream } = await driveTransition(driver, MigState.RESUMING);
+  const stream = await reach(driver, MigState.RESUMING);
   if (stream === undefined) throw new Error("RESUMING opened no stream");
   return stream;
-}
-
-export async function writeChunked(
-  stream: MigrationDataStream,
-  bytes: Uint8Array,
-  chunkSizes: readonly number[],
-): Promise<void> {
-  let at = 0;
-  let i = 0;
-  while (at < bytes.byteLength) {
-    const size = Math.max(1, chunkSizes[i++ % chunkSizes.length]!);
-    const chunk = bytes.subarray(at, at + size);
-    await stream.write(chunk);
-    at += chunk.byteLength;
-  }
 }
 
 /** Puts a port into a busy, non-trivial state so round trips have something to carry. */

@@ -1,4 +1,5 @@
 import "reflect-metadata";
+import { drainStream, loadDevice, saveDevice } from "@mdevkit/conformance";
 import { driveTransition, MigState } from "@mdevkit/core";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
@@ -12,7 +13,7 @@ import {
   STREAM_MAGIC,
   streamBytes,
 } from "../src/index.js";
-import { drain, exercise, loadStream, makeDevice, saveWithPrecopy } from "./helpers.js";
+import { exercise, makeDevice } from "./helpers.js";
 
 describe("save on one driver, load on a fresh one", () => {
   for (const type of ["mtty-1", "mtty-2", "mtty-4"]) {
@@ -22,14 +23,14 @@ describe("save on one driver, load on a fresh one", () => {
       const before = describeState(source.driver);
       const ports = source.driver.portCount;
 
-      const { precopy, stopCopy } = await saveWithPrecopy(source.driver);
+      const { precopy, stopCopy } = await saveDevice(source.driver);
       expect(precopy.byteLength).toBe(HEADER_BYTES);
       expect(new DataView(precopy.buffer).getBigUint64(0, true)).toBe(STREAM_MAGIC);
       expect(stopCopy.byteLength).toBe(ports * PORT_BYTES);
       expect(source.driver.getState()).toBe(MigState.STOP);
 
       const target = makeDevice(type);
-      await loadStream(target.driver, new Uint8Array([...precopy, ...stopCopy]));
+      await loadDevice(target.driver, new Uint8Array([...precopy, ...stopCopy]));
       expect(describeState(target.driver)).toEqual(before);
       expect(describeState(source.driver)).toEqual(before); // saving changed nothing
       expect(mttyInvariants(target.driver)).toEqual([]);
@@ -45,10 +46,10 @@ describe("save on one driver, load on a fresh one", () => {
     await driveTransition(source.driver, MigState.STOP);
     expect(await source.driver.getDataSize()).toBe(streamBytes(2));
     const { stream } = await driveTransition(source.driver, MigState.STOP_COPY);
-    const image = await drain(stream!, 7);
+    const { bytes: image } = await drainStream(stream!, 7);
     expect(image.byteLength).toBe(streamBytes(2));
     const target = makeDevice("mtty-2");
-    await loadStream(target.driver, image);
+    await loadDevice(target.driver, image);
     expect(describeState(target.driver)).toEqual(describeState(source.driver));
   });
 
@@ -60,12 +61,12 @@ describe("save on one driver, load on a fresh one", () => {
     expect(await driver.getDataSize()).toBe(4 * PORT_BYTES);
     await stream!.read(10);
     expect((await driver.precopyInfo()).initialBytes).toBe(HEADER_BYTES - 10);
-    await drain(stream!);
+    await drainStream(stream!);
     expect(await driver.precopyInfo()).toEqual({ initialBytes: 0, dirtyBytes: 0 });
     // The device keeps running in PRE_COPY.
     expect(driver.tick(3)).toBeGreaterThan(0);
     await driveTransition(driver, MigState.STOP_COPY);
-    expect((await drain(stream!)).byteLength).toBe(4 * PORT_BYTES);
+    expect((await drainStream(stream!)).bytes.byteLength).toBe(4 * PORT_BYTES);
   });
 
   it("an abandoned precopy (PRE_COPY → RUNNING) leaves the device running and a new session starts clean", async () => {
@@ -74,7 +75,7 @@ describe("save on one driver, load on a fresh one", () => {
     await driveTransition(driver, MigState.RUNNING);
     await expect(stream!.read(1)).rejects.toThrow(/ENODEV/);
     expect(driver.tick(1)).toBeGreaterThan(0);
-    const again = await saveWithPrecopy(driver);
+    const again = await saveDevice(driver);
     expect(again.precopy.byteLength).toBe(HEADER_BYTES);
   });
 
@@ -86,11 +87,11 @@ describe("save on one driver, load on a fresh one", () => {
       d.driver.writeRegister(1, Reg.IIR_FCR, 0x01);
       d.driver.tick(20);
     }
-    const { precopy, stopCopy } = await saveWithPrecopy(source.driver);
+    const { precopy, stopCopy } = await saveDevice(source.driver);
     const target = makeDevice("mtty-2", 1234);
     // The target's guest memory arrives by the RAM migration, not the device stream.
     target.dma.memory.set(source.dma.memory);
-    await loadStream(target.driver, new Uint8Array([...precopy, ...stopCopy]));
+    await loadDevice(target.driver, new Uint8Array([...precopy, ...stopCopy]));
     await driveTransition(target.driver, MigState.RUNNING);
     target.driver.tick(30);
     reference.driver.tick(30);
@@ -101,7 +102,7 @@ describe("save on one driver, load on a fresh one", () => {
   it("accepts the stream split at any boundaries, down to single bytes", async () => {
     const source = makeDevice("mtty-4", 99);
     exercise(source.driver, 2);
-    const { precopy, stopCopy } = await saveWithPrecopy(source.driver);
+    const { precopy, stopCopy } = await saveDevice(source.driver);
     const image = new Uint8Array([...precopy, ...stopCopy]);
     const expected = describeState(source.driver);
     await fc.assert(
@@ -109,14 +110,14 @@ describe("save on one driver, load on a fresh one", () => {
         fc.array(fc.integer({ min: 1, max: 64 }), { minLength: 1, maxLength: 40 }),
         async (sizes) => {
           const target = makeDevice("mtty-4", 99);
-          await loadStream(target.driver, image, sizes);
+          await loadDevice(target.driver, image, sizes);
           expect(describeState(target.driver)).toEqual(expected);
         },
       ),
       { numRuns: 150 },
     );
     const oneByOne = makeDevice("mtty-4", 99);
-    await loadStream(oneByOne.driver, image, [1]);
+    await loadDevice(oneByOne.driver, image, [1]);
     expect(describeState(oneByOne.driver)).toEqual(expected);
   });
 
@@ -142,9 +143,9 @@ describe("save on one driver, load on a fresh one", () => {
           source.driver.tick(o.ticks);
         }
         expect(mttyInvariants(source.driver)).toEqual([]);
-        const { precopy, stopCopy } = await saveWithPrecopy(source.driver);
+        const { precopy, stopCopy } = await saveDevice(source.driver);
         const target = makeDevice("mtty-2", 5);
-        await loadStream(target.driver, new Uint8Array([...precopy, ...stopCopy]));
+        await loadDevice(target.driver, new Uint8Array([...precopy, ...stopCopy]));
         expect(describeState(target.driver)).toEqual(describeState(source.driver));
       }),
       { numRuns: 100 },

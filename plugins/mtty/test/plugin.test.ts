@@ -1,9 +1,10 @@
 import "reflect-metadata";
 import { readFileSync } from "node:fs";
+import { FakeDma, fakeDeviceContext } from "@mdevkit/conformance";
 import { createHost, MigFlags, PluginRegistry, type SourceDeviceInfo } from "@mdevkit/core";
 import { describe, expect, it } from "vitest";
 import { encodeCompatibility, MTTY_PLUGIN_VERSION, MttyDriver, mttyPlugin } from "../src/index.js";
-import { CountingIrq, FakeDma, makeDevice } from "./helpers.js";
+import { CountingIrq, makeDevice } from "./helpers.js";
 
 const source = (over: Partial<SourceDeviceInfo> = {}): SourceDeviceInfo => ({
   plugin: "mtty",
@@ -37,15 +38,14 @@ describe("mttyPlugin manifest", () => {
       ["mtty-2", 2],
       ["mtty-4", 4],
     ] as const) {
-      const driver = await mttyPlugin.create({
-        slot: "00:04.0",
-        deviceType: type,
-        options: {},
-        dma: new FakeDma(4096),
-        irq: new CountingIrq(),
-        clock: { nowNs: () => 0n },
-        seed: 1,
-      });
+      const driver = await mttyPlugin.create(
+        fakeDeviceContext(mttyPlugin, {
+          deviceType: type,
+          dma: new FakeDma(4096),
+          irq: new CountingIrq(),
+          slot: "00:04.0",
+        }),
+      );
       expect(driver).toBeInstanceOf(MttyDriver);
       expect((driver as MttyDriver).portCount).toBe(ports);
       expect(driver.migrationFlags).toBe(mttyPlugin.migrationFlags);

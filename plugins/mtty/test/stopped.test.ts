@@ -1,8 +1,9 @@
 import "reflect-metadata";
+import { saveDevice } from "@mdevkit/conformance";
 import { driveTransition, MigState } from "@mdevkit/core";
 import { describe, expect, it } from "vitest";
 import { describeState, IER, Reg } from "../src/index.js";
-import { exercise, makeDevice, openResuming, saveWithPrecopy, type TestDevice } from "./helpers.js";
+import { exercise, makeDevice, openResuming, type TestDevice } from "./helpers.js";
 
 /** A device whose every port would DMA and interrupt on any input. */
 function armed(): TestDevice {
@@ -63,7 +64,7 @@ describe("a stopped device does no DMA, raises no interrupt and changes no state
 
   it("in RESUMING, and in STOP after loading, until started", async () => {
     const source = armed();
-    const { precopy, stopCopy } = await saveWithPrecopy(source.driver);
+    const { precopy, stopCopy } = await saveDevice(source.driver);
     const target = makeDevice("mtty-2", 21);
     const stream = await openResuming(target.driver);
     await expectQuiet(target, async () => {}, MigState.RESUMING);

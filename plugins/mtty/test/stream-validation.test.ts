@@ -1,25 +1,18 @@
 import "reflect-metadata";
 import { crc32 } from "node:zlib";
+import { saveDevice, writeChunks } from "@mdevkit/conformance";
 import { driveTransition, MigState } from "@mdevkit/core";
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import { describeState, HEADER_BYTES, PORT_BYTES, streamBytes } from "../src/index.js";
-import {
-  errorOf,
-  exercise,
-  makeDevice,
-  openResuming,
-  saveWithPrecopy,
-  type TestDevice,
-  writeChunked,
-} from "./helpers.js";
+import { errorOf, exercise, makeDevice, openResuming, type TestDevice } from "./helpers.js";
 
 let image: Uint8Array;
 
 beforeAll(async () => {
   const source = makeDevice("mtty-2", 3);
   exercise(source.driver, 0);
-  const { precopy, stopCopy } = await saveWithPrecopy(source.driver);
+  const { precopy, stopCopy } = await saveDevice(source.driver);
   image = new Uint8Array([...precopy, ...stopCopy]);
 });
 
@@ -72,7 +65,7 @@ describe("the header is checked as soon as 24 bytes arrive", () => {
       const before = describeState(target.driver);
       const stream = await openResuming(target.driver);
       // One byte at a time: the first 23 are accepted, the 24th is refused.
-      await writeChunked(stream, bad.subarray(0, HEADER_BYTES - 1), [1]);
+      await writeChunks(stream, bad.subarray(0, HEADER_BYTES - 1), [1]);
       const err = await errorOf(stream.write(bad.subarray(HEADER_BYTES - 1, HEADER_BYTES)));
       expect(err.code).toBe("EINVAL");
       expect(err.message).toMatch(pattern);
@@ -84,7 +77,7 @@ describe("the header is checked as soon as 24 bytes arrive", () => {
 
   it("a stream from a 4-port device is refused by a 2-port one at byte 24", async () => {
     const source = makeDevice("mtty-4");
-    const { precopy } = await saveWithPrecopy(source.driver);
+    const { precopy } = await saveDevice(source.driver);
     const target = busyTarget();
     const stream = await openResuming(target.driver);
     await expect(stream.write(precopy)).rejects.toThrow(/nrPorts is 4, this device has 2/);

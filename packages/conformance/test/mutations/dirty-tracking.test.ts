@@ -1,13 +1,15 @@
 import "reflect-metadata";
 import { MigState } from "@mdevkit/core";
-import { mttyPlugin } from "@mdevkit/plugin-mtty";
 import { describe, expect, it } from "vitest";
 import { runConformanceGroup } from "../../src/index.js";
-import { mttyOptions } from "../fixtures/mtty-options.js";
+import { toyOptions } from "../fixtures/toy-options.js";
+import { createToyPlugin } from "../fixtures/toy-plugin.js";
 import { mutatePlugin } from "../fixtures/wrap.js";
 
+const toyPlugin = createToyPlugin();
+
 // Bug 1: the report loses the lowest dirty page of every read.
-const dropsPage = mutatePlugin(mttyPlugin, (real) => ({
+const dropsPage = mutatePlugin(toyPlugin, (real) => ({
   logReadAndClear: async (
     iova: number,
     length: number,
@@ -24,11 +26,11 @@ const dropsPage = mutatePlugin(mttyPlugin, (real) => ({
 
 // Bug 2: stopping flushes a last status write to guest memory that the log never sees —
 // the "final report before STOP" class of bug that only a report taken after STOP exposes.
-const unloggedFlush = mutatePlugin(mttyPlugin, (real, ctx) => ({
+const unloggedFlush = mutatePlugin(toyPlugin, (real, ctx) => ({
   setState: async (next: MigState) => {
     const stream = await real.setState(next);
     if (next === MigState.STOP || next === MigState.STOP_COPY)
-      ctx.dma.write(0x9_0000, Uint8Array.of(0xee));
+      ctx.dma.write(0xf_0000, Uint8Array.of(0xee));
     return stream;
   },
 }));
@@ -38,19 +40,19 @@ const only = { only: /every page written/ };
 describe("dirty-tracking group catches lost dirty pages", () => {
   it("fails for a log that drops a page", async () => {
     await expect(
-      runConformanceGroup("dirty-tracking", dropsPage, mttyOptions, only),
+      runConformanceGroup("dirty-tracking", dropsPage, toyOptions, only),
     ).rejects.toThrow(/dma-logging lost \d+ page/);
   });
 
   it("fails for a device whose stop writes guest memory without logging it", async () => {
     await expect(
-      runConformanceGroup("dirty-tracking", unloggedFlush, mttyOptions, only),
-    ).rejects.toThrow(/lost 1 page\(s\) .*guest pages 144/);
+      runConformanceGroup("dirty-tracking", unloggedFlush, toyOptions, only),
+    ).rejects.toThrow(/lost 1 page\(s\) .*guest pages 240/);
   });
 
-  it("passes for mtty", async () => {
+  it("passes for the correct toy", async () => {
     await expect(
-      runConformanceGroup("dirty-tracking", mttyPlugin, mttyOptions),
+      runConformanceGroup("dirty-tracking", toyPlugin, toyOptions),
     ).resolves.toBeDefined();
   });
 });

@@ -1,24 +1,26 @@
 import "reflect-metadata";
-import { mttyPlugin } from "@mdevkit/plugin-mtty";
 import { describe, expect, it } from "vitest";
 import { runConformanceGroup } from "../../src/index.js";
-import { mttyOptions } from "../fixtures/mtty-options.js";
+import { toyOptions } from "../fixtures/toy-options.js";
+import { createToyPlugin } from "../fixtures/toy-plugin.js";
+
+const toyPlugin = createToyPlugin();
 
 // Bug: a target-side compatibility check that refuses the plugin's own devices (e.g. it
 // compares the blob against the wrong version constant), so every handshake is rejected.
 const refusesItself = {
-  ...mttyPlugin,
-  checkCompatible: () => ({ compatible: false as const, reason: "mtty: wrong version constant" }),
+  ...toyPlugin,
+  checkCompatible: () => ({ compatible: false as const, reason: "toy: wrong version constant" }),
 };
 
 describe("end-to-end group catches failures only the engine path shows", () => {
   it("fails for a plugin whose handshake check refuses its own devices", async () => {
-    await expect(runConformanceGroup("end-to-end", refusesItself, mttyOptions)).rejects.toThrow(
+    await expect(runConformanceGroup("end-to-end", refusesItself, toyOptions)).rejects.toThrow(
       /wrong version constant/,
     );
   });
 
-  it("passes for mtty", async () => {
-    await expect(runConformanceGroup("end-to-end", mttyPlugin, mttyOptions)).resolves.toBeDefined();
+  it("passes for the correct toy", async () => {
+    await expect(runConformanceGroup("end-to-end", toyPlugin, toyOptions)).resolves.toBeDefined();
   });
 });
