@@ -10,13 +10,12 @@
  *   STOP_COPY then sends only the per-port blocks;
  * - RESUMING: the header is checked as soon as it arrives, and the whole image is
  *   decoded into fresh objects before any port is touched (all-or-nothing);
- * - dirty tracking: core's `DmaLogger` hears of every DMA write the device issues.
+ * - dirty tracking: every DMA write goes through the base class's `dmaWrite`, which
+ *   feeds the device's DMA log (the plugin offers only DMA logging, like mlx5).
  */
 import {
   AbstractVendorDriver,
   type DeviceContext,
-  DmaLogger,
-  isMdevError,
   MdevError,
   MigFlags,
   MigState,
@@ -59,27 +58,16 @@ export class MttyDriver extends AbstractVendorDriver {
   readonly portCount: number;
   readonly #ports: UartPort[];
   readonly #configWriteMask: Uint8Array;
-  /**
-   * Device-side DMA log (uAPI DMA_LOGGING_*). Fed by the driver's own DMA path rather
-   * than attached to the host's DmaPort, because `ctx.dma` is only a `DmaAccess`.
-   */
-  readonly #dmaLog = new DmaLogger();
   /** Host-side wire output per port; not device state, so neither migrated nor compared. */
   readonly #transmitted: number[][];
-  /** False between _stopDevice and _startDevice. The contract creates devices RUNNING. */
-  #running = true;
+  /** Bytes the current tick delivered (what {@link tick} reports). */
+  #delivered = 0;
 
   constructor(ctx: DeviceContext) {
     const portCount = portCountOf(ctx.deviceType);
     checkOptions(ctx.options);
-    super(ctx, {
-      migrationFlags: MTTY_MIGRATION_FLAGS,
-      dirtyTracking: "dma-logging",
-      // Exact: the resuming stream refuses (E2BIG) anything longer than a full image.
-      maxStateBytes: streamBytes(portCount),
-    });
-    // DMA_LOGGING_* are served from this log; the device tells it of each write it makes.
-    this.attachDmaLog(this.#dmaLog);
+    // Exact: the resuming stream refuses (E2BIG) anything longer than a full image.
+    super(ctx, { maxStateBytes: streamBytes(portCount) });
     this.portCount = portCount;
     const config = buildConfigSpace(portCount);
     this.configSpace.set(config.bytes);
@@ -90,15 +78,15 @@ export class MttyDriver extends AbstractVendorDriver {
       (_, i) =>
         new UartPort({
           raiseIrq: () => this.#raiseIrq(),
-          dmaWrite: (iova, bytes) => this.#dmaWrite(iova, bytes),
+          dmaWrite: (iova, bytes) => this.dmaWrite(iova, bytes),
           transmit: (byte) => this.#transmitted[i]!.push(byte),
         }),
     );
   }
 
   /** True while the device may act: not stopped by the FSM and not broken. */
-  get running(): boolean {
-    return this.#running && this.getState() !== MigState.ERROR;
+  override get running(): boolean {
+    return super.running;
   }
 
   // ---- guest-visible interface ----
@@ -145,28 +133,33 @@ export class MttyDriver extends AbstractVendorDriver {
   /**
    * Advances the built-in workload by `n` ticks: each port receives 1–3 bytes per tick,
    * chosen deterministically from `ctx.seed` and the port's wire cursor. Returns the
-   * number of bytes delivered (0 while stopped). This is the optional `VendorDriver.tick()`
-   * the simulated VM calls periodically (with no argument: one tick).
+   * number of bytes delivered (0 while stopped: the base class gates every tick). The
+   * simulated VM calls it with no argument: one tick.
    */
-  tick(n = 1): number {
+  override tick(n = 1): number {
     if (!Number.isSafeInteger(n) || n < 0)
       throw new MdevError("EINVAL", `tick count ${n} must be a non-negative integer`);
-    if (!this.running) return 0;
     let delivered = 0;
     for (let t = 0; t < n; t++) {
-      this.#ports.forEach((port, i) => {
-        const s = port.state;
-        const count = bytesThisTick(this.ctx.seed, i, s.wireSeq);
-        const bytes = Uint8Array.from({ length: count }, (_, k) =>
-          wireByte(this.ctx.seed, i, (s.wireSeq + k) >>> 0),
-        );
-        port.receive(bytes);
-        // The cursor moves only after delivery: if DMA faulted, the bytes are sent again next time.
-        s.wireSeq = (s.wireSeq + count) >>> 0;
-        delivered += count;
-      });
+      this.#delivered = 0;
+      super.tick();
+      delivered += this.#delivered;
     }
     return delivered;
+  }
+
+  protected override _tick(): void {
+    this.#ports.forEach((port, i) => {
+      const s = port.state;
+      const count = bytesThisTick(this.ctx.seed, i, s.wireSeq);
+      const bytes = Uint8Array.from({ length: count }, (_, k) =>
+        wireByte(this.ctx.seed, i, (s.wireSeq + k) >>> 0),
+      );
+      port.receive(bytes);
+      // The cursor moves only after delivery: if DMA faulted, the bytes are sent again next time.
+      s.wireSeq = (s.wireSeq + count) >>> 0;
+      this.#delivered += count;
+    });
   }
 
   /** Takes the bytes `port` transmitted (not looped back) since the last call. Host-side only. */
@@ -184,13 +177,11 @@ export class MttyDriver extends AbstractVendorDriver {
 
   // ---- migration hooks ----
 
-  protected _stopDevice(): void {
-    this.#running = false;
-  }
+  // Stop and start need no device work: the base class's `running` gates every
+  // device-originated action (ticks, DMA, interrupts) and every guest register access.
+  protected _stopDevice(): void {}
 
-  protected _startDevice(): void {
-    this.#running = true;
-  }
+  protected _startDevice(): void {}
 
   protected override _precopyStart(): Uint8Array {
     // mtty.c's PRE_COPY data is just the header: the target validates it long before
@@ -239,7 +230,6 @@ export class MttyDriver extends AbstractVendorDriver {
     this.#transmitted.forEach((_, i) => {
       this.#transmitted[i] = [];
     });
-    this.#running = true;
   }
 
   protected override _configWrite(offset: number, data: Uint8Array): void {
@@ -277,24 +267,6 @@ export class MttyDriver extends AbstractVendorDriver {
   #raiseIrq(): void {
     this.#assertRunning("interrupt");
     if (this.ctx.irq.count > MTTY_IRQ_VECTOR) this.ctx.irq.raise(MTTY_IRQ_VECTOR);
-  }
-
-  #dmaWrite(iova: number, bytes: Uint8Array): boolean {
-    this.#assertRunning("DMA");
-    try {
-      this.ctx.dma.write(iova, bytes);
-      return true;
-    } catch (err) {
-      // An IOMMU fault (unmapped or read-only IOVA the guest programmed) is the guest's
-      // problem: the port halts its ring and reports it. Anything else is a bug: rethrow.
-      if (isMdevError(err)) return false;
-      throw err;
-    } finally {
-      // Logged even when the write faulted: DmaAccess does not promise that a failed
-      // write moved nothing, and over-reporting is safe where missing a page is not.
-      // The device knows only IOVAs; DMA logging is IOVA-based, so the GPA slot gets the IOVA.
-      this.#dmaLog.onDmaWrite(iova, iova, bytes.byteLength);
-    }
   }
 
   /** Every entry point already checks; this catches a future path that forgets to. */

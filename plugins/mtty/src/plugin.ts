@@ -18,7 +18,7 @@ export const mttyPlugin: VendorPlugin = {
   engine: ">=0.1.0 <1",
   deviceTypes: MTTY_DEVICE_TYPES.map(({ name, description }) => ({ name, description })),
   migrationFlags: MTTY_MIGRATION_FLAGS,
-  dirtyTracking: "dma-logging",
+  dirtyTracking: ["dma-logging"],
   checkCompatible,
   create: (ctx) => new MttyDriver(ctx),
   // Tools (the CLI's reports, end-to-end tests) compare source and target devices with this.

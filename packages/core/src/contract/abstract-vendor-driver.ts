@@ -1,48 +1,52 @@
 import { FsmError } from "../errors/fsm-error.js";
 import { isMdevError, MdevError } from "../errors/mdev-error.js";
-import { arcSessionEffect, isDirectArc } from "../fsm/arcs.js";
-import { isLegalFlagSet, type MigFlagSet, MigFlags, migFlagsName } from "../fsm/mig-flags.js";
+import { isDirectArc } from "../fsm/arcs.js";
+import { isLegalFlagSet, type MigFlagSet, migFlagsName } from "../fsm/mig-flags.js";
 import { MigState, migStateName } from "../fsm/mig-state.js";
+import { DirtyBitmap } from "../memory/dirty-bitmap.js";
+import { DmaLogger } from "../memory/dma-logger.js";
+import { PAGE_SIZE } from "../memory/page.js";
+import { VendorDirtyTracker } from "../memory/vendor-dirty-tracker.js";
+import { type ArcHook, type ArcStep, arcPlan, type SessionAction } from "./arc-steps.js";
 import type { DeviceContext } from "./device-context.js";
-import { type DmaLogRange, validateDmaLogRanges } from "./dma-log-range.js";
+import { DMA_LOG_MAX_RANGES, type DmaLogRange, validateDmaLogRanges } from "./dma-log-range.js";
 import type { MigrationDataStream, PrecopyInfo } from "./migration-data-stream.js";
 import { ResumingStream } from "./resuming-stream.js";
 import { SavingStream } from "./saving-stream.js";
 import type { DirtyTrackingMethod, VendorDriver } from "./vendor-driver.js";
 
-const { ERROR, STOP, RUNNING, STOP_COPY, RESUMING, RUNNING_P2P, PRE_COPY, PRE_COPY_P2P } = MigState;
-
-/**
- * The part of a device DMA log the base class drives; core's `DmaLogger` is one. A driver
- * that {@link AbstractVendorDriver.attachDmaLog attaches} one gets the three log hooks.
- */
-export interface DeviceDmaLog {
-  /** DMA_LOGGING_START after the contract's checks; returns the page size chosen. */
-  start(ranges: readonly DmaLogRange[], pageSizeHint: number): number;
-  /** DMA_LOGGING_STOP. */
-  stop(): void;
-  /** DMA_LOGGING_REPORT: read-and-clear into `bitmap`. */
-  readAndClear(iova: number, length: number, pageSize: number, bitmap: BigUint64Array): void;
-}
+const { ERROR, RUNNING, PRE_COPY, PRE_COPY_P2P } = MigState;
 
 /** Static description an {@link AbstractVendorDriver} subclass passes to its constructor. */
 export interface DriverDescription {
-  /** Capability flags; must be a legal set. */
-  readonly migrationFlags: MigFlagSet;
-  /** Dirty-tracking method of the device. */
-  readonly dirtyTracking: DirtyTrackingMethod;
   /** Most bytes a resuming stream accepts (the device's maximum state size). */
   readonly maxStateBytes: number;
   /** PCI config space size; 256 (conventional) by default, 4096 for PCIe extended space. */
   readonly configSpaceSize?: 256 | 4096;
+  /**
+   * Narrows the plugin's flags for this one device (e.g. an option that runs STOP_COPY
+   * only). Must be a legal set within `ctx.migrationFlags`; the plugin's flags otherwise.
+   */
+  readonly migrationFlags?: MigFlagSet;
+  /**
+   * Most ranges one DMA_LOGGING_START accepts (E2BIG above it; the VMM then merges ranges,
+   * as QEMU does). Default and upper bound: {@link DMA_LOG_MAX_RANGES}.
+   */
+  readonly maxDmaLogRanges?: number;
 }
 
 /**
  * Base class for vendor drivers, in the style of Level's `abstract-level`: every public
  * method checks the contract — the arc is a direct one for the declared flags, the data
  * session is in the right state, arguments are in bounds — and then calls a protected
- * `_hook` that holds only device-specific code. State is committed here after a hook
+ * `_hook` that holds only device-specific code. Which hooks an arc calls, in what order and
+ * with what undo, is the data in {@link ARC_STEPS}. State is committed here after an arc
  * succeeds, so a plugin never tracks the FSM itself.
+ *
+ * The base class also owns what every device repeats: whether the device is
+ * {@link running}, the {@link tick} gate, DMA into guest memory with fault handling
+ * ({@link dmaWrite}), and the dirty log of the method the host chose for this device
+ * (a device DMA log or a vendor bitmap, both fed by {@link dmaWrite}).
  *
  * Hooks a plugin must write: {@link _stopDevice}, {@link _startDevice},
  * {@link _saveState}, {@link _loadState}, {@link _estimateStateSize},
@@ -57,17 +61,26 @@ export abstract class AbstractVendorDriver implements VendorDriver {
   /** PCI config space contents; subclasses fill IDs and BARs in their constructor. */
   protected readonly configSpace: Uint8Array;
   readonly #maxStateBytes: number;
+  readonly #maxDmaLogRanges: number;
   #state: MigState = RUNNING;
+  #running = true;
   #saving: SavingStream | undefined;
   #resuming: ResumingStream | undefined;
-  #logging = false;
-  #dmaLog: DeviceDmaLog | undefined;
+  /** The device's DMA log, when the host chose DMA logging for it. */
+  readonly #dmaLog: DmaLogger | undefined;
+  /** The device's own dirty bitmap, when the host chose vendor reporting for it. */
+  readonly #vendorLog: VendorDirtyTracker | undefined;
+  #dmaLogging = false;
 
   protected constructor(ctx: DeviceContext, description: DriverDescription) {
-    if (!isLegalFlagSet(description.migrationFlags)) {
+    const flags = description.migrationFlags ?? ctx.migrationFlags;
+    if (!isLegalFlagSet(flags)) {
+      throw new MdevError("EINVAL", `migration flags ${migFlagsName(flags)} are not a legal set`);
+    }
+    if ((flags & ~ctx.migrationFlags) !== 0) {
       throw new MdevError(
         "EINVAL",
-        `migration flags ${migFlagsName(description.migrationFlags)} are not a legal set`,
+        `migration flags ${migFlagsName(flags)} are not within the plugin's ${migFlagsName(ctx.migrationFlags)}`,
       );
     }
     if (!Number.isSafeInteger(description.maxStateBytes) || description.maxStateBytes <= 0) {
@@ -76,12 +89,24 @@ export abstract class AbstractVendorDriver implements VendorDriver {
         `maxStateBytes ${description.maxStateBytes} must be a positive integer`,
       );
     }
+    const maxRanges = description.maxDmaLogRanges ?? DMA_LOG_MAX_RANGES;
+    if (!Number.isSafeInteger(maxRanges) || maxRanges < 1 || maxRanges > DMA_LOG_MAX_RANGES) {
+      throw new MdevError(
+        "EINVAL",
+        `maxDmaLogRanges ${maxRanges} must be an integer from 1 to ${DMA_LOG_MAX_RANGES}`,
+      );
+    }
     this.ctx = ctx;
-    this.migrationFlags = description.migrationFlags;
-    this.dirtyTracking = description.dirtyTracking;
+    this.migrationFlags = flags;
+    this.dirtyTracking = ctx.dirtyTracking;
     this.configSpaceSize = description.configSpaceSize ?? 256;
     this.configSpace = new Uint8Array(this.configSpaceSize);
     this.#maxStateBytes = description.maxStateBytes;
+    this.#maxDmaLogRanges = maxRanges;
+    if (ctx.dirtyTracking === "dma-logging") this.#dmaLog = new DmaLogger();
+    if (ctx.dirtyTracking === "vendor-bitmap") {
+      this.#vendorLog = new VendorDirtyTracker(ctx.guestMemory.pages);
+    }
   }
 
   getState(): MigState {
@@ -116,107 +141,110 @@ export abstract class AbstractVendorDriver implements VendorDriver {
     return opened;
   }
 
+  /** Runs the arc's steps from {@link ARC_STEPS}; returns the stream the arc opened, if any. */
   async #performArc(from: MigState, to: MigState): Promise<MigrationDataStream | undefined> {
-    const p2p = (this.migrationFlags & MigFlags.P2P) !== 0;
-    switch (arcSessionEffect(from, to)) {
-      case "opens-saving": {
-        if (to === STOP_COPY) {
-          const stream = new SavingStream("stopcopy");
-          stream.finish(await this._saveState({ afterPrecopy: false }));
-          this.#saving = stream;
-          return stream;
+    const plan = arcPlan(this.migrationFlags, from, to);
+    if (plan === undefined)
+      throw new FsmError("EINVAL", from, to, "arc has no plan (contract bug)");
+    let opened: MigrationDataStream | undefined;
+    const done: ArcHook[] = [];
+    try {
+      for (const step of plan.steps) {
+        const result = step.hook === undefined ? undefined : await this.#callHook(step.hook, step);
+        if (step.session !== undefined) {
+          opened = this.#session(step.session, from, to, result) ?? opened;
         }
-        const stream = new SavingStream("precopy", () => this._precopyCollect());
-        stream.push(await this._precopyStart(), true);
+        if (step.undo !== undefined) done.push(step.undo);
+      }
+    } catch (err) {
+      // Undo what this arc did, newest first, so a failed arc leaves the device as it was;
+      // the original failure is what the caller must see.
+      for (const undo of done.reverse()) {
+        try {
+          await this.#callHook(undo, {});
+        } catch {}
+      }
+      throw err;
+    }
+    return opened;
+  }
+
+  /** Calls one hook, keeping {@link running} in step with stop and start. */
+  async #callHook(hook: ArcHook, step: ArcStep): Promise<Uint8Array | undefined> {
+    switch (hook) {
+      case "_stopDevice":
+        await this._stopDevice();
+        this.#running = false;
+        return undefined;
+      case "_startDevice":
+        await this._startDevice();
+        this.#running = true;
+        return undefined;
+      case "_quiesceP2P":
+        await this._quiesceP2P();
+        return undefined;
+      case "_resumeP2P":
+        await this._resumeP2P();
+        return undefined;
+      case "_saveState":
+        return this._saveState({ afterPrecopy: step.session === "finish-saving" });
+      case "_loadState": {
+        const resuming = this.#resuming;
+        if (resuming === undefined) throw new MdevError("EIO", "no resuming session is open");
+        // Validate and apply all-or-nothing; on failure the session stays open and the state stays RESUMING.
+        await this._loadState(resuming.received());
+        return undefined;
+      }
+      case "_beginResuming":
+        await this._beginResuming();
+        return undefined;
+      case "_precopyStart":
+        return this._precopyStart();
+      case "_precopyEnd":
+        await this._precopyEnd();
+        return undefined;
+    }
+  }
+
+  /** The session bookkeeping of a step; returns a stream the step opened. */
+  #session(
+    action: SessionAction,
+    from: MigState,
+    to: MigState,
+    bytes: Uint8Array | undefined,
+  ): MigrationDataStream | undefined {
+    switch (action) {
+      case "open-saving": {
+        const stream = new SavingStream("stopcopy");
+        stream.finish(bytes ?? new Uint8Array(0));
         this.#saving = stream;
         return stream;
       }
-      case "opens-resuming": {
-        await this._beginResuming();
+      case "open-precopy": {
+        const stream = new SavingStream("precopy", () => this._precopyCollect());
+        stream.push(bytes ?? new Uint8Array(0), true);
+        this.#saving = stream;
+        return stream;
+      }
+      case "finish-saving":
+        // Precopy bytes not yet read stay queued ahead of the final state.
+        this.#requireSaving(from, to).finish(bytes ?? new Uint8Array(0));
+        return undefined;
+      case "close-saving":
+        this.#saving?.close();
+        this.#saving = undefined;
+        return undefined;
+      case "open-resuming": {
         const stream = new ResumingStream(this.#maxStateBytes, (received) =>
           this._checkResumingPrefix(received),
         );
         this.#resuming = stream;
         return stream;
       }
-      case "continues": {
-        const saving = this.#requireSaving(from, to);
-        if (to === STOP_COPY) {
-          // The device stops here; precopy bytes not yet read stay queued ahead of the final state.
-          const quiesce = from === PRE_COPY && !p2p;
-          await this.#steps([
-            quiesce ? [() => this._quiesceP2P(), () => this._resumeP2P()] : undefined,
-            [() => this._stopDevice(), () => this._startDevice()],
-            [async () => saving.finish(await this._saveState({ afterPrecopy: true }))],
-          ]);
-        } else if (to === PRE_COPY_P2P) {
-          await this._quiesceP2P();
-        } else {
-          await this._resumeP2P();
-        }
+      case "close-resuming":
+        this.#resuming?.close();
+        this.#resuming = undefined;
         return undefined;
-      }
-      case "ends": {
-        if (from === RESUMING) {
-          const resuming = this.#resuming;
-          if (resuming === undefined)
-            throw new FsmError("EIO", from, to, "no resuming session is open");
-          // Validate and apply all-or-nothing; on failure the session stays open and the state stays RESUMING.
-          await this._loadState(resuming.received());
-          resuming.close();
-          this.#resuming = undefined;
-          return undefined;
-        }
-        if (from === PRE_COPY || from === PRE_COPY_P2P) await this._precopyEnd();
-        this.#saving?.close();
-        this.#saving = undefined;
-        return undefined;
-      }
-      case "none":
-        break;
-    }
-    if (from === RUNNING && to === RUNNING_P2P) await this._quiesceP2P();
-    else if (from === RUNNING_P2P && to === RUNNING) await this._resumeP2P();
-    else if (from === RUNNING && to === STOP) {
-      await this.#steps([
-        [() => this._quiesceP2P(), () => this._resumeP2P()],
-        [() => this._stopDevice()],
-      ]);
-    } else if (from === RUNNING_P2P && to === STOP) await this._stopDevice();
-    else if (from === STOP && to === RUNNING) {
-      await this.#steps([
-        [() => this._startDevice(), () => this._stopDevice()],
-        [() => this._resumeP2P()],
-      ]);
-    } else if (from === STOP && to === RUNNING_P2P) await this._startDevice();
-    else throw new FsmError("EINVAL", from, to, "arc has no handler (contract bug)");
-    return undefined;
-  }
-
-  /**
-   * Runs the hooks of one arc in order. If a step fails, the steps already done are undone
-   * (in reverse, best effort) so a failed arc leaves the device as it was — the contract
-   * for a failure that does not break the device. Steps without an undo are last.
-   */
-  async #steps(
-    steps: readonly (readonly [() => unknown, (() => unknown)?] | undefined)[],
-  ): Promise<void> {
-    const done: (() => unknown)[] = [];
-    try {
-      for (const step of steps) {
-        if (step === undefined) continue;
-        await step[0]();
-        if (step[1]) done.push(step[1]);
-      }
-    } catch (err) {
-      for (const undo of done.reverse()) {
-        try {
-          await undo();
-        } catch {
-          // The original failure is what the caller must see.
-        }
-      }
-      throw err;
     }
   }
 
@@ -262,23 +290,24 @@ export abstract class AbstractVendorDriver implements VendorDriver {
   }
 
   async logStart(ranges: readonly DmaLogRange[], pageSizeHint: number): Promise<number> {
-    if (this.dirtyTracking !== "dma-logging") {
+    this.#requireMethod("dma-logging");
+    validateDmaLogRanges(ranges, pageSizeHint);
+    if (ranges.length > this.#maxDmaLogRanges) {
       throw new MdevError(
-        "ENOTSUP",
-        `device tracks dirty pages by ${this.dirtyTracking}, not DMA logging`,
+        "E2BIG",
+        `DMA logging START has ${ranges.length} ranges, this device tracks at most ${this.#maxDmaLogRanges}`,
       );
     }
-    validateDmaLogRanges(ranges, pageSizeHint);
-    if (this.#logging) throw new MdevError("EINVAL", "DMA logging already started");
+    if (this.#dmaLogging) throw new MdevError("EINVAL", "DMA logging already started");
     const chosen = await this._logStart(ranges, pageSizeHint);
-    this.#logging = true;
+    this.#dmaLogging = true;
     return chosen;
   }
 
   async logStop(): Promise<void> {
-    if (!this.#logging) return;
+    if (!this.#dmaLogging) return;
     await this._logStop();
-    this.#logging = false;
+    this.#dmaLogging = false;
   }
 
   async logReadAndClear(
@@ -287,7 +316,7 @@ export abstract class AbstractVendorDriver implements VendorDriver {
     pageSize: number,
     bitmap: BigUint64Array,
   ): Promise<void> {
-    if (!this.#logging) throw new MdevError("EINVAL", "DMA logging is not started");
+    if (!this.#dmaLogging) throw new MdevError("EINVAL", "DMA logging is not started");
     if (!Number.isSafeInteger(pageSize) || pageSize < 4096 || (pageSize & (pageSize - 1)) !== 0) {
       throw new MdevError(
         "EINVAL",
@@ -313,10 +342,54 @@ export abstract class AbstractVendorDriver implements VendorDriver {
     await this._logReadAndClear(iova, length, pageSize, bitmap);
   }
 
+  async vendorDirtyStart(): Promise<void> {
+    this.#requireMethod("vendor-bitmap");
+    await this._vendorDirtyStart();
+  }
+
+  async vendorDirtyStop(): Promise<void> {
+    if (this.#vendorLog?.started !== true) return;
+    await this._vendorDirtyStop();
+  }
+
+  async reportDirtyPages(bitmap: BigUint64Array): Promise<void> {
+    this.#requireMethod("vendor-bitmap");
+    if (this.#vendorLog?.started !== true) {
+      throw new MdevError("EINVAL", "vendor dirty reporting is not started");
+    }
+    const pages = this.ctx.guestMemory.pages;
+    if (bitmap.length * 64 < pages) {
+      throw new MdevError(
+        "EINVAL",
+        `bitmap of ${bitmap.length} words cannot hold ${pages} guest pages`,
+      );
+    }
+    await this._reportDirtyPages(bitmap);
+  }
+
+  #requireMethod(method: DirtyTrackingMethod): void {
+    if (this.dirtyTracking !== method) {
+      throw new MdevError(
+        "ENOTSUP",
+        `device tracks dirty pages by ${this.dirtyTracking}, not ${method}`,
+      );
+    }
+  }
+
+  /**
+   * Advances the simulated device by one step of its own work. Does nothing while the
+   * device is not {@link running}, so a stopped device never changes; otherwise calls
+   * {@link _tick}.
+   */
+  tick(): void {
+    if (this.running) this._tick();
+  }
+
   async reset(): Promise<void> {
     await this._reset();
     this.#closeStreams();
     this.#state = RUNNING;
+    this.#running = true;
   }
 
   configRead(offset: number, length: number): Uint8Array {
@@ -349,12 +422,78 @@ export abstract class AbstractVendorDriver implements VendorDriver {
   }
 
   /**
-   * Lets the base class serve DMA logging from `log` (call it in the constructor): the
-   * device only tells the log about the writes it makes, and need not write the three
-   * `_log*` hooks.
+   * Whether the device may act: between start and stop (RUNNING, RUNNING_P2P, PRE_COPY,
+   * PRE_COPY_P2P) and not broken. Every device-originated action (DMA, interrupts, taking
+   * work) depends on it; the base class keeps it in step with the stop and start hooks.
    */
-  protected attachDmaLog(log: DeviceDmaLog): void {
-    this.#dmaLog = log;
+  protected get running(): boolean {
+    return this.#running && this.#state !== ERROR;
+  }
+
+  /**
+   * Device DMA into guest memory through the IOMMU. Returns false when the IOMMU faults
+   * (an unmapped or read-only IOVA the guest programmed: the guest's problem, which the
+   * device reports its own way). The write reaches the device's dirty log even when it
+   * faulted: a failed write may have moved some bytes, and over-reporting is safe where
+   * missing a page is not.
+   * @throws MdevError EIO when the device is not running: a stopped device must not DMA.
+   */
+  protected dmaWrite(iova: number, data: Uint8Array): boolean {
+    this.#assertRunning("DMA write");
+    try {
+      this.ctx.dma.write(iova, data);
+      return true;
+    } catch (err) {
+      if (isMdevError(err)) return false;
+      throw err;
+    } finally {
+      this.#recordWrite(iova, data.byteLength);
+    }
+  }
+
+  /**
+   * Device DMA read from guest memory; `undefined` when the IOMMU faults.
+   * @throws MdevError EIO when the device is not running.
+   */
+  protected dmaRead(iova: number, length: number): Uint8Array | undefined {
+    this.#assertRunning("DMA read");
+    try {
+      return this.ctx.dma.read(iova, length);
+    } catch (err) {
+      if (isMdevError(err)) return undefined;
+      throw err;
+    }
+  }
+
+  /**
+   * Marks guest frames `[gfn, gfn + count)` dirty in the vendor bitmap — for writes the
+   * driver knows of by other means than {@link dmaWrite} (e.g. from its shadow page
+   * tables). Ignored unless this device reports by vendor bitmap and reporting is started;
+   * frames outside guest RAM are ignored.
+   */
+  protected markDirty(gfn: number, count = 1): void {
+    const first = Math.max(0, gfn);
+    const end = Math.min(this.ctx.guestMemory.pages, gfn + count);
+    if (end > first) this.#vendorLog?.markFrames(first, end - first);
+  }
+
+  #recordWrite(iova: number, length: number): void {
+    if (length <= 0) return;
+    // The host maps guest RAM 1:1 (IOVA = GPA), so an IOVA page is a guest frame.
+    this.#dmaLog?.onDmaWrite(iova, iova, length);
+    if (this.#vendorLog !== undefined) {
+      const first = Math.floor(iova / PAGE_SIZE);
+      this.markDirty(first, Math.floor((iova + length - 1) / PAGE_SIZE) - first + 1);
+    }
+  }
+
+  #assertRunning(what: string): void {
+    if (!this.running) {
+      throw new MdevError(
+        "EIO",
+        `driver bug: ${what} attempted while the device is stopped (${migStateName(this.#state)})`,
+      );
+    }
   }
 
   // ---- hooks: device-specific code lives below ----
@@ -406,32 +545,44 @@ export abstract class AbstractVendorDriver implements VendorDriver {
   protected _configWrite(offset: number, data: Uint8Array): void {
     this.configSpace.set(data, offset);
   }
-  /** Starts device DMA logging; returns the chosen page size. Default: the attached log. */
+  /** The device's own work for one tick, called only while {@link running}. Default: none. */
+  protected _tick(): void {}
+  /** Starts device DMA logging; returns the chosen page size. Default: the built-in log. */
   protected _logStart(
     ranges: readonly DmaLogRange[],
     pageSizeHint: number,
   ): Promise<number> | number {
-    if (this.#dmaLog) return this.#dmaLog.start(ranges, pageSizeHint);
-    throw new MdevError(
-      "ENOTSUP",
-      "driver declares DMA logging but attached no DMA log and implements no _logStart",
-    );
+    return (this.#dmaLog as DmaLogger).start(ranges, pageSizeHint);
   }
-  /** Stops device DMA logging. Default: the attached log. */
+  /** Stops device DMA logging. Default: the built-in log. */
   protected _logStop(): Promise<void> | void {
     this.#dmaLog?.stop();
   }
-  /** Read-and-clear of the device's dirty log into `bitmap`. Default: the attached log. */
+  /** Read-and-clear of the device's DMA log into `bitmap`. Default: the built-in log. */
   protected _logReadAndClear(
     iova: number,
     length: number,
     pageSize: number,
     bitmap: BigUint64Array,
   ): Promise<void> | void {
-    if (this.#dmaLog) return this.#dmaLog.readAndClear(iova, length, pageSize, bitmap);
-    throw new MdevError(
-      "ENOTSUP",
-      "driver declares DMA logging but attached no DMA log and implements no _logReadAndClear",
-    );
+    (this.#dmaLog as DmaLogger).readAndClear(iova, length, pageSize, bitmap);
+  }
+  /** Starts vendor dirty reporting with nothing dirty. Default: the built-in bitmap. */
+  protected _vendorDirtyStart(): Promise<void> | void {
+    this.#vendorLog?.start();
+  }
+  /** Stops vendor dirty reporting. Default: the built-in bitmap. */
+  protected _vendorDirtyStop(): Promise<void> | void {
+    this.#vendorLog?.stop();
+  }
+  /**
+   * Sets the bit of every guest page written since the last report, then forgets them.
+   * Default: the built-in bitmap, fed by {@link dmaWrite} and {@link markDirty}.
+   */
+  protected _reportDirtyPages(bitmap: BigUint64Array): Promise<void> | void {
+    const taken = new DirtyBitmap(this.ctx.guestMemory.pages);
+    (this.#vendorLog as VendorDirtyTracker).readAndClear(taken);
+    const words = taken.asBigUint64Array();
+    for (let i = 0; i < words.length; i++) if (words[i] !== 0n) bitmap[i]! |= words[i]!;
   }
 }

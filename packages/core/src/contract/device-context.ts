@@ -1,3 +1,6 @@
+import type { MigFlagSet } from "../fsm/mig-flags.js";
+import type { DirtyTrackingMethod } from "./vendor-driver.js";
+
 /**
  * Device access to guest memory through the IOMMU, as a host gives it to a device.
  * Addresses are IOVAs; an unmapped or read-only IOVA faults with a typed error.
@@ -31,12 +34,31 @@ export interface PagePinner {
   unpin(iova: number, count: number): void;
 }
 
+/** The guest RAM a device's DMA reaches; the host maps it 1:1 (IOVA = guest-physical address). */
+export interface GuestMemoryInfo {
+  /** Guest RAM size in bytes (a multiple of {@link pageSize}). */
+  readonly size: number;
+  /** Guest pages: `size / pageSize` (the length of a guest dirty bitmap in bits). */
+  readonly pages: number;
+  /** Always 4096. */
+  readonly pageSize: number;
+}
+
 /** What a host gives a device it creates: identity, options and its wiring. */
 export interface DeviceContext {
   /** Slot the device occupies in the VM, e.g. `"00:02.0"`; stable across migration. */
   readonly slot: string;
   /** Device type chosen from the plugin's `deviceTypes`. */
   readonly deviceType: string;
+  /** The plugin's migration flags (its manifest's); a driver may narrow them for this device. */
+  readonly migrationFlags: MigFlagSet;
+  /**
+   * How this device reports the guest pages it dirties: the VM config's choice among the
+   * methods its plugin and device type offer (the first offered by default).
+   */
+  readonly dirtyTracking: DirtyTrackingMethod;
+  /** The guest RAM layout, e.g. to size a vendor dirty bitmap. */
+  readonly guestMemory: GuestMemoryInfo;
   /** Plugin-specific options from the VM config (the plugin validates them). */
   readonly options: Readonly<Record<string, unknown>>;
   /** DMA into guest memory through the IOMMU. */
@@ -45,7 +67,7 @@ export interface DeviceContext {
   readonly irq: InterruptLines;
   /** The host clock. */
   readonly clock: Clock;
-  /** Page pinning, for plugins whose dirty tracking is `"iommu-pinned"`. */
+  /** Page pinning through the IOMMU; given to every device except DMA-logging ones. */
   readonly pinner?: PagePinner;
   /** Deterministic seed for any randomness the device model uses. */
   readonly seed: number;

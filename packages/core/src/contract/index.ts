@@ -1,15 +1,22 @@
+export { AbstractVendorDriver, type DriverDescription } from "./abstract-vendor-driver.js";
 export {
-  AbstractVendorDriver,
-  type DeviceDmaLog,
-  type DriverDescription,
-} from "./abstract-vendor-driver.js";
+  ARC_STEPS,
+  type ArcHook,
+  type ArcPlan,
+  type ArcStep,
+  arcPlan,
+  renderArcTable,
+  type SessionAction,
+} from "./arc-steps.js";
 export type {
   Clock,
   DeviceContext,
   DmaAccess,
+  GuestMemoryInfo,
   InterruptLines,
   PagePinner,
 } from "./device-context.js";
+export { chooseDirtyTracking, offeredDirtyTracking } from "./dirty-tracking-choice.js";
 export {
   DMA_LOG_MAX_RANGES,
   type DmaLogRange,

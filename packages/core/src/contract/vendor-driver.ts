@@ -23,7 +23,7 @@ export const DIRTY_TRACKING_METHODS: readonly DirtyTrackingMethod[] = [
 export interface VendorDriver {
   /** Capability flags (one of the legal sets). */
   readonly migrationFlags: MigFlagSet;
-  /** How this device reports pages it dirtied. */
+  /** How this device reports pages it dirtied (the host's choice, from `DeviceContext`). */
   readonly dirtyTracking: DirtyTrackingMethod;
 
   /**
@@ -65,18 +65,27 @@ export interface VendorDriver {
   ): Promise<void>;
 
   /**
-   * Device-reported dirty frames (`"vendor-bitmap"` devices): sets the bit of every guest
-   * page (guest-physical page number) the device wrote since the last call, then forgets them.
+   * Starts vendor dirty reporting (`"vendor-bitmap"` devices) with nothing dirty; ENOTSUP
+   * for devices that track another way.
    */
-  reportDirtyPages?(bitmap: BigUint64Array): Promise<void>;
+  vendorDirtyStart(): Promise<void>;
+  /** Stops vendor dirty reporting; tolerated when it is off. */
+  vendorDirtyStop(): Promise<void>;
+  /**
+   * Device-reported dirty frames (`"vendor-bitmap"` devices): sets the bit of every guest
+   * page (guest-physical page number) the device wrote since the last call, then forgets
+   * them; never clears bits. EINVAL when reporting is not started or the bitmap cannot
+   * hold every guest page; ENOTSUP for devices that track another way.
+   */
+  reportDirtyPages(bitmap: BigUint64Array): Promise<void>;
 
   /**
    * Advances the simulated device by one step of the work a real device does on its own
    * while running (traffic arriving, jobs completing): DMA into guest memory, interrupts.
-   * The host calls it periodically while the VM exists; a driver whose device is not
-   * running (STOP, STOP_COPY, RESUMING, not yet started on a target) must do nothing.
+   * The host calls it periodically while the VM exists; a device that is not running
+   * (STOP, STOP_COPY, RESUMING, ERROR) does nothing.
    */
-  tick?(): void;
+  tick(): void;
 
   /** Resets the device: state RUNNING, any open data stream disabled (ENODEV). */
   reset(): Promise<void>;

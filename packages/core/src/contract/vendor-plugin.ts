@@ -8,6 +8,11 @@ export interface DeviceTypeInfo {
   readonly name: string;
   /** One line for humans. */
   readonly description?: string;
+  /**
+   * Dirty-tracking methods devices of this type offer, first the default; the plugin's
+   * {@link VendorPlugin.dirtyTracking} when absent. Must be among the plugin's.
+   */
+  readonly dirtyTracking?: readonly DirtyTrackingMethod[];
 }
 
 /** What the source says about one of its devices in the handshake. */
@@ -42,8 +47,11 @@ export interface VendorPlugin {
   readonly deviceTypes: readonly DeviceTypeInfo[];
   /** Migration capability flags every device of this plugin declares (a legal set). */
   readonly migrationFlags: MigFlagSet;
-  /** How devices of this plugin report the pages they dirty. */
-  readonly dirtyTracking: DirtyTrackingMethod;
+  /**
+   * How devices of this plugin can report the pages they dirty: one or more methods, the
+   * first the default. A VM config picks one per device (its `dirtyTracking` field).
+   */
+  readonly dirtyTracking: readonly DirtyTrackingMethod[];
   /**
    * Judges, on the target, whether a device described by the source can be loaded here.
    * Called during the handshake, before the source stops anything.

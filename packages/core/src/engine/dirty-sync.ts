@@ -1,15 +1,18 @@
-import { MdevError } from "../errors/mdev-error.js";
+import type { DmaLogRange } from "../contract/dma-log-range.js";
+import { isMdevError, MdevError } from "../errors/mdev-error.js";
 import { DirtyBitmap } from "../memory/dirty-bitmap.js";
 import { PAGE_SIZE } from "../memory/page.js";
 import type { SimulatedVm, VmDevice } from "../vm/simulated-vm.js";
 
 /**
  * Starts and reads every source of dirty pages of a VM the way QEMU's migration does:
- * the CPU dirty log, and for each device its own method — device DMA logging over the
- * guest's IOVA range, the IOMMU's pinned-page report, or the vendor's bitmap.
+ * the CPU dirty log, and for each device the method it was created with — device DMA
+ * logging over the IOVA ranges the IOMMU maps, the IOMMU's pinned-page report, or the
+ * vendor's bitmap.
  *
  * Guest RAM is mapped 1:1 (IOVA = GPA), so IOVA pages are guest pages. A device whose
- * dirty report fails makes everything dirty: the uAPI's rule, and the only safe one.
+ * dirty tracking fails to start or to report makes everything dirty from then on: the
+ * uAPI's rule, and the only safe one.
  */
 export class DirtySync {
   readonly #vm: SimulatedVm;
@@ -30,11 +33,17 @@ export class DirtySync {
     memory.logStart();
     for (const d of devices) {
       try {
-        if (d.plugin.dirtyTracking === "dma-logging") {
-          await d.driver.logStart([{ iova: 0, length: memory.size }], PAGE_SIZE);
-        } else if (d.plugin.dirtyTracking === "iommu-pinned" && !this.#iommuTracking) {
-          iommu.dirtyStart();
-          this.#iommuTracking = true;
+        switch (d.driver.dirtyTracking) {
+          case "dma-logging":
+            await startDmaLogging(d, mappedRanges(this.#vm));
+            break;
+          case "iommu-pinned":
+            if (!this.#iommuTracking) iommu.dirtyStart();
+            this.#iommuTracking = true;
+            break;
+          case "vendor-bitmap":
+            await d.driver.vendorDirtyStart();
+            break;
         }
       } catch {
         this.failed.add(d.index);
@@ -43,12 +52,15 @@ export class DirtySync {
     this.#started = true;
   }
 
-  /** Stops every device dirty log (the CPU log simply stops being read). Never throws. */
+  /** Stops every dirty log (the CPU log simply stops being read). Never throws. */
   async stop(): Promise<void> {
     if (!this.#started) return;
     this.#started = false;
     for (const d of this.#vm.devices) {
-      if (d.plugin.dirtyTracking === "dma-logging") await d.driver.logStop().catch(() => {});
+      if (d.driver.dirtyTracking === "dma-logging") await d.driver.logStop().catch(() => {});
+      if (d.driver.dirtyTracking === "vendor-bitmap") {
+        await d.driver.vendorDirtyStop().catch(() => {});
+      }
     }
     if (this.#iommuTracking) this.#vm.iommu.dirtyStop();
     this.#iommuTracking = false;
@@ -71,7 +83,7 @@ export class DirtySync {
   async #syncDevice(d: VmDevice, into: DirtyBitmap): Promise<void> {
     if (this.failed.has(d.index)) return;
     try {
-      if (d.plugin.dirtyTracking === "dma-logging") {
+      if (d.driver.dirtyTracking === "dma-logging") {
         this.#scratch.clear();
         await d.driver.logReadAndClear(
           0,
@@ -80,15 +92,63 @@ export class DirtySync {
           this.#scratch.asBigUint64Array(),
         );
         into.union(this.#scratch);
-      } else if (d.plugin.dirtyTracking === "vendor-bitmap") {
-        if (d.driver.reportDirtyPages === undefined)
-          throw new MdevError("ENOTSUP", "vendor-bitmap driver has no reportDirtyPages");
+      } else if (d.driver.dirtyTracking === "vendor-bitmap") {
         this.#scratch.clear();
         await d.driver.reportDirtyPages(this.#scratch.asBigUint64Array());
         into.union(this.#scratch);
       }
     } catch {
       this.failed.add(d.index);
+    }
+  }
+}
+
+/** The IOVA ranges the IOMMU maps, adjacent mappings joined, in address order. */
+export function mappedRanges(vm: SimulatedVm): DmaLogRange[] {
+  const sorted = [...vm.iommu.mappings].sort((a, b) => a.iova - b.iova);
+  const ranges: { iova: number; length: number }[] = [];
+  for (const m of sorted) {
+    const last = ranges[ranges.length - 1];
+    if (last !== undefined && last.iova + last.length === m.iova) last.length += m.length;
+    else ranges.push({ iova: m.iova, length: m.length });
+  }
+  return ranges;
+}
+
+/**
+ * Merges `ranges` into at most `limit` by closing the smallest gaps first: the ranges then
+ * cover some unmapped IOVA space, which a device never writes, so nothing is lost.
+ */
+export function mergeRanges(ranges: readonly DmaLogRange[], limit: number): DmaLogRange[] {
+  const out = ranges.map((r) => ({ iova: r.iova, length: r.length }));
+  while (out.length > Math.max(1, limit)) {
+    let best = 0;
+    for (let i = 1; i < out.length - 1; i++) {
+      const gap = (k: number) => out[k + 1]!.iova - (out[k]!.iova + out[k]!.length);
+      if (gap(i) < gap(best)) best = i;
+    }
+    const a = out[best]!;
+    const b = out[best + 1]!;
+    a.length = b.iova + b.length - a.iova;
+    out.splice(best + 1, 1);
+  }
+  return out;
+}
+
+/**
+ * DMA_LOGGING_START over `ranges`; a device that tracks fewer ranges (E2BIG) is asked again
+ * with the ranges merged to half as many each time, down to one covering them all — what
+ * QEMU does when a device's range limit is below the VM's mapping count.
+ */
+async function startDmaLogging(d: VmDevice, ranges: DmaLogRange[]): Promise<void> {
+  let attempt = ranges;
+  for (;;) {
+    try {
+      await d.driver.logStart(attempt, PAGE_SIZE);
+      return;
+    } catch (err) {
+      if (!isMdevError(err, "E2BIG") || attempt.length <= 1) throw err;
+      attempt = mergeRanges(attempt, Math.floor(attempt.length / 2));
     }
   }
 }

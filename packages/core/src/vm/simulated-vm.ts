@@ -1,4 +1,5 @@
 import type { DeviceContext } from "../contract/device-context.js";
+import { chooseDirtyTracking } from "../contract/dirty-tracking-choice.js";
 import type { VendorDriver } from "../contract/vendor-driver.js";
 import type { VendorPlugin } from "../contract/vendor-plugin.js";
 import { MdevError } from "../errors/mdev-error.js";
@@ -160,10 +161,9 @@ export class SimulatedVm {
    */
   startDeviceActivity(): void {
     if (this.#ticker !== undefined) return;
-    const tickers = this.devices.filter((d) => typeof d.driver.tick === "function");
-    if (tickers.length === 0) return;
+    if (this.devices.length === 0) return;
     this.#ticker = setInterval(() => {
-      for (const d of tickers) d.driver.tick?.();
+      for (const d of this.devices) d.driver.tick();
     }, this.config.deviceTickMs);
     this.#ticker.unref();
   }
@@ -192,15 +192,18 @@ async function createDevice(
   index: number,
 ): Promise<VmDevice> {
   const plugin = host.plugins.resolve(dev.plugin, dev.deviceType);
+  const dirtyTracking = chooseDirtyTracking(plugin, dev.deviceType, dev.dirtyTracking);
   const dma = new DmaPort(iommu, memory);
   const irq = new InterruptCounter(VECTORS_PER_DEVICE);
   // Drivers that pin what they DMA to (mdev vendor drivers) keep IOMMU dirty tracking
   // precise; a device that does not pin makes type1 report everything dirty.
-  const pinner =
-    plugin.dirtyTracking === "dma-logging" ? undefined : new IommuPagePinner(iommu, dev.slot);
+  const pinner = dirtyTracking === "dma-logging" ? undefined : new IommuPagePinner(iommu, dev.slot);
   const ctx: DeviceContext = {
     slot: dev.slot,
     deviceType: dev.deviceType,
+    migrationFlags: plugin.migrationFlags,
+    dirtyTracking,
+    guestMemory: { size: memory.size, pages: memory.pages, pageSize: PAGE_SIZE },
     options: dev.options,
     dma,
     irq,
@@ -210,12 +213,12 @@ async function createDevice(
   };
   const driver = await plugin.create(ctx);
   if (
-    driver.migrationFlags !== plugin.migrationFlags ||
-    driver.dirtyTracking !== plugin.dirtyTracking
+    (driver.migrationFlags & ~plugin.migrationFlags) !== 0 ||
+    driver.dirtyTracking !== dirtyTracking
   ) {
     throw new MdevError(
       "EINVAL",
-      `plugin "${plugin.name}" created a driver whose flags or dirty tracking differ from its manifest`,
+      `plugin "${plugin.name}" created a driver whose flags or dirty tracking differ from what it was given`,
     );
   }
   return { index, config: dev, plugin, driver, dma, irq, pinner };

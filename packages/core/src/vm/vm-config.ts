@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { DIRTY_TRACKING_METHODS, type DirtyTrackingMethod } from "../contract/vendor-driver.js";
 import { MdevError } from "../errors/mdev-error.js";
 
 /** PCI slot `bus:device.function` as Linux prints it, e.g. `00:02.0`. */
@@ -42,6 +43,10 @@ export const deviceConfigSchema = z.object({
   plugin: z.string().min(1).max(214),
   deviceType: z.string().min(1).max(128),
   options: z.record(z.string(), z.unknown()).default({}),
+  dirtyTracking: z
+    .enum(DIRTY_TRACKING_METHODS as [DirtyTrackingMethod, ...DirtyTrackingMethod[]])
+    .optional()
+    .describe("how the device reports pages it dirties; its plugin's default when absent"),
 });
 
 /**

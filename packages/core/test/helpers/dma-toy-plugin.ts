@@ -2,10 +2,8 @@ import {
   AbstractVendorDriver,
   type DeviceContext,
   type DirtyTrackingMethod,
-  DmaLogger,
   MdevError,
   MigFlags,
-  MigState,
   type VendorPlugin,
 } from "../../src/index.js";
 
@@ -29,52 +27,28 @@ export interface DmaToyOptions {
 export class DmaToyDriver extends AbstractVendorDriver {
   counter = 0;
   position = 0;
-  running = true;
   readonly #ring: number;
   readonly #failSave: boolean;
-  readonly #logger = new DmaLogger();
-  /** Guest pages written since the last vendor report (the "vendor-bitmap" method). */
-  readonly #written = new Set<number>();
 
   constructor(ctx: DeviceContext, options: DmaToyOptions) {
-    super(ctx, {
-      migrationFlags: options.flags ?? MigFlags.STOP_COPY | MigFlags.P2P | MigFlags.PRE_COPY,
-      dirtyTracking: options.dirtyTracking ?? "dma-logging",
-      maxStateBytes: 64,
-    });
-    this.attachDmaLog(this.#logger);
+    super(ctx, { maxStateBytes: 64 });
     this.#ring = options.ringPages ?? 32;
     this.#failSave = options.failSave ?? false;
     if (this.dirtyTracking === "iommu-pinned") ctx.pinner?.pin(16 * 4096, this.#ring);
   }
 
-  tick(): void {
-    const s = this.getState();
-    if (
-      !this.running ||
-      s === MigState.STOP ||
-      s === MigState.STOP_COPY ||
-      s === MigState.RESUMING ||
-      s === MigState.ERROR
-    )
-      return;
+  protected override _tick(): void {
     this.counter++;
     const iova = (16 + this.position) * 4096;
     const stamp = new Uint8Array(64).fill(this.counter & 0xff);
     new DataView(stamp.buffer).setUint32(0, this.counter, true);
-    this.ctx.dma.write(iova, stamp);
-    this.#logger.onDmaWrite(iova, iova, stamp.byteLength);
-    this.#written.add(iova / 4096);
+    this.dmaWrite(iova, stamp);
     this.position = (this.position + 1) % this.#ring;
     this.ctx.irq.raise(0);
   }
 
-  protected _stopDevice(): void {
-    this.running = false;
-  }
-  protected _startDevice(): void {
-    this.running = true;
-  }
+  protected _stopDevice(): void {}
+  protected _startDevice(): void {}
   protected override _precopyStart(): Uint8Array {
     return this.#header();
   }
@@ -119,14 +93,6 @@ export class DmaToyDriver extends AbstractVendorDriver {
   protected _reset(): void {
     this.counter = 0;
     this.position = 0;
-    this.running = true;
-  }
-  async reportDirtyPages(bitmap: BigUint64Array): Promise<void> {
-    for (const page of this.#written) {
-      const word = page >> 6;
-      bitmap[word] = (bitmap[word] as bigint) | (1n << BigInt(page & 63));
-    }
-    this.#written.clear();
   }
 }
 
@@ -138,7 +104,7 @@ export function dmaToyPlugin(options: DmaToyOptions = {}, name = "dma-toy"): Ven
     engine: ">=0.1.0",
     deviceTypes: [{ name: "toy" }],
     migrationFlags: options.flags ?? MigFlags.STOP_COPY | MigFlags.P2P | MigFlags.PRE_COPY,
-    dirtyTracking: options.dirtyTracking ?? "dma-logging",
+    dirtyTracking: [options.dirtyTracking ?? "dma-logging"],
     checkCompatible: (source) =>
       source.compatibility[0] === 1
         ? { compatible: true }

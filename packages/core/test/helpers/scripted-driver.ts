@@ -61,6 +61,10 @@ export class ScriptedDriver implements VendorDriver {
   }
   async logStop(): Promise<void> {}
   async logReadAndClear(): Promise<void> {}
+  async vendorDirtyStart(): Promise<void> {}
+  async vendorDirtyStop(): Promise<void> {}
+  async reportDirtyPages(): Promise<void> {}
+  tick(): void {}
   async reset(): Promise<void> {
     this.state = S.RUNNING;
   }

@@ -1,6 +1,7 @@
 import {
   AbstractVendorDriver,
   type DeviceContext,
+  type DirtyTrackingMethod,
   type DmaLogRange,
   MdevError,
   MigFlags,
@@ -11,6 +12,9 @@ export function inertContext(overrides: Partial<DeviceContext> = {}): DeviceCont
   return {
     slot: "00:04.0",
     deviceType: "toy",
+    migrationFlags: MigFlags.STOP_COPY | MigFlags.P2P | MigFlags.PRE_COPY,
+    dirtyTracking: "dma-logging",
+    guestMemory: { size: 64 * 4096, pages: 64, pageSize: 4096 },
     options: {},
     dma: {
       read: (_iova, length) => new Uint8Array(length),
@@ -30,7 +34,6 @@ export function inertContext(overrides: Partial<DeviceContext> = {}): DeviceCont
  */
 export class ToyDriver extends AbstractVendorDriver {
   counter = 0;
-  running = true;
   readonly calls: string[] = [];
   failHook: string | undefined;
   failBreaksDevice = false;
@@ -38,9 +41,14 @@ export class ToyDriver extends AbstractVendorDriver {
 
   constructor(
     flags: number = MigFlags.STOP_COPY | MigFlags.P2P | MigFlags.PRE_COPY,
-    dirtyTracking: "dma-logging" | "vendor-bitmap" = "dma-logging",
+    dirtyTracking: DirtyTrackingMethod = "dma-logging",
   ) {
-    super(inertContext(), { migrationFlags: flags, dirtyTracking, maxStateBytes: 64 });
+    super(inertContext({ migrationFlags: flags, dirtyTracking }), { maxStateBytes: 64 });
+  }
+
+  /** Whether the base class considers the device running (exposed for assertions). */
+  override get running(): boolean {
+    return super.running;
   }
 
   #hook(name: string): void {
@@ -52,18 +60,16 @@ export class ToyDriver extends AbstractVendorDriver {
     }
   }
 
-  /** The guest pokes the device: only a running device changes. */
-  tick(): void {
-    if (this.running) this.counter++;
+  /** The device's own work: only a running device changes (the base class gates it). */
+  protected override _tick(): void {
+    this.counter++;
   }
 
   protected _stopDevice(): void {
     this.#hook("stop");
-    this.running = false;
   }
   protected _startDevice(): void {
     this.#hook("start");
-    this.running = true;
   }
   protected override _quiesceP2P(): void {
     this.#hook("quiesceP2P");
@@ -105,7 +111,6 @@ export class ToyDriver extends AbstractVendorDriver {
   protected _reset(): void {
     this.#hook("reset");
     this.counter = 0;
-    this.running = true;
   }
   protected override _logStart(ranges: readonly DmaLogRange[], pageSizeHint: number): number {
     this.loggedRanges = ranges;

@@ -11,7 +11,7 @@ export function toyPlugin(
     engine: ">=0.1.0 <1",
     deviceTypes: [{ name: "toy-1", description: "one counter" }],
     migrationFlags: MigFlags.STOP_COPY | MigFlags.PRE_COPY,
-    dirtyTracking: "dma-logging",
+    dirtyTracking: ["dma-logging"],
     checkCompatible: () => ({ compatible: true }),
     create: () => new ToyDriver(),
     ...overrides,

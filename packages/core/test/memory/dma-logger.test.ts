@@ -220,30 +220,13 @@ describe("DmaLogger REPORT", () => {
 });
 
 describe("DmaLogger behind AbstractVendorDriver", () => {
-  it("turns a dma-logging plugin's hooks into one-liners", async () => {
+  it("serves a dma-logging device's log from the writes its DMA helper makes", async () => {
     class LoggingDevice extends AbstractVendorDriver {
-      readonly logger = new DmaLogger();
-      constructor(ctx: DeviceContext, port: DmaPort) {
-        super(ctx, {
-          migrationFlags: MigFlags.STOP_COPY,
-          dirtyTracking: "dma-logging",
-          maxStateBytes: 64,
-        });
-        port.attach(this.logger);
+      constructor(ctx: DeviceContext) {
+        super(ctx, { maxStateBytes: 64 });
       }
-      protected override _logStart(ranges: readonly DmaLogRange[], hint: number): number {
-        return this.logger.start(ranges, hint);
-      }
-      protected override _logStop(): void {
-        this.logger.stop();
-      }
-      protected override _logReadAndClear(
-        iova: number,
-        length: number,
-        pageSize: number,
-        bitmap: BigUint64Array,
-      ): void {
-        this.logger.readAndClear(iova, length, pageSize, bitmap);
+      write(iova: number, data: Uint8Array): boolean {
+        return this.dmaWrite(iova, data);
       }
       protected _stopDevice(): void {}
       protected _startDevice(): void {}
@@ -269,18 +252,21 @@ describe("DmaLogger behind AbstractVendorDriver", () => {
     const ctx = {
       slot: "00:03.0",
       deviceType: "test",
+      migrationFlags: MigFlags.STOP_COPY,
+      dirtyTracking: "dma-logging",
+      guestMemory: { size: memory.size, pages: memory.pages, pageSize: P },
       options: {},
       dma: port,
       irq: { count: 0, raise: () => {} },
       clock: { nowNs: () => 0n },
       seed: 1,
     } satisfies DeviceContext;
-    const device = new LoggingDevice(ctx, port);
+    const device = new LoggingDevice(ctx);
     expect(await device.logStart([{ iova: 0x100000, length: 64 * P }], P)).toBe(P);
     await expect(device.logStart([{ iova: 0x100000, length: 64 * P }], P)).rejects.toThrow(
       /EINVAL/,
     );
-    ctx.dma.write(0x100000 + 7 * P, new Uint8Array(P + 1));
+    expect(device.write(0x100000 + 7 * P, new Uint8Array(P + 1))).toBe(true);
     const bitmap = new BigUint64Array(1);
     await device.logReadAndClear(0x100000, 64 * P, P, bitmap);
     const guest = new DirtyBitmap(64);
