@@ -10,7 +10,7 @@ export {
   returnDevicesToRunning,
   stopDevicesForSwitchover,
 } from "./device-handover.js";
-export { DirtySync } from "./dirty-sync.js";
+export { DirtySync, mappedRanges, mergeRanges } from "./dirty-sync.js";
 export { MigrationError, type MigrationPhase } from "./migration-error.js";
 export {
   type MigrationOptions,

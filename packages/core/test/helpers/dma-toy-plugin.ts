@@ -17,6 +17,10 @@ export interface DmaToyOptions {
   readonly failSave?: boolean;
   /** Pages the device writes into (from page 16 up). */
   readonly ringPages?: number;
+  /** Dirty-tracking methods the plugin offers; `[dirtyTracking]` by default. */
+  readonly offered?: readonly DirtyTrackingMethod[];
+  /** Most DMA-log ranges a device accepts. */
+  readonly maxDmaLogRanges?: number;
 }
 
 /**
@@ -31,7 +35,12 @@ export class DmaToyDriver extends AbstractVendorDriver {
   readonly #failSave: boolean;
 
   constructor(ctx: DeviceContext, options: DmaToyOptions) {
-    super(ctx, { maxStateBytes: 64 });
+    super(ctx, {
+      maxStateBytes: 64,
+      ...(options.maxDmaLogRanges === undefined
+        ? {}
+        : { maxDmaLogRanges: options.maxDmaLogRanges }),
+    });
     this.#ring = options.ringPages ?? 32;
     this.#failSave = options.failSave ?? false;
     if (this.dirtyTracking === "iommu-pinned") ctx.pinner?.pin(16 * 4096, this.#ring);
@@ -104,7 +113,7 @@ export function dmaToyPlugin(options: DmaToyOptions = {}, name = "dma-toy"): Ven
     engine: ">=0.1.0",
     deviceTypes: [{ name: "toy" }],
     migrationFlags: options.flags ?? MigFlags.STOP_COPY | MigFlags.P2P | MigFlags.PRE_COPY,
-    dirtyTracking: [options.dirtyTracking ?? "dma-logging"],
+    dirtyTracking: options.offered ?? [options.dirtyTracking ?? "dma-logging"],
     checkCompatible: (source) =>
       source.compatibility[0] === 1
         ? { compatible: true }

@@ -3,24 +3,23 @@
  * state machine and the data sessions and checks every request against the contract;
  * this class fills in the hooks:
  *
- * - stop/start: a flag that gates every device-originated action (DMA, interrupts) and
- *   every guest register access;
+ * - stop/start: nothing to do — the base class's `running` gates every tick and DMA,
+ *   and this class checks it on every guest register access;
  * - PRE_COPY: the identity stream goes out first so the target can refuse early; STOP_COPY
  *   then sends only the state stream (see `state-format.ts`);
  * - RESUMING: the identity is checked as soon as it is complete, and the whole image is
  *   decoded into a new object before anything is applied (all or nothing);
- * - dirty tracking: core's `DmaLogger` hears of every DMA write the device issues.
+ * - dirty tracking: every DMA write goes through the base class's `dmaWrite`, which feeds
+ *   the device's DMA log.
  */
 import {
   AbstractVendorDriver,
   type DeviceContext,
-  DmaLogger,
-  isMdevError,
   MdevError,
   MigState,
   migStateName,
 } from "@mdevkit/core";
-import { checkDeviceType, MIGRATION_FLAGS } from "./capabilities.js";
+import { checkDeviceType } from "./capabilities.js";
 import { encodeCompatibility } from "./compatibility.js";
 import {
   type DeviceState,
@@ -45,14 +44,7 @@ import {
 /** Driver of one device; create it through the plugin's `create(ctx)`. */
 export class __PascalName__Driver extends AbstractVendorDriver {
   readonly #deviceType: string;
-  /**
-   * Device-side DMA log (uAPI DMA_LOGGING_*). Fed by the driver's own DMA path rather
-   * than attached to the host's DmaPort, because `ctx.dma` is only a `DmaAccess`.
-   */
-  readonly #dmaLog = new DmaLogger();
   #state: DeviceState = powerOnState();
-  /** False between _stopDevice and _startDevice. The contract creates devices RUNNING. */
-  #running = true;
 
   constructor(ctx: DeviceContext) {
     checkDeviceType(ctx.deviceType);
@@ -60,14 +52,9 @@ export class __PascalName__Driver extends AbstractVendorDriver {
     if (unknown.length > 0) {
       throw new MdevError("EINVAL", `device takes no options, got: ${unknown.join(", ")}`);
     }
-    super(ctx, {
-      migrationFlags: MIGRATION_FLAGS,
-      dirtyTracking: "dma-logging",
-      // Exact: the resuming stream refuses (E2BIG) anything longer than a whole image.
-      maxStateBytes: identityBytes(ctx.deviceType) + STATE_BYTES,
-    });
-    // DMA_LOGGING_* are served from this log; the device tells it of each write it makes.
-    this.attachDmaLog(this.#dmaLog);
+    // Flags and dirty tracking come from the manifest through ctx. Exact size: the resuming
+    // stream refuses (E2BIG) anything longer than a whole image.
+    super(ctx, { maxStateBytes: identityBytes(ctx.deviceType) + STATE_BYTES });
     this.#deviceType = ctx.deviceType;
     const ids = new DataView(this.configSpace.buffer);
     ids.setUint16(0x00, PCI_VENDOR_ID, true);
@@ -76,8 +63,8 @@ export class __PascalName__Driver extends AbstractVendorDriver {
   }
 
   /** True while the device may act: not stopped by the FSM and not broken. */
-  get running(): boolean {
-    return this.#running && this.getState() !== MigState.ERROR;
+  override get running(): boolean {
+    return super.running;
   }
 
   /** A copy of the migrated state, for tests and `describeState`. */
@@ -108,13 +95,12 @@ export class __PascalName__Driver extends AbstractVendorDriver {
   }
 
   /**
-   * One step of the device's own work (`VendorDriver.tick`): DMA the next record into the
-   * guest's ring. Does nothing while the device is stopped.
+   * One step of the device's own work: DMA the next record into the guest's ring. The
+   * base class's `tick()` calls it only while the device runs.
    */
-  tick(): void {
-    if (!this.running) return;
+  protected override _tick(): void {
     step(this.#state, this.ctx.seed, {
-      dmaWrite: (iova, bytes) => this.#dmaWrite(iova, bytes),
+      dmaWrite: (iova, bytes) => this.dmaWrite(iova, bytes),
       raiseIrq: () => {
         if (this.ctx.irq.count > IRQ_VECTOR) this.ctx.irq.raise(IRQ_VECTOR);
       },
@@ -123,13 +109,9 @@ export class __PascalName__Driver extends AbstractVendorDriver {
 
   // ---- migration hooks ----
 
-  protected _stopDevice(): void {
-    this.#running = false;
-  }
+  protected _stopDevice(): void {}
 
-  protected _startDevice(): void {
-    this.#running = true;
-  }
+  protected _startDevice(): void {}
 
   protected override _precopyStart(): Uint8Array {
     // The identity goes first so the target can refuse long before the source stops; the
@@ -175,7 +157,6 @@ export class __PascalName__Driver extends AbstractVendorDriver {
   protected _reset(): void {
     // Config space survives a device reset: the VMM owns and restores it.
     this.#state = powerOnState();
-    this.#running = true;
   }
 
   // ---- wiring ----
@@ -188,21 +169,5 @@ export class __PascalName__Driver extends AbstractVendorDriver {
       );
     }
     return this.#state;
-  }
-
-  #dmaWrite(iova: number, bytes: Uint8Array): boolean {
-    try {
-      this.ctx.dma.write(iova, bytes);
-      return true;
-    } catch (err) {
-      // An IOMMU fault (an IOVA the guest programmed but did not map) is the guest's
-      // problem: the ring halts. Anything else is a bug: rethrow.
-      if (isMdevError(err)) return false;
-      throw err;
-    } finally {
-      // Logged even when the write faulted: over-reporting a page is safe, missing one is
-      // not. The device knows only IOVAs, and DMA logging is IOVA-based.
-      this.#dmaLog.onDmaWrite(iova, iova, bytes.byteLength);
-    }
   }
 }

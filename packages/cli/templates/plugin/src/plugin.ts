@@ -15,7 +15,7 @@ export const __camelName__Plugin: VendorPlugin = {
   engine: ">=0.1.0 <1",
   deviceTypes: DEVICE_TYPES,
   migrationFlags: MIGRATION_FLAGS,
-  dirtyTracking: "dma-logging",
+  dirtyTracking: ["dma-logging"],
   checkCompatible,
   create: (ctx) => new __PascalName__Driver(ctx),
   describeState: (driver) => ({ ...describeState(driver) }),

@@ -1,0 +1,127 @@
+import { afterEach, describe, expect, it } from "vitest";
+import {
+  createHost,
+  DirtyBitmap,
+  DirtySync,
+  mergeRanges,
+  parseVmConfig,
+  SimulatedVm,
+  type VmConfigInput,
+} from "../../src/index.js";
+
+import { dmaToyPlugin } from "../helpers/dma-toy-plugin.js";
+
+const P = 4096;
+const vms: SimulatedVm[] = [];
+afterEach(async () => {
+  await Promise.all(vms.splice(0).map((vm) => vm.destroy()));
+});
+
+async function vmWith(plugin: ReturnType<typeof dmaToyPlugin>, extra: Partial<VmConfigInput> = {}) {
+  const config: VmConfigInput = {
+    memoryMiB: 4,
+    vcpus: 1,
+    devices: [{ slot: "00:05.0", plugin: plugin.name, deviceType: "toy" }],
+    initialFill: 0,
+    ...extra,
+  };
+  const vm = await SimulatedVm.create(
+    parseVmConfig(config),
+    createHost({ name: "h", plugins: [plugin] }),
+    {
+      role: "source",
+    },
+  );
+  vms.push(vm);
+  return vm;
+}
+
+describe("mergeRanges", () => {
+  const ranges = [
+    { iova: 0, length: P },
+    { iova: 2 * P, length: P },
+    { iova: 10 * P, length: P },
+    { iova: 11 * P + P, length: P },
+  ];
+
+  it("closes the smallest gaps first", () => {
+    expect(mergeRanges(ranges, 2)).toEqual([
+      { iova: 0, length: 3 * P },
+      { iova: 10 * P, length: 3 * P },
+    ]);
+  });
+
+  it("covers every original range, down to one", () => {
+    expect(mergeRanges(ranges, 1)).toEqual([{ iova: 0, length: 13 * P }]);
+    expect(mergeRanges(ranges, 8)).toEqual(ranges);
+  });
+});
+
+describe("DirtySync", () => {
+  it("starts DMA logging over the IOMMU's mapped ranges, merged when the device tracks fewer", async () => {
+    const plugin = dmaToyPlugin({ maxDmaLogRanges: 1 });
+    const vm = await vmWith(plugin);
+    // Punch two holes into the 1:1 mapping: three ranges the device cannot take at once.
+    const size = vm.memory.size;
+    vm.iommu.unmap(0, size);
+    vm.iommu.map({ iova: 0, gpa: 0, length: 64 * P });
+    vm.iommu.map({ iova: 65 * P, gpa: 65 * P, length: 191 * P });
+    vm.iommu.map({ iova: 257 * P, gpa: 257 * P, length: size - 257 * P });
+    const sync = new DirtySync(vm);
+    await sync.start();
+    expect(sync.failed.size).toBe(0);
+    vm.devices[0]!.driver.tick();
+    const dirty = new DirtyBitmap(vm.memory.pages);
+    vm.memory.logReadAndClear(dirty); // drop the CPU log's initial "all dirty"
+    dirty.clear();
+    await sync.sync(dirty);
+    expect(dirty.toPageList()).toEqual([16]);
+    await sync.stop();
+  });
+
+  it("starts and stops a vendor bitmap, and reads it", async () => {
+    const plugin = dmaToyPlugin({ dirtyTracking: "vendor-bitmap" });
+    const vm = await vmWith(plugin);
+    const sync = new DirtySync(vm);
+    await sync.start();
+    const dirty = new DirtyBitmap(vm.memory.pages);
+    await sync.sync(dirty);
+    dirty.clear();
+    vm.devices[0]!.driver.tick();
+    await sync.sync(dirty);
+    expect(dirty.toPageList()).toEqual([16]);
+    expect(sync.failed.size).toBe(0);
+    await sync.stop();
+    await expect(
+      vm.devices[0]!.driver.reportDirtyPages(dirty.asBigUint64Array()),
+    ).rejects.toMatchObject({
+      code: "EINVAL",
+    });
+  });
+
+  it("a device the VM config sets to another offered method uses it", async () => {
+    const plugin = dmaToyPlugin({ offered: ["dma-logging", "vendor-bitmap"] });
+    const vm = await vmWith(plugin, {
+      devices: [
+        { slot: "00:05.0", plugin: plugin.name, deviceType: "toy", dirtyTracking: "vendor-bitmap" },
+      ],
+    });
+    expect(vm.devices[0]!.driver.dirtyTracking).toBe("vendor-bitmap");
+  });
+
+  it("a method the plugin does not offer is refused when the VM is built", async () => {
+    const plugin = dmaToyPlugin();
+    await expect(
+      vmWith(plugin, {
+        devices: [
+          {
+            slot: "00:05.0",
+            plugin: plugin.name,
+            deviceType: "toy",
+            dirtyTracking: "vendor-bitmap",
+          },
+        ],
+      }),
+    ).rejects.toThrow(/dma-logging, not vendor-bitmap/);
+  });
+});
