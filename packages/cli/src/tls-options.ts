@@ -41,9 +41,7 @@ function tlsChannelOptions(flags: TlsFlags): ChannelOptions {
     }
   };
   if (flags.pskFile !== undefined) {
-    const key = Buffer.from(read(flags.pskFile).toString("utf8").trim(), "hex");
-    if (key.length < 16)
-      throw new MdevError("EINVAL", `${flags.pskFile} must hold a hex key of at least 16 bytes`);
+    const key = parsePskFile(read(flags.pskFile), flags.pskFile);
     return { tls: { mode: "psk", identity: flags.pskIdentity ?? "mdevkit", key } };
   }
   if (flags.tlsCert !== undefined || flags.tlsKey !== undefined || flags.tlsCa !== undefined) {
@@ -63,4 +61,36 @@ function tlsChannelOptions(flags: TlsFlags): ChannelOptions {
     };
   }
   return {};
+}
+
+/** Shortest pre-shared key accepted, in bytes (128 bits). */
+export const MIN_PSK_BYTES = 16;
+/** Longest pre-shared key accepted, in bytes (OpenSSL's PSK_MAX_PSK_LEN). */
+export const MAX_PSK_BYTES = 512;
+
+/**
+ * The key of a PSK file: hex digits only, an even count, optionally followed by one line
+ * break. Anything else is refused — `Buffer.from(text, "hex")` stops at the first non-hex
+ * character and drops an odd last nibble, so two different files could yield one key.
+ * @throws MdevError EINVAL naming the file and what is wrong (never the key itself).
+ */
+export function parsePskFile(bytes: Uint8Array, path: string): Buffer {
+  const text = Buffer.from(bytes)
+    .toString("latin1")
+    .replace(/\r?\n$/, "");
+  const bad = text.search(/[^0-9a-fA-F]/);
+  if (bad >= 0) {
+    throw new MdevError("EINVAL", `${path}: character ${bad + 1} is not a hex digit`);
+  }
+  if (text.length % 2 !== 0) {
+    throw new MdevError("EINVAL", `${path}: odd number of hex digits (${text.length})`);
+  }
+  const bytesLength = text.length / 2;
+  if (bytesLength < MIN_PSK_BYTES || bytesLength > MAX_PSK_BYTES) {
+    throw new MdevError(
+      "EINVAL",
+      `${path}: key of ${bytesLength} bytes, need ${MIN_PSK_BYTES} to ${MAX_PSK_BYTES}`,
+    );
+  }
+  return Buffer.from(text, "hex");
 }
