@@ -125,22 +125,40 @@ export function arcPlan(flags: number, from: MigState, to: MigState): ArcPlan | 
   );
 }
 
+const SESSION_TEXT: Record<SessionAction, string> = {
+  "open-saving": "opens the saving stream with those bytes as its whole content",
+  "open-precopy": "opens the saving stream with those bytes as the initial precopy data",
+  "finish-saving": "appends those bytes to the open stream, whose end becomes permanent",
+  "close-saving": "ends the saving session",
+  "open-resuming": "opens the resuming stream",
+  "close-resuming": "ends the resuming session",
+};
+
+const WHEN_TEXT: Record<ArcPlan["when"], string> = {
+  any: "any",
+  "no-p2p": "without P2P",
+  p2p: "with P2P",
+};
+
 function describeStep(step: ArcStep): string {
   const parts: string[] = [];
   if (step.hook !== undefined) parts.push(`\`${step.hook}\``);
-  if (step.session !== undefined) parts.push(`(${step.session})`);
-  if (step.undo !== undefined) parts.push(`[undo: \`${step.undo}\`]`);
-  return parts.join(" ");
+  if (step.undo !== undefined) parts.push(`(undone by \`${step.undo}\`)`);
+  if (step.session !== undefined) {
+    const text = SESSION_TEXT[step.session];
+    parts.push(step.hook === undefined ? text : `, then ${text}`);
+  }
+  return parts.join(" ").replace(" , then", ", then");
 }
 
 /**
- * The arc table as Markdown, for the plugin guide: one row per arc with its flags
- * condition and its steps in order.
+ * The arc table as Markdown, for the plugin guide: one row per arc with the flags it is
+ * direct for and its steps in order.
  */
 export function renderArcTable(): string {
   const rows = ARC_STEPS.map(
     (a) =>
-      `| ${migStateName(a.from)} → ${migStateName(a.to)} | ${a.when} | ${a.steps.map(describeStep).join(" → ")} |`,
+      `| ${migStateName(a.from)} → ${migStateName(a.to)} | ${WHEN_TEXT[a.when]} | ${a.steps.map(describeStep).join("; ")} |`,
   );
   return ["| arc | flags | steps, in order |", "|---|---|---|", ...rows].join("\n");
 }
