@@ -11,12 +11,12 @@ const rate = z.number().int().min(0).max(50_000_000).describe("pages written per
 
 /** How one vCPU dirties guest RAM. */
 export const workloadSchema = z.discriminatedUnion("pattern", [
-  z.object({ pattern: z.literal("idle") }).describe("writes nothing"),
+  z.strictObject({ pattern: z.literal("idle") }).describe("writes nothing"),
   z
-    .object({ pattern: z.literal("uniform"), pagesPerSecond: rate })
+    .strictObject({ pattern: z.literal("uniform"), pagesPerSecond: rate })
     .describe("every page equally likely"),
   z
-    .object({
+    .strictObject({
       pattern: z.literal("hot-set"),
       pagesPerSecond: rate,
       hotSetPages: z
@@ -33,12 +33,12 @@ export const workloadSchema = z.discriminatedUnion("pattern", [
     })
     .describe("most writes in a small hot set, the rest uniform"),
   z
-    .object({ pattern: z.literal("sequential"), pagesPerSecond: rate })
+    .strictObject({ pattern: z.literal("sequential"), pagesPerSecond: rate })
     .describe("a stream walking RAM page by page, wrapping around"),
 ]);
 
 /** One device of the VM. */
-export const deviceConfigSchema = z.object({
+export const deviceConfigSchema = z.strictObject({
   slot: slotSchema,
   plugin: z.string().min(1).max(214),
   deviceType: z.string().min(1).max(128),
@@ -54,7 +54,7 @@ export const deviceConfigSchema = z.object({
  * allocated; `vmConfigJsonSchema()` gives editors the same rules.
  */
 export const vmConfigSchema = z
-  .object({
+  .strictObject({
     name: z
       .string()
       .min(1)
