@@ -1,4 +1,5 @@
 import {
+  type DirtyTrackingMethod,
   isMdevError,
   type MdevError,
   MigFlags,
@@ -30,14 +31,19 @@ export class CheckContext<D extends VendorDriver = VendorDriver> {
     this.options = options;
   }
 
-  /** The plugin's declared flags. */
+  /** The flags the devices under test declare (the plugin's, unless options narrow them). */
   get flags(): number {
-    return this.plugin.migrationFlags;
+    return this.options.migrationFlags;
   }
 
-  /** Whether the plugin declares `flag`. */
+  /** The dirty-tracking method the host chose for the devices under test. */
+  get dirtyTracking(): DirtyTrackingMethod {
+    return this.options.dirtyTracking;
+  }
+
+  /** Whether the devices under test declare `flag`. */
   has(flag: number): boolean {
-    return (this.plugin.migrationFlags & flag) === flag;
+    return (this.options.migrationFlags & flag) === flag;
   }
 
   /** Whether the plugin declares PRE_COPY. */
@@ -50,6 +56,8 @@ export class CheckContext<D extends VendorDriver = VendorDriver> {
     const h = await createDeviceHarness<D>(this.plugin, {
       deviceType: this.options.deviceType,
       deviceOptions: this.options.deviceOptions,
+      dirtyTracking: this.options.dirtyTracking,
+      migrationFlags: this.options.migrationFlags,
       seed,
       memoryBytes: this.options.memoryBytes,
       interruptVectors: this.options.interruptVectors,
@@ -69,7 +77,7 @@ export class CheckContext<D extends VendorDriver = VendorDriver> {
 
   /** Device activity steps (`driver.tick`) without guest work. */
   tick(h: DeviceHarness<D>, n = this.options.ticksPerRound): void {
-    for (let i = 0; i < n; i++) h.driver.tick?.();
+    for (let i = 0; i < n; i++) h.driver.tick();
   }
 
   /**

@@ -1,13 +1,13 @@
-import { DirtyBitmap, MdevError, PAGE_SIZE } from "@mdevkit/core";
+import { DirtyBitmap, PAGE_SIZE } from "@mdevkit/core";
 import type { DeviceHarness } from "./harness.js";
 
 /**
- * Reads a device's dirty pages by the method its plugin declares, the way the engine's
+ * Reads a device's dirty pages by the method the host chose for it, the way the engine's
  * `DirtySync` does for one device, translated to guest pages: DMA logging over all of
  * guest RAM (IOVA = GPA), the IOMMU's pinned-page report, or the vendor bitmap.
  */
 export interface DirtyReader {
-  /** Starts tracking (DMA_LOGGING_START, IOMMU dirty START; nothing for vendor bitmaps). */
+  /** Starts tracking (DMA_LOGGING_START, IOMMU dirty START, vendor reporting START). */
   start(): Promise<void>;
   /** Read-and-clear into `into` (bits are only added). */
   sync(into: DirtyBitmap): Promise<void>;
@@ -15,10 +15,10 @@ export interface DirtyReader {
   stop(): Promise<void>;
 }
 
-/** The {@link DirtyReader} for `h`'s plugin. */
+/** The {@link DirtyReader} for the method the host chose for `h`'s device. */
 export function dirtyReaderFor(h: DeviceHarness): DirtyReader {
   const size = h.memory.size;
-  switch (h.plugin.dirtyTracking) {
+  switch (h.ctx.dirtyTracking) {
     case "dma-logging": {
       let pageSize = PAGE_SIZE;
       return {
@@ -47,15 +47,13 @@ export function dirtyReaderFor(h: DeviceHarness): DirtyReader {
       };
     case "vendor-bitmap":
       return {
-        async start() {},
+        start: () => h.driver.vendorDirtyStart(),
         async sync(into) {
-          if (h.driver.reportDirtyPages === undefined)
-            throw new MdevError("ENOTSUP", "vendor-bitmap driver has no reportDirtyPages");
           const scratch = new DirtyBitmap(h.memory.pages);
           await h.driver.reportDirtyPages(scratch.asBigUint64Array());
           into.union(scratch);
         },
-        async stop() {},
+        stop: () => h.driver.vendorDirtyStop(),
       };
   }
 }

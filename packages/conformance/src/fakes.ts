@@ -1,4 +1,12 @@
-import { type DeviceContext, type DmaAccess, MdevError, type VendorPlugin } from "@mdevkit/core";
+import {
+  chooseDirtyTracking,
+  type DeviceContext,
+  type DirtyTrackingMethod,
+  type DmaAccess,
+  MdevError,
+  PAGE_SIZE,
+  type VendorPlugin,
+} from "@mdevkit/core";
 
 /**
  * Guest memory a plugin's unit tests can inspect directly: a flat byte array at IOVA 0
@@ -47,8 +55,15 @@ export interface FakeContextOptions {
   readonly seed?: number;
   /** `DeviceContext.options`; `{}` by default. */
   readonly options?: Readonly<Record<string, unknown>>;
-  /** Guest memory; a fresh 4 MiB {@link FakeDma} by default. */
+  /** Guest memory; a fresh {@link FakeDma} of {@link memoryBytes} by default. */
   readonly dma?: DmaAccess;
+  /**
+   * Guest RAM size for `DeviceContext.guestMemory`: the {@link FakeDma}'s size when `dma`
+   * is one, else 4 MiB.
+   */
+  readonly memoryBytes?: number;
+  /** The host's dirty-tracking choice; the device type's default by default. */
+  readonly dirtyTracking?: DirtyTrackingMethod;
   /** Interrupt lines; one vector that ignores raises by default. */
   readonly irq?: DeviceContext["irq"];
   /** PCI slot; `"00:03.0"` by default. */
@@ -63,12 +78,25 @@ export interface FakeContextOptions {
  * through unchecked, so a test can see the driver refuse an unknown one. Tests that
  * build contexts through this keep compiling when the host adds a field.
  */
-export function fakeDeviceContext(_plugin: VendorPlugin, o: FakeContextOptions): DeviceContext {
+export function fakeDeviceContext(plugin: VendorPlugin, o: FakeContextOptions): DeviceContext {
+  const dma = o.dma ?? new FakeDma(o.memoryBytes);
+  const size = o.memoryBytes ?? (dma instanceof FakeDma ? dma.memory.byteLength : 1 << 22);
+  if (!Number.isSafeInteger(size) || size <= 0 || size % PAGE_SIZE !== 0) {
+    throw new MdevError("EINVAL", `guest memory of ${size} bytes is not a whole number of pages`);
+  }
+  // An unknown device type keeps the plugin's default, so the driver is what refuses it.
+  const known = plugin.deviceTypes.some((t) => t.name === o.deviceType);
+  const dirtyTracking = known
+    ? chooseDirtyTracking(plugin, o.deviceType, o.dirtyTracking)
+    : (o.dirtyTracking ?? (plugin.dirtyTracking[0] as DirtyTrackingMethod));
   return {
     slot: o.slot ?? "00:03.0",
     deviceType: o.deviceType,
+    migrationFlags: plugin.migrationFlags,
+    dirtyTracking,
+    guestMemory: { size, pages: size / PAGE_SIZE, pageSize: PAGE_SIZE },
     options: o.options ?? {},
-    dma: o.dma ?? new FakeDma(),
+    dma,
     irq: o.irq ?? { count: 1, raise: () => {} },
     clock: { nowNs: () => 0n },
     seed: o.seed ?? 1,

@@ -1,7 +1,9 @@
 import {
   type Clock,
+  chooseDirtyTracking,
   type DeviceContext,
   DirtyOracle,
+  type DirtyTrackingMethod,
   DmaPort,
   driveTransition,
   GuestMemory,
@@ -9,9 +11,12 @@ import {
   Iommu,
   IommuPagePinner,
   isMdevError,
+  type MigFlagSet,
   MigFlags,
   type MigrationDataStream,
   MigState,
+  migFlagsName,
+  PAGE_SIZE,
   type VendorDriver,
   type VendorPlugin,
 } from "@mdevkit/core";
@@ -40,6 +45,10 @@ export interface HarnessOptions {
   readonly deviceType: string;
   /** `DeviceContext.options`. */
   readonly deviceOptions?: Readonly<Record<string, unknown>>;
+  /** The host's dirty-tracking choice; the device type's default when absent. */
+  readonly dirtyTracking?: DirtyTrackingMethod;
+  /** The flags the driver must declare; the plugin's when absent. */
+  readonly migrationFlags?: MigFlagSet;
   /** `DeviceContext.seed`; also seeds {@link DeviceHarness.rng}. */
   readonly seed: number;
   /** Guest RAM bytes (mapped 1:1 for device DMA). */
@@ -89,9 +98,9 @@ export async function createDeviceHarness<D extends VendorDriver = VendorDriver>
   const dma = new DmaPort(iommu, memory);
   const irq = new InterruptCounter(options.interruptVectors ?? 8);
   const slot = options.slot ?? "00:04.0";
-  // Same rule as SimulatedVm: drivers that do not log DMA pin what they DMA to.
-  const pinner =
-    plugin.dirtyTracking === "dma-logging" ? undefined : new IommuPagePinner(iommu, slot);
+  const dirtyTracking = chooseDirtyTracking(plugin, options.deviceType, options.dirtyTracking);
+  // Same rule as SimulatedVm: every device but a DMA-logging one gets a pinner.
+  const pinner = dirtyTracking === "dma-logging" ? undefined : new IommuPagePinner(iommu, slot);
   const clock = new VirtualClock();
   const trace = new TraceRecorder(memory);
   const oracle = new DirtyOracle(memory.pages);
@@ -101,6 +110,9 @@ export async function createDeviceHarness<D extends VendorDriver = VendorDriver>
   const ctx: DeviceContext = {
     slot,
     deviceType: options.deviceType,
+    migrationFlags: plugin.migrationFlags,
+    dirtyTracking,
+    guestMemory: { size: memory.size, pages: memory.pages, pageSize: PAGE_SIZE },
     options: options.deviceOptions ?? {},
     dma,
     irq,
@@ -109,9 +121,10 @@ export async function createDeviceHarness<D extends VendorDriver = VendorDriver>
     ...(pinner ? { pinner } : {}),
   };
   const driver = (await plugin.create(ctx)) as D;
-  if (driver.migrationFlags !== plugin.migrationFlags) {
+  const flags = options.migrationFlags ?? plugin.migrationFlags;
+  if (driver.migrationFlags !== flags) {
     throw new ConformanceConfigError(
-      `plugin "${plugin.name}" created a driver with flags ${driver.migrationFlags}, its manifest says ${plugin.migrationFlags}`,
+      `plugin "${plugin.name}" created a driver with flags ${migFlagsName(driver.migrationFlags)}, expected ${migFlagsName(flags)} (set the migrationFlags option when device options narrow them)`,
     );
   }
   return {

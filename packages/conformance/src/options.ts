@@ -1,4 +1,13 @@
-import type { VendorDriver, VendorPlugin } from "@mdevkit/core";
+import {
+  chooseDirtyTracking,
+  type DirtyTrackingMethod,
+  isLegalFlagSet,
+  isMdevError,
+  type MigFlagSet,
+  migFlagsName,
+  type VendorDriver,
+  type VendorPlugin,
+} from "@mdevkit/core";
 import type { DeviceHarness } from "./harness.js";
 import type { Rng } from "./rng.js";
 import { ConformanceConfigError } from "./violation.js";
@@ -27,6 +36,17 @@ export interface ConformanceOptions<D extends VendorDriver = VendorDriver> {
   readonly deviceType?: string;
   /** Device options from the VM config (`DeviceContext.options`); `{}` by default. */
   readonly deviceOptions?: Readonly<Record<string, unknown>>;
+  /**
+   * The dirty-tracking method the host chooses for the device (a VM config's
+   * `dirtyTracking`); the device type's default (first offered) by default. Run the
+   * suite once per method a plugin offers to check each.
+   */
+  readonly dirtyTracking?: DirtyTrackingMethod;
+  /**
+   * The flags devices built with {@link deviceOptions} declare, when those options narrow
+   * the plugin's (e.g. a stop-copy-only option); the plugin's flags by default.
+   */
+  readonly migrationFlags?: MigFlagSet;
   /** Seed for the device context and every generator the suite uses; 1 by default. */
   readonly seed?: number;
   /** Guest RAM of each harness, bytes (multiple of 4 KiB); 1 MiB by default. */
@@ -101,6 +121,8 @@ export interface ResolvedOptions<D extends VendorDriver = VendorDriver>
   extends ConformanceOptions<D> {
   readonly deviceType: string;
   readonly deviceOptions: Readonly<Record<string, unknown>>;
+  readonly dirtyTracking: DirtyTrackingMethod;
+  readonly migrationFlags: MigFlagSet;
   readonly seed: number;
   readonly memoryBytes: number;
   readonly interruptVectors: number;
@@ -135,10 +157,25 @@ export function resolveOptions<D extends VendorDriver>(
   const memoryBytes = options.memoryBytes ?? 1 << 20;
   if (!Number.isSafeInteger(memoryBytes) || memoryBytes < 4096 || memoryBytes % 4096 !== 0)
     throw new ConformanceConfigError(`memoryBytes ${memoryBytes} must be a multiple of 4096`);
+  let dirtyTracking: DirtyTrackingMethod;
+  try {
+    dirtyTracking = chooseDirtyTracking(plugin, deviceType, options.dirtyTracking);
+  } catch (err) {
+    if (!isMdevError(err)) throw err;
+    throw new ConformanceConfigError(err.message);
+  }
+  const migrationFlags = options.migrationFlags ?? plugin.migrationFlags;
+  if (!isLegalFlagSet(migrationFlags) || (migrationFlags & ~plugin.migrationFlags) !== 0) {
+    throw new ConformanceConfigError(
+      `migrationFlags ${migFlagsName(migrationFlags)} must be a legal set within the plugin's ${migFlagsName(plugin.migrationFlags)}`,
+    );
+  }
   return {
     ...options,
     deviceType,
     deviceOptions: options.deviceOptions ?? {},
+    dirtyTracking,
+    migrationFlags,
     seed: options.seed ?? 1,
     memoryBytes,
     interruptVectors: options.interruptVectors ?? 8,

@@ -20,7 +20,7 @@ describe("mttyPlugin manifest", () => {
     expect(host.plugins.resolve("mtty", "mtty-4")).toBe(mttyPlugin);
     expect(new PluginRegistry().register(mttyPlugin).list()).toEqual([mttyPlugin]);
     expect(mttyPlugin.migrationFlags).toBe(MigFlags.STOP_COPY | MigFlags.P2P | MigFlags.PRE_COPY);
-    expect(mttyPlugin.dirtyTracking).toBe("dma-logging");
+    expect(mttyPlugin.dirtyTracking).toEqual(["dma-logging"]);
     expect(mttyPlugin.deviceTypes.map((t) => t.name)).toEqual(["mtty-1", "mtty-2", "mtty-4"]);
   });
 

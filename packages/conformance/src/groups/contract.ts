@@ -11,11 +11,12 @@ import {
   MigState,
   migFlagsName,
   migStateName,
+  offeredDirtyTracking,
   PluginRegistry,
 } from "@mdevkit/core";
 import { type CheckContext, expectMdevError, expectSuccess, Role } from "../context.js";
 import type { ConformanceGroup } from "../group.js";
-import { type DeviceHarness, reach, saveDevice, writeChunks } from "../harness.js";
+import { type DeviceHarness, loadDevice, reach, saveDevice, writeChunks } from "../harness.js";
 import { ContractBreach, ensure } from "../violation.js";
 
 const { ERROR, RUNNING, RESUMING } = MigState;
@@ -50,12 +51,21 @@ async function fresh(
   return { h, opened };
 }
 
-/** Contract group: flags, direct arcs, refused arcs, reset. */
+/** Reads one byte of a saving stream; PRE_COPY's temporary end (ENOMSG) is fine too. */
+async function readSome(stream: MigrationDataStream): Promise<void> {
+  try {
+    await stream.read(1);
+  } catch (err) {
+    if (!isMdevError(err, "ENOMSG")) throw err;
+  }
+}
+
+/** Contract group: flags, direct arcs, refused arcs, reset (to the power-on state). */
 export const contractGroup: ConformanceGroup = {
   id: "contract",
   title: "contract: flags, arcs and reset",
   catches:
-    "illegal flag sets, arcs that fail, arcs that should be refused but succeed, reset that leaves a stream open",
+    "illegal flag sets, arcs that fail, arcs that should be refused but succeed, reset that leaves a stream open or keeps the device's old state",
   checks: [
     {
       name: "declares a legal flag set and dirty-tracking method, and registers",
@@ -65,9 +75,10 @@ export const contractGroup: ConformanceGroup = {
           isLegalFlagSet(plugin.migrationFlags),
           `flags ${migFlagsName(plugin.migrationFlags)} are not one of the four legal sets`,
         );
+        const offered = offeredDirtyTracking(plugin, ctx.options.deviceType);
         ensure(
-          DIRTY_TRACKING_METHODS.includes(plugin.dirtyTracking),
-          `dirty tracking "${String(plugin.dirtyTracking)}" is not one of ${DIRTY_TRACKING_METHODS.join(", ")}`,
+          offered.length > 0 && offered.every((m) => DIRTY_TRACKING_METHODS.includes(m)),
+          `dirty tracking [${offered.join(", ")}] must be one or more of ${DIRTY_TRACKING_METHODS.join(", ")}`,
         );
         await expectSuccess(
           () => new PluginRegistry().register(plugin),
@@ -75,17 +86,30 @@ export const contractGroup: ConformanceGroup = {
         );
         const h = await ctx.harness();
         ensure(
-          h.driver.dirtyTracking === plugin.dirtyTracking,
-          `driver tracks by ${h.driver.dirtyTracking}, manifest says ${plugin.dirtyTracking}`,
+          h.driver.dirtyTracking === ctx.dirtyTracking,
+          `driver tracks by ${h.driver.dirtyTracking}, the host chose ${ctx.dirtyTracking}`,
+        );
+        ensure(
+          h.driver.migrationFlags === ctx.flags,
+          `driver declares ${migFlagsName(h.driver.migrationFlags)}, expected ${migFlagsName(ctx.flags)}`,
         );
         ensure(
           h.driver.getState() === RUNNING,
           `a new device is in ${migStateName(h.driver.getState())}, not RUNNING`,
         );
-        if (plugin.dirtyTracking === "vendor-bitmap") {
-          ensure(
-            typeof h.driver.reportDirtyPages === "function",
-            "vendor-bitmap device has no reportDirtyPages",
+        // Every other method is refused with ENOTSUP, not silently served.
+        if (ctx.dirtyTracking !== "vendor-bitmap") {
+          await expectMdevError(
+            () => h.driver.vendorDirtyStart(),
+            `vendorDirtyStart on a ${ctx.dirtyTracking} device`,
+            ["ENOTSUP"],
+          );
+        }
+        if (ctx.dirtyTracking !== "dma-logging") {
+          await expectMdevError(
+            () => h.driver.logStart([{ iova: 0, length: h.memory.size }], 4096),
+            `logStart on a ${ctx.dirtyTracking} device`,
+            ["ENOTSUP"],
           );
         }
       },
@@ -169,6 +193,50 @@ export const contractGroup: ConformanceGroup = {
           await expectSuccess(
             () => saveDevice(h.driver),
             `saving after a reset in ${migStateName(state)}`,
+          );
+        }
+      },
+    },
+    {
+      name: "reset after the device ran, with a session open, restores the power-on state",
+      async run(ctx) {
+        const stream = await goodStream(ctx);
+        // Where a session can be open: saving mid-read, or resuming after an earlier
+        // load applied another device's state (so "kept the old state" shows either way).
+        const sessions: MigState[] = [
+          ...(ctx.precopy ? [MigState.PRE_COPY] : []),
+          MigState.STOP_COPY,
+          RESUMING,
+        ];
+        for (const state of sessions) {
+          const where = migStateName(state);
+          const h = await ctx.harness(Role.SOURCE);
+          await ctx.exercise(h, 3);
+          if (state === RESUMING) await loadDevice(h.driver, stream);
+          const opened = await expectSuccess(() => reach(h.driver, state), `reaching ${where}`);
+          ensure(opened !== undefined, `reaching ${where} opened no stream`);
+          if (opened.direction === "saving") await readSome(opened);
+          else await opened.write(stream.subarray(0, Math.max(1, stream.byteLength >> 1)));
+          await expectSuccess(() => h.driver.reset(), `reset in ${where}`);
+          ensure(
+            h.driver.getState() === RUNNING,
+            `reset in ${where} left the device in ${migStateName(h.driver.getState())}`,
+          );
+          ensure(opened.closed, `reset in ${where} left its stream open (closed=false)`);
+          await expectMdevError(
+            () => (opened.direction === "saving" ? opened.read(1) : opened.write(stream)),
+            `using the ${where} stream after reset`,
+            ["ENODEV"],
+          );
+          // The reference: a device created now from the same context and seed. Both are
+          // compared in STOP (describeState, or a STOP_COPY image when there is none).
+          const power = await ctx.harness(Role.TARGET);
+          await reach(h.driver, MigState.STOP);
+          await reach(power.driver, MigState.STOP);
+          ctx.expectSameState(
+            await ctx.snapshot(h),
+            await ctx.snapshot(power),
+            `after ran-then-reset in ${where}, the device differs from a new one (reset kept state)`,
           );
         }
       },

@@ -2,6 +2,7 @@ import {
   createHost,
   DirtyBitmap,
   DirtySync,
+  type DirtyTrackingMethod,
   MdevError,
   MigState,
   parseVmConfig,
@@ -37,13 +38,14 @@ async function secondSync(
   plugin: VendorPlugin,
   deviceType: string,
   options: Readonly<Record<string, unknown>>,
+  dirtyTracking: DirtyTrackingMethod,
 ): Promise<{ found: number; pages: number }> {
   const host = createHost({ name: `conformance-${plugin.name}`, plugins: [plugin] });
   const config = parseVmConfig({
     memoryMiB: 1,
     vcpus: 1,
     initialFill: 0,
-    devices: [{ slot: "00:04.0", plugin: plugin.name, deviceType, options }],
+    devices: [{ slot: "00:04.0", plugin: plugin.name, deviceType, options, dirtyTracking }],
   });
   const vm = await SimulatedVm.create(config, host, { role: "target" });
   try {
@@ -71,7 +73,7 @@ export const dirtyTrackingGroup: ConformanceGroup = {
         const h = await ctx.harness(Role.SOURCE);
         await ctx.exercise(h);
         const reader = dirtyReaderFor(h);
-        await expectSuccess(() => reader.start(), `starting ${ctx.plugin.dirtyTracking} tracking`);
+        await expectSuccess(() => reader.start(), `starting ${ctx.dirtyTracking} tracking`);
         h.oracle.reset();
         const reported = new DirtyBitmap(h.memory.pages);
         for (let round = 0; round < 3; round++) {
@@ -91,7 +93,7 @@ export const dirtyTrackingGroup: ConformanceGroup = {
         const lost = h.oracle.missing(reported);
         if (lost.length > 0) {
           throw new ContractBreach(
-            `${ctx.plugin.dirtyTracking} lost ${lost.length} page(s) the device wrote (guest pages ${lost.slice(0, 8).join(", ")}); the target would run on stale memory`,
+            `${ctx.dirtyTracking} lost ${lost.length} page(s) the device wrote (guest pages ${lost.slice(0, 8).join(", ")}); the target would run on stale memory`,
           );
         }
         await reader.stop();
@@ -100,7 +102,7 @@ export const dirtyTrackingGroup: ConformanceGroup = {
     {
       name: "DMA logging refuses a second START and reports while stopped, and tolerates STOP twice",
       skip: (ctx) =>
-        ctx.plugin.dirtyTracking === "dma-logging" ? undefined : "the plugin does not log DMA",
+        ctx.dirtyTracking === "dma-logging" ? undefined : "the device does not log DMA",
       async run(ctx) {
         const h = await ctx.harness();
         const size = h.memory.size;
@@ -132,22 +134,22 @@ export const dirtyTrackingGroup: ConformanceGroup = {
     {
       name: "a failing dirty report makes the engine's DirtySync treat all memory as dirty",
       skip: (ctx) =>
-        ctx.plugin.dirtyTracking === "iommu-pinned"
+        ctx.dirtyTracking === "iommu-pinned"
           ? "the IOMMU reports pinned pages itself; no device call can fail"
           : undefined,
       async run(ctx) {
-        const { deviceType, deviceOptions } = ctx.options;
+        const { deviceType, deviceOptions, dirtyTracking } = ctx.options;
         const broken: VendorPlugin = {
           ...ctx.plugin,
           create: async (dctx) => failingReports(await ctx.plugin.create(dctx)),
         };
-        const failed = await secondSync(broken, deviceType, deviceOptions);
+        const failed = await secondSync(broken, deviceType, deviceOptions, dirtyTracking);
         ensure(
           failed.found === failed.pages,
-          `after a failed ${ctx.plugin.dirtyTracking} report, only ${failed.found} of ${failed.pages} pages were treated as dirty`,
+          `after a failed ${ctx.dirtyTracking} report, only ${failed.found} of ${failed.pages} pages were treated as dirty`,
         );
         // Control: the healthy device does not make everything dirty, so the check above means something.
-        const healthy = await secondSync(ctx.plugin, deviceType, deviceOptions);
+        const healthy = await secondSync(ctx.plugin, deviceType, deviceOptions, dirtyTracking);
         ensure(
           healthy.found < healthy.pages,
           "a healthy device's second sync already reports all memory dirty",

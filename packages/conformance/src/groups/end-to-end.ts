@@ -33,6 +33,7 @@ export const endToEndGroup: ConformanceGroup = {
               plugin: plugin.name,
               deviceType: ctx.options.deviceType,
               options: { ...ctx.options.deviceOptions },
+              dirtyTracking: ctx.options.dirtyTracking,
             },
           ],
           // Slow activity ticks: device state changes only where the check drives it.
