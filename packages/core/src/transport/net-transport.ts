@@ -1,4 +1,4 @@
-import { rm } from "node:fs/promises";
+import { lstat, rm } from "node:fs/promises";
 import { createServer, connect as netConnect, type Socket } from "node:net";
 import type { ChannelCapabilities, ChannelListener, SourceChannel } from "./channel.js";
 import { formatChannelUrl } from "./channel-url.js";
@@ -77,10 +77,14 @@ export async function connectUnix(path: string): Promise<SourceChannel> {
   return new SocketSourceChannel(socket, url, caps("unix"));
 }
 
-/** Listens on a UNIX socket at `path` (a stale socket file there is replaced). */
+/**
+ * Listens on a UNIX socket at `path`. A stale socket there (nobody accepts on it) is
+ * replaced; anything else — a regular file, a directory, a live listener — is refused,
+ * never deleted.
+ */
 export async function listenUnix(path: string): Promise<ChannelListener> {
   const url = formatChannelUrl({ kind: "unix", path });
-  await rm(path, { force: true });
+  await removeStaleSocket(path, url);
   const server = createServer();
   await startListening(server, url, { path });
   return new SocketListener(
@@ -89,4 +93,22 @@ export async function listenUnix(path: string): Promise<ChannelListener> {
     "connection",
     (s) => new SocketTargetChannel(s, url, caps("unix")),
   );
+}
+
+async function removeStaleSocket(path: string, url: string): Promise<void> {
+  const stat = await lstat(path).catch(() => undefined);
+  if (stat === undefined) return;
+  if (!stat.isSocket()) {
+    throw new TransportError("EEXIST", url, `${path} exists and is not a socket; not replacing it`);
+  }
+  const live = await new Promise<boolean>((resolve) => {
+    const probe = netConnect({ path });
+    probe.once("connect", () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.once("error", () => resolve(false));
+  });
+  if (live) throw new TransportError("EADDRINUSE", url, `another process listens on ${path}`);
+  await rm(path, { force: true });
 }

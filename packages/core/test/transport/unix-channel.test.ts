@@ -1,4 +1,14 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -30,6 +40,33 @@ describe("UNIX socket channel", () => {
     const source = await connect(listener.url);
     await checkBackpressure(source, await accepted);
     source.destroy();
+    await listener.close();
+  });
+
+  it("refuses to listen over a regular file or a directory, and leaves it alone", async () => {
+    const file = join(dir, "precious.txt");
+    writeFileSync(file, "keep me");
+    await expect(listen(`unix://${file}`)).rejects.toMatchObject({ code: "EEXIST" });
+    expect(readFileSync(file, "utf8")).toBe("keep me");
+    const sub = join(dir, "sub");
+    mkdirSync(sub);
+    await expect(listen(`unix://${sub}`)).rejects.toMatchObject({ code: "EEXIST" });
+    expect(existsSync(sub)).toBe(true);
+  });
+
+  it("replaces a stale socket but not one another process listens on", async () => {
+    const path = join(dir, "c.sock");
+    const other = createServer();
+    await new Promise<void>((r) => other.listen(path, r));
+    await expect(listen(`unix://${path}`)).rejects.toMatchObject({ code: "EADDRINUSE" });
+    await new Promise<void>((r) => other.close(() => r()));
+    // A crashed listener leaves its socket file behind (a clean close unlinks it).
+    spawnSync(process.execPath, [
+      "-e",
+      `require("node:net").createServer().listen(${JSON.stringify(path)}, () => process.kill(process.pid, "SIGKILL"))`,
+    ]);
+    expect(lstatSync(path).isSocket()).toBe(true);
+    const listener = await listen(`unix://${path}`);
     await listener.close();
   });
 });
