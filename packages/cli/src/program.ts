@@ -7,7 +7,7 @@ import { migrateCommand } from "./commands/migrate.js";
 import { newPluginCommand } from "./commands/new-plugin.js";
 import { restoreCommand } from "./commands/restore.js";
 import { saveCommand } from "./commands/save.js";
-import { parseBandwidth, parseCount, parseDuration } from "./units.js";
+import { parseBandwidth, parseCount, parseDuration, parseMemoryMiB } from "./units.js";
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
@@ -59,7 +59,10 @@ export function buildProgram(): Command {
     )
     .version("0.1.0")
     .option("--verbose", "print stack traces and causes on errors", false)
-    .showHelpAfterError();
+    // Usage errors surface as thrown CommanderErrors (subcommands inherit both settings):
+    // the entry point prints them as one `mdevkit: EINVAL: …` line, like every other error.
+    .exitOverride()
+    .configureOutput({ outputError: () => {} });
 
   program
     .command("demo")
@@ -69,7 +72,7 @@ export function buildProgram(): Command {
         .choices(["tcp", "unix"])
         .default("tcp"),
     )
-    .option("--memory <MiB>", "guest RAM", arg(parseCount), 1024)
+    .option("--memory <MiB>", "guest RAM", arg(parseMemoryMiB), 1024)
     .option("--json", "print the result as JSON", false)
     .option("--report <file.html>", "write a self-contained HTML report with charts")
     .option("--max-bandwidth <rate>", "emulate a link, e.g. 10Gbps")
@@ -136,7 +139,7 @@ export function buildProgram(): Command {
         .description("run a VM here and live-migrate it to a listening target")
         .requiredOption("--to <url>", "target: tcp://HOST:PORT, tls://HOST:PORT, unix:///path")
         .option("--config <file>", "VM config (JSON); the demo VM when omitted")
-        .option("--memory <MiB>", "override the VM's RAM size", arg(parseCount))
+        .option("--memory <MiB>", "override the VM's RAM size", arg(parseMemoryMiB))
         .option(
           "--warmup <ms>",
           "let the VM run this long before migrating",
@@ -175,7 +178,7 @@ export function buildProgram(): Command {
     .description("run a VM, then save it to a file (like virsh save)")
     .argument("<file>", "where to write the saved VM")
     .option("--config <file>", "VM config (JSON); the demo VM when omitted")
-    .option("--memory <MiB>", "override the VM's RAM size", arg(parseCount))
+    .option("--memory <MiB>", "override the VM's RAM size", arg(parseMemoryMiB))
     .option("--warmup <ms>", "let the VM run this long first", arg(parseDuration), 200)
     .option("--json", "print the result as JSON", false)
     .option("--plugin <module>", "load an extra plugin module (repeatable)", collect, [])

@@ -1,4 +1,4 @@
-import { MdevError } from "@mdevkit/core";
+import { MAX_VM_MEMORY_MIB, MdevError } from "@mdevkit/core";
 
 /**
  * Parses a link speed: `10Gbps`, `1.5Gbit`, `500MB/s`, `100mbps`, or plain bytes/s.
@@ -15,17 +15,36 @@ export function parseBandwidth(text: string): number {
   return (value * scale) / (bits ? 8 : 1);
 }
 
-/** Parses a whole number of milliseconds, e.g. `300`, `300ms`, `2s`. */
+/** Longest duration a Node timer can wait (2^31 − 1 ms, about 24.8 days). */
+export const MAX_DURATION_MS = 2 ** 31 - 1;
+
+/**
+ * Parses a whole number of milliseconds, e.g. `300`, `300ms`, `2s`, up to
+ * {@link MAX_DURATION_MS} (a longer timer would fire after 1 ms).
+ */
 export function parseDuration(text: string): number {
   const m = /^\s*([0-9]+(?:\.[0-9]+)?)\s*(ms|s)?\s*$/.exec(text);
   if (!m) throw new MdevError("EINVAL", `duration "${text}" is not like 300ms or 2s`);
-  return Math.round(Number(m[1]) * (m[2] === "s" ? 1000 : 1));
+  const ms = Math.round(Number(m[1]) * (m[2] === "s" ? 1000 : 1));
+  if (ms > MAX_DURATION_MS) {
+    throw new MdevError("EINVAL", `duration "${text}" is longer than ${MAX_DURATION_MS} ms`);
+  }
+  return ms;
 }
 
-/** Parses a positive integer option. */
+/** Parses a positive whole number in decimal digits (no `0x40`, `1e3` or `+5`). */
 export function parseCount(text: string): number {
-  const n = Number(text);
+  const n = /^\s*[0-9]+\s*$/.test(text) ? Number(text) : Number.NaN;
   if (!Number.isSafeInteger(n) || n <= 0)
     throw new MdevError("EINVAL", `"${text}" is not a positive whole number`);
   return n;
+}
+
+/** Parses a guest RAM size in MiB within what a VM config allows. */
+export function parseMemoryMiB(text: string): number {
+  const mib = parseCount(text);
+  if (mib > MAX_VM_MEMORY_MIB) {
+    throw new MdevError("EINVAL", `memory ${mib} MiB is more than ${MAX_VM_MEMORY_MIB} MiB`);
+  }
+  return mib;
 }

@@ -1,6 +1,5 @@
 // The mdevkit command as users run it: a real process per test, from bin/mdevkit.js (so
 // the package must be built, which turbo's test task ensures).
-import "reflect-metadata";
 import { type ChildProcess, spawn } from "node:child_process";
 import { afterEach, describe, expect, it } from "vitest";
 import { MDEVKIT_BIN } from "../src/child.js";
@@ -113,6 +112,28 @@ describe("errors", () => {
     expect(run.code, run.stderr).toBe(1);
     expect(lines(run.stderr)[0]).toMatch(/^mdevkit: /);
     expect(run.stderr).toMatch(/\n\s+at /);
+  });
+});
+
+describe("usage errors", () => {
+  it.each([
+    [
+      ["migrate", "--to", "tcp://127.0.0.1:1", "--memory", "0x40"],
+      /--memory.*not a positive whole number/,
+    ],
+    [["migrate", "--to", "tcp://127.0.0.1:1", "--no-such-flag"], /unknown option '--no-such-flag'/],
+    [["migrate"], /required option '--to <url>' not specified/],
+    [
+      ["migrate", "--to", "tcp://127.0.0.1:1", "--downtime-limit", "9999999999"],
+      /longer than 2147483647 ms/,
+    ],
+  ])("%j prints one `mdevkit: EINVAL:` line and no help", async (args, problem) => {
+    const run = await mdevkit(args);
+    expect(run.code).toBe(1);
+    expect(lines(run.stderr)).toHaveLength(1);
+    expect(run.stderr).toMatch(/^mdevkit: EINVAL: /);
+    expect(run.stderr).toMatch(problem);
+    expect(run.stdout).toBe("");
   });
 });
 

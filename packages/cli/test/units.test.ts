@@ -1,7 +1,6 @@
-import "reflect-metadata";
 import { MdevError } from "@mdevkit/core";
 import { describe, expect, it } from "vitest";
-import { parseBandwidth, parseCount, parseDuration } from "../src/units.js";
+import { parseBandwidth, parseCount, parseDuration, parseMemoryMiB } from "../src/units.js";
 
 describe("parseBandwidth", () => {
   it.each([
@@ -63,5 +62,26 @@ describe("parseCount", () => {
 
   it.each(["0", "-3", "1.5", "abc", "", "9007199254740993"])("refuses %j", (text) => {
     expect(() => parseCount(text)).toThrow(/is not a positive whole number/);
+  });
+});
+
+describe("option values that used to slip through", () => {
+  it("a duration a timer cannot wait is refused, not turned into 1 ms", () => {
+    expect(parseDuration("2147483647")).toBe(2 ** 31 - 1);
+    expect(() => parseDuration("2147483648")).toThrow(/longer than 2147483647 ms/);
+    expect(() => parseDuration("30000000s")).toThrow(MdevError);
+  });
+
+  it("counts are decimal digits only", () => {
+    for (const text of ["0x40", "1e3", "+5", "0b11", "5.0"]) {
+      expect(() => parseCount(text), text).toThrow(/not a positive whole number/);
+    }
+    expect(parseCount(" 64 ")).toBe(64);
+  });
+
+  it("--memory keeps to the VM config's limit", () => {
+    expect(parseMemoryMiB("16384")).toBe(16384);
+    expect(() => parseMemoryMiB("16385")).toThrow(/more than 16384 MiB/);
+    expect(() => parseMemoryMiB("0x40")).toThrow(/not a positive whole number/);
   });
 });

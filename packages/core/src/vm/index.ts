@@ -9,6 +9,7 @@ export { Vcpu } from "./vcpu.js";
 export {
   type DeviceConfig,
   deviceConfigSchema,
+  MAX_VM_MEMORY_MIB,
   parseVmConfig,
   type VmConfig,
   type VmConfigInput,

@@ -37,6 +37,9 @@ export const workloadSchema = z.discriminatedUnion("pattern", [
     .describe("a stream walking RAM page by page, wrapping around"),
 ]);
 
+/** Largest guest RAM a VM config may ask for, in MiB. */
+export const MAX_VM_MEMORY_MIB = 16 * 1024;
+
 /** One device of the VM. */
 export const deviceConfigSchema = z.strictObject({
   slot: slotSchema,
@@ -65,7 +68,7 @@ export const vmConfigSchema = z
       .number()
       .int()
       .min(1)
-      .max(16 * 1024)
+      .max(MAX_VM_MEMORY_MIB)
       .describe("guest RAM in MiB"),
     vcpus: z.number().int().min(1).max(64).default(1),
     devices: z.array(deviceConfigSchema).max(32).default([]),
