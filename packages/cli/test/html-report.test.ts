@@ -1,4 +1,3 @@
-import "reflect-metadata";
 import type { MigrationResult } from "@mdevkit/core";
 import { describe, expect, it } from "vitest";
 import { renderHtmlReport } from "../src/report/html-report.js";

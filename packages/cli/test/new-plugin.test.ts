@@ -1,4 +1,3 @@
-import "reflect-metadata";
 import { execFile } from "node:child_process";
 import {
   copyFileSync,

@@ -1,6 +1,6 @@
-import "reflect-metadata";
-
 export * from "./contract/index.js";
+export { type ChannelFactory, UrlChannelFactory } from "./di/channel-factory.js";
+export { EngineServices } from "./di/engine-services.js";
 export { SystemClock } from "./di/system-clock.js";
 export { TOKENS } from "./di/tokens.js";
 export * from "./engine/index.js";

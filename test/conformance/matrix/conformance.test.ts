@@ -1,4 +1,3 @@
-import "reflect-metadata";
 import { registerMatrix } from "../registry.js";
 
 // The full cross-plugin matrix: `npm run conformance` at the repository root, narrowed

@@ -1,7 +1,6 @@
 // Issue #5, "Must show": a workload that dirties RAM faster than the link moves it does not
 // converge; without auto-converge the source gives up with a message naming the dirty rate
 // and the bandwidth (and rolls back), with auto-converge throttling makes it converge.
-import "reflect-metadata";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   cleanup,

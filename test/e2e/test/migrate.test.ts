@@ -1,6 +1,5 @@
 // Issue #5, "Must show": a VM migrates between two real processes over TCP loopback and a
 // UNIX socket, arrives with identical RAM and device state, and keeps running there.
-import "reflect-metadata";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { cleanup, expectExit, spawnEvents, startTarget, tempDir } from "../helpers/processes.js";

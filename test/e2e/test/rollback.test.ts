@@ -3,7 +3,6 @@ import { rmSync, statSync } from "node:fs";
 // point, a plugin fails at STOP_COPY, the target refuses the VM — the source VM rolls
 // back, provably keeps running (vCPU writes continue, guest RAM keeps changing), and a
 // second migration to a healthy target succeeds with identical RAM.
-import "reflect-metadata";
 import type { MdevkitChild } from "@mdevkit/cli";
 import { afterEach, describe, expect, it } from "vitest";
 import {

@@ -1,7 +1,6 @@
 // Issue #5, "Must show": `mdevkit save` writes a VM to a file that `inspect` decodes record
 // by record and `restore` brings back to life; a file damaged in the middle is refused by
 // both with one line naming the record, its offset and the rule it breaks.
-import "reflect-metadata";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

@@ -1,7 +1,6 @@
 // Issue #5, "Must show": migration over TLS between real processes — with a pre-shared key,
 // and (when openssl is installed) with certificates — succeeds with identical RAM; a source
 // with the wrong key or an untrusted certificate is refused and the target stays usable.
-import "reflect-metadata";
 import { randomBytes } from "node:crypto";
 import { afterEach, describe, expect, it } from "vitest";
 import { hasOpenssl, makePki } from "../helpers/pki.js";

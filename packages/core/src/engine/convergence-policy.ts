@@ -2,9 +2,7 @@ import type { MigrationOptions } from "./migration-options.js";
 
 /** What the source knows at the end of an iteration. */
 export interface ConvergenceInput {
-  /** Iterations completed (1 after the first full pass). */
-  readonly iteration: number;
-  /** Dirty RAM bytes found by the sync that follows this iteration. */
+  /** Dirty RAM bytes found by the sync that ends this iteration. */
   readonly dirtyRamBytes: number;
   /** Device precopy bytes still pending (initial + dirty). */
   readonly devicePrecopyBytes: number;
@@ -20,21 +18,30 @@ export interface ConvergenceInput {
   readonly initialPrecopyDone: boolean;
 }
 
-/** The policy's decision. */
+/**
+ * The policy's decision. `await-ack`: the rest fits and every initial precopy byte was sent,
+ * only the target's switchover-ack is missing — wait for it (bounded by the caller) while
+ * dirty pages keep flowing; such passes do not spend the iteration budget.
+ */
 export type ConvergenceDecision =
   | { readonly action: "switchover"; readonly expectedDowntimeMs: number }
+  | { readonly action: "await-ack"; readonly expectedDowntimeMs: number }
   | { readonly action: "iterate"; readonly expectedDowntimeMs: number; readonly throttle?: number }
   | { readonly action: "abort"; readonly reason: string; readonly expectedDowntimeMs: number };
 
 /**
  * Decides after each iteration whether to switch over, iterate (possibly throttling the
- * vCPUs) or give up, from pending bytes over measured bandwidth — the rule QEMU's
- * `migration_iteration_run` applies with `threshold_size = bandwidth × downtime_limit`.
+ * vCPUs), wait for the switchover-ack or give up, from pending bytes over measured
+ * bandwidth — the rule QEMU's `migration_iteration_run` applies with
+ * `threshold_size = bandwidth × downtime_limit`. Like QEMU, a missing switchover-ack only
+ * holds the switchover back (`migration_can_switchover`); it never counts as a failed
+ * iteration, so `maxIterations` bounds only passes that did not converge.
  */
 export class ConvergencePolicy {
   #throttle = 0;
   #lastPending = Number.POSITIVE_INFINITY;
   #stalls = 0;
+  #counted = 0;
 
   constructor(private readonly options: MigrationOptions) {}
 
@@ -48,31 +55,39 @@ export class ConvergencePolicy {
     return bandwidth > 0 ? (pendingBytes / bandwidth) * 1000 : Number.POSITIVE_INFINITY;
   }
 
+  /** Iterations that spent the `maxIterations` budget so far. */
+  get countedIterations(): number {
+    return this.#counted;
+  }
+
   /** The decision for the state in `input`. */
   decide(input: ConvergenceInput): ConvergenceDecision {
     const pending = input.dirtyRamBytes + input.devicePrecopyBytes + input.deviceStopCopyBytes;
     const expectedDowntimeMs = ConvergencePolicy.expectedDowntimeMs(pending, input.bandwidth);
     const fits = expectedDowntimeMs <= this.options.downtimeLimitMs;
-    if (fits && input.switchoverAcked && input.initialPrecopyDone) {
-      return { action: "switchover", expectedDowntimeMs };
+    if (fits && input.initialPrecopyDone) {
+      return input.switchoverAcked
+        ? { action: "switchover", expectedDowntimeMs }
+        : { action: "await-ack", expectedDowntimeMs };
     }
+    this.#counted++;
     // Progress is what matters for throttling: QEMU throttles after dirty pages outpace
     // transfer twice in a row (dirty_rate_high_cnt >= 2).
     this.#stalls = pending >= this.#lastPending * 0.95 ? this.#stalls + 1 : 0;
     this.#lastPending = pending;
-    if (input.iteration >= this.options.maxIterations) {
+    if (this.#counted >= this.options.maxIterations) {
       if (fits) {
         return {
           action: "abort",
           expectedDowntimeMs,
-          reason: "switchover-ack never arrived from the target",
+          reason: `devices still had initial precopy data to send after ${this.#counted} iterations`,
         };
       }
       return {
         action: "abort",
         expectedDowntimeMs,
         reason:
-          `did not converge after ${input.iteration} iterations: dirty rate ${formatRate(input.dirtyRate)} ` +
+          `did not converge after ${this.#counted} iterations: dirty rate ${formatRate(input.dirtyRate)} ` +
           `against bandwidth ${formatRate(input.bandwidth)}, ${formatBytes(pending)} pending needs ` +
           `${expectedDowntimeMs.toFixed(0)} ms of downtime (limit ${this.options.downtimeLimitMs} ms)` +
           (this.options.autoConverge

@@ -13,6 +13,13 @@ export {
 export { DirtySync, mappedRanges, mergeRanges } from "./dirty-sync.js";
 export { MigrationError, type MigrationPhase } from "./migration-error.js";
 export {
+  type MigrationEvent,
+  type MigrationEventSink,
+  type MigrationProgress,
+  NullEventSink,
+  type TargetStateName,
+} from "./migration-events.js";
+export {
   type MigrationOptions,
   type MigrationOptionsInput,
   migrationOptionsSchema,
@@ -31,6 +38,10 @@ export {
   type MigrationTargetOptions,
   type TargetResult,
 } from "./migration-target.js";
+export { MigrationTimeline, type TimelineMark } from "./migration-timeline.js";
+export { OneWayRestore } from "./one-way-restore.js";
 export { PageDigestTable } from "./page-digest-table.js";
 export { ramSha256 } from "./ram-sha256.js";
 export { type SaveResult, saveVm } from "./save-vm.js";
+export { TargetAnswers } from "./target-answers.js";
+export { checkHandshake, type HandshakeVerdict } from "./target-handshake.js";

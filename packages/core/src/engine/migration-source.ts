@@ -1,86 +1,161 @@
 import { EventEmitter } from "node:events";
 import type { MigrationDataStream } from "../contract/migration-data-stream.js";
+import { EngineServices } from "../di/engine-services.js";
 import { isMdevError, MdevError } from "../errors/mdev-error.js";
-import { driveTransition } from "../fsm/drive-transition.js";
-import { MigFlags } from "../fsm/mig-flags.js";
-import { MigState } from "../fsm/mig-state.js";
+import { createHost, type MdevHost } from "../host.js";
 import { DirtyBitmap } from "../memory/dirty-bitmap.js";
 import { PAGE_SIZE } from "../memory/page.js";
-import { DevicePhase } from "../stream/records.js";
+import { DevicePhase, type ReturnRecord } from "../stream/records.js";
 import { StreamEncoder } from "../stream/stream-encoder.js";
-import type { SourceChannel } from "../transport/channel.js";
+import type { DuplexSourceChannel, SourceChannel } from "../transport/channel.js";
 import { hasReturnPath } from "../transport/channel.js";
+import type { ChannelOptions } from "../transport/connect.js";
 import { rateLimited, TokenBucket } from "../transport/rate-limiter.js";
 import type { SimulatedVm, VmDevice } from "../vm/simulated-vm.js";
-import { ConvergencePolicy } from "./convergence-policy.js";
+import { type ConvergenceDecision, ConvergencePolicy } from "./convergence-policy.js";
 import {
   allSupportP2P,
   returnDevicesToRunning,
   stopDevicesForSwitchover,
 } from "./device-handover.js";
+import { DevicePrecopy } from "./device-precopy.js";
 import { DirtySync } from "./dirty-sync.js";
 import { MigrationError, type MigrationPhase } from "./migration-error.js";
+import type { MigrationEvent, MigrationProgress } from "./migration-events.js";
 import {
   type MigrationOptions,
   type MigrationOptionsInput,
   parseMigrationOptions,
 } from "./migration-options.js";
 import type { IterationStats, MigrationResult, ThroughputSample } from "./migration-stats.js";
+import { MigrationTimeline } from "./migration-timeline.js";
 import { PageDigestTable } from "./page-digest-table.js";
 import { RamSender } from "./ram-sender.js";
 import { ramSha256 } from "./ram-sha256.js";
 import { TargetAnswers } from "./target-answers.js";
-import { DEVICE_READ_BYTES, drainStopCopy, vmHandshake } from "./vm-handshake.js";
+import { drainStopCopy, vmHandshake } from "./vm-handshake.js";
 
-/** Events a {@link MigrationSource} emits while it works. */
+/** Events a {@link MigrationSource} emits while it works (the host's event sink sees them too). */
 export interface MigrationSourceEvents {
   /** Entered a phase. */
   phase: [phase: MigrationPhase];
   /** Finished a precopy iteration. */
   iteration: [stats: IterationStats];
   /** Bytes went out (at most every batch). */
-  progress: [
-    progress: { wireBytes: number; tMs: number; iteration: number; phase: MigrationPhase },
-  ];
+  progress: [progress: MigrationProgress];
   /** The migration failed and the VM was rolled back (or could not be). */
   rollback: [error: MigrationError];
 }
 
-/** Most precopy bytes drained from one device per iteration, so RAM is not starved. */
-const DEVICE_PRECOPY_BYTES_PER_ITERATION = 64 << 20;
+/**
+ * How long one wait for the switchover-ack lasts before the source sends what was dirtied
+ * meanwhile and waits again; the waits add up to at most `peerTimeoutMs`.
+ */
+const ACK_WAIT_SLICE_MS = 25;
 
-const now = (): number => performance.now();
+/** Lets I/O callbacks run: a pass over a small VM is all microtasks, and answers wait on I/O. */
+const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** Everything one run of {@link MigrationSource.migrate} works with, built up front. */
+interface SourceRun {
+  readonly channel: DuplexSourceChannel;
+  readonly answers: TargetAnswers;
+  readonly dirtySync: DirtySync;
+  readonly dirty: DirtyBitmap;
+  readonly precopy: DevicePrecopy;
+  readonly table: PageDigestTable;
+  readonly ram: RamSender;
+  /** Whether vCPUs were paused (rollback resumes them). */
+  paused: boolean;
+}
+
+/** What precopy produced for the result. */
+interface PrecopyOutcome {
+  readonly iterations: readonly IterationStats[];
+  readonly maxThrottle: number;
+}
+
+/** What one precopy pass did and measured. */
+interface PrecopyPass {
+  readonly dataPages: number;
+  readonly zeroPages: number;
+  readonly deviceBytes: number;
+  readonly wireBytes: number;
+  readonly durationMs: number;
+  /** Dirty pages the sync that ended the pass found: what the next pass sends. */
+  readonly dirtyAfter: number;
+}
 
 /**
  * The source side of a live migration ("The path of one migration" in design.md):
- * handshake, setup, precopy iterations until the pending state fits the downtime limit,
- * switchover, and the two-phase handover (END → LOADED → GO → RESUMED).
+ * {@link MigrationSource.migrate} reads top to bottom as handshake, setup, precopy,
+ * switchover and handover (END → LOADED → GO → RESUMED).
  *
  * Any failure before GO — a refused handshake, a failed or vanished target, a timeout, a
  * plugin error, {@link cancel} — rolls the VM back: devices return to RUNNING through the
  * FSM, dirty tracking stops, vCPUs resume. After GO the source never runs the VM again.
+ *
+ * Its clock, event sink and channel factory come from the host's container
+ * ({@link EngineServices}); without a host, a fresh default host's.
  */
 export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
   readonly #vm: SimulatedVm;
   readonly #channel: SourceChannel;
   readonly #options: MigrationOptions;
+  readonly #services: EngineServices;
+  readonly #timeline: MigrationTimeline;
   readonly #abort = new AbortController();
   readonly #encoder = new StreamEncoder();
+  readonly #throughput: ThroughputSample[] = [];
+  readonly #deviceBytes = new Map<string, number>();
   #phase: MigrationPhase = "handshake";
-  #started = 0;
-  #throughput: ThroughputSample[] = [];
   #iteration = 0;
   #used = false;
 
-  constructor(vm: SimulatedVm, channel: SourceChannel, options: MigrationOptionsInput = {}) {
+  constructor(
+    vm: SimulatedVm,
+    channel: SourceChannel,
+    options: MigrationOptionsInput = {},
+    host: MdevHost = createHost({ name: "source" }),
+  ) {
     super();
     this.#vm = vm;
     this.#options = parseMigrationOptions(options);
+    this.#services = host.container.resolve(EngineServices);
+    this.#timeline = new MigrationTimeline(this.#services.clock);
+    for (const d of vm.devices) this.#deviceBytes.set(d.config.slot, 0);
     // A bandwidth cap is a property of the link the engine sees: it measures and converges against it.
     this.#channel =
       this.#options.maxBandwidth > 0
         ? rateLimited(channel, new TokenBucket(this.#options.maxBandwidth))
         : channel;
+  }
+
+  /**
+   * Connects to `url` through the host's channel factory and returns the source for
+   * it. A target that cannot be reached is a failed handshake: nothing was touched, so the
+   * MigrationError says `rolledBack`.
+   */
+  static async connect(
+    host: MdevHost,
+    vm: SimulatedVm,
+    url: string,
+    options: MigrationOptionsInput = {},
+    channelOptions: ChannelOptions = {},
+  ): Promise<MigrationSource> {
+    const channels = host.container.resolve(EngineServices).channels;
+    let channel: SourceChannel;
+    try {
+      channel = await channels.connect(url, channelOptions);
+    } catch (err) {
+      throw new MigrationError(
+        isMdevError(err) ? err.code : "EIO",
+        "handshake",
+        `cannot reach ${url}: ${err instanceof Error ? err.message : String(err)}`,
+        { cause: err, rolledBack: true },
+      );
+    }
+    return new MigrationSource(vm, channel, options, host);
   }
 
   /** Current phase. */
@@ -93,39 +168,6 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
     this.#abort.abort(new MdevError("ECANCELED", reason));
   }
 
-  #enter(phase: MigrationPhase): void {
-    this.#phase = phase;
-    this.emit("phase", phase);
-  }
-
-  #checkAbort(answers: TargetAnswers | undefined): void {
-    if (this.#abort.signal.aborted) throw this.#abort.signal.reason;
-    answers?.check();
-    if (now() - this.#started > this.#options.timeoutMs) {
-      throw new MdevError(
-        "ETIMEDOUT",
-        `migration exceeded its ${this.#options.timeoutMs} ms limit`,
-      );
-    }
-  }
-
-  #sample(): void {
-    const s = { tMs: now() - this.#started, bytes: this.#encoder.stats.bytes };
-    const last = this.#throughput[this.#throughput.length - 1];
-    if (last === undefined || s.tMs - last.tMs >= 20) this.#throughput.push(s);
-    this.emit("progress", {
-      wireBytes: s.bytes,
-      tMs: s.tMs,
-      iteration: this.#iteration,
-      phase: this.#phase,
-    });
-  }
-
-  async #send(frames: Uint8Array[]): Promise<void> {
-    await this.#channel.send(frames);
-    this.#sample();
-  }
-
   /**
    * Runs the migration to the end. Resolves with statistics once the target reported
    * RESUMED. Rejects with a {@link MigrationError}; `rolledBack` tells whether the VM runs
@@ -134,276 +176,325 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
   async migrate(): Promise<MigrationResult> {
     if (this.#used) throw new MdevError("EINVAL", "a MigrationSource runs once");
     this.#used = true;
-    if (!hasReturnPath(this.#channel)) {
+    const channel = this.#channel;
+    if (!hasReturnPath(channel)) {
       throw new MdevError(
         "EINVAL",
-        `${this.#channel.peer} has no return path: live migration needs one (use save for files)`,
+        `${channel.peer} has no return path: live migration needs one (use save for files)`,
       );
     }
-    this.#started = now();
-    const vm = this.#vm;
-    const answers = new TargetAnswers(this.#channel.returnPath);
-    const dirtySync = new DirtySync(vm);
-    const precopyStreams = new Map<number, MigrationDataStream>();
-    let paused = false;
-    let pausedAt = 0;
+    this.#timeline.mark("started");
+    const run = this.#newRun(channel);
+    const deadline = setTimeout(
+      () =>
+        this.#abort.abort(
+          new MdevError("ETIMEDOUT", `migration exceeded its ${this.#options.timeoutMs} ms limit`),
+        ),
+      this.#options.timeoutMs,
+    );
     try {
-      // 1. Handshake: nothing changes on the source until the target accepted.
-      this.#enter("handshake");
-      await this.#send(this.#encoder.start(vmHandshake(vm)));
-      await answers.waitFor("ACCEPT", this.#options.peerTimeoutMs, this.#abort.signal);
-
-      // 2. Setup: every dirty log on, PRE_COPY-capable devices into PRE_COPY.
-      this.#enter("setup");
-      await dirtySync.start();
-      for (const d of vm.devices) {
-        if ((d.driver.migrationFlags & MigFlags.PRE_COPY) === 0) continue;
-        const { stream } = await driveTransition(d.driver, MigState.PRE_COPY);
-        if (stream === undefined)
-          throw new MdevError(
-            "EIO",
-            `device ${d.config.slot} entered PRE_COPY without a data stream`,
-          );
-        precopyStreams.set(d.index, stream);
-      }
-
-      // 3. Iterate until the rest fits the downtime limit.
-      this.#enter("precopy");
-      const table = new PageDigestTable(vm.memory.pages);
-      const ram = new RamSender(
-        vm.memory,
-        this.#encoder,
-        this.#channel,
-        table,
-        this.#options.batchPages * PAGE_SIZE,
-      );
-      const policy = new ConvergencePolicy(this.#options);
-      const iterations: IterationStats[] = [];
-      const dirty = new DirtyBitmap(vm.memory.pages);
-      const initialSent = new Set<number>();
-      let maxThrottle = 0;
-      let dirtyCount = await dirtySync.sync(dirty);
-      for (;;) {
-        this.#iteration++;
-        const t0 = now();
-        const bytes0 = this.#encoder.stats.bytes;
-        const found = dirtyCount;
-        const sent = await ram.send(dirty, "snapshot", () => this.#checkAbort(answers));
-        dirty.clear();
-        const deviceBytes = await this.#drainPrecopy(precopyStreams, initialSent);
-        await this.#send(
-          this.#encoder.iteration({
-            iteration: this.#iteration,
-            dataPages: sent.dataPages,
-            zeroPages: sent.zeroPages,
-            deviceBytes,
-            dirtyPages: 0,
-            durationUs: Math.round((now() - t0) * 1000),
-          }),
-        );
-        const durationMs = Math.max(0.001, now() - t0);
-        const wireBytes = this.#encoder.stats.bytes - bytes0;
-        const bandwidth = (wireBytes / durationMs) * 1000;
-        dirtyCount = await dirtySync.sync(dirty);
-        const pending = await this.#pendingDeviceBytes(precopyStreams);
-        const decision = policy.decide({
-          iteration: this.#iteration,
-          dirtyRamBytes: dirtyCount * PAGE_SIZE,
-          devicePrecopyBytes: pending.precopy,
-          deviceStopCopyBytes: pending.stopCopy,
-          bandwidth,
-          dirtyRate: (dirtyCount * PAGE_SIZE * 1000) / durationMs,
-          switchoverAcked: !this.#options.switchoverAck || answers.switchoverAcked,
-          initialPrecopyDone: pending.initialDone,
-        });
-        const stats: IterationStats = {
-          iteration: this.#iteration,
-          dirtyPagesFound: found,
-          dataPages: sent.dataPages,
-          zeroPages: sent.zeroPages,
-          deviceBytes,
-          wireBytes,
-          durationMs,
-          bandwidth,
-          expectedDowntimeMs: decision.expectedDowntimeMs,
-          throttle: policy.throttle,
-        };
-        iterations.push(stats);
-        this.emit("iteration", stats);
-        if (decision.action === "switchover") break;
-        if (decision.action === "abort") throw new MdevError("EAGAIN", decision.reason);
-        if (decision.throttle !== undefined) {
-          vm.setThrottle(decision.throttle);
-          maxThrottle = Math.max(maxThrottle, decision.throttle);
-        }
-        this.#checkAbort(answers);
-      }
-
-      // 4. Switchover: pause, stop devices, final sync, the rest of the state, END.
-      this.#enter("switchover");
-      pausedAt = now();
-      await vm.pause();
-      paused = true;
-      const saving = await stopDevicesForSwitchover(
-        vm.devices,
-        precopyStreams,
-        this.#options.p2p && allSupportP2P(vm.devices),
-      );
-      const tStopped = now();
-      await this.#send(this.#encoder.precopyEnd());
-      await dirtySync.sync(dirty);
-      await dirtySync.stop();
-      const finalPages = dirty.count();
-      await ram.send(dirty, "zero-copy", () => this.#checkAbort(answers));
-      const tRam = now();
-      for (const d of vm.devices) {
-        await this.#send(
-          this.#encoder.deviceConfig(d.index, d.driver.configRead(0, d.driver.configSpaceSize)),
-        );
-        const stream = saving.get(d.index) as MigrationDataStream;
-        await this.#drainStopCopy(d, stream);
-      }
-      const ramDigest = table.digest();
-      await this.#send(this.#encoder.end(ramDigest));
-      const tEnd = now();
-
-      // 5–6. The target verifies and loads; GO hands the VM over for good.
-      this.#enter("handover");
-      await answers.waitFor("LOADED", this.#options.peerTimeoutMs, this.#abort.signal);
-      const tLoaded = now();
-      this.#checkAbort(answers);
-      await this.#send(this.#encoder.go());
-      // From here the VM belongs to the target: no rollback, whatever happens next.
-      const tGo = now();
-      this.#phase = "completed";
-      await answers.waitFor("RESUMED", this.#options.peerTimeoutMs).catch((err: unknown) => {
-        throw new MigrationError(
-          isMdevError(err) ? err.code : "EIO",
-          "handover",
-          `GO was sent but RESUMED did not arrive (${String(err)}); the VM stays paused here and never runs twice`,
-          { cause: err, rolledBack: false },
-        );
-      });
-      const tResumed = now();
-      const sha = this.#options.verifyRam ? ramSha256(vm.memory) : undefined;
-      this.emit("phase", "completed");
-      await this.#channel.close();
-      const encoderStats = this.#encoder.stats;
-      return {
-        outcome: "completed",
-        totalTimeMs: tResumed - this.#started,
-        downtimeMs: tResumed - pausedAt,
-        downtime: {
-          stopDevicesMs: tStopped - pausedAt,
-          finalRamMs: tRam - tStopped,
-          deviceStopCopyMs: tEnd - tRam,
-          targetLoadMs: {},
-          endToLoadedMs: tLoaded - tEnd,
-          resumeMs: tResumed - tGo,
-        },
-        iterations,
-        finalPages,
-        wireBytes: encoderStats.bytes,
-        dataPages: encoderStats.dataPages,
-        zeroPages: encoderStats.zeroPages,
-        deviceBytes: Object.fromEntries(this.#deviceBytes),
-        ramBytes: vm.memory.size,
-        ramDigest: Buffer.from(ramDigest).toString("hex"),
-        ...(sha === undefined ? {} : { ramSha256: sha }),
-        maxThrottle,
-        throughput: this.#throughput,
-      };
+      await this.#handshake(run);
+      await this.#setup(run);
+      const precopy = await this.#precopy(run);
+      const { finalPages, ramDigest } = await this.#switchover(run);
+      const targetLoadMs = await this.#handover(run);
+      return await this.#complete(run, precopy, finalPages, ramDigest, targetLoadMs);
     } catch (err) {
       if (err instanceof MigrationError) throw err;
-      throw await this.#rollback(err, dirtySync, paused);
+      throw await this.#rollback(err, run);
+    } finally {
+      clearTimeout(deadline);
     }
   }
 
-  readonly #deviceBytes = new Map<string, number>();
-
-  #countDeviceBytes(d: VmDevice, n: number): void {
-    this.#deviceBytes.set(d.config.slot, (this.#deviceBytes.get(d.config.slot) ?? 0) + n);
+  #newRun(channel: DuplexSourceChannel): SourceRun {
+    const memory = this.#vm.memory;
+    const table = new PageDigestTable(memory.pages);
+    return {
+      channel,
+      answers: new TargetAnswers(channel.returnPath),
+      dirtySync: new DirtySync(this.#vm),
+      dirty: new DirtyBitmap(memory.pages),
+      precopy: new DevicePrecopy(this.#vm.devices),
+      table,
+      ram: new RamSender(
+        memory,
+        this.#encoder,
+        channel,
+        table,
+        this.#options.batchPages * PAGE_SIZE,
+      ),
+      paused: false,
+    };
   }
 
-  /** Reads what each PRE_COPY device has now (up to a per-iteration cap) and sends it. */
-  async #drainPrecopy(
-    streams: ReadonlyMap<number, MigrationDataStream>,
-    initialSent: Set<number>,
-  ): Promise<number> {
-    let total = 0;
-    for (const d of this.#vm.devices) {
-      const stream = streams.get(d.index);
-      if (stream === undefined) continue;
-      let taken = 0;
-      while (taken < DEVICE_PRECOPY_BYTES_PER_ITERATION) {
-        let chunk: Uint8Array;
-        try {
-          chunk = await stream.read(DEVICE_READ_BYTES);
-        } catch (err) {
-          if (isMdevError(err, "ENOMSG")) break;
-          throw err;
-        }
-        if (chunk.byteLength === 0) break;
-        await this.#send(this.#encoder.deviceData(d.index, DevicePhase.PRE_COPY, chunk));
-        taken += chunk.byteLength;
+  /** 1. Nothing changes on the source until the target accepted the VM. */
+  async #handshake(run: SourceRun): Promise<void> {
+    this.#enter("handshake");
+    await this.#send(this.#encoder.start(vmHandshake(this.#vm)));
+    await run.answers.waitFor("ACCEPT", this.#options.peerTimeoutMs, this.#abort.signal);
+  }
+
+  /** 2. Every dirty log on, PRE_COPY-capable devices into PRE_COPY. */
+  async #setup(run: SourceRun): Promise<void> {
+    this.#enter("setup");
+    await run.dirtySync.start();
+    await run.precopy.start();
+  }
+
+  /**
+   * 3. Iterates until the rest fits the downtime limit and the target acknowledged the
+   * devices' initial data. Waiting for that ack is not an iteration: the source waits in
+   * bounded slices, sending what was dirtied meanwhile between them.
+   */
+  async #precopy(run: SourceRun): Promise<PrecopyOutcome> {
+    this.#enter("precopy");
+    const policy = new ConvergencePolicy(this.#options);
+    const iterations: IterationStats[] = [];
+    let maxThrottle = 0;
+    let ackWaitedMs = 0;
+    let found = await run.dirtySync.sync(run.dirty);
+    for (;;) {
+      const pass = await this.#precopyPass(run);
+      const bandwidth = (pass.wireBytes / pass.durationMs) * 1000;
+      const pending = await run.precopy.pending();
+      const decision = policy.decide({
+        dirtyRamBytes: pass.dirtyAfter * PAGE_SIZE,
+        devicePrecopyBytes: pending.precopy,
+        deviceStopCopyBytes: pending.stopCopy,
+        bandwidth,
+        dirtyRate: (pass.dirtyAfter * PAGE_SIZE * 1000) / pass.durationMs,
+        switchoverAcked: !this.#options.switchoverAck || run.answers.switchoverAcked,
+        initialPrecopyDone: pending.initialDone,
+      });
+      const stats = this.#iterationStats(pass, found, bandwidth, decision, policy.throttle);
+      iterations.push(stats);
+      this.#emit({ kind: "iteration", stats });
+      found = pass.dirtyAfter;
+      switch (decision.action) {
+        case "switchover":
+          return { iterations, maxThrottle };
+        case "abort":
+          throw new MdevError("EAGAIN", decision.reason);
+        case "await-ack":
+          ackWaitedMs = await this.#awaitSwitchoverAck(run, ackWaitedMs);
+          break;
+        case "iterate":
+          if (decision.throttle !== undefined) {
+            this.#vm.setThrottle(decision.throttle);
+            maxThrottle = Math.max(maxThrottle, decision.throttle);
+          }
       }
-      total += taken;
-      this.#countDeviceBytes(d, taken);
-      if (!initialSent.has(d.index)) {
-        const info = await d.driver.precopyInfo();
-        if (info.initialBytes === 0) {
-          initialSent.add(d.index);
-          await this.#send(this.#encoder.deviceInitDone(d.index));
-        }
-      }
+      await yieldToEventLoop();
+      this.#checkAbort(run.answers);
     }
-    return total;
   }
 
-  /** Pending device bytes for the convergence check. */
-  async #pendingDeviceBytes(
-    streams: ReadonlyMap<number, MigrationDataStream>,
-  ): Promise<{ precopy: number; stopCopy: number; initialDone: boolean }> {
-    let precopy = 0;
-    let stopCopy = 0;
-    let initialDone = true;
-    for (const d of this.#vm.devices) {
-      if (streams.has(d.index)) {
-        const info = await d.driver.precopyInfo();
-        precopy += info.initialBytes + info.dirtyBytes;
-        if (info.initialBytes > 0) initialDone = false;
-      }
-      stopCopy += await d.driver.getDataSize();
-    }
-    return { precopy, stopCopy, initialDone };
-  }
-
-  /** Reads a stopped device's stream to its permanent end and sends it. */
-  async #drainStopCopy(d: VmDevice, stream: MigrationDataStream): Promise<void> {
-    await drainStopCopy(stream, async (chunk) => {
-      await this.#send(this.#encoder.deviceData(d.index, DevicePhase.STOP_COPY, chunk));
-      this.#countDeviceBytes(d, chunk.byteLength);
+  /** One pass: the dirty pages, device precopy bytes, the sync that ends it, ITERATION. */
+  async #precopyPass(run: SourceRun): Promise<PrecopyPass> {
+    this.#iteration++;
+    const t0 = this.#timeline.now();
+    const bytes0 = this.#encoder.stats.bytes;
+    const sent = await run.ram.send(run.dirty, "snapshot", () => this.#checkAbort(run.answers));
+    run.dirty.clear();
+    const deviceBytes = await run.precopy.drain({
+      data: (d, chunk) => this.#sendDeviceData(d, DevicePhase.PRE_COPY, chunk),
+      initDone: (d) => this.#send(this.#encoder.deviceInitDone(d.index)),
     });
+    const dirtyAfter = await run.dirtySync.sync(run.dirty);
+    await this.#send(
+      this.#encoder.iteration({
+        iteration: this.#iteration,
+        dataPages: sent.dataPages,
+        zeroPages: sent.zeroPages,
+        deviceBytes,
+        dirtyPages: dirtyAfter,
+        durationUs: Math.round(this.#timeline.msSince(t0) * 1000),
+      }),
+    );
+    return {
+      ...sent,
+      deviceBytes,
+      wireBytes: this.#encoder.stats.bytes - bytes0,
+      durationMs: Math.max(0.001, this.#timeline.msSince(t0)),
+      dirtyAfter,
+    };
+  }
+
+  #iterationStats(
+    pass: PrecopyPass,
+    found: number,
+    bandwidth: number,
+    decision: ConvergenceDecision,
+    throttle: number,
+  ): IterationStats {
+    return {
+      iteration: this.#iteration,
+      dirtyPagesFound: found,
+      dataPages: pass.dataPages,
+      zeroPages: pass.zeroPages,
+      deviceBytes: pass.deviceBytes,
+      wireBytes: pass.wireBytes,
+      durationMs: pass.durationMs,
+      bandwidth,
+      expectedDowntimeMs: decision.expectedDowntimeMs,
+      throttle,
+    };
+  }
+
+  /**
+   * Waits one slice for the switchover-ack (the timer lets the return path be read).
+   * Returns the total waited so far; ETIMEDOUT once that reaches `peerTimeoutMs`.
+   */
+  async #awaitSwitchoverAck(run: SourceRun, waitedMs: number): Promise<number> {
+    const acked = await run.answers.waitForSwitchoverAck(ACK_WAIT_SLICE_MS, this.#abort.signal);
+    if (acked) return waitedMs;
+    const waited = waitedMs + ACK_WAIT_SLICE_MS;
+    if (waited >= this.#options.peerTimeoutMs) {
+      throw new MdevError(
+        "ETIMEDOUT",
+        `switchover-ack never arrived from the target within ${this.#options.peerTimeoutMs} ms`,
+      );
+    }
+    return waited;
+  }
+
+  /** 4. Pause, stop devices, final sync, the rest of the state, END. */
+  async #switchover(run: SourceRun): Promise<{ finalPages: number; ramDigest: Uint8Array }> {
+    this.#enter("switchover");
+    const vm = this.#vm;
+    this.#timeline.mark("paused");
+    await vm.pause();
+    run.paused = true;
+    const saving = await stopDevicesForSwitchover(
+      vm.devices,
+      run.precopy.streams,
+      this.#options.p2p && allSupportP2P(vm.devices),
+    );
+    this.#timeline.mark("devicesStopped");
+    await this.#send(this.#encoder.precopyEnd());
+    await run.dirtySync.sync(run.dirty);
+    await run.dirtySync.stop();
+    const finalPages = run.dirty.count();
+    await run.ram.send(run.dirty, "zero-copy", () => this.#checkAbort(run.answers));
+    this.#timeline.mark("ramSent");
+    for (const d of vm.devices) {
+      await this.#send(
+        this.#encoder.deviceConfig(d.index, d.driver.configRead(0, d.driver.configSpaceSize)),
+      );
+      await drainStopCopy(saving.get(d.index) as MigrationDataStream, (chunk) =>
+        this.#sendDeviceData(d, DevicePhase.STOP_COPY, chunk),
+      );
+    }
+    const ramDigest = run.table.digest();
+    await this.#send(this.#encoder.end(ramDigest));
+    this.#timeline.mark("endSent");
+    return { finalPages, ramDigest };
+  }
+
+  /**
+   * 5–6. The target verifies and loads (LOADED, with its load times); GO hands the VM over
+   * for good. Returns the target's load time per device slot, ms.
+   */
+  async #handover(run: SourceRun): Promise<Record<string, number>> {
+    this.#enter("handover");
+    const loaded = await run.answers.waitFor(
+      "LOADED",
+      this.#options.peerTimeoutMs,
+      this.#abort.signal,
+    );
+    this.#timeline.mark("loaded");
+    const targetLoadMs = this.#targetLoadMs(loaded);
+    this.#checkAbort(run.answers);
+    await this.#send(this.#encoder.go());
+    // From here the VM belongs to the target: no rollback, whatever happens next.
+    this.#timeline.mark("goSent");
+    this.#phase = "completed";
+    await run.answers.waitFor("RESUMED", this.#options.peerTimeoutMs).catch((err: unknown) => {
+      throw new MigrationError(
+        isMdevError(err) ? err.code : "EIO",
+        "handover",
+        `GO was sent but RESUMED did not arrive (${String(err)}); the VM stays paused here and never runs twice`,
+        { cause: err, rolledBack: false },
+      );
+    });
+    this.#timeline.mark("resumed");
+    return targetLoadMs;
+  }
+
+  /** LOADED's per-device load times by slot name; EPROTO unless it lists every device once. */
+  #targetLoadMs(loaded: ReturnRecord): Record<string, number> {
+    const devices = this.#vm.devices;
+    const entries = loaded.type === "LOADED" ? loaded.devices : [];
+    if (entries.length !== devices.length || entries.some((e, i) => e.slot !== i)) {
+      throw new MdevError(
+        "EPROTO",
+        `LOADED lists slots [${entries.map((e) => e.slot).join(", ")}], the VM has ${devices.length} devices`,
+      );
+    }
+    return Object.fromEntries(
+      entries.map((e, i) => [(devices[i] as VmDevice).config.slot, e.loadUs / 1000]),
+    );
+  }
+
+  /** The result, built from the timeline and the counters. */
+  async #complete(
+    run: SourceRun,
+    precopy: PrecopyOutcome,
+    finalPages: number,
+    ramDigest: Uint8Array,
+    targetLoadMs: Record<string, number>,
+  ): Promise<MigrationResult> {
+    const vm = this.#vm;
+    const t = this.#timeline;
+    const sha = this.#options.verifyRam ? ramSha256(vm.memory) : undefined;
+    this.#emit({ kind: "phase", phase: "completed", tMs: t.elapsedMs() });
+    await run.channel.close();
+    const encoderStats = this.#encoder.stats;
+    return {
+      outcome: "completed",
+      totalTimeMs: t.between("started", "resumed"),
+      downtimeMs: t.between("paused", "resumed"),
+      downtime: {
+        stopDevicesMs: t.between("paused", "devicesStopped"),
+        finalRamMs: t.between("devicesStopped", "ramSent"),
+        deviceStopCopyMs: t.between("ramSent", "endSent"),
+        targetLoadMs,
+        endToLoadedMs: t.between("endSent", "loaded"),
+        resumeMs: t.between("goSent", "resumed"),
+      },
+      iterations: precopy.iterations,
+      finalPages,
+      wireBytes: encoderStats.bytes,
+      dataPages: encoderStats.dataPages,
+      zeroPages: encoderStats.zeroPages,
+      deviceBytes: Object.fromEntries(this.#deviceBytes),
+      ramBytes: vm.memory.size,
+      ramDigest: Buffer.from(ramDigest).toString("hex"),
+      ...(sha === undefined ? {} : { ramSha256: sha }),
+      maxThrottle: precopy.maxThrottle,
+      throughput: this.#throughput,
+    };
   }
 
   /** Puts the VM back the way it was and describes the failure. */
-  async #rollback(err: unknown, dirtySync: DirtySync, paused: boolean): Promise<MigrationError> {
+  async #rollback(err: unknown, run: SourceRun): Promise<MigrationError> {
     const phase = this.#phase;
     const reason = err instanceof Error ? err.message : String(err);
     // Tell the target to discard what it has (best effort: it may be gone).
     try {
       await Promise.race([
-        this.#channel.send(this.#encoder.abort(reason.slice(0, 1000))),
+        run.channel.send(this.#encoder.abort(reason.slice(0, 1000))),
         new Promise((r) => setTimeout(r, 500)),
       ]);
     } catch {
       // The target is unreachable; it never got GO, so it never runs the VM.
     }
-    this.#channel.destroy();
-    await dirtySync.stop();
+    run.channel.destroy();
+    await run.dirtySync.stop();
     const problems = await returnDevicesToRunning(this.#vm.devices);
     this.#vm.setThrottle(0);
-    if (paused) {
+    if (run.paused) {
       try {
         await this.#vm.resume();
       } catch (resumeErr) {
@@ -416,7 +507,59 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
       rolledBack: true,
       problems,
     });
-    this.emit("rollback", error);
+    this.#emit({ kind: "rollback", error });
     return error;
+  }
+
+  #enter(phase: MigrationPhase): void {
+    this.#phase = phase;
+    this.#emit({ kind: "phase", phase, tMs: this.#timeline.elapsedMs() });
+  }
+
+  /** Hands an event to the host's sink and to this emitter's listeners. */
+  #emit(event: MigrationEvent): void {
+    this.#services.events.event(event);
+    switch (event.kind) {
+      case "phase":
+        this.emit("phase", event.phase);
+        break;
+      case "iteration":
+        this.emit("iteration", event.stats);
+        break;
+      case "progress":
+        this.emit("progress", event.progress);
+        break;
+      case "rollback":
+        this.emit("rollback", event.error);
+        break;
+    }
+  }
+
+  #checkAbort(answers: TargetAnswers): void {
+    if (this.#abort.signal.aborted) throw this.#abort.signal.reason;
+    answers.check();
+  }
+
+  #sample(): void {
+    const s = { tMs: this.#timeline.elapsedMs(), bytes: this.#encoder.stats.bytes };
+    const last = this.#throughput[this.#throughput.length - 1];
+    if (last === undefined || s.tMs - last.tMs >= 20) this.#throughput.push(s);
+    this.#emit({
+      kind: "progress",
+      progress: { wireBytes: s.bytes, tMs: s.tMs, iteration: this.#iteration, phase: this.#phase },
+    });
+  }
+
+  async #send(frames: Uint8Array[]): Promise<void> {
+    await this.#channel.send(frames);
+    this.#sample();
+  }
+
+  async #sendDeviceData(d: VmDevice, phase: DevicePhase, chunk: Uint8Array): Promise<void> {
+    await this.#send(this.#encoder.deviceData(d.index, phase, chunk));
+    this.#deviceBytes.set(
+      d.config.slot,
+      (this.#deviceBytes.get(d.config.slot) ?? 0) + chunk.byteLength,
+    );
   }
 }

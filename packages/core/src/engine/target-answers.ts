@@ -8,6 +8,11 @@ type AnswerType = "ACCEPT" | "LOADED" | "RESUMED";
  * Reads the target's answers in the background while the source streams, so a FAILED or a
  * vanished target is noticed at the next iteration rather than at the end, and the
  * switchover-ack is a flag the convergence check reads.
+ *
+ * The pump runs only when the event loop gets to the socket: a source that never yields
+ * (a precopy pass over a small VM is all microtasks) never sees an answer that arrived.
+ * Callers yield between passes and wait with {@link waitForSwitchoverAck}, a timer-bounded
+ * wait that lets the pending bytes be read.
  */
 export class TargetAnswers {
   readonly #seen = new Map<string, ReturnRecord>();
@@ -73,18 +78,51 @@ export class TargetAnswers {
    * (ETIMEDOUT naming what was awaited).
    */
   waitFor(type: AnswerType, timeoutMs: number, signal?: AbortSignal): Promise<ReturnRecord> {
+    return this.#wait(
+      () => this.#seen.get(type),
+      timeoutMs,
+      signal,
+      () => {
+        throw new MdevError("ETIMEDOUT", `no ${type} from the target within ${timeoutMs} ms`);
+      },
+    );
+  }
+
+  /**
+   * Waits at most `timeoutMs` for the switchover-ack: true once it arrived, false when the
+   * time ran out first. Rejects on a target failure or on `signal`.
+   */
+  waitForSwitchoverAck(timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+    return this.#wait(
+      () => (this.#switchoverAcked ? true : undefined),
+      timeoutMs,
+      signal,
+      () => false,
+    );
+  }
+
+  #wait<T>(
+    got: () => T | undefined,
+    timeoutMs: number,
+    signal: AbortSignal | undefined,
+    onTimeout: () => T,
+  ): Promise<T> {
     return new Promise((resolve, reject) => {
       const settle = (): void => {
-        const got = this.#seen.get(type);
-        if (got !== undefined) done(() => resolve(got));
+        const value = got();
+        if (value !== undefined) done(() => resolve(value));
         else if (this.#failure) done(() => reject(this.#failure));
         else if (signal?.aborted) done(() => reject(signal.reason));
       };
       const timer = setTimeout(
         () =>
-          done(() =>
-            reject(new MdevError("ETIMEDOUT", `no ${type} from the target within ${timeoutMs} ms`)),
-          ),
+          done(() => {
+            try {
+              resolve(onTimeout());
+            } catch (err) {
+              reject(err);
+            }
+          }),
         timeoutMs,
       );
       const onAbort = (): void => settle();

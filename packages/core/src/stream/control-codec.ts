@@ -1,6 +1,7 @@
 import { MdevError } from "../errors/mdev-error.js";
 import { utf8Bytes } from "./byte-builder.js";
 import type { ByteCursor } from "./byte-cursor.js";
+import { decodeLoaded } from "./loaded-codec.js";
 import { RecordType } from "./record-type.js";
 import type { AbortBody, ReturnMessage } from "./records.js";
 import type { StreamLimits } from "./stream-limits.js";
@@ -39,8 +40,8 @@ export function decodeReturnMessage(
       msg = { type: "SWITCHOVER_ACK" };
       break;
     case RecordType.LOADED:
-      msg = { type: "LOADED" };
-      break;
+      // decodeLoaded checks the payload to its end itself.
+      return decodeLoaded(c, limits);
     case RecordType.RESUMED:
       msg = { type: "RESUMED" };
       break;

@@ -4,6 +4,7 @@ import {
   DEVICE_INIT_DONE_LENGTH,
 } from "./device-codec.js";
 import { endLength } from "./end-codec.js";
+import { loadedLength } from "./loaded-codec.js";
 import { ITERATION_LENGTH } from "./progress-codec.js";
 import { RAM_RUN_HEAD_LENGTH } from "./ram-pages-codec.js";
 import { RecordType } from "./record-type.js";
@@ -46,12 +47,14 @@ export function payloadBounds(type: number, limits: StreamLimits): PayloadBounds
       return clamp(ITERATION_LENGTH, ITERATION_LENGTH);
     case RecordType.END:
       return clamp(endLength(0), endLength(limits.maxDevices));
+    case RecordType.LOADED:
+      return clamp(loadedLength(0), loadedLength(limits.maxDevices));
     case RecordType.ABORT:
     case RecordType.REJECT:
     case RecordType.FAILED:
       return clamp(2, 2 + limits.maxReasonLength);
     default:
-      // PRECOPY_END, GO, ACCEPT, SWITCHOVER_ACK, LOADED, RESUMED carry nothing.
+      // PRECOPY_END, GO, ACCEPT, SWITCHOVER_ACK, RESUMED carry nothing.
       return { min: 0, max: 0 };
   }
 }

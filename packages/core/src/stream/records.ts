@@ -86,7 +86,7 @@ export interface IterationBody {
   readonly zeroPages: number;
   /** Device bytes sent in this iteration. */
   readonly deviceBytes: number;
-  /** Dirty pages still pending when the iteration ended. */
+  /** Dirty pages the sync that ended this iteration found (what the next pass sends). */
   readonly dirtyPages: number;
   /** Wall time of the iteration, in microseconds. */
   readonly durationUs: number;
@@ -146,12 +146,30 @@ export type ForwardBody =
   | GoBody
   | AbortBody;
 
+/** How long the target took to load one device (RESUMING → STOP). */
+export interface DeviceLoadTime {
+  /** Manifest slot. */
+  readonly slot: number;
+  /** Load time, microseconds. */
+  readonly loadUs: number;
+}
+
+/**
+ * The target verified END and loaded every device; it waits for GO. Carries each device's
+ * load time so the source's downtime breakdown includes the target's part.
+ */
+export interface LoadedBody {
+  readonly type: "LOADED";
+  /** One entry per loaded device, slots strictly increasing. */
+  readonly devices: readonly DeviceLoadTime[];
+}
+
 /** A return-path message (target → source). */
 export type ReturnMessage =
   | { readonly type: "ACCEPT" }
   | { readonly type: "REJECT"; readonly reason: string }
   | { readonly type: "SWITCHOVER_ACK" }
-  | { readonly type: "LOADED" }
+  | LoadedBody
   | { readonly type: "RESUMED" }
   | { readonly type: "FAILED"; readonly reason: string };
 

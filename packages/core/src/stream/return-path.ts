@@ -5,6 +5,7 @@ import { decodeReturnMessage, reasonBytes } from "./control-codec.js";
 import { DIGEST_LENGTH, FRAME_HEADER_LENGTH, StreamDirection } from "./format.js";
 import { frameWhole } from "./frame.js";
 import { FrameReader } from "./frame-reader.js";
+import { checkLoaded, fillLoaded, loadedLength } from "./loaded-codec.js";
 import { RecordType, recordTypeName } from "./record-type.js";
 import type { ReturnMessage, ReturnRecord } from "./records.js";
 import { digestsEqual } from "./stream-digest.js";
@@ -84,8 +85,9 @@ export class ReturnPathEncoder {
     return encodeStreamHeader(StreamDirection.RETURN, configDigest);
   }
 
-  /** Frames one message. Out-of-order messages are refused (EINVAL). */
+  /** Frames one message. Out-of-order or out-of-bounds messages are refused (EINVAL). */
   message(msg: ReturnMessage): Uint8Array {
+    if (msg.type === "LOADED") checkLoaded(msg.devices, this.#limits);
     try {
       this.#rules.accept(msg, 0);
     } catch (err) {
@@ -97,6 +99,11 @@ export class ReturnPathEncoder {
     if (msg.type === "REJECT" || msg.type === "FAILED") {
       const r = reasonBytes(msg.reason, this.#limits);
       return frameWhole(type, this.#seq++, 2 + r.byteLength, (b) => b.u16(r.byteLength).raw(r));
+    }
+    if (msg.type === "LOADED") {
+      return frameWhole(type, this.#seq++, loadedLength(msg.devices.length), (b) =>
+        fillLoaded(b, msg),
+      );
     }
     return frameWhole(type, this.#seq++, 0, () => {});
   }

@@ -1,4 +1,3 @@
-import "reflect-metadata";
 import { describe, expect, it } from "vitest";
 import { createHost, PluginRegistry, TOKENS } from "../../src/index.js";
 import { toyPlugin } from "../helpers/toy-plugin.js";

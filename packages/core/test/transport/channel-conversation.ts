@@ -33,10 +33,14 @@ const DEVICES = [
   },
 ];
 
-async function expectAnswer(source: SourceChannel, type: ReturnRecord["type"]): Promise<void> {
-  if (!source.returnPath) return;
+async function expectAnswer(
+  source: SourceChannel,
+  type: ReturnRecord["type"],
+): Promise<ReturnRecord | undefined> {
+  if (!source.returnPath) return undefined;
   const msg = await source.returnPath.next();
   expect(msg?.type).toBe(type);
+  return msg;
 }
 
 /**
@@ -59,7 +63,9 @@ export async function runSource(source: SourceChannel, ram: Uint8Array): Promise
   await source.send(enc.precopyEnd());
   await source.send(enc.deviceData(1, DevicePhase.STOP_COPY, new Uint8Array([4, 5])));
   await source.send(enc.end(sha256(ram)));
-  await expectAnswer(source, "LOADED");
+  const loaded = await expectAnswer(source, "LOADED");
+  // The target's load times cross the return path intact.
+  if (source.returnPath) expect(loaded).toMatchObject({ devices: [{ slot: 1, loadUs: 1234 }] });
   await source.send(enc.go());
   await expectAnswer(source, "RESUMED");
   await source.close();
@@ -83,7 +89,7 @@ export async function runTarget(target: TargetChannel, pages: number): Promise<U
         applyRamRun(r, ram, PAGE_SIZE);
       } else if (r.type === "END") {
         expect(Buffer.from(r.ramDigest).equals(Buffer.from(sha256(ram)))).toBe(true);
-        if (rp) await rp.send({ type: "LOADED" });
+        if (rp) await rp.send({ type: "LOADED", devices: [{ slot: 1, loadUs: 1234 }] });
         else done = true;
       } else if (r.type === "GO") {
         await rp?.send({ type: "RESUMED" });

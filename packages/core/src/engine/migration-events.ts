@@ -1,0 +1,40 @@
+import type { MigrationError, MigrationPhase } from "./migration-error.js";
+import type { IterationStats } from "./migration-stats.js";
+
+/** Bytes that went out, at most once per batch. */
+export interface MigrationProgress {
+  /** Bytes on the wire so far. */
+  readonly wireBytes: number;
+  /** Ms since the migration started (host clock). */
+  readonly tMs: number;
+  /** Precopy iteration under way (0 before the first). */
+  readonly iteration: number;
+  /** Phase the bytes belong to. */
+  readonly phase: MigrationPhase;
+}
+
+/** Where a target stands; see {@link MigrationTarget}. */
+export type TargetStateName = "awaiting-handshake" | "receiving" | "loaded" | "running";
+
+/** Something the engine did, as the host's {@link MigrationEventSink} sees it. */
+export type MigrationEvent =
+  | { readonly kind: "phase"; readonly phase: MigrationPhase; readonly tMs: number }
+  | { readonly kind: "iteration"; readonly stats: IterationStats }
+  | { readonly kind: "progress"; readonly progress: MigrationProgress }
+  | { readonly kind: "rollback"; readonly error: MigrationError }
+  | { readonly kind: "target-state"; readonly state: TargetStateName; readonly tMs: number };
+
+/**
+ * Where engine events and progress go. A host has one (`TOKENS.EventSink`, a
+ * {@link NullEventSink} by default); a display, a log or a test registers its own in the
+ * host's container. Called synchronously on the engine's path: keep it cheap, never throw.
+ */
+export interface MigrationEventSink {
+  /** Takes one event. */
+  event(event: MigrationEvent): void;
+}
+
+/** The default sink: drops every event. */
+export class NullEventSink implements MigrationEventSink {
+  event(_event: MigrationEvent): void {}
+}

@@ -1,0 +1,81 @@
+import type { EngineServices } from "../di/engine-services.js";
+import { MdevError } from "../errors/mdev-error.js";
+import type { MdevHost } from "../host.js";
+import type { HandshakeBody, StreamRecord } from "../stream/records.js";
+import { StreamDecoder } from "../stream/stream-decoder.js";
+import type { TargetChannel } from "../transport/channel.js";
+import { checkHandshake } from "./target-handshake.js";
+import type { ResolvedTargetOptions, TargetResult } from "./target-options.js";
+import { ReceivingState } from "./target-receiving.js";
+import { runLoadedVm } from "./target-run.js";
+import {
+  AWAITING_HANDSHAKE,
+  type AwaitingHandshake,
+  readRecords,
+  type TargetSessionEvents,
+  unexpected,
+} from "./target-session.js";
+import { buildVm } from "./target-vm.js";
+
+/**
+ * Restores a VM from a one-way channel (a save file): nobody to answer, so no ACCEPT,
+ * switchover-ack, LOADED or GO. The VM runs once END arrived and every total and digest
+ * checked out; anything wrong before that drops it unrun.
+ */
+export class OneWayRestore {
+  readonly #decoder = new StreamDecoder();
+  #state: AwaitingHandshake | ReceivingState = AWAITING_HANDSHAKE;
+
+  constructor(
+    private readonly host: MdevHost,
+    private readonly services: EngineServices,
+    private readonly channel: TargetChannel,
+    private readonly options: ResolvedTargetOptions,
+    private readonly events: TargetSessionEvents,
+  ) {}
+
+  /** Reads the whole save and runs the VM it holds. */
+  async run(): Promise<TargetResult> {
+    try {
+      return await readRecords(this.channel, this.#decoder, this.events, (r) => this.#step(r));
+    } catch (err) {
+      this.channel.destroy();
+      if (this.#state.kind === "receiving") await this.#state.vm.destroy().catch(() => {});
+      throw err;
+    }
+  }
+
+  async #step(record: StreamRecord): Promise<TargetResult | undefined> {
+    const state = this.#state;
+    if (state.kind === "awaiting-handshake") {
+      if (record.type !== "HANDSHAKE") throw unexpected(record, state.kind);
+      this.#state = await this.#receive(record);
+      return undefined;
+    }
+    if (record.type !== "END") {
+      await state.apply(record);
+      return undefined;
+    }
+    const loaded = await state.load(record, this.services.clock);
+    const result = await runLoadedVm(loaded, {
+      options: this.options,
+      clock: this.services.clock,
+      resumed: async () => this.events.state("running"),
+      bytesReceived: () => this.#decoder.offset,
+    });
+    await this.channel.close().catch(() => {});
+    return result;
+  }
+
+  async #receive(record: HandshakeBody): Promise<ReceivingState> {
+    const verdict = checkHandshake(record, this.services.plugins);
+    if (!verdict.accepted) throw new MdevError("ECONNREFUSED", `refused the VM: ${verdict.reason}`);
+    const built = await buildVm(verdict.config, this.host, this.options.preallocated);
+    if ("refusal" in built) throw new MdevError("ECONNREFUSED", `refused the VM: ${built.refusal}`);
+    this.#decoder.setGuestPageCount(built.prepared.vm.memory.pages);
+    this.events.accepted(verdict.config);
+    this.events.state("receiving");
+    // No source listens for a switchover-ack: there is nothing to report.
+    return new ReceivingState(built.prepared, async () => {});
+  }
+}

@@ -1,0 +1,59 @@
+import type { PluginRegistry } from "../contract/plugin-registry.js";
+import type { HandshakeBody } from "../stream/records.js";
+import { parseVmConfig, type VmConfig } from "../vm/vm-config.js";
+
+/** The verdict on a HANDSHAKE: the VM config to build, or why the VM is refused. */
+export type HandshakeVerdict =
+  | { readonly accepted: true; readonly config: VmConfig }
+  | { readonly accepted: false; readonly reason: string };
+
+/**
+ * Judges a HANDSHAKE against this host's plugins before anything is allocated: the VM
+ * config must parse, the manifest must match it device by device, and each device's
+ * plugin here must offer its type and find the source's compatibility data acceptable.
+ */
+export function checkHandshake(record: HandshakeBody, plugins: PluginRegistry): HandshakeVerdict {
+  const refuse = (reason: string): HandshakeVerdict => ({ accepted: false, reason });
+  let config: VmConfig;
+  try {
+    config = parseVmConfig(
+      JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(record.config)),
+    );
+  } catch (err) {
+    return refuse(
+      `VM config is not acceptable: ${err instanceof Error ? err.message : String(err)}`,
+    );
+  }
+  if (record.devices.length !== config.devices.length) {
+    return refuse(
+      `manifest lists ${record.devices.length} devices, the VM config ${config.devices.length}`,
+    );
+  }
+  for (const m of record.devices) {
+    const dev = config.devices[m.slot];
+    if (dev === undefined || dev.plugin !== m.plugin || dev.deviceType !== m.deviceType) {
+      return refuse(
+        `manifest device ${m.slot} (${m.plugin} ${m.deviceType}) does not match the VM config`,
+      );
+    }
+    const plugin = plugins.find(m.plugin);
+    if (plugin === undefined)
+      return refuse(`device ${dev.slot}: plugin "${m.plugin}" is not installed here`);
+    if (!plugin.deviceTypes.some((t) => t.name === m.deviceType)) {
+      return refuse(
+        `device ${dev.slot}: plugin "${m.plugin}" here offers no device type "${m.deviceType}"`,
+      );
+    }
+    const verdict = plugin.checkCompatible({
+      plugin: m.plugin,
+      pluginVersion: m.pluginVersion,
+      deviceType: m.deviceType,
+      compatibility: m.compat,
+    });
+    if (!verdict.compatible)
+      return refuse(
+        `device ${dev.slot} (${m.plugin} ${m.pluginVersion}) is not compatible: ${verdict.reason}`,
+      );
+  }
+  return { accepted: true, config };
+}

@@ -1,0 +1,181 @@
+import type { Clock } from "../contract/device-context.js";
+import type { MigrationDataStream } from "../contract/migration-data-stream.js";
+import { MdevError } from "../errors/mdev-error.js";
+import { driveTransition } from "../fsm/drive-transition.js";
+import { MigFlags } from "../fsm/mig-flags.js";
+import { MigState } from "../fsm/mig-state.js";
+import { PAGE_SIZE } from "../memory/page.js";
+import { isDataPage } from "../stream/ram-run.js";
+import type { DeviceLoadTime, EndBody, RamPagesBody, StreamRecord } from "../stream/records.js";
+import { digestsEqual } from "../stream/stream-digest.js";
+import type { SimulatedVm, VmDevice } from "../vm/simulated-vm.js";
+import { PageDigestTable } from "./page-digest-table.js";
+import type { PreparedVm } from "./target-vm.js";
+
+/** A VM whose state arrived whole: END checked, every device loaded (STOP). */
+export interface LoadedVm {
+  readonly vm: SimulatedVm;
+  /** Hex RAM digest from END, equal to what arrived. */
+  readonly ramDigest: string;
+  /** Each device's load time (RESUMING → STOP), by manifest slot, µs. */
+  readonly loadTimes: readonly DeviceLoadTime[];
+  /** Clock reading when END arrived. */
+  readonly endAt: bigint;
+}
+
+/**
+ * The target while the stream flows: writes pages into guest RAM and the digest table,
+ * feeds device bytes to the resuming streams, and calls `initialDataLoaded` once every
+ * PRE_COPY device's initial data arrived (the duplex target answers SWITCHOVER_ACK then).
+ */
+export class ReceivingState {
+  readonly kind = "receiving";
+  readonly vm: SimulatedVm;
+  readonly #streams: ReadonlyMap<number, MigrationDataStream>;
+  readonly #table: PageDigestTable;
+  /** Pages written at least once: a zero marker for a never-written page needs no write. */
+  readonly #written: Uint8Array;
+  readonly #awaitingInitData: Set<number>;
+  readonly #initialDataLoaded: () => Promise<void>;
+  #initialDataReported = false;
+
+  constructor(prepared: PreparedVm, initialDataLoaded: () => Promise<void>) {
+    this.vm = prepared.vm;
+    this.#streams = prepared.streams;
+    this.#table = new PageDigestTable(this.vm.memory.pages);
+    this.#written = new Uint8Array(this.vm.memory.pages);
+    this.#awaitingInitData = new Set(
+      this.vm.devices
+        .filter((d) => (d.driver.migrationFlags & MigFlags.PRE_COPY) !== 0)
+        .map((d) => d.index),
+    );
+    this.#initialDataLoaded = initialDataLoaded;
+  }
+
+  /** Reports initial data loaded at once when no device has precopy data to wait for. */
+  async start(): Promise<void> {
+    await this.#maybeReportInitialData();
+  }
+
+  /**
+   * Applies one record of the precopy or stop-copy part of the stream (everything between
+   * HANDSHAKE and END); EPROTO for any other record.
+   */
+  async apply(record: StreamRecord): Promise<void> {
+    switch (record.type) {
+      case "RAM_PAGES":
+        this.applyPages(record);
+        return;
+      case "DEVICE_DATA":
+        await this.deviceData(record.slot, record.data);
+        return;
+      case "DEVICE_INIT_DONE":
+        await this.initDone(record.slot);
+        return;
+      case "DEVICE_CONFIG":
+        this.deviceConfig(record.slot, record.config);
+        return;
+      case "ITERATION":
+      case "PRECOPY_END":
+        return;
+      default:
+        throw new MdevError("EPROTO", `${record.type} while receiving the VM's state`);
+    }
+  }
+
+  /** DEVICE_INIT_DONE: every initial precopy byte of `slot` arrived. */
+  async initDone(slot: number): Promise<void> {
+    this.#awaitingInitData.delete(slot);
+    await this.#maybeReportInitialData();
+  }
+
+  async #maybeReportInitialData(): Promise<void> {
+    if (this.#initialDataReported || this.#awaitingInitData.size > 0) return;
+    this.#initialDataReported = true;
+    await this.#initialDataLoaded();
+  }
+
+  /** DEVICE_CONFIG: the device's config space. */
+  deviceConfig(slot: number, config: Uint8Array): void {
+    this.#device(slot).driver.configWrite(0, config);
+  }
+
+  /** DEVICE_DATA: bytes for a device's resuming stream. */
+  async deviceData(slot: number, data: Uint8Array): Promise<void> {
+    const stream = this.#streams.get(slot);
+    if (stream === undefined)
+      throw new MdevError("EPROTO", `device data for unknown device ${slot}`);
+    // The decoder's view is only valid until it resumes, and drivers may keep what they get.
+    await stream.write(data.slice());
+  }
+
+  /** RAM_PAGES: writes the run into guest RAM and records each page's CRC. */
+  applyPages(record: RamPagesBody): void {
+    const memory = this.vm.memory;
+    const table = this.#table;
+    const written = this.#written;
+    const crcs = record.pageCrcs;
+    const perSegment = memory.segmentSize / PAGE_SIZE;
+    let at = 0;
+    let j = 0;
+    let i = 0;
+    // Runs of consecutive data pages within one memory segment are copied with one call:
+    // the copy into guest RAM is the target's largest cost, and per-page calls add to it.
+    while (i < record.count) {
+      const pfn = record.startPage + i;
+      if (!isDataPage(record.kinds, i)) {
+        table.zero(pfn);
+        if (written[pfn] === 1) memory.pageView(pfn).fill(0);
+        i++;
+        continue;
+      }
+      let n = 1;
+      while (
+        i + n < record.count &&
+        isDataPage(record.kinds, i + n) &&
+        (pfn + n) % perSegment !== 0
+      )
+        n++;
+      memory.view(pfn * PAGE_SIZE, n * PAGE_SIZE).set(record.data.subarray(at, at + n * PAGE_SIZE));
+      for (let k = 0; k < n; k++) {
+        written[pfn + k] = 1;
+        // The decoder checked the frame CRC from these per-page CRCs: reuse them.
+        if (crcs) table.set(pfn + k, crcs[j + k]);
+        else
+          table.data(pfn + k, record.data.subarray(at + k * PAGE_SIZE, at + (k + 1) * PAGE_SIZE));
+      }
+      at += n * PAGE_SIZE;
+      j += n;
+      i += n;
+    }
+  }
+
+  /**
+   * END: checks the RAM digest against what arrived, then loads every device (RESUMING →
+   * STOP validates and applies its state), timing each on `clock`.
+   */
+  async load(end: EndBody, clock: Clock): Promise<LoadedVm> {
+    const endAt = clock.nowNs();
+    const digest = this.#table.digest();
+    if (!digestsEqual(digest, end.ramDigest)) {
+      throw new MdevError(
+        "EBADMSG",
+        "guest RAM digest does not match END: pages were lost or damaged",
+      );
+    }
+    const loadTimes: DeviceLoadTime[] = [];
+    for (const d of this.vm.devices) {
+      const t0 = clock.nowNs();
+      await driveTransition(d.driver, MigState.STOP);
+      loadTimes.push({ slot: d.index, loadUs: Math.round(Number(clock.nowNs() - t0) / 1000) });
+    }
+    return { vm: this.vm, ramDigest: Buffer.from(digest).toString("hex"), loadTimes, endAt };
+  }
+
+  #device(slot: number): VmDevice {
+    const d = this.vm.devices[slot];
+    if (d === undefined)
+      throw new MdevError("EPROTO", `record for device ${slot}, which the VM does not have`);
+    return d;
+  }
+}

@@ -1,0 +1,56 @@
+import { MdevError } from "../errors/mdev-error.js";
+import type { StreamRecord } from "../stream/records.js";
+import type { StreamDecoder } from "../stream/stream-decoder.js";
+import type { TargetChannel } from "../transport/channel.js";
+import type { VmConfig } from "../vm/vm-config.js";
+import type { TargetStateName } from "./migration-events.js";
+import type { TargetResult } from "./target-options.js";
+
+/** What a target session reports while it works (the MigrationTarget relays it). */
+export interface TargetSessionEvents {
+  /** A record arrived. */
+  record(type: StreamRecord["type"], offset: number): void;
+  /** The handshake was accepted; the VM is built. */
+  accepted(config: VmConfig): void;
+  /** Every device loaded and LOADED was sent. */
+  loaded(): void;
+  /** The session entered `state`. */
+  state(state: TargetStateName): void;
+}
+
+/** The target before a HANDSHAKE arrived: it holds nothing yet. */
+export interface AwaitingHandshake {
+  readonly kind: "awaiting-handshake";
+}
+
+/** The one {@link AwaitingHandshake} value. */
+export const AWAITING_HANDSHAKE: AwaitingHandshake = { kind: "awaiting-handshake" };
+
+/**
+ * Feeds the channel's bytes through the decoder and each validated record to `step` until
+ * it returns the result. ABORT ends the session (ECONNABORTED); a stream that ends first is
+ * ECONNRESET.
+ */
+export async function readRecords(
+  channel: TargetChannel,
+  decoder: StreamDecoder,
+  events: TargetSessionEvents,
+  step: (record: StreamRecord) => Promise<TargetResult | undefined>,
+): Promise<TargetResult> {
+  for await (const chunk of channel.receive()) {
+    for (const record of decoder.push(chunk)) {
+      events.record(record.type, record.offset);
+      if (record.type === "ABORT")
+        throw new MdevError("ECONNABORTED", `the source aborted the migration: ${record.reason}`);
+      const result = await step(record);
+      if (result !== undefined) return result;
+    }
+  }
+  decoder.finish();
+  throw new MdevError("ECONNRESET", "the source went away before GO; the VM was not started");
+}
+
+/** EPROTO for a record the state does not take (the decoder's order rules make it rare). */
+export function unexpected(record: StreamRecord, state: TargetStateName): MdevError {
+  return new MdevError("EPROTO", `${record.type} while the target is ${state}`);
+}
