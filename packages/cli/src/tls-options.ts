@@ -1,3 +1,4 @@
+import { createPrivateKey, X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { type ChannelOptions, MdevError } from "@mdevkit/core";
 
@@ -54,13 +55,27 @@ function tlsChannelOptions(flags: TlsFlags): ChannelOptions {
     return {
       tls: {
         mode: "certificate",
-        cert: read(flags.tlsCert),
-        key: read(flags.tlsKey),
-        ca: read(flags.tlsCa),
+        cert: checkedPem(read(flags.tlsCert), flags.tlsCert, "certificate"),
+        key: checkedPem(read(flags.tlsKey), flags.tlsKey, "private key"),
+        ca: checkedPem(read(flags.tlsCa), flags.tlsCa, "certificate"),
       },
     };
   }
   return {};
+}
+
+/**
+ * `bytes` if they parse as a PEM `kind`; refused up front, naming the file, so a bad file
+ * never surfaces later as an OpenSSL message from inside a connection attempt.
+ */
+function checkedPem(bytes: Buffer, path: string, kind: "certificate" | "private key"): Buffer {
+  try {
+    if (kind === "certificate") new X509Certificate(bytes);
+    else createPrivateKey(bytes);
+  } catch {
+    throw new MdevError("EINVAL", `${path} is not a PEM ${kind}`);
+  }
+  return bytes;
 }
 
 /** Shortest pre-shared key accepted, in bytes (128 bits). */
