@@ -41,21 +41,27 @@ export class FieldWriter {
   /** Appends a u8. */
   u8(v: number): this {
     this.#int(v, 0xff, "u8");
-    this.#view.setUint8(this.#room(1), v);
+    // #room may replace #view, so take the offset before reading the field.
+    const at = this.#room(1);
+    this.#view.setUint8(at, v);
     return this;
   }
 
   /** Appends a u16. */
   u16(v: number): this {
     this.#int(v, 0xffff, "u16");
-    this.#view.setUint16(this.#room(2), v, true);
+    // #room may replace #view, so take the offset before reading the field.
+    const at = this.#room(2);
+    this.#view.setUint16(at, v, true);
     return this;
   }
 
   /** Appends a u32. */
   u32(v: number): this {
     this.#int(v, 0xffff_ffff, "u32");
-    this.#view.setUint32(this.#room(4), v, true);
+    // #room may replace #view, so take the offset before reading the field.
+    const at = this.#room(4);
+    this.#view.setUint32(at, v, true);
     return this;
   }
 
@@ -69,7 +75,9 @@ export class FieldWriter {
     ) {
       throw new MdevError("EINVAL", `u64: ${v} out of range`);
     }
-    this.#view.setBigUint64(this.#room(8), b, true);
+    // #room may replace #view, so take the offset before reading the field.
+    const at = this.#room(8);
+    this.#view.setBigUint64(at, b, true);
     return this;
   }
 
