@@ -2,8 +2,14 @@ import { pathToFileURL } from "node:url";
 import { MdevError, type VendorPlugin } from "@mdevkit/core";
 import { mttyPlugin } from "@mdevkit/plugin-mtty";
 
-/** Plugins the mdevkit command knows without being told. */
-export const BUILTIN_PLUGINS: readonly VendorPlugin[] = [mttyPlugin];
+/**
+ * Plugins the mdevkit command knows without being told. `mdevkit new-plugin` adds its
+ * import above and its entry above the marker line.
+ */
+export const BUILTIN_PLUGINS: readonly VendorPlugin[] = [
+  mttyPlugin,
+  // mdevkit new-plugin: entries above this line
+];
 
 /**
  * Loads extra plugins from module paths or package names (`--plugin`): each module must

@@ -4,7 +4,7 @@ import { demoCommand } from "./commands/demo.js";
 import { inspectCommand } from "./commands/inspect.js";
 import { CRASH_POINTS, listenCommand } from "./commands/listen.js";
 import { migrateCommand } from "./commands/migrate.js";
-import { newPluginCommand } from "./commands/new-plugin.js";
+import { type NewPluginOptions, newPluginCommand } from "./commands/new-plugin.js";
 import { restoreCommand } from "./commands/restore.js";
 import { saveCommand } from "./commands/save.js";
 import { parseBandwidth, parseCount, parseDuration, parseMemoryMiB } from "./units.js";
@@ -217,8 +217,16 @@ export function buildProgram(): Command {
       "plugin name: lowercase letters, digits, hyphens (package @mdevkit/plugin-NAME)",
     )
     .option("--dir <folder>", "folder to create it in (default: <repo root>/plugins)")
-    .option("--install", "run npm install at the repository root afterwards", false)
-    .action(async (name: string, o: { dir?: string; install: boolean }) => {
+    .option("--out <dir>", "create a standalone package in <dir>, outside any monorepo")
+    .option("--core-tarball <file>", "with --out: depend on this npm-packed @mdevkit/core")
+    .option(
+      "--conformance-tarball <file>",
+      "with --out: depend on this npm-packed @mdevkit/conformance",
+    )
+    .option("--from-packs <folder>", "with --out: take both packed tarballs from <folder>")
+    .option("--no-register", "do not add it to the conformance matrix and the CLI's plugins")
+    .option("--install", "run npm install afterwards (repository root, or --out)", false)
+    .action(async (name: string, o: NewPluginOptions) => {
       await newPluginCommand(name, o);
     });
 

@@ -1,13 +1,40 @@
 import { spawnSync } from "node:child_process";
-import { relative, resolve, sep } from "node:path";
-import { MdevError } from "@mdevkit/core";
-import { findRepoRoot, isWorkspaceFolder, scaffoldPlugin } from "../scaffold/index.js";
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { join, relative, resolve, sep } from "node:path";
+import { ENGINE_VERSION, MdevError } from "@mdevkit/core";
+import {
+  applyEdits,
+  type FileEdit,
+  findRepoRoot,
+  hasPluginRegistries,
+  isWorkspaceFolder,
+  pluginNames,
+  pluginRegistrationEdits,
+  type StandaloneDependencies,
+  scaffoldPlugin,
+} from "../scaffold/index.js";
 
 /** Options of `mdevkit new-plugin`. */
 export interface NewPluginOptions {
   /** Folder to create the plugin in; `<repo root>/plugins` by default. */
   readonly dir?: string;
-  /** Run `npm install` at the repository root afterwards. */
+  /**
+   * Create a standalone package in this directory instead, outside any monorepo: it
+   * installs `@mdevkit/core` and `@mdevkit/conformance` like any vendor package.
+   */
+  readonly out?: string;
+  /** With {@link out}: depend on this packed `@mdevkit/core` (`npm pack`) as `file:`. */
+  readonly coreTarball?: string;
+  /** With {@link out}: depend on this packed `@mdevkit/conformance` as `file:`. */
+  readonly conformanceTarball?: string;
+  /** With {@link out}: the folder holding both packed tarballs (`mdevkit-core-*.tgz`, `mdevkit-conformance-*.tgz`). */
+  readonly fromPacks?: string;
+  /**
+   * In the mdevkit repository, add the plugin to the cross-plugin matrix and the CLI's
+   * built-in plugins; true by default.
+   */
+  readonly register?: boolean;
+  /** Run `npm install` afterwards (at the repository root, or in {@link out}). */
   readonly install?: boolean;
   /** Where relative paths start and the root search begins; `process.cwd()` by default. */
   readonly cwd?: string;
@@ -21,53 +48,173 @@ export interface NewPluginResult {
   readonly packageName: string;
   /** Files written, relative to {@link dir}. */
   readonly files: readonly string[];
-  /** Whether the root's `workspaces` cover the new directory (else npm will not link it). */
+  /** Whether the root's `workspaces` cover the new directory (else npm will not link it); false when standalone. */
   readonly isWorkspace: boolean;
+  /** Whether it is a standalone package ({@link NewPluginOptions.out}). */
+  readonly standalone: boolean;
+  /** Repository files edited to register the plugin, relative to the root. */
+  readonly registered: readonly string[];
+}
+
+/** The one file in `dir` named like `prefix-<version>.tgz` (what `npm pack` writes). */
+function findPack(dir: string, prefix: string): string {
+  let entries: string[];
+  try {
+    entries = readdirSync(dir);
+  } catch (err) {
+    throw new MdevError("ENOENT", `--from-packs ${dir} is not a readable folder`, { cause: err });
+  }
+  const found = entries.filter((f) => f.startsWith(`${prefix}-`) && f.endsWith(".tgz"));
+  if (found.length !== 1) {
+    throw new MdevError(
+      found.length === 0 ? "ENOENT" : "EINVAL",
+      `--from-packs ${dir} holds ${found.length} ${prefix}-*.tgz files, expected one (run npm pack)`,
+    );
+  }
+  return join(dir, found[0] as string);
+}
+
+/** An npm `file:` spec for `tarball`, relative to the package directory `from`. */
+function fileSpec(from: string, tarball: string, flag: string): string {
+  if (!existsSync(tarball) || !statSync(tarball).isFile()) {
+    throw new MdevError("ENOENT", `${flag} ${tarball} is not a file`);
+  }
+  if (!tarball.endsWith(".tgz")) {
+    throw new MdevError("EINVAL", `${flag} ${tarball} is not an npm pack tarball (.tgz)`);
+  }
+  const rel = relative(from, tarball).split(sep).join("/");
+  return `file:${rel.startsWith(".") ? rel : `./${rel}`}`;
+}
+
+/** The standalone package's dependency specs from the tarball options. */
+function standaloneDependencies(
+  dir: string,
+  cwd: string,
+  options: NewPluginOptions,
+): StandaloneDependencies {
+  const packs = options.fromPacks === undefined ? undefined : resolve(cwd, options.fromPacks);
+  const core =
+    options.coreTarball !== undefined
+      ? resolve(cwd, options.coreTarball)
+      : packs && findPack(packs, "mdevkit-core");
+  const conformance =
+    options.conformanceTarball !== undefined
+      ? resolve(cwd, options.conformanceTarball)
+      : packs && findPack(packs, "mdevkit-conformance");
+  // Without tarballs, the registry versions of this kit.
+  return {
+    core: core ? fileSpec(dir, core, "--core-tarball") : `^${ENGINE_VERSION}`,
+    conformance: conformance
+      ? fileSpec(dir, conformance, "--conformance-tarball")
+      : `^${ENGINE_VERSION}`,
+  };
+}
+
+function npmInstall(cwd: string): void {
+  process.stdout.write(`running npm install in ${cwd}\n`);
+  const npm = spawnSync("npm", ["install"], { cwd, stdio: "inherit" });
+  if (npm.status !== 0) {
+    throw new MdevError(
+      "EIO",
+      `npm install failed (${npm.error?.message ?? `exit ${npm.status}`}); the plugin is in place, run it again by hand`,
+    );
+  }
+}
+
+/** `mdevkit new-plugin NAME --out DIR`: a standalone package. */
+function newStandalonePlugin(name: string, options: NewPluginOptions): NewPluginResult {
+  const cwd = options.cwd ?? process.cwd();
+  if (options.dir !== undefined) {
+    throw new MdevError(
+      "EINVAL",
+      "--dir and --out exclude each other: --out makes a standalone package",
+    );
+  }
+  const dir = resolve(cwd, options.out as string);
+  pluginNames(name); // a bad name is refused before the tarballs are looked for
+  const standalone = standaloneDependencies(dir, cwd, options);
+  const result = scaffoldPlugin({ name, dir, standalone });
+  const shown = relative(cwd, result.dir) || ".";
+  const out = process.stdout;
+  out.write(
+    `created ${shown}: ${result.names.packageName}, ${result.files.length} files (standalone)\n`,
+  );
+  out.write(
+    `  @mdevkit/core ${standalone.core}\n  @mdevkit/conformance ${standalone.conformance}\n`,
+  );
+  if (options.install) npmInstall(result.dir);
+  out.write(
+    `next:\n  cd ${shown}\n${options.install ? "" : "  npm install\n"}  npm run build && npm test\n`,
+  );
+  return {
+    dir: result.dir,
+    packageName: result.names.packageName,
+    files: result.files,
+    isWorkspace: false,
+    standalone: true,
+    registered: [],
+  };
 }
 
 /**
  * `mdevkit new-plugin NAME`: scaffolds a vendor plugin package that builds and passes the
- * conformance suite as generated. The root is the nearest package.json with `workspaces`
- * above `--dir` (or the current directory); the generated configs extend its
- * tsconfig.base.json and vitest.shared.js.
- * @throws MdevError EINVAL (bad name), EEXIST (directory exists), ENOENT (no monorepo
- *   root), EIO (`--install` failed).
+ * conformance suite as generated.
+ *
+ * In a monorepo, the root is the nearest package.json with `workspaces` above `--dir`
+ * (or the current directory); the generated configs extend its tsconfig.base.json and
+ * vitest.shared.js. In the mdevkit repository, a plugin created in a workspace folder is
+ * also registered in the cross-plugin matrix (test/conformance) and the CLI's built-in
+ * plugins, at the marker lines those files carry.
+ *
+ * With `--out DIR` it writes a standalone package instead, depending on `@mdevkit/core`
+ * and `@mdevkit/conformance` by version, or on packed tarballs as `file:` paths.
+ * @throws MdevError EINVAL (bad name or option mix), EEXIST (directory exists), ENOENT
+ *   (no monorepo root, a tarball or a registry marker missing), EIO (`--install` failed).
  */
 export async function newPluginCommand(
   name: string,
   options: NewPluginOptions = {},
 ): Promise<NewPluginResult> {
+  if (options.out !== undefined) return newStandalonePlugin(name, options);
+  if (
+    options.coreTarball !== undefined ||
+    options.conformanceTarball !== undefined ||
+    options.fromPacks !== undefined
+  ) {
+    throw new MdevError(
+      "EINVAL",
+      "--core-tarball, --conformance-tarball and --from-packs only apply with --out (a standalone package)",
+    );
+  }
   const cwd = options.cwd ?? process.cwd();
   const dirOption = options.dir === undefined ? undefined : resolve(cwd, options.dir);
   const root = (dirOption === undefined ? undefined : findRepoRoot(dirOption)) ?? findRepoRoot(cwd);
   if (root === undefined) {
     throw new MdevError(
       "ENOENT",
-      `no monorepo root (a package.json with "workspaces") above ${dirOption ?? cwd}; run inside the mdevkit repository`,
+      `no monorepo root (a package.json with "workspaces") above ${dirOption ?? cwd}; run inside the mdevkit repository, or use --out DIR for a standalone package`,
     );
   }
   const pluginsDir = dirOption ?? resolve(root.dir, "plugins");
-  const result = scaffoldPlugin({ name, pluginsDir, repoRoot: root.dir });
   const folder = relative(root.dir, pluginsDir).split(sep).join("/");
   const isWorkspace = !folder.startsWith("..") && isWorkspaceFolder(root, folder);
+  // Registration edits are computed first: a missing marker refuses before any file is made.
+  const register = (options.register ?? true) && isWorkspace && hasPluginRegistries(root.dir);
+  const edits: FileEdit[] = register ? pluginRegistrationEdits(root.dir, pluginNames(name)) : [];
+  const result = scaffoldPlugin({ name, pluginsDir, repoRoot: root.dir });
+  const registered = applyEdits(root.dir, edits);
   const shown = relative(cwd, result.dir) || ".";
   const filter = `npx turbo run build test --filter=${result.names.packageName}`;
   const out = process.stdout;
   out.write(`created ${shown}: ${result.names.packageName}, ${result.files.length} files\n`);
+  if (registered.length > 0) out.write(`registered in ${registered.join(", ")}\n`);
   if (!isWorkspace) {
     out.write(
       `note: ${folder || "."}/* is not in ${root.dir}/package.json "workspaces"; add it, or npm will not link the plugin\n`,
     );
   }
   if (options.install) {
-    out.write(`running npm install in ${root.dir}\n`);
-    const npm = spawnSync("npm", ["install"], { cwd: root.dir, stdio: "inherit" });
-    if (npm.status !== 0) {
-      throw new MdevError(
-        "EIO",
-        `npm install failed (${npm.error?.message ?? `exit ${npm.status}`}); the plugin is in place, run it again by hand`,
-      );
-    }
+    npmInstall(root.dir);
     out.write(`next: ${filter}\n`);
   } else {
     out.write(
@@ -79,5 +226,7 @@ export async function newPluginCommand(
     packageName: result.names.packageName,
     files: result.files,
     isWorkspace,
+    standalone: false,
+    registered,
   };
 }
