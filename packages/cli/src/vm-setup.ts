@@ -1,10 +1,12 @@
 import { readFile } from "node:fs/promises";
 import {
+  type ChannelFactory,
   createHost,
   MdevError,
   type MdevHost,
   parseVmConfig,
   SimulatedVm,
+  TOKENS,
   type VmConfig,
 } from "@mdevkit/core";
 import { defaultVmConfig } from "./default-vm.js";
@@ -35,7 +37,8 @@ export async function loadVmConfig(options: VmSetupOptions): Promise<VmConfig> {
   } catch (err) {
     throw new MdevError(
       "EINVAL",
-      `VM config ${options.config} is not JSON: ${(err as Error).message}`,
+      // JSON.parse quotes the text it choked on; a line of the file has no place in the error.
+      `VM config ${options.config} is not JSON: ${(err as Error).message.split(/,\s*"/)[0]?.replace(/\s+/g, " ")}`,
     );
   }
   const config = parseVmConfig(json);
@@ -55,4 +58,9 @@ export async function startSourceVm(
   const vm = await SimulatedVm.create(await loadVmConfig(options), host, { role: "source" });
   await vm.start();
   return { host, vm };
+}
+
+/** The host's channel factory: every command opens channels by URL through it. */
+export function channelsOf(host: MdevHost): ChannelFactory {
+  return host.container.resolve<ChannelFactory>(TOKENS.ChannelFactory);
 }

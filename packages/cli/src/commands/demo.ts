@@ -66,12 +66,7 @@ export async function demoCommand(options: DemoOptions): Promise<void> {
     const t = dstEvent.result as {
       ramSha256?: string;
       ramDigest: string;
-      deviceLoadMs: Record<string, number>;
       devices: Record<string, unknown>;
-    };
-    const merged: MigrationResult = {
-      ...result,
-      downtime: { ...result.downtime, targetLoadMs: t.deviceLoadMs },
     };
     const ramIdentical = result.ramSha256 !== undefined && result.ramSha256 === t.ramSha256;
     const devicesIdentical = JSON.stringify(result.devices) === JSON.stringify(t.devices);
@@ -83,11 +78,11 @@ export async function demoCommand(options: DemoOptions): Promise<void> {
     };
     if (options.json)
       process.stdout.write(
-        `${JSON.stringify({ ...merged, verification: verdict, targetDevices: t.devices }, null, 2)}\n`,
+        `${JSON.stringify({ ...result, verification: verdict, targetDevices: t.devices }, null, 2)}\n`,
       );
     else {
       process.stdout.write(
-        `${migrationSummary(merged, [
+        `${migrationSummary(result, [
           ["transport", `${options.transport} loopback, two processes`],
           [
             "guest RAM check",
@@ -106,7 +101,7 @@ export async function demoCommand(options: DemoOptions): Promise<void> {
     if (options.report) {
       await writeFile(
         options.report,
-        renderHtmlReport(merged, {
+        renderHtmlReport(result, {
           vmName: "demo-vm",
           destination: `${options.transport} loopback`,
           machine: verdict.machine,

@@ -1,14 +1,8 @@
-import {
-  GuestMemory,
-  listen,
-  type MdevError,
-  MigrationTarget,
-  type TargetResult,
-} from "@mdevkit/core";
+import { GuestMemory, type MdevError, MigrationTarget, type TargetResult } from "@mdevkit/core";
 import { emitEvent } from "../events.js";
 import { table } from "../summary.js";
 import { channelOptions, type TlsFlags } from "../tls-options.js";
-import { makeHost } from "../vm-setup.js";
+import { channelsOf, makeHost } from "../vm-setup.js";
 
 /** Points where `--crash-at` kills the target process (fault injection for tests). */
 export const CRASH_POINTS = ["accepted", "iteration", "stopcopy", "end", "loaded"] as const;
@@ -33,7 +27,7 @@ export interface ListenOptions extends TlsFlags {
  */
 export async function listenCommand(options: ListenOptions): Promise<void> {
   const host = await makeHost("target", options.plugin);
-  const listener = await listen(options.on, channelOptions(options, options.on));
+  const listener = await channelsOf(host).listen(options.on, channelOptions(options, options.on));
   let preallocated = options.prealloc ? prefaulted(options.prealloc) : undefined;
   if (options.events) emitEvent({ event: "listening", url: listener.url });
   else process.stderr.write(`listening on ${listener.url}\n`);

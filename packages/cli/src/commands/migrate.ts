@@ -2,8 +2,7 @@ import { writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
-  connect,
-  isMdevError,
+  type MdevHost,
   MigrationError,
   type MigrationOptionsInput,
   type MigrationResult,
@@ -11,14 +10,16 @@ import {
   ramSha256,
   type SimulatedVm,
   saveVm,
+  TOKENS,
 } from "@mdevkit/core";
+import { EventLinesSink } from "../event-lines-sink.js";
 import { emitEvent } from "../events.js";
 import { machineDescription } from "../machine.js";
 import { showProgress } from "../progress.js";
 import { renderHtmlReport } from "../report/html-report.js";
 import { migrationSummary } from "../summary.js";
 import { channelOptions, type TlsFlags } from "../tls-options.js";
-import { startSourceVm, type VmSetupOptions } from "../vm-setup.js";
+import { channelsOf, startSourceVm, type VmSetupOptions } from "../vm-setup.js";
 
 /** Options of `mdevkit migrate`. */
 export interface MigrateOptions extends TlsFlags, VmSetupOptions {
@@ -39,15 +40,16 @@ export interface MigrateOptions extends TlsFlags, VmSetupOptions {
  * `--warmup` ms, and live-migrates it to `--to`.
  */
 export async function migrateCommand(options: MigrateOptions): Promise<void> {
-  const { vm } = await startSourceVm(options);
+  const { host, vm } = await startSourceVm(options);
+  if (options.events) host.container.register(TOKENS.EventSink, { useValue: new EventLinesSink() });
   try {
     await new Promise((r) => setTimeout(r, options.warmup));
     try {
-      await migrateOnce(vm, options.to, options);
+      await migrateOnce(host, vm, options.to, options);
     } catch (err) {
       if (!(err instanceof MigrationError)) throw err;
       const failure =
-        err.phase === "handover" && !err.rolledBack ? await keepUnresolvedVm(vm, err) : err;
+        err.phase === "handover" && !err.rolledBack ? await keepUnresolvedVm(host, vm, err) : err;
       if (options.events) {
         emitEvent({
           event: "error",
@@ -63,7 +65,7 @@ export async function migrateCommand(options: MigrateOptions): Promise<void> {
         process.stderr.write(`${err.message}\nthe VM was rolled back and runs on here\n`);
       if (options.thenRun > 0) await proveStillRunning(vm, options);
       if (options.retryTo === undefined) throw err;
-      await migrateOnce(vm, options.retryTo, options);
+      await migrateOnce(host, vm, options.retryTo, options);
     }
   } finally {
     await vm.destroy();
@@ -71,40 +73,21 @@ export async function migrateCommand(options: MigrateOptions): Promise<void> {
 }
 
 async function migrateOnce(
+  host: MdevHost,
   vm: SimulatedVm,
   url: string,
   options: MigrateOptions,
 ): Promise<MigrationResult> {
-  let channel: Awaited<ReturnType<typeof connect>>;
-  try {
-    channel = await connect(url, channelOptions(options, url));
-  } catch (err) {
-    // Nothing was touched yet: the VM runs on exactly as before, like any refused migration.
-    throw new MigrationError(
-      isMdevError(err) ? err.code : "EIO",
-      "handshake",
-      `cannot reach ${url}: ${(err as Error).message}`,
-      { cause: err, rolledBack: true },
-    );
-  }
-  const source = new MigrationSource(vm, channel, {
-    ...options.migration,
-    verifyRam: options.migration.verifyRam ?? false,
-  });
-  let stop = (): void => {};
-  if (options.events) {
-    source.on("phase", (phase) => emitEvent({ event: "phase", phase }));
-    let lastProgress = Number.NEGATIVE_INFINITY;
-    source.on("progress", (p) => {
-      // A line per batch would flood the pipe; 20 updates a second is plenty for a display.
-      if (p.tMs - lastProgress < 50) return;
-      lastProgress = p.tMs;
-      emitEvent({ event: "progress", ...p });
-    });
-    source.on("iteration", (stats) => emitEvent({ event: "iteration", stats: { ...stats } }));
-  } else if (!options.json) {
-    stop = showProgress(source, vm.memory.size);
-  }
+  // An unreachable target is a rolled-back failure: nothing was touched yet.
+  const source = await MigrationSource.connect(
+    host,
+    vm,
+    url,
+    { ...options.migration, verifyRam: options.migration.verifyRam ?? false },
+    channelOptions(options, url),
+  );
+  // With --events the host's event sink (registered in migrateCommand) prints the lines.
+  const stop = options.events || options.json ? () => {} : showProgress(source, vm.memory.size);
   const onSignal = (): void => source.cancel("interrupted");
   process.once("SIGINT", onSignal);
   try {
@@ -161,11 +144,15 @@ async function proveStillRunning(vm: SimulatedVm, options: MigrateOptions): Prom
  * copy we hold, save it to a file the operator can `mdevkit restore` once the target is
  * known to be gone.
  */
-async function keepUnresolvedVm(vm: SimulatedVm, err: MigrationError): Promise<MigrationError> {
+async function keepUnresolvedVm(
+  host: MdevHost,
+  vm: SimulatedVm,
+  err: MigrationError,
+): Promise<MigrationError> {
   const file = join(tmpdir(), `mdevkit-${vm.config.name}-${process.pid}-unresolved.save`);
   const reason = err.message.replace(/^[A-Z0-9]+: migration failed during [a-z]+: /, "");
   try {
-    await saveVm(vm, await connect(`file://${file}`));
+    await saveVm(vm, await channelsOf(host).connect(`file://${file}`));
     return new MigrationError(
       err.code,
       err.phase,

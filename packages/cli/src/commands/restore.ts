@@ -1,7 +1,7 @@
 import { resolve } from "node:path";
-import { MigrationTarget, openRestore } from "@mdevkit/core";
+import { MigrationTarget } from "@mdevkit/core";
 import { table } from "../summary.js";
-import { makeHost } from "../vm-setup.js";
+import { channelsOf, makeHost } from "../vm-setup.js";
 
 /** Options of `mdevkit restore`. */
 export interface RestoreOptions {
@@ -17,9 +17,13 @@ export interface RestoreOptions {
  */
 export async function restoreCommand(file: string, options: RestoreOptions): Promise<void> {
   const host = await makeHost("restore", options.plugin);
-  const result = await new MigrationTarget(host, openRestore(`file://${resolve(file)}`), {
-    verifyRam: options.verifyRam,
-  }).receive();
+  const result = await new MigrationTarget(
+    host,
+    channelsOf(host).openRestore(`file://${resolve(file)}`),
+    {
+      verifyRam: options.verifyRam,
+    },
+  ).receive();
   try {
     const writes = result.vm.vcpuWrites;
     await new Promise((r) => setTimeout(r, options.runFor));

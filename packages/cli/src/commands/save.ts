@@ -1,7 +1,7 @@
 import { resolve } from "node:path";
-import { connect, formatBytes, saveVm } from "@mdevkit/core";
+import { formatBytes, saveVm } from "@mdevkit/core";
 import { table } from "../summary.js";
-import { startSourceVm, type VmSetupOptions } from "../vm-setup.js";
+import { channelsOf, startSourceVm, type VmSetupOptions } from "../vm-setup.js";
 
 /** Options of `mdevkit save`. */
 export interface SaveOptions extends VmSetupOptions {
@@ -11,10 +11,10 @@ export interface SaveOptions extends VmSetupOptions {
 
 /** `mdevkit save FILE`: runs the VM for `--warmup` ms, then saves it (virsh-save style). */
 export async function saveCommand(file: string, options: SaveOptions): Promise<void> {
-  const { vm } = await startSourceVm(options);
+  const { host, vm } = await startSourceVm(options);
   try {
     await new Promise((r) => setTimeout(r, options.warmup));
-    const result = await saveVm(vm, await connect(`file://${resolve(file)}`));
+    const result = await saveVm(vm, await channelsOf(host).connect(`file://${resolve(file)}`));
     if (options.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     else {
       process.stdout.write(

@@ -1,0 +1,32 @@
+import type { MigrationEvent, MigrationEventSink } from "@mdevkit/core";
+import { emitEvent } from "./events.js";
+
+/** Fewest ms between two progress lines: a line per batch would flood the pipe. */
+const PROGRESS_EVERY_MS = 50;
+
+/**
+ * The `--events` output of `migrate`: registered as the host's event sink, it turns the
+ * engine's phases, iterations and (throttled) progress into JSON lines on stdout.
+ */
+export class EventLinesSink implements MigrationEventSink {
+  #lastProgress = Number.NEGATIVE_INFINITY;
+
+  event(e: MigrationEvent): void {
+    switch (e.kind) {
+      case "phase":
+        emitEvent({ event: "phase", phase: e.phase });
+        return;
+      case "iteration":
+        emitEvent({ event: "iteration", stats: { ...e.stats } });
+        return;
+      case "progress":
+        if (e.progress.tMs - this.#lastProgress < PROGRESS_EVERY_MS) return;
+        this.#lastProgress = e.progress.tMs;
+        emitEvent({ event: "progress", ...e.progress });
+        return;
+      default:
+        // Failures are reported once, by the command, with their rollback outcome.
+        return;
+    }
+  }
+}
