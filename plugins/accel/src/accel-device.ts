@@ -19,7 +19,7 @@ import {
   QmState,
   type QpState,
 } from "./device-state.js";
-import { computeOutput, frameOutput, isJobOp, JobStatus, serviceTicks } from "./jobs.js";
+import { computeOutput, isJobOp, JobStatus, serviceTicks } from "./jobs.js";
 import { CQE_BYTES, EQE_BYTES, QC_BYTES } from "./layout.js";
 import { ENGINE_SLOTS, type Personality, type Profile } from "./profiles.js";
 import { Ring, type RingState, restoreRequestRing, restoreResponseRing, statOf } from "./ring.js";
@@ -337,10 +337,10 @@ export class AccelDevice {
     }
     const src = this.#bus.read(sqe.srcGpa, sqe.srcLen);
     if (src === undefined) return { status: JobStatus.DMA_FAULT, outLen: 0 };
-    const framed = frameOutput(computeOutput(sqe.op, sqe.jobId, src));
-    if (framed.byteLength > sqe.dstCap) return { status: JobStatus.OVERFLOW, outLen: 0 };
-    if (!this.#bus.write(sqe.dstGpa, framed)) return { status: JobStatus.DMA_FAULT, outLen: 0 };
-    return { status: JobStatus.OK, outLen: framed.byteLength - 4 };
+    const out = computeOutput(sqe.op, sqe.jobId, src);
+    if (out.byteLength > sqe.dstCap) return { status: JobStatus.OVERFLOW, outLen: 0 };
+    if (!this.#bus.write(sqe.dstGpa, out)) return { status: JobStatus.DMA_FAULT, outLen: 0 };
+    return { status: JobStatus.OK, outLen: out.byteLength };
   }
 
   #postEvent(ring: Ring, which: "eq" | "aeq", qn: number, type: number): void {

@@ -111,6 +111,7 @@ export class AccelDriver extends AbstractVendorDriver {
     this.personality = personality;
     this.profile = profile;
     this.options = options;
+    this.#workload = options.workload;
     this.#maxStateImage = maxStateImage;
     this.layout = layoutRegion(options.regionGpa, profile, personality.sqeBytes);
     if (this.layout.base + this.layout.bytes > ctx.guestMemory.size) {
@@ -171,6 +172,16 @@ export class AccelDriver extends AbstractVendorDriver {
   }
 
   // ---- the guest (what runs inside the VM) ----
+
+  #workload: boolean;
+
+  /**
+   * Turns the built-in workload on or off at run time (a host-side knob, not device
+   * state): tests stop submissions to let every outstanding job finish.
+   */
+  setWorkload(enabled: boolean): void {
+    this.#workload = enabled;
+  }
 
   /** One guest tick of the built-in workload. @throws MdevError EBUSY while stopped. */
   guestStep(): void {
@@ -240,7 +251,7 @@ export class AccelDriver extends AbstractVendorDriver {
 
   protected override _tick(): void {
     this.device.tick();
-    if (this.options.workload) this.#guest.step();
+    if (this.#workload) this.#guest.step();
   }
 
   protected _stopDevice(): void {

@@ -14,15 +14,7 @@
 import type { DoorbellCmd, MailboxCommand } from "./accel-device.js";
 import { AEQ_VECTOR, EQ_VECTOR, type QmRegName } from "./device-state.js";
 import { draw } from "./hash.js";
-import {
-  computeOutput,
-  DST_POISON,
-  frameOutput,
-  isJobOp,
-  JobStatus,
-  opOf,
-  sourcePattern,
-} from "./jobs.js";
+import { computeOutput, DST_POISON, isJobOp, JobStatus, opOf, sourcePattern } from "./jobs.js";
 import { CQE_BYTES, EQE_BYTES, JOB_BITMAP_BITS, QC_BYTES, type RegionLayout } from "./layout.js";
 import type { Personality, Profile } from "./profiles.js";
 import { decodeCqe, decodeEqe, decodeSqe, encodeQueueContext, encodeSqe } from "./wire-formats.js";
@@ -325,7 +317,7 @@ export class AccelGuest {
         this.#bump(G.orderViolations);
       if (!this.#clearBit(cqe.jobId)) this.#bump(G.duplicates);
       if (cqe.status !== JobStatus.OK) this.#bump(G.errors);
-      else if (!this.#verify(sqe.op, cqe.jobId, sqe.srcGpa, sqe.dstGpa, jobBytes))
+      else if (!this.#verify(sqe.op, cqe.jobId, sqe.srcGpa, sqe.dstGpa, cqe.outLen, jobBytes))
         this.#bump(G.verifyFailures);
       reaped++;
       outstanding = Math.max(0, outstanding - 1);
@@ -342,12 +334,18 @@ export class AccelGuest {
     this.#mmio.doorbell(q, "CQ", head);
   }
 
-  #verify(op: number, jobId: number, srcGpa: number, dstGpa: number, jobBytes: number): boolean {
+  #verify(
+    op: number,
+    jobId: number,
+    srcGpa: number,
+    dstGpa: number,
+    outLen: number,
+    jobBytes: number,
+  ): boolean {
     if (!isJobOp(op)) return false;
-    const src = this.#bus.read(srcGpa, jobBytes);
-    const want = frameOutput(computeOutput(op, jobId, src));
-    const got = this.#bus.read(dstGpa, want.byteLength);
-    return Buffer.compare(got, want) === 0;
+    const want = computeOutput(op, jobId, this.#bus.read(srcGpa, jobBytes));
+    if (outLen !== want.byteLength) return false;
+    return Buffer.compare(this.#bus.read(dstGpa, outLen), want) === 0;
   }
 
   /**

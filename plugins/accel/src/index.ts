@@ -50,7 +50,6 @@ export { AccelGuest, GUEST_MAGIC, type GuestBus, type GuestStats } from "./guest
 export {
   computeOutput,
   DST_POISON,
-  frameOutput,
   JobOp,
   JobStatus,
   MAX_SERVICE_TICKS,

@@ -5,9 +5,9 @@
  * checks each completion byte for byte by recomputing it, and a job the device aborted and
  * re-ran — on the source or on the target — produces the very same bytes.
  *
- * Output buffer layout: u32 output length, then the output. A destination whose first word
- * is {@link DST_POISON} holds no output: the guest writes the poison at submit time, so a
- * partial or missing output is visible as such.
+ * The output goes to the destination buffer as is; its length travels in the completion
+ * entry. A destination whose first word is {@link DST_POISON} holds no output: the guest
+ * writes the poison at submit time, so a missing output is visible as such.
  */
 import { createCipheriv, createHash } from "node:crypto";
 import { deflateRawSync } from "node:zlib";
@@ -97,7 +97,7 @@ function jobKey(jobId: number): { key: Buffer; iv: Buffer } {
 }
 
 /**
- * The output of `op` on `src` for job `jobId` (without the length word): raw deflate at
+ * The output of `op` on `src` for job `jobId`: raw deflate at
  * level 1 (deterministic for one zlib build; both hosts of a migration run the same
  * one), AES-128-CTR with a key derived from the job id, or SHA-256.
  */
@@ -113,12 +113,4 @@ export function computeOutput(op: JobOp, jobId: number, src: Uint8Array): Uint8A
     case JobOp.HASH:
       return new Uint8Array(createHash("sha256").update(src).digest());
   }
-}
-
-/** The destination image of an output: u32 length then the bytes. */
-export function frameOutput(output: Uint8Array): Uint8Array {
-  const out = new Uint8Array(4 + output.byteLength);
-  new DataView(out.buffer).setUint32(0, output.byteLength, true);
-  out.set(output, 4);
-  return out;
 }
