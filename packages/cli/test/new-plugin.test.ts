@@ -4,19 +4,27 @@ import {
   existsSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   rmSync,
   symlinkSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { isMdevError } from "@mdevkit/core";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { newPluginCommand } from "../src/commands/new-plugin.js";
-import { PLUGIN_TEMPLATE_DIR, pluginNames } from "../src/scaffold/index.js";
+import {
+  ENTRIES_MARKER,
+  insertImport,
+  PLUGIN_TEMPLATE_DIR,
+  pluginNames,
+  REGISTRY_FILES,
+  STANDALONE_TOOL_VERSIONS,
+} from "../src/scaffold/index.js";
 
 const run = promisify(execFile);
 const REPO = fileURLToPath(new URL("../../../", import.meta.url));
@@ -54,9 +62,10 @@ const conformanceBuilt = existsSync(join(REPO, "packages/conformance/dist/index.
 
 /**
  * A throwaway monorepo: the real root's tsconfig.base.json, vitest.shared.js and biome.json, a
- * `plugins/*` workspace, and the real node_modules symlinked in, so generated code
- * resolves `@mdevkit/*` to the built packages exactly as it would inside the repository,
- * without running npm install.
+ * `plugins/*` workspace, copies of the files that list every plugin (the conformance
+ * matrix and the CLI's built-in plugins, with their package.json files), and the real
+ * node_modules symlinked in, so generated code resolves `@mdevkit/*` to the built
+ * packages exactly as it would inside the repository, without running npm install.
  */
 function makeRepo(): string {
   const root = mkdtempSync(join(tmpdir(), "mdevkit-new-plugin-"));
@@ -64,9 +73,13 @@ function makeRepo(): string {
     join(root, "package.json"),
     JSON.stringify({ name: "scratch", private: true, type: "module", workspaces: ["plugins/*"] }),
   );
-  copyFileSync(join(REPO, "tsconfig.base.json"), join(root, "tsconfig.base.json"));
-  copyFileSync(join(REPO, "vitest.shared.js"), join(root, "vitest.shared.js"));
-  copyFileSync(join(REPO, "biome.json"), join(root, "biome.json"));
+  for (const f of ["tsconfig.base.json", "vitest.shared.js", "vitest.setup.js", "biome.json"]) {
+    if (existsSync(join(REPO, f))) copyFileSync(join(REPO, f), join(root, f));
+  }
+  for (const f of Object.values(REGISTRY_FILES)) {
+    mkdirSync(dirname(join(root, f)), { recursive: true });
+    copyFileSync(join(REPO, f), join(root, f));
+  }
   symlinkSync(join(REPO, "node_modules"), join(root, "node_modules"), "dir");
   return root;
 }
@@ -275,6 +288,117 @@ describe("mdevkit new-plugin", () => {
 
   it("reads the template from packages/cli/templates/plugin", () => {
     expect(PLUGIN_TEMPLATE_DIR).toBe(join(REPO, "packages/cli/templates/plugin/"));
+  });
+});
+
+describe("registration in the repository's plugin lists (on copies of them)", () => {
+  const read = (f: string) => readFileSync(join(repo, f), "utf8");
+
+  it("adds the imports and the matrix entry, the CLI entry, and both dependencies", () => {
+    const matrix = read(REGISTRY_FILES.matrix);
+    expect(matrix).toContain('import { demoDevPlugin } from "@mdevkit/plugin-demo-dev";');
+    expect(matrix).toContain(
+      'import { demoDevConformanceOptions } from "@mdevkit/plugin-demo-dev/conformance";',
+    );
+    const entry = '"demo-dev": { plugin: demoDevPlugin, options: demoDevConformanceOptions },';
+    expect(matrix).toContain(`\n  ${entry}\n`);
+    expect(matrix.indexOf(entry)).toBeLessThan(matrix.indexOf(ENTRIES_MARKER));
+    const cli = read(REGISTRY_FILES.cli);
+    expect(cli).toContain('import { demoDevPlugin } from "@mdevkit/plugin-demo-dev";');
+    expect(cli).toMatch(/\n {2}demoDevPlugin,\n/);
+    const matrixPkg = JSON.parse(read(REGISTRY_FILES.matrixPackage));
+    expect(matrixPkg.devDependencies["@mdevkit/plugin-demo-dev"]).toBe("*");
+    const cliPkg = JSON.parse(read(REGISTRY_FILES.cliPackage));
+    expect(cliPkg.dependencies["@mdevkit/plugin-demo-dev"]).toBe("*");
+    // The entries already there (mtty, and whatever was registered before) are kept.
+    expect(matrix).toContain("mtty: { plugin: mttyPlugin, options: mttyConformanceOptions },");
+    expect(cli).toMatch(/\n {2}mttyPlugin,\n/);
+  });
+
+  it("keeps the lists sorted, Biome-clean and typed for plugins that sort anywhere", async () => {
+    for (const name of ["aa-first", "zz-last"]) {
+      await quietly(() => newPluginCommand(name, { cwd: repo }));
+    }
+    const matrix = read(REGISTRY_FILES.matrix);
+    const at = (s: string) => matrix.indexOf(s);
+    expect(at("@mdevkit/plugin-aa-first")).toBeLessThan(at("@mdevkit/plugin-demo-dev"));
+    expect(at("@mdevkit/plugin-demo-dev")).toBeLessThan(at("@mdevkit/plugin-mtty"));
+    expect(at("@mdevkit/plugin-mtty")).toBeLessThan(at("@mdevkit/plugin-zz-last"));
+    const files = [REGISTRY_FILES.matrix, REGISTRY_FILES.cli].map((f) => join(repo, f));
+    await run(process.execPath, [BIOME, "check", "--vcs-enabled=false", ...files], {
+      cwd: repo,
+      env: childEnv(),
+    }).catch((e: { stdout?: string; stderr?: string }) => {
+      throw new Error(`Biome refused the edited lists:\n${e.stdout ?? ""}\n${e.stderr ?? ""}`);
+    });
+    // The edited lists compile against the generated plugins' sources (not linked by npm
+    // here, so mapped by path).
+    const paths: Record<string, string[]> = {};
+    for (const name of readdirSync(join(repo, "plugins"))) {
+      paths[`@mdevkit/plugin-${name}`] = [`plugins/${name}/src/index.ts`];
+      paths[`@mdevkit/plugin-${name}/conformance`] = [`plugins/${name}/src/conformance-options.ts`];
+    }
+    writeFileSync(
+      join(repo, "tsconfig.lists.json"),
+      JSON.stringify({
+        extends: "./tsconfig.base.json",
+        compilerOptions: { noEmit: true, baseUrl: ".", paths },
+        files: [REGISTRY_FILES.matrix, REGISTRY_FILES.cli],
+      }),
+    );
+    await run(process.execPath, [TSC, "-p", "tsconfig.lists.json"], {
+      cwd: repo,
+      env: childEnv(),
+    }).catch((e: { stdout?: string; stderr?: string }) => {
+      throw new Error(
+        `the edited lists do not typecheck:\n${e.stdout ?? ""}\n${e.stderr ?? ""}\n${read(REGISTRY_FILES.matrix)}`,
+      );
+    });
+  }, 120_000);
+
+  it("registers once: a plugin already listed is not added again", () => {
+    const before = read(REGISTRY_FILES.matrix);
+    const line = 'import { demoDevPlugin } from "@mdevkit/plugin-demo-dev";';
+    expect(insertImport(before, line, "@mdevkit/plugin-demo-dev")).toBe(before);
+    expect(before.split(line)).toHaveLength(2);
+  });
+
+  it("refuses, before creating anything, when a list has lost its marker line", async () => {
+    const cli = join(repo, REGISTRY_FILES.cli);
+    const saved = readFileSync(cli, "utf8");
+    writeFileSync(cli, saved.replace(ENTRIES_MARKER, "// (marker removed)"));
+    try {
+      await expectRefused(
+        newPluginCommand("no-marker", { cwd: repo }),
+        "ENOENT",
+        /packages\/cli\/src\/plugins\.ts has no "\/\/ mdevkit new-plugin: entries above this line" line/,
+      );
+      expect(existsSync(join(repo, "plugins", "no-marker"))).toBe(false);
+      expect(read(REGISTRY_FILES.matrix)).not.toContain("no-marker");
+    } finally {
+      writeFileSync(cli, saved);
+    }
+  });
+
+  it("--no-register and folders outside the workspaces leave the lists alone", async () => {
+    const before = Object.values(REGISTRY_FILES).map(read);
+    const { value } = await quietly(() =>
+      newPluginCommand("unlisted", { cwd: repo, register: false }),
+    );
+    expect(value.registered).toEqual([]);
+    await quietly(() => newPluginCommand("elsewhere", { cwd: repo, dir: "vendor/x" }));
+    expect(Object.values(REGISTRY_FILES).map(read)).toEqual(before);
+  });
+
+  it("names the standalone tools at the versions this repository builds with", () => {
+    const root = JSON.parse(readFileSync(join(REPO, "package.json"), "utf8"));
+    const conformance = JSON.parse(
+      readFileSync(join(REPO, "packages/conformance/package.json"), "utf8"),
+    );
+    const used = { ...root.devDependencies, ...conformance.dependencies };
+    for (const [name, range] of Object.entries(STANDALONE_TOOL_VERSIONS)) {
+      expect(used[name], name).toBe(range);
+    }
   });
 });
 
