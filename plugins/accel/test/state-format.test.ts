@@ -133,7 +133,9 @@ describe("stream v1 (the HiSilicon EQ/AEQ address bug)", () => {
     const dw = eqcDwords(d.state.eq);
     const needle = new Uint8Array(28);
     const v = new DataView(needle.buffer);
-    dw.forEach((x, i) => v.setUint32(i * 4, x, true));
+    dw.forEach((x, i) => {
+      v.setUint32(i * 4, x, true);
+    });
     const at = Buffer.from(saved.bytes).indexOf(Buffer.from(needle));
     expect(at).toBeGreaterThan(0);
     // Re-encode the state section with the tampered dword so its CRC is valid again.
