@@ -1,0 +1,70 @@
+import { createHash } from "node:crypto";
+import { crc32c } from "@node-rs/crc32";
+import { describe, expect, it } from "vitest";
+import { PageDigestTable } from "../../../src/index.js";
+
+const PAGE = 4096;
+
+function page(fill: number): Uint8Array {
+  return new Uint8Array(PAGE).fill(fill);
+}
+
+/** The digest the stream format specifies: SHA-256 over the LE u32 CRC32C of every page. */
+function specDigest(pages: readonly Uint8Array[]): Uint8Array {
+  const table = Buffer.alloc(pages.length * 4);
+  pages.forEach((p, i) => {
+    table.writeUInt32LE(crc32c(Buffer.from(p)), i * 4);
+  });
+  return createHash("sha256").update(table).digest();
+}
+
+describe("PageDigestTable: digest", () => {
+  it("a fresh table digests like RAM that is all zero", () => {
+    expect(new PageDigestTable(3).digest()).toEqual(specDigest([page(0), page(0), page(0)]));
+  });
+
+  it("digests as the stream format specifies: SHA-256 of each page's CRC32C, little-endian", () => {
+    const t = new PageDigestTable(2);
+    t.data(1, page(7));
+    expect(t.digest()).toEqual(specDigest([page(0), page(7)]));
+  });
+
+  it("recording a page by its CRC equals recording its content", () => {
+    const byContent = new PageDigestTable(1);
+    byContent.data(0, page(9));
+    const byCrc = new PageDigestTable(1);
+    byCrc.set(0, crc32c(Buffer.from(page(9))));
+    expect(byCrc.digest()).toEqual(byContent.digest());
+  });
+
+  it("a zero marker replaces a page's earlier content", () => {
+    const t = new PageDigestTable(2);
+    t.data(0, page(1));
+    t.zero(0);
+    expect(t.digest()).toEqual(new PageDigestTable(2).digest());
+  });
+
+  it("set without a CRC records a zero page", () => {
+    const t = new PageDigestTable(1);
+    t.data(0, page(3));
+    t.set(0, undefined);
+    expect(t.digest()).toEqual(new PageDigestTable(1).digest());
+  });
+
+  it("only the last content of a page counts", () => {
+    const t = new PageDigestTable(1);
+    t.data(0, page(1));
+    t.data(0, page(2));
+    expect(t.digest()).toEqual(specDigest([page(2)]));
+  });
+
+  it("depends on where each content sits: swapping two pages changes the digest", () => {
+    const a = new PageDigestTable(2);
+    a.data(0, page(1));
+    a.data(1, page(2));
+    const b = new PageDigestTable(2);
+    b.data(0, page(2));
+    b.data(1, page(1));
+    expect(a.digest()).not.toEqual(b.digest());
+  });
+});
