@@ -61,7 +61,7 @@ function markerCrc(seq: number, flow: number, length: number): number {
   v.setUint32(0, seq >>> 0);
   v.setUint16(4, flow);
   v.setUint16(6, length);
-  return crc32(b) & 0xffff_ffff;
+  return crc32(b) >>> 0;
 }
 
 /** The bytes of `f` (length `f.length`; bytes past the headers are zero). */
