@@ -9,7 +9,7 @@
  *   `ggtt-delta` documents (dirty bytes); STOP_COPY sends the rest;
  * - RESUMING: the compat record is checked as soon as it has arrived; at STOP the whole
  *   stream is decoded and validated before the model is rebuilt in GVT-g's restore order;
- * - START: latched, unmasked interrupts are delivered once, on the first tick after RUNNING;
+ * - START: latched, unmasked interrupts are delivered once, as the vGPU is scheduled again;
  * - dirty tracking: "iommu-pinned" pins every guest frame the GGTT or a shadowed PPGTT
  *   maps (the IOMMU reports them all on every sync); "vendor-bitmap" reports the frames
  *   the vGPU actually wrote, through the base class's DMA helper.
@@ -80,8 +80,6 @@ export class GvtgDriver extends AbstractVendorDriver {
   #docsSent = 0;
   /** Whether the compat record of the current resuming session has been checked. */
   #prefixChecked = false;
-  /** Set by START: deliver latched interrupts on the first tick after RUNNING. */
-  #injectPending = false;
 
   constructor(ctx: DeviceContext) {
     const type = vgpuTypeOf(ctx.deviceType);
@@ -201,10 +199,6 @@ export class GvtgDriver extends AbstractVendorDriver {
   }
 
   protected override _tick(): void {
-    if (this.#injectPending) {
-      this.#injectPending = false;
-      this.vgpu.injectPending();
-    }
     stepVgpu(this.vgpu, (gpa, data) => this.dmaWrite(gpa, data));
   }
 
@@ -212,11 +206,18 @@ export class GvtgDriver extends AbstractVendorDriver {
 
   protected _stopDevice(): void {
     this.vgpu.drain();
-    this.#injectPending = false;
   }
 
   protected _startDevice(): void {
-    this.#injectPending = true;
+    // Restore step 7: as the vGPU goes back on the scheduler, latched and unmasked events
+    // are delivered once (an MSI the source raised may have been lost with the pause).
+    if (
+      this.vgpu.interruptPending &&
+      this.vgpu.msiEnabled &&
+      this.ctx.irq.count > GVTG_MSI_VECTOR
+    ) {
+      this.ctx.irq.raise(GVTG_MSI_VECTOR);
+    }
   }
 
   protected override _precopyStart(): Uint8Array {
@@ -299,7 +300,6 @@ export class GvtgDriver extends AbstractVendorDriver {
     // Decoding validates everything into a fresh image; only then is the vGPU rebuilt.
     const { image } = decodeStream(bytes, this.type);
     this.vgpu.restore(image);
-    this.#injectPending = false;
   }
 
   protected _compatibilityData(): Uint8Array {
@@ -312,7 +312,6 @@ export class GvtgDriver extends AbstractVendorDriver {
     this.configSpace.set(buildConfigSpace(this.type).bytes);
     this.vgpu.ggtt.stopTracking();
     this.vgpu.powerOn();
-    this.#injectPending = false;
     this.#prefixChecked = false;
   }
 

@@ -421,11 +421,6 @@ export class Vgpu {
     return this.interruptGroups().some((g) => this.#pending(g));
   }
 
-  /** On START: one MSI for latched, unmasked events, if MSI is enabled (restore step 7). */
-  injectPending(): void {
-    if (this.interruptPending) this.#inject();
-  }
-
   // ---- migration image ----
 
   /**
