@@ -1,0 +1,49 @@
+// Issue #9 regression: a small VM converges in a pass or two, and the source used to spend
+// its whole iteration budget in milliseconds while the target's switchover-ack sat unread
+// ("EAGAIN: switchover-ack never arrived", 3 failures in 6 tries). Several migrations of
+// that VM in a row between two processes must all complete.
+import { afterEach, describe, expect, it } from "vitest";
+import { cleanup, expectExit, spawnEvents, startTarget, writeJson } from "../helpers/processes.js";
+import { expectSameVm, sourceResult, targetResult } from "../helpers/results.js";
+
+afterEach(cleanup);
+
+/** The VM of the report: 256 MiB, one mtty, a 2000 pages/s uniform workload. */
+function smallVm(): string {
+  return writeJson("small.json", {
+    name: "small-vm",
+    memoryMiB: 256,
+    vcpus: 1,
+    initialFill: 0.5,
+    workloads: [{ pattern: "uniform", pagesPerSecond: 2000 }],
+    devices: [{ slot: "00:05.0", plugin: "mtty", deviceType: "mtty-1" }],
+    seed: 5,
+  });
+}
+
+const RUNS = 3;
+
+describe("a small VM", () => {
+  it(`migrates ${RUNS} times in a row between two processes, waiting for the switchover-ack`, async () => {
+    const config = smallVm();
+    for (let run = 1; run <= RUNS; run++) {
+      const target = await startTarget();
+      const source = spawnEvents([
+        "migrate",
+        "--to",
+        target.url,
+        "--config",
+        config,
+        "--verify-ram",
+      ]);
+      await expectExit(source, { code: 0, signal: null });
+      await expectExit(target.child, { code: 0, signal: null });
+      const src = sourceResult(source);
+      expectSameVm(src, targetResult(target.child));
+      // The target's device load time reached the source over the return path (LOADED).
+      const downtime = (src as unknown as { downtime: { targetLoadMs: Record<string, number> } })
+        .downtime;
+      expect(Object.keys(downtime.targetLoadMs), `run ${run}`).toEqual(["00:05.0"]);
+    }
+  });
+});
