@@ -10,6 +10,8 @@ import {
   type SuiteApi,
 } from "@mdevkit/conformance";
 import type { VendorDriver, VendorPlugin } from "@mdevkit/core";
+import { accelPlugin } from "@mdevkit/plugin-accel";
+import { accelConformance } from "@mdevkit/plugin-accel/conformance";
 import { mttyPlugin } from "@mdevkit/plugin-mtty";
 import { mttyConformanceOptions } from "@mdevkit/plugin-mtty/conformance";
 
@@ -22,6 +24,7 @@ export interface PluginEntry<D extends VendorDriver = VendorDriver> {
 /** The matrix, keyed by the plugin's name (what `MDEVKIT_PLUGINS` lists). */
 export const PLUGINS: Readonly<Record<string, PluginEntry>> = {
   mtty: { plugin: mttyPlugin, options: mttyConformanceOptions },
+  accel: { plugin: accelPlugin, options: accelConformance },
   // mdevkit new-plugin: entries above this line
 };
 

@@ -1,5 +1,6 @@
 import { pathToFileURL } from "node:url";
 import { MdevError, type VendorPlugin } from "@mdevkit/core";
+import { accelPlugin } from "@mdevkit/plugin-accel";
 import { mttyPlugin } from "@mdevkit/plugin-mtty";
 
 /**
@@ -8,6 +9,7 @@ import { mttyPlugin } from "@mdevkit/plugin-mtty";
  */
 export const BUILTIN_PLUGINS: readonly VendorPlugin[] = [
   mttyPlugin,
+  accelPlugin,
   // mdevkit new-plugin: entries above this line
 ];
 

@@ -87,7 +87,8 @@ interface PrecopyPass {
 }
 
 /**
- * The source side of a live migration ("The path of one migration" in design.md):
+ * The source side of a live migration ("How data flows in one migration" in
+ * docs/architecture.md):
  * {@link MigrationSource.migrate} reads top to bottom as handshake, setup, precopy,
  * switchover and handover (END → LOADED → GO → RESUMED).
  *
