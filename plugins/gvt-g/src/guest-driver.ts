@@ -114,19 +114,28 @@ export function bootGuest(vgpu: Vgpu, dmaWrite: (gpa: number, data: Uint8Array) 
   // Page-table pages are GGTT-mapped too, so the guest's (trapped) edits land in pinned memory.
   for (let i = 0; i < L.ptPages; i++) map(L.ptIndex + i, L.ptGfn + i);
 
+  // Page tables and context images are fresh, zeroed pages: guest RAM holds whatever was
+  // there before, and a stale "present" bit would become a mapping.
+  const page = (entries: [number, number][]) => {
+    const b = new Uint8Array(4096);
+    for (const [i, gfn] of entries) b.set(pte(gfn), i * 8);
+    return b;
+  };
   for (let m = 0; m < vgpu.type.maxPpgttMms; m++) {
     if (rootTypeOf(m) === 4) {
-      dmaWrite(ptPageGfn(vgpu, m, 4) * 4096, pte(ptPageGfn(vgpu, m, 3)));
-      dmaWrite(ptPageGfn(vgpu, m, 3) * 4096, pte(ptPageGfn(vgpu, m, 2)));
+      dmaWrite(ptPageGfn(vgpu, m, 4) * 4096, page([[0, ptPageGfn(vgpu, m, 3)]]));
+      dmaWrite(ptPageGfn(vgpu, m, 3) * 4096, page([[0, ptPageGfn(vgpu, m, 2)]]));
     }
-    dmaWrite(ptPageGfn(vgpu, m, 2) * 4096, pte(ptPageGfn(vgpu, m, 1)));
-    const leaves = new Uint8Array(LEAVES_PER_MM * 8);
-    for (let j = 0; j < LEAVES_PER_MM; j++) leaves.set(pte(initialLeaf(vgpu, m, j)), j * 8);
-    dmaWrite(ptPageGfn(vgpu, m, 1) * 4096, leaves);
+    dmaWrite(ptPageGfn(vgpu, m, 2) * 4096, page([[0, ptPageGfn(vgpu, m, 1)]]));
+    const leaves = Array.from({ length: LEAVES_PER_MM }, (_, j): [number, number] => [
+      j,
+      initialLeaf(vgpu, m, j),
+    ]);
+    dmaWrite(ptPageGfn(vgpu, m, 1) * 4096, page(leaves));
   }
   L.engines.forEach((eng, e) => {
     for (let s = 0; s < CTX_SLOTS; s++) {
-      const img = new Uint8Array(Ctx.PDP0 + 32);
+      const img = new Uint8Array(4096);
       const v = new DataView(img.buffer);
       const m = mmOfContext(vgpu, e, s);
       v.setUint32(Ctx.ROOT_TYPE, rootTypeOf(m), true);
