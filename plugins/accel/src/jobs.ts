@@ -69,23 +69,48 @@ const WORDS = [
   "resume ",
 ].map((w) => new TextEncoder().encode(w));
 
+/** Bytes of the per-seed text every source is cut from. */
+const TEXT_BYTES = 8192;
+/** Source bytes between two job stamps. */
+const STAMP_EVERY = 256;
+const texts = new Map<number, Uint8Array>();
+
+/** 8 KiB of words drawn from a small vocabulary: the seed's "corpus" (cached per seed). */
+function textOf(seed: number): Uint8Array {
+  let text = texts.get(seed);
+  if (text !== undefined) return text;
+  text = new Uint8Array(TEXT_BYTES);
+  let at = 0;
+  for (let i = 0; at < TEXT_BYTES; i++) {
+    const word = WORDS[draw(seed, 0x74657874, i) & 15]!;
+    const n = Math.min(word.byteLength, TEXT_BYTES - at);
+    text.set(word.subarray(0, n), at);
+    at += n;
+  }
+  if (texts.size > 64) texts.clear();
+  texts.set(seed, text);
+  return text;
+}
+
 /**
- * The source bytes of job `jobId` (`length` bytes): words drawn from a small vocabulary
- * with a number now and then, so COMPRESS has something to squeeze and every job differs.
+ * The source bytes of job `jobId` (`length` bytes): the seed's text from an offset drawn
+ * from the job id, with a stamp of (job id, position) every 256 bytes, so COMPRESS has
+ * something to squeeze, every job differs, and building 64 KiB costs a few copies.
  */
 export function sourcePattern(seed: number, jobId: number, length: number): Uint8Array {
+  const text = textOf(seed);
   const out = new Uint8Array(length);
-  let at = 0;
-  let i = 0;
-  while (at < length) {
-    const d = draw(seed, 0x73726320, jobId, i++);
-    const word = WORDS[d & 15]!;
-    const n = Math.min(word.byteLength, length - at);
-    out.set(word.subarray(0, n), at);
-    at += n;
-    if ((d >>> 8) % 7 === 0 && at + 4 <= length) {
-      new DataView(out.buffer).setUint32(at, d, true);
-      at += 4;
+  const v = new DataView(out.buffer);
+  let from = draw(seed, 0x73726320, jobId) % TEXT_BYTES;
+  for (let at = 0; at < length; at += STAMP_EVERY) {
+    const n = Math.min(STAMP_EVERY, length - at);
+    const first = Math.min(n, TEXT_BYTES - from);
+    out.set(text.subarray(from, from + first), at);
+    if (first < n) out.set(text.subarray(0, n - first), at + first);
+    from = (from + n) % TEXT_BYTES;
+    if (n >= 8) {
+      v.setUint32(at, jobId, true);
+      v.setUint32(at + 4, at, true);
     }
   }
   return out;
