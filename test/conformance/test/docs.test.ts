@@ -3,7 +3,7 @@
 // MDEVKIT_PLUGINS example names registered plugins, and nothing cites files that live
 // outside this repository.
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
-import { basename, join, relative } from "node:path";
+import { basename, dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import ts from "typescript";
 import { describe, expect, it } from "vitest";
@@ -190,9 +190,9 @@ describe("docs describe only what exists", () => {
             const path = m[1] as string;
             // Globs and placeholders (plugins/*, plugins/NAME) name no single file.
             if (line[(m.index ?? 0) + path.length] === "*" || /[A-Z]{3,}/.test(path)) continue;
-            // Relative links inside docs/ resolve from there; paths inside a plugin
-            // (`test/conformance.test.ts`) are checked against the reference plugin.
-            const bases = [".", "plugins/mtty", ...(doc.startsWith("docs/") ? ["docs"] : [])];
+            // Relative paths resolve from the document's folder too; paths inside a
+            // plugin (`test/conformance.test.ts`) are checked against the reference plugin.
+            const bases = [".", "plugins/mtty", dirname(doc)];
             if (!bases.some((b) => existsSync(join(REPO, b, path)))) {
               missing.push(`${doc}:${i + 1} ${path}`);
             }
