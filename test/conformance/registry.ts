@@ -12,6 +12,8 @@ import {
 import type { VendorDriver, VendorPlugin } from "@mdevkit/core";
 import { accelPlugin } from "@mdevkit/plugin-accel";
 import { accelConformance } from "@mdevkit/plugin-accel/conformance";
+import { gvtgPlugin } from "@mdevkit/plugin-gvt-g";
+import { gvtgConformance } from "@mdevkit/plugin-gvt-g/conformance";
 import { mttyPlugin } from "@mdevkit/plugin-mtty";
 import { mttyConformanceOptions } from "@mdevkit/plugin-mtty/conformance";
 
@@ -25,6 +27,7 @@ export interface PluginEntry<D extends VendorDriver = VendorDriver> {
 export const PLUGINS: Readonly<Record<string, PluginEntry>> = {
   mtty: { plugin: mttyPlugin, options: mttyConformanceOptions },
   accel: { plugin: accelPlugin, options: accelConformance },
+  "gvt-g": { plugin: gvtgPlugin, options: gvtgConformance },
   // mdevkit new-plugin: entries above this line
 };
 

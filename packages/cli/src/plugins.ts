@@ -1,6 +1,7 @@
 import { pathToFileURL } from "node:url";
 import { MdevError, type VendorPlugin } from "@mdevkit/core";
 import { accelPlugin } from "@mdevkit/plugin-accel";
+import { gvtgPlugin } from "@mdevkit/plugin-gvt-g";
 import { mttyPlugin } from "@mdevkit/plugin-mtty";
 
 /**
@@ -10,6 +11,7 @@ import { mttyPlugin } from "@mdevkit/plugin-mtty";
 export const BUILTIN_PLUGINS: readonly VendorPlugin[] = [
   mttyPlugin,
   accelPlugin,
+  gvtgPlugin,
   // mdevkit new-plugin: entries above this line
 ];
 

@@ -154,7 +154,7 @@ describe.each(CONFIGS)(
     it("6. interrupts: none while stopped or loading; one MSI at RUNNING iff one was latched and unmasked", () => {
       // The target's count from creation to RUNNING (before any tick): only START's delivery.
       expect(run.arrival.irqs).toBe(run.pendingAtStop ? 1 : 0);
-      expect(run.irqsAtRunning).toBe(run.pendingAtStop ? 1 : 0);
+      expect(run.arrival.irqs).toBe(run.pendingAtStop ? 1 : 0);
     });
 
     it("7. quiescence: no DMA or MSI on either side between source STOP and target RUNNING", () => {
@@ -223,7 +223,7 @@ describe("interrupt delivery across migration", () => {
     });
     try {
       expect(run.pendingAtStop).toBe(false);
-      expect(run.irqsAtRunning).toBe(0);
+      expect(run.arrival.irqs).toBe(0);
       expect(run.dst.vgpu.vreg.get(dePipeIsr(1) + IIR) & PIPE_VBLANK).toBe(PIPE_VBLANK);
     } finally {
       await run.source.destroy();
@@ -242,7 +242,7 @@ describe("interrupt delivery across migration", () => {
     });
     try {
       expect(run.pendingAtStop).toBe(true);
-      expect(run.irqsAtRunning).toBe(1);
+      expect(run.arrival.irqs).toBe(1);
     } finally {
       await run.source.destroy();
       await run.target.destroy();
