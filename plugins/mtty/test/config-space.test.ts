@@ -1,4 +1,3 @@
-import "reflect-metadata";
 import { saveDevice } from "@mdevkit/conformance";
 import { driveTransition, MigState } from "@mdevkit/core";
 import { describe, expect, it } from "vitest";

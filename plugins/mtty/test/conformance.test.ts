@@ -1,4 +1,3 @@
-import "reflect-metadata";
 import { describeVendorDriverConformance } from "@mdevkit/conformance";
 import { mttyConformanceOptions } from "../src/conformance-options.js";
 import { mttyPlugin } from "../src/index.js";

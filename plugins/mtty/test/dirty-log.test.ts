@@ -1,4 +1,3 @@
-import "reflect-metadata";
 import { fakeDeviceContext } from "@mdevkit/conformance";
 import {
   DirtyBitmap,

@@ -2,7 +2,6 @@
  * mtty's test fixtures. Generic harness pieces (guest memory, stream draining, saving and
  * loading the way the engine does) come from `@mdevkit/conformance`, as any plugin's would.
  */
-import "reflect-metadata";
 import { FakeDma, fakeDeviceContext, reach } from "@mdevkit/conformance";
 import { type InterruptLines, MdevError, type MigrationDataStream, MigState } from "@mdevkit/core";
 import { MttyDriver, mttyPlugin } from "../src/index.js";

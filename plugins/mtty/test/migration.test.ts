@@ -1,4 +1,3 @@
-import "reflect-metadata";
 import { drainStream, loadDevice, saveDevice } from "@mdevkit/conformance";
 import { driveTransition, MigState } from "@mdevkit/core";
 import fc from "fast-check";

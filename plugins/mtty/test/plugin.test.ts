@@ -1,4 +1,3 @@
-import "reflect-metadata";
 import { readFileSync } from "node:fs";
 import { FakeDma, fakeDeviceContext } from "@mdevkit/conformance";
 import { createHost, MigFlags, PluginRegistry, type SourceDeviceInfo } from "@mdevkit/core";

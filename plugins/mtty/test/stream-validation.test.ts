@@ -1,4 +1,3 @@
-import "reflect-metadata";
 import { crc32 } from "node:zlib";
 import { saveDevice, writeChunks } from "@mdevkit/conformance";
 import { driveTransition, MigState } from "@mdevkit/core";

@@ -1,4 +1,3 @@
-import "reflect-metadata";
 import { describe, expect, it } from "vitest";
 import { runConformanceGroup } from "../../src/index.js";
 import { toyOptions } from "../fixtures/toy-options.js";

@@ -1,4 +1,3 @@
-import "reflect-metadata";
 import { MigFlags } from "@mdevkit/core";
 import { describe, expect, it } from "vitest";
 import { ConformanceViolation, runConformanceGroup } from "../../src/index.js";

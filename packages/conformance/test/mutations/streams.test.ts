@@ -1,4 +1,3 @@
-import "reflect-metadata";
 import { isMdevError, type MigState } from "@mdevkit/core";
 import { describe, expect, it } from "vitest";
 import { runConformanceGroup } from "../../src/index.js";

@@ -1,4 +1,3 @@
-import "reflect-metadata";
 import { type DirtyTrackingMethod, MigFlags } from "@mdevkit/core";
 import { describeVendorDriverConformance } from "../../src/index.js";
 import { toyOptions } from "../fixtures/toy-options.js";
