@@ -403,8 +403,16 @@ export class GuestDriver {
     if (q === 1) {
       // Head write-back: the device tells where it is in one word.
       const word = this.#io.read(L.headWb(q), 4);
-      if (word !== undefined)
-        clean = new DataView(word.buffer, word.byteOffset, 4).getUint32(0, true) % n;
+      if (word !== undefined) {
+        const head = new DataView(word.buffer, word.byteOffset, 4).getUint32(0, true) % n;
+        // Free whole packets only: a head inside a packet (its EOP not yet fetched) keeps that packet's buffers.
+        const prev = (head - 1 + n) % n;
+        const desc = head === clean ? undefined : this.#io.read(L.txRing(q) + prev * 16, 16);
+        const inside =
+          desc !== undefined &&
+          (new DataView(desc.buffer, desc.byteOffset, 16).getUint32(8, true) & TxCmd.EOP) === 0;
+        clean = inside ? prev : head;
+      }
     } else {
       const ring = this.#io.read(L.txRing(q), n * 16);
       if (ring === undefined) return;
@@ -459,7 +467,8 @@ export class GuestDriver {
         const desc = new Uint8Array(16);
         const dv = new DataView(desc.buffer);
         dv.setBigUint64(0, BigInt(L.txBuf(q, at)), true);
-        const rs = last && seq % 4 === 3 ? TxCmd.RS : 0;
+        // RS on every 4th packet of each queue (the queue alternates with the sequence number).
+        const rs = last && (seq >>> 1) % 4 === 3 ? TxCmd.RS : 0;
         dv.setUint32(
           8,
           (part.byteLength |

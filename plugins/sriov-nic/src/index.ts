@@ -23,6 +23,7 @@ export {
   BUFFER_BYTES,
   decodeGuestControl,
   GUEST_GROUPS,
+  GUEST_STATS,
   GuestDriver,
   type GuestIo,
   GuestLayout,
