@@ -2,6 +2,8 @@
 // two vCPUs dirtying ~100 MB/s, half of RAM zero, an mtty device), live-migrated between two
 // processes on TCP loopback — uncapped and at a 10 Gbps cap — with the same bytes through a
 // bare socket measured in the same run as the baseline.
+// An entry point: tsyringe (through @mdevkit/core) needs reflect-metadata loaded first.
+import "reflect-metadata";
 import { cpus } from "node:os";
 import { MdevkitChild } from "../dist/index.js";
 import { bareSocket } from "./bare-socket.mjs";
