@@ -4,7 +4,8 @@
 // and what the stop did with them. Every run is checked afterwards: on the target, every
 // job submitted on either host completes exactly once with byte-exact output.
 import "reflect-metadata";
-import { cpus } from "node:os";
+import { cpus, loadavg } from "node:os";
+import { performance } from "node:perf_hooks";
 import {
   createHost,
   createMemoryChannelPair,
@@ -14,6 +15,30 @@ import {
   SimulatedVm,
 } from "@mdevkit/core";
 import { accelPlugin } from "../dist/index.js";
+
+/**
+ * The plugin with each driver's stop arc timed: the time the device itself needs to stop
+ * (drain or checkpoint), apart from the vCPU pause and the engine around it.
+ */
+function timedPlugin(stopArcs) {
+  return {
+    ...accelPlugin,
+    create: async (ctx) => {
+      const driver = await accelPlugin.create(ctx);
+      const setState = driver.setState.bind(driver);
+      driver.setState = async (next) => {
+        const from = driver.getState();
+        const t = performance.now();
+        const out = await setState(next);
+        // RUNNING (2) or PRE_COPY (6) to STOP (1) or STOP_COPY (3): the stop arc.
+        if ((from === 2 || from === 6) && (next === 1 || next === 3))
+          stopArcs.push(performance.now() - t);
+        return out;
+      };
+      return driver;
+    },
+  };
+}
 
 const RUNS = Number(process.env.MDEVKIT_BENCH_RUNS ?? 7);
 const WARMUP_MS = Number(process.env.MDEVKIT_BENCH_WARMUP_MS ?? 300);
@@ -38,9 +63,10 @@ function config(stopPolicy, dirtyTracking, seed) {
 }
 
 async function once(stopPolicy, dirtyTracking, seed) {
+  const stopArcs = [];
   const source = await SimulatedVm.create(
     config(stopPolicy, dirtyTracking, seed),
-    createHost({ name: "src", plugins: [accelPlugin] }),
+    createHost({ name: "src", plugins: [timedPlugin(stopArcs)] }),
     { role: "source" },
   );
   await source.start();
@@ -73,6 +99,7 @@ async function once(stopPolicy, dirtyTracking, seed) {
   return {
     downtimeMs: result.downtimeMs,
     stopDevicesMs: result.downtime.stopDevicesMs,
+    stopArcMs: stopArcs.reduce((a, b) => a + b, 0),
     inFlight: src.lastStop.inFlightBefore,
     completed: src.lastStop.completed,
     aborted: src.lastStop.aborted,
@@ -93,6 +120,7 @@ for (const dirtyTracking of ["iommu-pinned", "dma-logging"]) {
     rows.push(
       `| ${stopPolicy} | ${dirtyTracking} | ${median(runs.map((r) => r.downtimeMs)).toFixed(1)} ms | ` +
         `${median(runs.map((r) => r.stopDevicesMs)).toFixed(1)} ms | ` +
+        `${median(runs.map((r) => r.stopArcMs)).toFixed(2)} ms | ` +
         `${(sum("inFlight") / RUNS).toFixed(1)} (${Math.min(...runs.map((r) => r.inFlight))}–${Math.max(...runs.map((r) => r.inFlight))}) | ` +
         `${sum("completed")} / ${sum("aborted")} | ${sum("jobs")} |`,
     );
@@ -101,10 +129,11 @@ for (const dirtyTracking of ["iommu-pinned", "dma-logging"]) {
 }
 console.log(
   `\nheavy profile (4 queue pairs, 64 KiB jobs), 16 MiB VM, memory channel, ${RUNS} runs per row, ${WARMUP_MS} ms warm-up — ` +
-    `${cpus().length} × ${cpus()[0]?.model.trim()}, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}\n`,
+    `${cpus().length} × ${cpus()[0]?.model.trim()}, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}, ` +
+    `load average ${loadavg()[0].toFixed(1)} at the end\n`,
 );
 console.log(
-  "| stop policy | dirty tracking | downtime (median) | stopping devices (median) | jobs in flight at stop: mean (range) | completed / aborted by the stop (all runs) | jobs verified on the target (all runs) |",
+  "| stop policy | dirty tracking | downtime (median) | pause + stop devices (median) | device stop arc (median) | jobs in flight at stop: mean (range) | completed / aborted by the stop (all runs) | jobs verified on the target (all runs) |",
 );
-console.log("|---|---|---|---|---|---|---|");
+console.log("|---|---|---|---|---|---|---|---|");
 for (const r of rows) console.log(r);
