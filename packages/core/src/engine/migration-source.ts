@@ -1,5 +1,4 @@
 import { EventEmitter } from "node:events";
-import type { MigrationDataStream } from "../contract/migration-data-stream.js";
 import { EngineServices } from "../di/engine-services.js";
 import { isMdevError, MdevError } from "../errors/mdev-error.js";
 import { createHost, type MdevHost } from "../host.js";
@@ -380,12 +379,13 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
     await run.ram.send(run.dirty, "zero-copy", () => this.#checkAbort(run.answers));
     this.#timeline.mark("ramSent");
     for (const d of vm.devices) {
+      const stream = saving.get(d.index);
+      if (stream === undefined)
+        throw new MdevError("EIO", `device ${d.config.slot} has no saving stream`);
       await this.#send(
         this.#encoder.deviceConfig(d.index, d.driver.configRead(0, d.driver.configSpaceSize)),
       );
-      await drainStopCopy(saving.get(d.index) as MigrationDataStream, (chunk) =>
-        this.#sendDeviceData(d, DevicePhase.STOP_COPY, chunk),
-      );
+      await drainStopCopy(stream, (chunk) => this.#sendDeviceData(d, DevicePhase.STOP_COPY, chunk));
     }
     const ramDigest = run.table.digest();
     await this.#send(this.#encoder.end(ramDigest));
@@ -433,8 +433,9 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
         `LOADED lists slots [${entries.map((e) => e.slot).join(", ")}], the VM has ${devices.length} devices`,
       );
     }
+    // Entry i is device i (checked above).
     return Object.fromEntries(
-      entries.map((e, i) => [(devices[i] as VmDevice).config.slot, e.loadUs / 1000]),
+      devices.map((d, i) => [d.config.slot, (entries[i]?.loadUs ?? 0) / 1000]),
     );
   }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createHost, PluginRegistry, TOKENS } from "../../src/index.js";
+import { createHost, EngineServices, PluginRegistry, TOKENS } from "../../src/index.js";
 import { toyPlugin } from "../helpers/toy-plugin.js";
 
 describe("createHost", () => {
@@ -13,6 +13,30 @@ describe("createHost", () => {
     // Resolving again on the same host yields the same (container-scoped) registry.
     expect(source.container.resolve(TOKENS.PluginRegistry)).toBe(source.plugins);
     expect(source.container.resolve(TOKENS.HostName)).toBe("source");
+  });
+
+  it("gives each host its own default channel factory and event sink, the same on every resolve", () => {
+    const a = createHost({ name: "a" });
+    const b = createHost({ name: "b" });
+    for (const token of [TOKENS.ChannelFactory, TOKENS.EventSink, TOKENS.Clock]) {
+      expect(a.container.resolve(token)).toBe(a.container.resolve(token));
+      expect(a.container.resolve(token)).not.toBe(b.container.resolve(token));
+    }
+  });
+
+  it("resolves the engine's services from the host's registrations", () => {
+    const events = { event: () => {} };
+    const host = createHost({ name: "h", events });
+    const services = host.container.resolve(EngineServices);
+    expect(services.events).toBe(events);
+    expect(services.plugins).toBe(host.plugins);
+    expect(services.hostName).toBe("h");
+  });
+
+  it("shows a clock registered after creation as the host's clock", () => {
+    const host = createHost({ name: "h" });
+    host.container.register(TOKENS.Clock, { useValue: { nowNs: () => 7n } });
+    expect(host.clock.nowNs()).toBe(7n);
   });
 
   it("uses the given clock", () => {
