@@ -11,7 +11,10 @@ export const migrationOptionsSchema = z.object({
   downtimeLimitMs: z.number().min(1).max(60_000).default(300),
   /** Bandwidth cap in bytes/s; 0 = uncapped (QEMU `max-bandwidth`). */
   maxBandwidth: z.number().min(0).default(0),
-  /** Give up (or force, see `forceSwitchover`) after this many precopy iterations. */
+  /**
+   * Give up after this many precopy iterations that did not converge. Passes that fit the
+   * downtime limit and only wait for the target's switchover-ack do not count.
+   */
   maxIterations: z.number().int().min(1).max(10_000).default(30),
   /** Throttle vCPUs when iterations stop converging (QEMU `auto-converge`). */
   autoConverge: z.boolean().default(false),
