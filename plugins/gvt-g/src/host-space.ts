@@ -47,7 +47,8 @@ export class HostSpace {
   #nextDmaPfn = 0;
   #nextMfn = 0;
   readonly #byGfn = new Map<number, DmaEntry>();
-  readonly #gfnByDma = new Map<number, number>();
+  /** Reverse map keyed by DMA page number (a small integer, which Map hashes fast). */
+  readonly #gfnByDmaPfn = new Map<number, number>();
   readonly #pins: PinPort | undefined;
 
   constructor(lowGmBytes: number, highGmBytes: number, pins: PinPort | undefined) {
@@ -73,7 +74,7 @@ export class HostSpace {
     this.#pins?.pin(gfn);
     const dmaAddr = (this.#dmaBasePfn + this.#nextDmaPfn++) * PAGE;
     this.#byGfn.set(gfn, { dmaAddr, refs: 1 });
-    this.#gfnByDma.set(dmaAddr, gfn);
+    this.#gfnByDmaPfn.set(dmaAddr / PAGE, gfn);
     return dmaAddr;
   }
 
@@ -84,13 +85,13 @@ export class HostSpace {
       throw new MdevError("EIO", `gvt-g bug: unmap of guest frame ${gfn} that is not mapped`);
     if (--hit.refs > 0) return;
     this.#byGfn.delete(gfn);
-    this.#gfnByDma.delete(hit.dmaAddr);
+    this.#gfnByDmaPfn.delete(hit.dmaAddr / PAGE);
     this.#pins?.unpin(gfn);
   }
 
   /** The guest frame behind host DMA address `dmaAddr` (what the IOMMU translates to). */
   gfnOf(dmaAddr: number): number | undefined {
-    return this.#gfnByDma.get(dmaAddr);
+    return this.#gfnByDmaPfn.get(dmaAddr / PAGE);
   }
 
   /** A fresh shadow page frame (host memory for a shadow page table). */
@@ -112,6 +113,6 @@ export class HostSpace {
 
   /** Every host DMA address handed out and still mapped. */
   dmaAddresses(): number[] {
-    return [...this.#gfnByDma.keys()];
+    return [...this.#gfnByDmaPfn.keys()].map((pfn) => pfn * PAGE);
   }
 }

@@ -126,6 +126,7 @@ export class Vgpu {
   readonly #init: VgpuInit;
   readonly #engines: Engine[];
   readonly #page = new Uint8Array(4096);
+  readonly #groups: readonly number[];
 
   constructor(init: VgpuInit) {
     this.#init = init;
@@ -136,6 +137,9 @@ export class Vgpu {
     this.ppgtt = new Ppgtt(init.type.maxPpgttMms, this.host, init.guestPages);
     this.hostFences = Array.from({ length: init.type.fences }, () => 0);
     this.#engines = init.type.engines.map((_, index) => freshEngine(index));
+    const groups = new Set(init.type.engines.map((n) => gtIsr(ENGINE_REGS[n].gtGroup)));
+    for (let p = 0; p < PIPES; p++) groups.add(dePipeIsr(p));
+    this.#groups = [...groups];
     this.powerOn();
   }
 
@@ -409,10 +413,8 @@ export class Vgpu {
   }
 
   /** Interrupt groups (their ISR offsets) the model uses. */
-  interruptGroups(): number[] {
-    const groups = new Set(this.type.engines.map((n) => gtIsr(ENGINE_REGS[n].gtGroup)));
-    for (let p = 0; p < PIPES; p++) groups.add(dePipeIsr(p));
-    return [...groups];
+  interruptGroups(): readonly number[] {
+    return this.#groups;
   }
 
   /** Whether an unmasked, enabled event is latched (what START re-delivers). */
