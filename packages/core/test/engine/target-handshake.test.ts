@@ -1,0 +1,98 @@
+// checkHandshake judges a HANDSHAKE with the host's plugins before anything is allocated.
+import { describe, expect, it } from "vitest";
+import {
+  checkHandshake,
+  createHost,
+  type HandshakeBody,
+  type ManifestDevice,
+  type VendorPlugin,
+} from "../../src/index.js";
+import { toyPlugin } from "../helpers/toy-plugin.js";
+
+const CONFIG = {
+  name: "vm",
+  memoryMiB: 4,
+  vcpus: 1,
+  devices: [{ slot: "00:05.0", plugin: "toy", deviceType: "toy-1" }],
+};
+
+const DEVICE: ManifestDevice = {
+  slot: 0,
+  plugin: "toy",
+  pluginVersion: "1.0.0",
+  deviceType: "toy-1",
+  compat: new Uint8Array([1]),
+};
+
+function handshake(config: unknown = CONFIG, devices = [DEVICE]): HandshakeBody {
+  return {
+    type: "HANDSHAKE",
+    config: new TextEncoder().encode(JSON.stringify(config)),
+    devices,
+  };
+}
+
+function judge(record: HandshakeBody, plugins: VendorPlugin[] = [toyPlugin()]) {
+  return checkHandshake(record, createHost({ name: "dst", plugins }).plugins);
+}
+
+describe("checkHandshake", () => {
+  it("accepts a VM whose every device's plugin is here and compatible, with its config", () => {
+    expect(judge(handshake())).toMatchObject({ accepted: true, config: { name: "vm" } });
+  });
+
+  it("refuses a config that is not valid JSON", () => {
+    const record = { ...handshake(), config: new TextEncoder().encode("{") };
+    expect(judge(record)).toMatchObject({
+      accepted: false,
+      reason: expect.stringMatching(/^VM config is not acceptable/),
+    });
+  });
+
+  it("refuses a config that is not a valid VM config", () => {
+    expect(judge(handshake({ name: "vm" }))).toMatchObject({
+      accepted: false,
+      reason: expect.stringMatching(/^VM config is not acceptable/),
+    });
+  });
+
+  it("refuses a manifest with another number of devices than the config", () => {
+    expect(judge(handshake(CONFIG, []))).toEqual({
+      accepted: false,
+      reason: "manifest lists 0 devices, the VM config 1",
+    });
+  });
+
+  it("refuses a manifest device that does not match the config's", () => {
+    expect(judge(handshake(CONFIG, [{ ...DEVICE, deviceType: "toy-9" }]))).toMatchObject({
+      accepted: false,
+      reason: expect.stringContaining("does not match the VM config"),
+    });
+  });
+
+  it("refuses a device whose plugin is not installed here", () => {
+    expect(judge(handshake(), [])).toEqual({
+      accepted: false,
+      reason: 'device 00:05.0: plugin "toy" is not installed here',
+    });
+  });
+
+  it("refuses a device type the plugin here does not offer", () => {
+    const config = { ...CONFIG, devices: [{ ...CONFIG.devices[0], deviceType: "toy-2" }] };
+    expect(judge(handshake(config, [{ ...DEVICE, deviceType: "toy-2" }]))).toEqual({
+      accepted: false,
+      reason: 'device 00:05.0: plugin "toy" here offers no device type "toy-2"',
+    });
+  });
+
+  it("refuses a device the plugin here finds incompatible, with the plugin's reason", () => {
+    const picky: VendorPlugin = {
+      ...toyPlugin(),
+      checkCompatible: () => ({ compatible: false, reason: "state v2 unknown" }),
+    };
+    expect(judge(handshake(), [picky])).toEqual({
+      accepted: false,
+      reason: "device 00:05.0 (toy 1.0.0) is not compatible: state v2 unknown",
+    });
+  });
+});
