@@ -438,9 +438,13 @@ export class GuestDriver {
       const seq = v.getUint32(C.TX_SEQ, true);
       const q = seq & 1;
       const descs = seq % 5 === 4 ? 2 : 1;
+      // The L4 protocol changes every 4th packet of a queue, and igb drivers then put an
+      // advanced context descriptor (offload parameters) ahead of the packet.
+      const proto = (seq >>> 3) % 2 === 0 ? 6 : 17;
+      const withContext = (seq >>> 1) % 4 === 0;
       const use = v.getUint16(C.TX_USE + q * 2, true);
       const clean = v.getUint16(C.TX_CLEAN + q * 2, true);
-      if ((clean - use - 1 + 2 * n) % n < descs) break; // ring full: try again next tick
+      if ((clean - use - 1 + 2 * n) % n < descs + (withContext ? 1 : 0)) break; // ring full: next tick
       const length = 64 + (draw(this.#seed, 0x7478, seq) % 1437);
       const frame = buildFrame({
         seq,
@@ -455,12 +459,26 @@ export class GuestDriver {
           dstIp: 0x0a000001,
           srcPort: 40000 + (seq % 16),
           dstPort: 80,
-          proto: 6,
+          proto,
         },
       });
       const split =
         descs === 2 ? [frame.subarray(0, length >> 1), frame.subarray(length >> 1)] : [frame];
       let at = use;
+      if (withContext) {
+        const ctx = new Uint8Array(16);
+        const cv = new DataView(ctx.buffer);
+        cv.setUint32(0, (14 << 9) | 20, true); // vlan_macip_lens: MAC header 14, IP header 20
+        cv.setUint32(
+          8,
+          (TxCmd.DEXT | (TxCmd.DTYP_CONTEXT << TxCmd.DTYP_SHIFT) | (proto === 6 ? 1 << 11 : 0)) >>>
+            0,
+          true,
+        );
+        cv.setUint32(12, (proto === 6 ? 0 : 1) << 4, true); // context slot
+        io.write(L.txRing(q) + at * 16, ctx);
+        at = (at + 1) % n;
+      }
       split.forEach((part, i) => {
         const last = i === split.length - 1;
         io.write(L.txBuf(q, at), part);

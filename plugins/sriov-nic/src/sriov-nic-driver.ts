@@ -364,7 +364,7 @@ export class SriovNicDriver extends AbstractVendorDriver {
     const state = this.#device.state;
     // Room for the multicast list to grow to its limit before STOP_COPY.
     const slack = (MAX_MC_ENTRIES - state.filters.mcHashes.length) * 2;
-    const final = encodeFinalImage(state, this.pf, true).byteLength + slack;
+    const final = encodeFinalImage(state, this.pf, true, true).byteLength + slack;
     const st = this.getState();
     const inPrecopy = st === MigState.PRE_COPY || st === MigState.PRE_COPY_P2P;
     return inPrecopy ? final : this.#compatImage().byteLength + final;

@@ -170,6 +170,12 @@ export function pendingTxSeqs(driver: SriovNicDriver, vm: SimulatedVm): number[]
       const desc = vm.memory.read(q.baseGpa + i * 16, 16);
       const dv = new DataView(desc.buffer, desc.byteOffset, 16);
       const cmd = dv.getUint32(8, true);
+      const context =
+        (cmd & TxCmd.DEXT) !== 0 && ((cmd >>> TxCmd.DTYP_SHIFT) & 0xf) === TxCmd.DTYP_CONTEXT;
+      if (context) {
+        i = (i + 1) % n;
+        continue;
+      }
       parts.push(vm.memory.read(Number(dv.getBigUint64(0, true)), cmd & 0xffff));
       if ((cmd & TxCmd.EOP) !== 0) {
         const marker = readMarker(Uint8Array.from(parts.flatMap((p) => Array.from(p))));
