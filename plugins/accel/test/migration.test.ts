@@ -37,9 +37,25 @@ function busy(vm: SimulatedVm, n = 60): void {
   while (d.device.inFlight === 0) ticks(d, 1);
 }
 
+/**
+ * 3. Phase: in every CQ, the entries before the tail carry the producer's current phase and
+ * the rest the previous lap's (never-written entries read as phase 0 = the lap before 1).
+ */
+function expectPhaseFlipsAtWrap(vm: SimulatedVm): void {
+  const d = accelOf(vm);
+  for (const qp of describeAccel(d).qps) {
+    const cq = d.layout.qps[qp.qpn]!.cq;
+    for (let i = 0; i < qp.cq.depth; i++) {
+      const phase = vm.memory.read(cq + i * 16 + 12, 1)[0]! & 1;
+      expect(phase, `qp ${qp.qpn} CQE ${i}`).toBe(i < qp.cq.tail ? qp.cq.phase : qp.cq.phase ^ 1);
+    }
+  }
+}
+
 function expectHealthyGuest(vm: SimulatedVm): void {
   const d = accelOf(vm);
   expect(drainGuest(d)).toBeLessThan(200);
+  expectPhaseFlipsAtWrap(vm);
   const s = d.guestStats();
   expect(s.outstanding.every((n) => n === 0)).toBe(true);
   expect(s.completed).toBe(s.submitted);
@@ -129,6 +145,30 @@ describe.each([
     });
   },
 );
+
+describe("with activity ticking on its timer during the migration", () => {
+  it.each(["drain", "checkpoint"] as const)(
+    "%s: the invariants hold on the target",
+    async (stopPolicy) => {
+      const log: DeviceEvent[] = [];
+      const config = { ...vmConfig({ options: { stopPolicy } }), deviceTickMs: 1 };
+      const source = await startSource(recordingPlugin(accelPlugin, "src", log), config);
+      vms.push(source);
+      // Device activity runs on the VM's timer from here: through precopy up to the stop.
+      source.startDeviceActivity();
+      const d = accelOf(source);
+      while (d.guestStats().submitted < 50) await new Promise((r) => setTimeout(r, 5));
+      const m = await migrate(source, recordingPlugin(accelPlugin, "dst", log));
+      expect(m.result.outcome).toBe("completed");
+      vms.push(m.target!.vm);
+      expect(m.target!.ramSha256).toBe(m.result.ramSha256);
+      expect(log.filter((e) => QUIET.has(e.state))).toEqual([]);
+      expect(describeAccel(accelOf(m.target!.vm))).toEqual(describeAccel(d));
+      ticks(accelOf(m.target!.vm), 100);
+      expectHealthyGuest(m.target!.vm);
+    },
+  );
+});
 
 describe("no lost wake-ups (4)", () => {
   /** A source whose every job is in an engine slot at the stop (SQs empty), then drained. */
