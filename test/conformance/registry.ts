@@ -16,6 +16,8 @@ import { gvtgPlugin } from "@mdevkit/plugin-gvt-g";
 import { gvtgConformance } from "@mdevkit/plugin-gvt-g/conformance";
 import { mttyPlugin } from "@mdevkit/plugin-mtty";
 import { mttyConformanceOptions } from "@mdevkit/plugin-mtty/conformance";
+import { sriovNicPlugin } from "@mdevkit/plugin-sriov-nic";
+import { sriovNicConformanceOptions } from "@mdevkit/plugin-sriov-nic/conformance";
 
 /** One plugin of the matrix: the manifest and the conformance options it ships. */
 export interface PluginEntry<D extends VendorDriver = VendorDriver> {
@@ -28,6 +30,7 @@ export const PLUGINS: Readonly<Record<string, PluginEntry>> = {
   mtty: { plugin: mttyPlugin, options: mttyConformanceOptions },
   accel: { plugin: accelPlugin, options: accelConformance },
   "gvt-g": { plugin: gvtgPlugin, options: gvtgConformance },
+  "sriov-nic": { plugin: sriovNicPlugin, options: sriovNicConformanceOptions },
   // mdevkit new-plugin: entries above this line
 };
 

@@ -3,6 +3,7 @@ import { MdevError, type VendorPlugin } from "@mdevkit/core";
 import { accelPlugin } from "@mdevkit/plugin-accel";
 import { gvtgPlugin } from "@mdevkit/plugin-gvt-g";
 import { mttyPlugin } from "@mdevkit/plugin-mtty";
+import { sriovNicPlugin } from "@mdevkit/plugin-sriov-nic";
 
 /**
  * Plugins the mdevkit command knows without being told. `mdevkit new-plugin` adds its
@@ -12,6 +13,7 @@ export const BUILTIN_PLUGINS: readonly VendorPlugin[] = [
   mttyPlugin,
   accelPlugin,
   gvtgPlugin,
+  sriovNicPlugin,
   // mdevkit new-plugin: entries above this line
 ];
 
