@@ -4,6 +4,7 @@
 // pinned-page dirty scope ("pinned") against the vendor bitmap ("precise"), and PRE_COPY on
 // (GGTT as initial bytes) against off (STOP_COPY only, as the 2017 prototype ran).
 // MDEVKIT_BENCH_MIB sets the guest RAM (default 2048).
+import "reflect-metadata";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -89,11 +90,13 @@ async function migrate(config) {
 
 const runs = [];
 try {
+  const only = process.env.MDEVKIT_BENCH_ONLY; // e.g. "pinned-on" for one configuration
   for (const [label, method] of [
     ["pinned", "iommu-pinned"],
     ["precise", "vendor-bitmap"],
   ]) {
     for (const preCopy of [true, false]) {
+      if (only && only !== `${label}-${preCopy ? "on" : "off"}`) continue;
       const r = await migrate(vmConfig(method, preCopy));
       runs.push({ label, preCopy, r });
       console.error(`${label} PRE_COPY ${preCopy ? "on" : "off"}: done`);
@@ -107,11 +110,15 @@ const date = new Date().toISOString().slice(0, 10);
 console.log(
   `\nGVT-g: ${MIB} MiB VM, 2 vCPUs, GVTg_V5_4 heavy, two processes, TCP loopback, 10 Gbps cap — ${cpus().length} × ${cpus()[0]?.model.trim()}, Node ${process.version}, ${date}`,
 );
-console.log("| dirty tracking | PRE_COPY | downtime | total | iterations | bytes sent |");
-console.log("|---|---|---|---|---|---|");
+console.log(
+  "| dirty tracking | PRE_COPY | downtime | total | iterations | bytes sent | vGPU bytes | final pages | downtime: stop / final RAM / device / target load+verify / resume |",
+);
+console.log("|---|---|---|---|---|---|---|---|---|");
+const ms = (v) => `${Number(v).toFixed(0)}`;
 for (const { label, preCopy, r } of runs) {
+  const d = r.downtime ?? {};
   console.log(
-    `| ${label} | ${preCopy ? "on" : "off"} | ${r.downtimeMs.toFixed(0)} ms | ${r.totalTimeMs.toFixed(0)} ms | ${r.iterations.length} | ${(r.wireBytes / 1e9).toFixed(3)} GB |`,
+    `| ${label} | ${preCopy ? "on" : "off"} | ${ms(r.downtimeMs)} ms | ${ms(r.totalTimeMs)} ms | ${r.iterations.length} | ${(r.wireBytes / 1e9).toFixed(3)} GB | ${((r.deviceBytes?.["00:02.0"] ?? 0) / 2 ** 20).toFixed(2)} MiB | ${r.finalPages} | ${ms(d.stopDevicesMs)} / ${ms(d.finalRamMs)} / ${ms(d.deviceStopCopyMs)} / ${ms(d.endToLoadedMs)} / ${ms(d.resumeMs)} ms |`,
   );
 }
 console.log(

@@ -148,7 +148,8 @@ export class Ggtt {
 
   /** Drops every host mapping and clears the table (power-on, or before a restore). */
   clear(): void {
-    for (let i = 0; i < this.entries; i++) this.#unmapHost(i);
+    // Walking 163,840 entries of an empty table is wasted time on the restore path.
+    if (this.#host.totalRefs > 0) for (let i = 0; i < this.entries; i++) this.#unmapHost(i);
     this.virtual.fill(0);
     this.partial.clear();
     this.#dirty.clear();
