@@ -1,0 +1,61 @@
+// A save file has no return path: MigrationTarget receives it with OneWayRestore — no
+// answers, and the VM runs once END and every digest checked out.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import {
+  connect,
+  MigrationTarget,
+  openRestore,
+  ramSha256,
+  type SimulatedVm,
+  saveVm,
+  TOKENS,
+} from "../../src/index.js";
+import { RecordingSink, startVm, toyHost } from "../helpers/engine-fixtures.js";
+
+const vms: SimulatedVm[] = [];
+const dirs: string[] = [];
+afterEach(async () => {
+  await Promise.all(vms.splice(0).map((vm) => vm.destroy()));
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+async function savedVm(): Promise<{ file: string; sha: string }> {
+  const vm = await startVm(toyHost("src"), vms);
+  const dir = mkdtempSync(join(tmpdir(), "mdevkit-restore-"));
+  dirs.push(dir);
+  const file = join(dir, "vm.save");
+  await saveVm(vm, await connect(`file://${file}`));
+  return { file, sha: ramSha256(vm.memory) };
+}
+
+describe("one-way restore", () => {
+  it("runs the saved VM with identical RAM, walking receiving → running without LOADED", async () => {
+    const { file, sha } = await savedVm();
+    const host = toyHost("dst");
+    const sink = new RecordingSink();
+    host.container.register(TOKENS.EventSink, { useValue: sink });
+    const result = await new MigrationTarget(host, openRestore(`file://${file}`), {
+      verifyRam: true,
+    }).receive();
+    vms.push(result.vm);
+    expect(result.ramSha256).toBe(sha);
+    expect(result.vm.running).toBe(true);
+    expect(Object.keys(result.deviceLoadMs)).toEqual(["00:05.0"]);
+    expect(sink.of("target-state").map((e) => e.state)).toEqual(["receiving", "running"]);
+  });
+
+  it("refuses a save cut short, and never runs it", async () => {
+    const { file } = await savedVm();
+    const bytes = readFileSync(file);
+    writeFileSync(file, bytes.subarray(0, bytes.byteLength - 100));
+    const host = toyHost("dst");
+    const sink = new RecordingSink();
+    host.container.register(TOKENS.EventSink, { useValue: sink });
+    const target = new MigrationTarget(host, openRestore(`file://${file}`));
+    await expect(target.receive()).rejects.toMatchObject({ code: "EBADMSG" });
+    expect(sink.of("target-state").map((e) => e.state)).not.toContain("running");
+  });
+});
