@@ -283,10 +283,12 @@ export class GvtgDriver extends AbstractVendorDriver {
     const expected = encodeCompat(this.#compat()).byteLength;
     const body = new DataView(received.buffer, received.byteOffset + 8, 4).getUint32(0, true);
     if (body !== expected - 12) {
-      docAt(received, 0); // a foreign magic is reported as such
+      // A foreign magic is reported as such; a whole record of another type says which.
+      const whole = docAt(received, 0);
+      const problem = whole && compatProblem(decodeCompat(whole), this.type);
       throw new MdevError(
         "EPROTO",
-        `gvt-g: incoming compat record of ${body + 12} bytes, a ${this.type.name} sends ${expected}`,
+        `gvt-g: incoming ${problem ? `vGPU has ${problem}` : `compat record of ${body + 12} bytes, a ${this.type.name} sends ${expected}`}`,
       );
     }
     const doc = docAt(received, 0);
