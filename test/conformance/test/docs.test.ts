@@ -2,9 +2,20 @@
 // built packages and mtty's sources, every repository path the docs name exists, every
 // MDEVKIT_PLUGINS example names registered plugins, and nothing cites files that live
 // outside this repository.
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
 import { basename, dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
+import { type CheckOutcome, CONFORMANCE_GROUPS, runConformanceGroup } from "@mdevkit/conformance";
+import type { VendorDriver, VendorPlugin } from "@mdevkit/core";
 import ts from "typescript";
 import { describe, expect, it } from "vitest";
 import { PLUGINS } from "../registry.js";
@@ -174,6 +185,38 @@ describe("the guide's and README's TypeScript blocks", () => {
     expect(errors).toEqual([
       expect.stringMatching(/^bad\.md:7 TS2304: Cannot find name 'mttyConformance'/),
     ]);
+  }, 120_000);
+});
+
+describe("the guide's whole plugin (section 1)", () => {
+  it("passes the conformance suite with each dirty-tracking method it offers", async () => {
+    const snippet = extractSnippets(read("docs/writing-a-plugin.md"), "guide").find((s) =>
+      s.code.includes("export const counterPlugin"),
+    );
+    expect(snippet, "the guide's counterPlugin block").toBeDefined();
+    // Loaded from a scratch file, with core resolved to the very module this test uses.
+    const core = JSON.stringify(import.meta.resolve("@mdevkit/core"));
+    const dir = mkdtempSync(join(tmpdir(), "mdevkit-guide-"));
+    try {
+      const file = join(dir, "counter-plugin.ts");
+      writeFileSync(file, snippet!.code.replaceAll('"@mdevkit/core"', core));
+      const { counterPlugin } = (await import(file)) as { counterPlugin: VendorPlugin };
+      type Counter = VendorDriver & { setTarget(iova: number): void };
+      const outcomes: CheckOutcome[] = [];
+      for (const dirtyTracking of counterPlugin.dirtyTracking) {
+        for (const group of CONFORMANCE_GROUPS) {
+          const run = await runConformanceGroup<Counter>(group.id, counterPlugin, {
+            dirtyTracking,
+            numRuns: 20,
+            exercise: (driver, rng) => driver.setTarget(0x1000 + rng.int(64) * 4096),
+          });
+          outcomes.push(...run);
+        }
+      }
+      expect(outcomes.filter((o) => o.status === "passed").length).toBeGreaterThan(40);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, 120_000);
 });
 
