@@ -520,6 +520,11 @@ export class AccelDevice {
     this.#resignal = false;
   }
 
+  /** `QM_VF_STATE`. */
+  get qmState(): QmState {
+    return this.#qmState;
+  }
+
   /** The DMA window currently programmed. */
   get window(): DmaWindow {
     return this.#window;

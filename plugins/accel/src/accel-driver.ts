@@ -144,6 +144,7 @@ export class AccelDriver extends AbstractVendorDriver {
       },
     );
     const mmio: DeviceMmio = {
+      vfReady: () => this.device.qmState === QmState.READY,
       setWindow: (b, n) => this.#setWindow(b, n),
       writeReg: (name: QmRegName, v: number) => this.device.writeReg(name, v),
       mailbox: (m: MailboxCommand) => this.device.mailbox(m),
@@ -192,7 +193,7 @@ export class AccelDriver extends AbstractVendorDriver {
   /** Guest: submit up to `n` jobs on pair `q`. @throws MdevError EBUSY while stopped. */
   guestSubmit(q: number, n: number): number {
     this.#requireGuest("guest submit");
-    if (!this.#guest.initialized) this.#guest.init();
+    if (!this.#guest.initialized || this.device.qmState !== QmState.READY) this.#guest.init();
     if (!Number.isInteger(q) || q < 0 || q >= this.profile.qpNum)
       throw new MdevError("EINVAL", `accel: queue pair ${q} does not exist`);
     return this.#guest.submit(q, n);
@@ -254,7 +255,24 @@ export class AccelDriver extends AbstractVendorDriver {
     if (this.#workload) this.#guest.step();
   }
 
+  /**
+   * Simulates a PF RAS error (hisi `QM_ABNORMAL_INT_STATUS` set): the next stop cannot
+   * confirm the VF is quiet, fails, and leaves the device in ERROR until a reset.
+   */
+  injectRasError(): void {
+    this.#rasError = true;
+  }
+
+  #rasError = false;
+
   protected _stopDevice(): void {
+    if (this.#rasError) {
+      // hisi_acc_vf_stop_device: the interrupt state never clears, so the VF's queues may
+      // still be moving; nothing the driver saves could be trusted.
+      throw new MdevError("EIO", "accel: PF RAS error pending, the VF cannot be quiesced", {
+        enterErrorState: true,
+      });
+    }
     const before = this.device.inFlight;
     const r = this.device.quiesce(this.options.stopPolicy);
     this.lastStop = { ...r, inFlightBefore: before, inFlightAfter: this.device.inFlight };
@@ -312,6 +330,7 @@ export class AccelDriver extends AbstractVendorDriver {
   }
 
   protected _reset(): void {
+    this.#rasError = false;
     this.device.reset();
     this.#repin(undefined);
     this.lastStop = undefined;

@@ -5,7 +5,7 @@
  * cross-plugin matrix. Only types come from `@mdevkit/conformance`.
  */
 import type { ConformanceOptions, Rng } from "@mdevkit/conformance";
-import type { DirtyTrackingMethod } from "@mdevkit/core";
+import { type DirtyTrackingMethod, MigState } from "@mdevkit/core";
 import type { AccelDriver } from "./accel-driver.js";
 import { compatOf, decodeCompat, encodeCompat } from "./compat.js";
 import { describeAccel } from "./describe.js";
@@ -39,6 +39,11 @@ export function accelConformanceOptions(
     earlyValidationBytes: encodeCompat(compatOf(p, PROFILES.test, 2)).byteLength,
     // A state section from a newer build (v3): refused, this build reads up to v2.
     newerVersionStream: (stream) => rewriteStateVersion(stream, STATE_VERSION + 1),
+    // A PF RAS error makes the stop fail: the device enters ERROR, and only reset leaves it.
+    driveToError: async (driver) => {
+      driver.injectRasError();
+      await driver.setState(MigState.STOP).catch(() => {});
+    },
     // Another device id: a different VF model must be refused before anything stops.
     incompatibleCompat: (blob) =>
       encodeCompat({ ...decodeCompat(blob), deviceId: (p.deviceId + 1) & 0xffff }),

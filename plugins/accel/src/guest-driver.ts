@@ -21,15 +21,23 @@ import { decodeCqe, decodeEqe, decodeSqe, encodeQueueContext, encodeSqe } from "
 
 /** Guest memory as the guest's CPU sees it. */
 export interface GuestBus {
+  /** A CPU read of guest RAM. */
   read(gpa: number, length: number): Uint8Array;
+  /** A CPU write of guest RAM. */
   write(gpa: number, data: Uint8Array): void;
 }
 
 /** The device's guest-visible registers, mailbox and doorbells. */
 export interface DeviceMmio {
+  /** Reads `QM_VF_STATE`: whether the VF's queues are set up (false after a reset). */
+  vfReady(): boolean;
+  /** Hands the device the guest's DMA window. */
   setWindow(base: number, bytes: number): void;
+  /** Writes a register. */
   writeReg(name: QmRegName, value: number): void;
+  /** Issues a mailbox command. */
   mailbox(m: MailboxCommand): void;
+  /** Rings a doorbell. */
   doorbell(qn: number, cmd: DoorbellCmd, index: number): void;
 }
 
@@ -353,7 +361,8 @@ export class AccelGuest {
    * `draw(seed, tick) % 4` jobs (0–3) on pair `tick % qpNum`.
    */
   step(): void {
-    if (!this.initialized) this.init();
+    // A VF that lost its setup (a reset, an FLR) is probed again, as a guest driver does.
+    if (!this.initialized || !this.#mmio.vfReady()) this.init();
     this.service();
     const tick = this.#u32(G.guestTick);
     this.#setU32(G.guestTick, tick + 1);

@@ -189,3 +189,27 @@ describe("dirty tracking through the IOMMU", () => {
     dst.dispose();
   });
 });
+
+describe("a PF RAS error", () => {
+  it("fails the stop into ERROR, which only a reset leaves, back to a power-on device", async () => {
+    const h = await makeHarness();
+    ticks(h.driver, 20);
+    h.driver.injectRasError();
+    await expect(h.driver.setState(MigState.STOP)).rejects.toThrow(/RAS/);
+    expect(h.driver.getState()).toBe(MigState.ERROR);
+    await expect(h.driver.setState(MigState.RUNNING)).rejects.toThrow(MdevError);
+    await h.driver.reset();
+    expect(h.driver.getState()).toBe(MigState.RUNNING);
+    expect(describeAccel(h.driver).qmState).toBe(0);
+    expect(h.pinner?.pinnedPages).toBe(0);
+    // The guest driver probes the VF again on its next tick and work starts over.
+    ticks(h.driver, 30);
+    expect(describeAccel(h.driver).qmState).toBe(1);
+    drainGuest(h.driver);
+    const s = h.driver.guestStats();
+    expect(s.submitted).toBeGreaterThan(0);
+    expect(s.completed).toBe(s.submitted);
+    expect(s.duplicates + s.verifyFailures + s.orderViolations + s.errors).toBe(0);
+    h.dispose();
+  });
+});
