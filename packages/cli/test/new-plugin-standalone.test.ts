@@ -164,6 +164,7 @@ describe.skipIf(!built)("a standalone plugin built from npm-packed tarballs", ()
         "dist/vitest-preset.d.ts",
         "dist/vitest-setup.js",
         "tsconfig.base.json",
+        "README.md",
       ]),
     );
     for (const f of [...coreFiles, ...confFiles]) expect(f).not.toMatch(/^test\//);

@@ -1,4 +1,4 @@
-// Docs that cannot drift: the guide's and README's TypeScript blocks compile against the
+// Docs that cannot drift: the guide's and READMEs' TypeScript blocks compile against the
 // built packages and mtty's sources, every repository path the docs name exists, every
 // MDEVKIT_PLUGINS example names registered plugins, and nothing cites files that live
 // outside this repository.
@@ -23,11 +23,12 @@ import { PLUGINS } from "../registry.js";
 const REPO = fileURLToPath(new URL("../../../", import.meta.url));
 
 /** Markdown whose ```ts blocks must compile. */
-const SNIPPET_DOCS = ["docs/writing-a-plugin.md", "README.md"];
+const SNIPPET_DOCS = ["docs/writing-a-plugin.md", "README.md", "packages/conformance/README.md"];
 
 /** Markdown whose repository paths and examples must be real. */
 const DOCS = [
   "README.md",
+  "packages/conformance/README.md",
   ...readdirSync(join(REPO, "docs"))
     .filter((f) => f.endsWith(".md"))
     .map((f) => `docs/${f}`),
