@@ -84,7 +84,9 @@ export const WRITE_BACK_EVERY = 8;
 
 /** Static description of a device. */
 export interface AccelDeviceConfig {
+  /** Identity and capabilities. */
   readonly personality: Personality;
+  /** Sizes. */
   readonly profile: Profile;
   /** Guest RAM size: every programmed address must fall inside it. */
   readonly guestBytes: number;
@@ -100,6 +102,7 @@ function einval(msg: string): never {
 
 /** The device model. */
 export class AccelDevice {
+  /** Static description. */
   readonly config: AccelDeviceConfig;
   readonly #bus: DeviceBus;
   #qmState: QmState = QmState.NOT_READY;

@@ -80,9 +80,13 @@ const PIN_CHUNK = 512;
 
 /** Driver of one accelerator VF; create it through the plugin. */
 export class AccelDriver extends AbstractVendorDriver {
+  /** The personality, as this host offers it. */
   readonly personality: Personality;
+  /** The sizes. */
   readonly profile: Profile;
+  /** Parsed device options. */
   readonly options: AccelOptions;
+  /** Where the built-in guest driver puts its queues and buffers. */
   readonly layout: RegionLayout;
   /** The device model (public for tests and tools; the guest reaches it through MMIO). */
   readonly device: AccelDevice;

@@ -28,26 +28,43 @@ export const COMPAT_TAG = "accel.compat";
 
 /** The compat record, decoded. */
 export interface AccelCompat {
+  /** Device type on the source. */
   readonly personality: PersonalityName;
+  /** `ACC_DEV_MAGIC_V1` or `_V2`: which state layout follows. */
   readonly magic: bigint;
+  /** PCI device id of the VF. */
   readonly deviceId: number;
+  /** Queue pairs the VF owns (`qp_num`). */
   readonly qpNum: number;
+  /** First queue pair in the PF's numbering (`qp_base`; 0 here). */
   readonly qpBase: number;
+  /** PF queue isolation configuration (`que_iso_cfg`). */
   readonly isoCfg: number;
+  /** Driver major version; must be equal. */
   readonly drvMajor: number;
+  /** Driver minor version. */
   readonly drvMinor: number;
+  /** Capability mask (QAT `gencap`). */
   readonly algMask: bigint;
+  /** Ring-to-service map (QAT `svcmap`). */
   readonly ringToSvcMap: number;
+  /** SQ/CQ entries. */
   readonly depth: number;
+  /** Bytes per SQE. */
   readonly sqeBytes: number;
+  /** Bytes per job buffer. */
   readonly jobBytes: number;
+  /** EQ entries. */
   readonly eqDepth: number;
+  /** AEQ entries. */
   readonly aeqDepth: number;
 }
 
 /** What a target will accept: its own identity, and its policy for v1 streams. */
 export interface CompatJudge {
+  /** This host's personality (with its capability overrides). */
   readonly personality: Personality;
+  /** The profile the device would be loaded into. */
   readonly profile: Profile;
   /** `fixup`: load v1 streams, recomputing the EQ/AEQ bases; `refuse`: block them. */
   readonly v1Streams: "fixup" | "refuse";

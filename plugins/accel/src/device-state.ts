@@ -12,11 +12,17 @@ export type QmState = (typeof QmState)[keyof typeof QmState];
 
 /** Interrupt and PF↔VF communication registers (hisi `acc_vf_data` register block). */
 export interface QmRegs {
+  /** Non-zero masks the EQ interrupt (events then latch in `pendingIrq.eq`). */
   readonly eqIntMask: number;
+  /** Non-zero masks the AEQ interrupt. */
   readonly aeqIntMask: number;
+  /** PF↔VF communication interrupt source (hisi IFC). */
   readonly pfvfIntSource: number;
+  /** PF↔VF communication interrupt mask. */
   readonly pfvfIntMask: number;
+  /** PF↔VF communication interrupt set. */
   readonly pfvfIntSet: number;
+  /** Page size the guest driver programmed. */
   readonly pageSize: number;
 }
 
@@ -35,8 +41,11 @@ export const POWER_ON_REGS: QmRegs = {
 
 /** One queue pair's device-cached context. */
 export interface QpState {
+  /** Queue pair number within the VF. */
   readonly qpn: number;
+  /** The submission queue. */
   readonly sq: RingState;
+  /** The completion queue (its `phase` is the CQE phase the device writes next). */
   readonly cq: RingState;
   /** Whether the arbiter fetches from this pair's SQ (QAT `ringsrvarben`). */
   readonly arbEnable: boolean;
@@ -44,19 +53,29 @@ export interface QpState {
 
 /** The guest's DMA window the device was given (and, under IOMMU tracking, pinned). */
 export interface DmaWindow {
+  /** Guest-physical base, page aligned. */
   readonly base: number;
+  /** Length in bytes, a multiple of 4096. */
   readonly bytes: number;
 }
 
 /** Everything the device holds, as plain data. */
 export interface AccelDeviceState {
+  /** Whether a guest driver set the VF up. */
   readonly qmState: QmState;
+  /** Interrupt and PF↔VF registers. */
   readonly regs: QmRegs;
+  /** The guest's DMA window. */
   readonly window: DmaWindow;
+  /** The event queue (one entry per completion). */
   readonly eq: RingState;
+  /** The asynchronous event queue (errors). */
   readonly aeq: RingState;
+  /** Guest-physical base of the SQC table (`SQC_BT`). */
   readonly sqcTableGpa: number;
+  /** Guest-physical base of the CQC table (`CQC_BT`). */
   readonly cqcTableGpa: number;
+  /** Every queue pair's cached context. */
   readonly qps: readonly QpState[];
   /** Events written while their interrupt was masked: raised once unmasked. */
   readonly pendingIrq: { readonly eq: boolean; readonly aeq: boolean };

@@ -69,8 +69,11 @@ const QP_BLOCK = 16;
 
 /** The guest's counters, for tests and reports. */
 export interface GuestStats {
+  /** Whether the driver's bookkeeping page is set up. */
   readonly initialized: boolean;
+  /** Jobs submitted since the driver loaded. */
   readonly submitted: number;
+  /** Completions reaped. */
   readonly completed: number;
   /** Completions of a job id that was not outstanding (a job completed twice). */
   readonly duplicates: number;
@@ -80,12 +83,15 @@ export interface GuestStats {
   readonly orderViolations: number;
   /** Completions with a non-OK status. */
   readonly errors: number;
+  /** Asynchronous events reaped. */
   readonly aeqEvents: number;
   /** Interrupt latches serviced. */
   readonly wakeups: number;
   /** Jobs submitted and not yet reaped, per pair. */
   readonly outstanding: readonly number[];
+  /** The interrupt latch (bit per vector) not yet serviced. */
   readonly irqLatch: number;
+  /** The id the next job gets. */
   readonly nextJobId: number;
 }
 
@@ -93,6 +99,7 @@ export interface GuestStats {
 export class AccelGuest {
   readonly #bus: GuestBus;
   readonly #mmio: DeviceMmio;
+  /** Where the driver's region lies. */
   readonly layout: RegionLayout;
   readonly #personality: Personality;
   readonly #profile: Profile;

@@ -20,24 +20,35 @@ const roundUp = (n: number): number => Math.ceil(n / PAGE) * PAGE;
 
 /** Guest addresses of one queue pair. */
 export interface QpLayout {
+  /** The submission queue. */
   readonly sq: number;
+  /** The completion queue. */
   readonly cq: number;
+  /** The source buffers (`bufSlots` × `jobBytes`). */
   readonly src: number;
+  /** The destination buffers (`bufSlots` × `jobBytes`). */
   readonly dst: number;
 }
 
 /** Guest addresses of everything the guest driver allocates for the device. */
 export interface RegionLayout {
+  /** First byte of the region (the DMA window's base). */
   readonly base: number;
+  /** Length of the region (the DMA window's size). */
   readonly bytes: number;
   /** The guest driver's own bookkeeping page (never touched by the device). */
   readonly guestPage: number;
   /** Bitmap of outstanding job ids (guest-only). */
   readonly jobBitmap: number;
+  /** The SQC table. */
   readonly sqcTable: number;
+  /** The CQC table. */
   readonly cqcTable: number;
+  /** The event queue. */
   readonly eq: number;
+  /** The asynchronous event queue. */
   readonly aeq: number;
+  /** Each queue pair's rings and buffers. */
   readonly qps: readonly QpLayout[];
 }
 

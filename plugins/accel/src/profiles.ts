@@ -14,6 +14,7 @@ export type PersonalityName = "hisi-zip" | "qat-gen4";
 
 /** Identity and rules of one personality. */
 export interface Personality {
+  /** The personality's name (the device type). */
   readonly name: PersonalityName;
   /** One line for humans. */
   readonly description: string;
@@ -70,6 +71,7 @@ export function findPersonality(name: string): Personality | undefined {
 
 /** Sizes of one profile. */
 export interface Profile {
+  /** The profile's name (the `profile` option). */
   readonly name: ProfileName;
   /** Queue pairs the VF owns (hisi `qp_num`; QAT has 4 banks, we give each a pair). */
   readonly qpNum: number;
@@ -79,8 +81,9 @@ export interface Profile {
   readonly bufSlots: number;
   /** Bytes per job buffer. */
   readonly jobBytes: number;
-  /** Entries of the event queue and of the asynchronous event queue. */
+  /** Entries of the event queue. */
   readonly eqDepth: number;
+  /** Entries of the asynchronous event queue. */
   readonly aeqDepth: number;
 }
 

@@ -11,10 +11,15 @@
 
 /** One ring's pointers, as plain data. */
 export interface RingState {
+  /** Guest-physical address of entry 0. */
   readonly baseGpa: number;
+  /** Entries in the ring. */
   readonly depth: number;
+  /** Next entry the consumer takes. */
   readonly head: number;
+  /** Next entry the producer writes. */
   readonly tail: number;
+  /** Whether head = tail means "all entries used" rather than "empty". */
   readonly full: boolean;
   /** Phase the producer writes next (toggles each time the tail wraps to 0). */
   readonly phase: number;
@@ -22,18 +27,27 @@ export interface RingState {
 
 /** Status bits derived from the pointers (QAT `ringestat` / `ringnfstat` / `ringfstat`). */
 export interface RingStat {
+  /** No entry queued. */
   readonly empty: boolean;
+  /** At least three quarters of the entries queued. */
   readonly nearFull: boolean;
+  /** Every entry queued. */
   readonly full: boolean;
 }
 
 /** A mutable ring. */
 export class Ring {
+  /** See {@link RingState}. */
   baseGpa: number;
+  /** See {@link RingState}. */
   readonly depth: number;
+  /** See {@link RingState}. */
   head = 0;
+  /** See {@link RingState}. */
   tail = 0;
+  /** See {@link RingState}. */
   full = false;
+  /** See {@link RingState}; 1 after reset, as hisi and QAT start. */
   phase = 1;
 
   constructor(baseGpa: number, depth: number) {

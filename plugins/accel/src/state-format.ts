@@ -121,16 +121,19 @@ export function imageLength(bytes: Uint8Array): number | undefined {
 
 /** What the target knows when decoding: its identity, policy and guest RAM size. */
 export interface DecodeContext extends CompatJudge {
+  /** Guest RAM size: every address must fall inside it. */
   readonly guestBytes: number;
 }
 
 /** A decoded stream. */
 export interface DecodedStream {
+  /** The compat record. */
   readonly compat: AccelCompat;
   /** Section version of the state image. */
   readonly version: number;
   /** Whether a v1 stream's event-queue bases were recomputed. */
   readonly fixedUp: boolean;
+  /** The validated state, ready to apply. */
   readonly state: AccelDeviceState;
 }
 

@@ -11,11 +11,17 @@ function dv(b: Uint8Array): DataView {
 
 /** A submission queue element (the fields this model uses; the rest of the SQE is 0). */
 export interface Sqe {
+  /** The guest's job id (the CQE's `cmd_id`). */
   readonly jobId: number;
+  /** Operation code (`JobOp`). */
   readonly op: number;
+  /** Guest-physical address of the source bytes. */
   readonly srcGpa: number;
+  /** Guest-physical address of the destination buffer. */
   readonly dstGpa: number;
+  /** Source length in bytes. */
   readonly srcLen: number;
+  /** Destination capacity in bytes. */
   readonly dstCap: number;
 }
 
@@ -51,11 +57,17 @@ export function decodeSqe(b: Uint8Array): Sqe {
 
 /** A completion queue element (hisi `qm_cqe`: cmd_id, sq_head, sq_num, w7 = phase | status). */
 export interface Cqe {
+  /** Job id of the completed element. */
   readonly jobId: number;
+  /** SQ index of the completed element. */
   readonly sqHead: number;
+  /** Queue pair number. */
   readonly sqNum: number;
+  /** Output length in the destination buffer. */
   readonly outLen: number;
+  /** Phase bit (flips each lap of the CQ). */
   readonly phase: number;
+  /** `JobStatus`. */
   readonly status: number;
 }
 
@@ -87,8 +99,11 @@ export function decodeCqe(b: Uint8Array): Cqe {
 
 /** An event queue entry: the queue number in bits 0–15, the phase in bit 16, a type in 17–24. */
 export interface Eqe {
+  /** Queue pair the event is about. */
   readonly qn: number;
+  /** Phase bit (flips each lap of the queue). */
   readonly phase: number;
+  /** AEQE type (`AeqType`); 0 for EQEs. */
   readonly type: number;
 }
 
@@ -111,10 +126,15 @@ export function decodeEqe(b: Uint8Array): Eqe {
 
 /** A queue context as it sits in the SQC/CQC tables (32 bytes). */
 export interface QueueContext {
+  /** Guest-physical base of the ring. */
   readonly base: number;
+  /** Consumer index. */
   readonly head: number;
+  /** Producer index. */
   readonly tail: number;
+  /** Entries in the ring. */
   readonly depth: number;
+  /** Bytes per entry. */
   readonly entryBytes: number;
   /** Ring holds `depth` entries (head = tail is then full, not empty). */
   readonly full: boolean;
