@@ -196,3 +196,25 @@ describe("NOT_READY and idempotence", () => {
     expect(b.pinner?.pinnedPages).toBe(a.pinner?.pinnedPages);
   });
 });
+
+describe("the realistic profile (64 queue pairs of 1024 entries)", () => {
+  it("runs, saves within its size bound, and round trips", async () => {
+    const h = await makeHarness({ options: { profile: "realistic" }, memoryBytes: 32 << 20 });
+    ticks(h.driver, 200);
+    const bound = await h.driver.getDataSize();
+    const saved = await saveDevice(h.driver);
+    expect(saved.stopCopy.byteLength).toBeLessThanOrEqual(bound);
+    const t = await makeHarness({ options: { profile: "realistic" }, memoryBytes: 32 << 20 });
+    await reach(t.driver, MigState.STOP);
+    t.memory.writeUntracked(0, h.memory.read(0, h.memory.size));
+    await loadDevice(t.driver, saved.bytes);
+    expect(describeAccel(t.driver)).toEqual(describeAccel(h.driver));
+    await reach(t.driver, MigState.RUNNING);
+    drainGuest(t.driver, 400);
+    const s = t.driver.guestStats();
+    expect(s.completed).toBe(s.submitted);
+    expect(s.duplicates + s.verifyFailures + s.orderViolations + s.errors).toBe(0);
+    h.dispose();
+    t.dispose();
+  });
+});
