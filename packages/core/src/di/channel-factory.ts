@@ -16,14 +16,17 @@ export interface ChannelFactory {
 
 /** The default factory: the real transports of `transport/connect.ts`. */
 export class UrlChannelFactory implements ChannelFactory {
+  /** {@link connect} from `transport/connect.ts`. */
   connect(url: string, options: ChannelOptions = {}): Promise<SourceChannel> {
     return connect(url, options);
   }
 
+  /** {@link listen} from `transport/connect.ts`. */
   listen(url: string, options: ChannelOptions = {}): Promise<ChannelListener> {
     return listen(url, options);
   }
 
+  /** {@link openRestore} from `transport/connect.ts`. */
   openRestore(url: string): TargetChannel {
     return openRestore(url);
   }

@@ -36,5 +36,6 @@ export interface MigrationEventSink {
 
 /** The default sink: drops every event. */
 export class NullEventSink implements MigrationEventSink {
+  /** Drops `_event`. */
   event(_event: MigrationEvent): void {}
 }

@@ -29,7 +29,9 @@ export interface LoadedVm {
  * PRE_COPY device's initial data arrived (the duplex target answers SWITCHOVER_ACK then).
  */
 export class ReceivingState {
+  /** The state's name. */
   readonly kind = "receiving";
+  /** The VM being received; it never ran. */
   readonly vm: SimulatedVm;
   readonly #streams: ReadonlyMap<number, MigrationDataStream>;
   readonly #table: PageDigestTable;
