@@ -124,3 +124,23 @@ describe.each(["drain", "checkpoint"] as const)("stop policy %s", (stopPolicy) =
     expectHealthy(t);
   });
 });
+
+describe("a VF no guest driver ever set up (NOT_READY)", () => {
+  it("migrates as NOT_READY and restores nothing: power-on state, nothing pinned", async () => {
+    const source = await startSource(accelPlugin, vmConfig({ options: { workload: false } }));
+    vms.push(source);
+    ticks(accelOf(source), 20);
+    let arrived: AccelDescription | undefined;
+    let pinned: unknown = "unset";
+    const m = await migrate(source, accelPlugin, (vm) => {
+      arrived = describeAccel(accelOf(vm));
+      pinned = accelOf(vm).pinnedWindow;
+    });
+    expect(m.result.outcome).toBe("completed");
+    vms.push(m.target!.vm);
+    expect(arrived?.qmState).toBe(0);
+    expect(arrived).toEqual(describeAccel(accelOf(source)));
+    expect(pinned).toBeUndefined();
+    expect(m.target!.vm.devices[0]!.pinner?.pinnedPages ?? 0).toBe(0);
+  });
+});
