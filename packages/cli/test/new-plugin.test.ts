@@ -54,9 +54,9 @@ const EXPECTED_FILES = [
 ];
 
 /**
- * The generated sources import `@mdevkit/conformance`, which cli does not depend on, so
- * turbo does not promise it is built before this test. Without it the compile and
- * conformance checks are skipped (with this reason) rather than fail by race.
+ * The generated sources import `@mdevkit/conformance`. Turbo builds it before cli's tests
+ * (a devDependency); a run of this file alone without that build skips the compile and
+ * conformance checks (with this reason) rather than fail.
  */
 const conformanceBuilt = existsSync(join(REPO, "packages/conformance/dist/index.d.ts"));
 
@@ -403,7 +403,7 @@ describe("registration in the repository's plugin lists (on copies of them)", ()
 });
 
 describe.skipIf(!conformanceBuilt)(
-  "the generated plugin (needs @mdevkit/conformance built: cli does not depend on it)",
+  "the generated plugin (needs @mdevkit/conformance built)",
   () => {
     it("typechecks (sources and tests) and compiles against the built @mdevkit/core", async () => {
       const opts = { cwd: pluginDir, env: childEnv() };
