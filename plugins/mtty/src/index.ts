@@ -14,7 +14,6 @@ export {
   MTTY_DEVICE_ID,
   MTTY_VENDOR_ID,
 } from "./config-space.js";
-export { exerciseMtty, mttyConformanceOptions } from "./conformance-options.js";
 export {
   describeState,
   type MttyDescription,
