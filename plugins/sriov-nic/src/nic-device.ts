@@ -418,6 +418,13 @@ export class NicDevice {
     return { queue: (rss.reta[hash & (RETA_ENTRIES - 1)]! & 1) as 0 | 1, hash };
   }
 
+  #classifyTuple(frame: WireFrame): { queue: 0 | 1; hash: number } {
+    const rss = this.state.rss;
+    if ((rss.mrqc & 1) === 0 || frame.ethertype !== 0x0800) return { queue: 0, hash: 0 };
+    const hash = toeplitz(rss.key, rssInput(frame.tuple));
+    return { queue: (rss.reta[hash & (RETA_ENTRIES - 1)]! & 1) as 0 | 1, hash };
+  }
+
   /**
    * Receives one frame from the wire: filter, RSS queue choice, descriptor fetch, data
    * DMA, descriptor write-back, head advance, interrupt cause — all before returning, so
@@ -425,14 +432,16 @@ export class NicDevice {
    */
   receive(frame: WireFrame): RxOutcome {
     if (!this.accepts(frame)) return "filtered";
-    const bytes = buildFrame(frame);
-    const { queue, hash } = this.classify(bytes);
+    // The headers say the same as the frame's fields, so classify from them and build the
+    // bytes only once a descriptor is there to take them.
+    const { queue, hash } = this.#classifyTuple(frame);
     const r = this.state.rx[queue];
     const n = ringDescs(r.lenBytes);
     if (!r.enabled || n === 0 || r.head === r.tail) {
       r.rqdpc++;
       return "no-desc";
     }
+    const bytes = buildFrame(frame);
     const bufSize = Math.max(1, r.srrctl & 0x7f) * 1024;
     if (bytes.byteLength > bufSize) {
       r.rqdpc++;

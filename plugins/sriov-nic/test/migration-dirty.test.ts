@@ -85,7 +85,13 @@ function expectTrafficIntact(r: Awaited<ReturnType<typeof migrateUnderTraffic>>)
   const c = (k: keyof typeof src.counters) => src.counters[k] + dst.counters[k];
   expect(c("delivered")).toBe(rec.rx.length);
   expect(sw.sent).toBe(
-    rec.rx.length + c("noDesc") + c("filtered") + c("fault") + sw.blackout.length + sw.unknownDst,
+    rec.rx.length +
+      c("noDesc") +
+      c("filtered") +
+      c("fault") +
+      c("overrun") +
+      sw.droppedBlackout +
+      sw.unknownDst,
   );
   const tx = sw.sink.filter((f) => f.ethertype !== ETH_P_RARP).map((f) => f.seq);
   expect(tx.every((s) => s !== undefined)).toBe(true);

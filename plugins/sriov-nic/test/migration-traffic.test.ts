@@ -97,7 +97,8 @@ describe.each([
         sum("noDesc") +
         sum("filtered") +
         sum("fault") +
-        sw.blackout.length +
+        sum("overrun") +
+        sw.droppedBlackout +
         sw.unknownDst,
     );
     expect(sum("fault")).toBe(0);

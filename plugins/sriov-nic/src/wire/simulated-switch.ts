@@ -13,9 +13,12 @@
 import { ETH_P_RARP, frameMacs, readMarker, type WireFrame } from "../frame.js";
 import { TrafficGenerator } from "./traffic-generator.js";
 
-/** What the switch recorded of one frame it could not hand over. */
+/** Frames of one tick the switch could not hand over (consecutive sequence numbers). */
 export interface BlackoutDrop {
+  /** Sequence number of the first of them. */
   readonly seq: number;
+  /** How many. */
+  readonly count: number;
   /** Switch tick the frame arrived at its port. */
   readonly tick: number;
   readonly port: string;
@@ -42,7 +45,12 @@ export interface PortCounters {
   noDesc: number;
   filtered: number;
   fault: number;
+  /** Frames the port's buffer had no room for (the VF fell behind the wire). */
+  overrun: number;
 }
+
+/** Frames a port buffers for its VF between two of the VF's ticks (a PF's packet buffer). */
+export const PORT_BUFFER_FRAMES = 4096;
 
 /** One switch port with a VF behind it. */
 export class SwitchPort {
@@ -50,7 +58,7 @@ export class SwitchPort {
   readonly #switch: SimulatedSwitch;
   #endpoint: PortEndpoint | undefined;
   #queue: WireFrame[] = [];
-  readonly counters: PortCounters = { delivered: 0, noDesc: 0, filtered: 0, fault: 0 };
+  readonly counters: PortCounters = { delivered: 0, noDesc: 0, filtered: 0, fault: 0, overrun: 0 };
 
   constructor(name: string, sw: SimulatedSwitch) {
     this.name = name;
@@ -67,10 +75,21 @@ export class SwitchPort {
     return this.#queue.length;
   }
 
-  /** The switch hands a frame to this port. */
-  offer(frame: WireFrame, tick: number): void {
-    if (this.#endpoint?.accepting() === true) this.#queue.push(frame);
-    else this.#switch.recordBlackout({ seq: frame.seq, tick, port: this.name });
+  /**
+   * The switch hands this port the `count` frames from `firstSeq` on that arrived at
+   * `tick`: queued for the VF while it accepts and the buffer has room, counted as
+   * overrun past the buffer, recorded as one blackout drop while the VF does not accept.
+   * Frames nobody will see are never built.
+   */
+  offer(generator: TrafficGenerator, firstSeq: number, count: number, tick: number): void {
+    if (count === 0) return;
+    if (this.#endpoint?.accepting() !== true) {
+      this.#switch.recordBlackout({ seq: firstSeq, count, tick, port: this.name });
+      return;
+    }
+    const room = Math.max(0, Math.min(count, PORT_BUFFER_FRAMES - this.#queue.length));
+    for (let i = 0; i < room; i++) this.#queue.push(generator.packet(firstSeq + i));
+    this.counters.overrun += count - room;
   }
 
   /** The VF takes every frame waiting for it. */
@@ -81,7 +100,7 @@ export class SwitchPort {
   }
 
   /** The VF reports what it did with one frame it took. */
-  record(outcome: keyof PortCounters): void {
+  record(outcome: Exclude<keyof PortCounters, "overrun">): void {
     this.counters[outcome]++;
   }
 
@@ -108,8 +127,8 @@ export class SimulatedSwitch {
   readonly rxRate: number;
   readonly #ports = new Map<string, SwitchPort>();
   readonly #fdb = new Map<number, SwitchPort>();
-  /** FDB moves of the VF's MAC: (tick, port). */
-  readonly fdbMoves: { tick: number; port: string }[] = [];
+  /** FDB moves of the VF's MAC: switch tick, port, and wall time (`performance.now()`). */
+  readonly fdbMoves: { tick: number; port: string; wallMs: number }[] = [];
   readonly blackout: BlackoutDrop[] = [];
   readonly sink: SinkRecord[] = [];
   /** Frames the generator sent. */
@@ -147,17 +166,36 @@ export class SimulatedSwitch {
   tick(): void {
     this.#tick++;
     const port = this.#fdb.get(this.vfMac);
-    for (let i = 0; i < this.rxRate; i++) {
-      const frame = this.generator.packet(this.sent++);
-      if (port === undefined) this.unknownDst++;
-      else port.offer(frame, this.#tick);
-    }
+    const first = this.sent;
+    this.sent += this.rxRate;
+    if (port === undefined) this.unknownDst += this.rxRate;
+    else port.offer(this.generator, first, this.rxRate, this.#tick);
   }
 
-  /** Ticks every `intervalMs` of wall time (benchmarks, timer-driven tests) until {@link stop}. */
-  start(intervalMs = 1): void {
+  /** Frames lost in blackouts (the sum of {@link blackout}'s counts). */
+  get droppedBlackout(): number {
+    return this.blackout.reduce((n, d) => n + d.count, 0);
+  }
+
+  /**
+   * Ticks on a wall-clock timer until {@link stop}: one tick per `intervalMs` of elapsed
+   * time, caught up when the event loop was a little late (at most `maxCatchUp` ticks per
+   * wake-up). Ticks further behind are skipped rather than replayed: a replayed tick would
+   * be judged by the ports' state now, not at its time.
+   */
+  start(intervalMs = 1, maxCatchUp = 10): void {
     if (this.#timer !== undefined) return;
-    this.#timer = setInterval(() => this.tick(), intervalMs);
+    let due = performance.now();
+    this.#timer = setInterval(() => {
+      const now = performance.now();
+      let n = 0;
+      while (due <= now && n < maxCatchUp) {
+        this.tick();
+        due += intervalMs;
+        n++;
+      }
+      if (due <= now) due = now; // too far behind: drop the backlog rather than burst
+    }, intervalMs);
     this.#timer.unref();
   }
 
@@ -188,6 +226,7 @@ export class SimulatedSwitch {
 
   #learn(mac: number, port: SwitchPort): void {
     this.#fdb.set(mac, port);
-    if (mac === this.vfMac) this.fdbMoves.push({ tick: this.#tick, port: port.name });
+    if (mac === this.vfMac)
+      this.fdbMoves.push({ tick: this.#tick, port: port.name, wallMs: performance.now() });
   }
 }
