@@ -90,8 +90,6 @@ export interface AccelDeviceConfig {
   readonly profile: Profile;
   /** Guest RAM size: every programmed address must fall inside it. */
   readonly guestBytes: number;
-  /** Seed (used by nothing the device computes; kept for symmetry with the guest). */
-  readonly seed: number;
   /** Re-signal pending events on start (the hisi fix); false only in lost-wake-up tests. */
   readonly resignal: boolean;
 }

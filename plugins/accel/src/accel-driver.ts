@@ -138,7 +138,6 @@ export class AccelDriver extends AbstractVendorDriver {
         personality,
         profile,
         guestBytes: ctx.guestMemory.size,
-        seed: ctx.seed,
         resignal: host.resignal ?? true,
       },
       {
