@@ -733,6 +733,13 @@ export class NicDevice {
     this.#queueCause(this.state.irq.ivarMisc);
   }
 
+  /** The PF changes the VF's link (an administrator's link-state override); the VF is told by its misc vector. */
+  setLink(up: boolean): void {
+    if (this.state.link.up === up) return;
+    this.state.link.up = up;
+    this.#queueCause(this.state.irq.ivarMisc);
+  }
+
   // ---- time ----
 
   /**

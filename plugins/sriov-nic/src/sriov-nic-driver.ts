@@ -242,6 +242,16 @@ export class SriovNicDriver extends AbstractVendorDriver {
     this.#dirtyLogFault = on;
   }
 
+  /**
+   * The PF's link-state override (`ip link set PF vf N state enable|disable`): a fault
+   * test flaps the link with it. @throws MdevError EBUSY while the VF is stopped (a stopped
+   * device must not change).
+   */
+  setLinkState(up: boolean): void {
+    this.#requireRunning("link change");
+    this.#device.setLink(up);
+  }
+
   /** RARP rounds this VF's PF has announced since the VF arrived here. */
   get announcesSent(): number {
     return this.#announcer?.sent ?? 0;
