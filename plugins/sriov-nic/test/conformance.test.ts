@@ -1,4 +1,3 @@
-import "reflect-metadata";
 import { describeVendorDriverConformance } from "@mdevkit/conformance";
 import { sriovNicConformanceOptions } from "../src/conformance-options.js";
 import { type SriovNicDriver, sriovNicPlugin } from "../src/index.js";

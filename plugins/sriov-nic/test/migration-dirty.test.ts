@@ -1,4 +1,3 @@
-import "reflect-metadata";
 import { isMdevError, type SimulatedVm } from "@mdevkit/core";
 import { afterEach, describe, expect, it } from "vitest";
 import { ETH_P_RARP, type SriovNicDriver } from "../src/index.js";

@@ -1,4 +1,3 @@
-import "reflect-metadata";
 import { afterEach, describe, expect, it } from "vitest";
 import { createSriovNicPlugin, ETH_P_RARP, Reg } from "../src/index.js";
 import {

@@ -1,4 +1,3 @@
-import "reflect-metadata";
 import { MigState } from "@mdevkit/core";
 import { afterEach, describe, expect, it } from "vitest";
 import {
@@ -50,6 +49,13 @@ describe.each([
     await until(() => rec.rx.length > 150 && rec.mbxHandled.length >= 3, "source traffic");
 
     let tgtRunningTick = -1;
+    const flowFrames = Array.from({ length: FLOW_COUNT }, (_, f) => ({
+      ...sw.generator.packet(0),
+      ...sw.generator.flows[f]!,
+      flow: f,
+      seq: f,
+    }));
+    let acceptedOnArrival: boolean[] = [];
     let srcAtStop = { delivered: 0, rxEvents: 0, msis: 0 };
     const m = await migrate(source, {
       engine,
@@ -62,6 +68,7 @@ describe.each([
         };
         rec.attach(driver, "dst", sw);
         driver.connect(dstPort);
+        acceptedOnArrival = flowFrames.map((p) => driver.accepts(p));
       },
     });
     const dst = m.driver;
@@ -133,9 +140,10 @@ describe.each([
     }
 
     // 4. RSS and filters: every flow lands on the same queue, and is accepted alike, before and after.
+    expect(acceptedOnArrival).toEqual(flowFrames.map((p) => src.accepts(p)));
+    expect(acceptedOnArrival.filter((a) => a).length).toBeGreaterThanOrEqual(12);
     for (let f = 0; f < FLOW_COUNT; f++) {
-      const frame = sw.generator.packet(0);
-      const p = { ...frame, ...sw.generator.flows[f]!, flow: f, seq: f };
+      const p = flowFrames[f]!;
       expect(dst.classify(buildFrame(p))).toEqual(src.classify(buildFrame(p)));
       const queues = new Set(rec.rx.filter((r) => r.flow === f).map((r) => r.queue));
       expect(queues.size).toBeLessThanOrEqual(1);

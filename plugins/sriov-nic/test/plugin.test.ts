@@ -1,4 +1,3 @@
-import "reflect-metadata";
 import { fakeDeviceContext, loadDevice, saveDevice } from "@mdevkit/conformance";
 import { createHost, isMdevError, MigrationError, MigState } from "@mdevkit/core";
 import { afterEach, describe, expect, it } from "vitest";
