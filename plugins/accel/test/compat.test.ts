@@ -2,7 +2,6 @@
  * Invariant 7 (early compat rejection) and 10 (version skew) through the engine and at the
  * device: an incompatible target refuses before the source stops, and the source runs on.
  */
-import "reflect-metadata";
 import { drainStream, reach } from "@mdevkit/conformance";
 import { MigState, type SimulatedVm } from "@mdevkit/core";
 import { afterEach, describe, expect, it } from "vitest";

@@ -1,4 +1,3 @@
-import "reflect-metadata";
 import { loadDevice, reach, saveDevice } from "@mdevkit/conformance";
 import { MdevError, MigState } from "@mdevkit/core";
 import { describe, expect, it } from "vitest";

@@ -2,7 +2,6 @@
  * Fixtures for the accel tests: harness-built devices (as the engine builds them), a
  * recording wrapper for DMA and interrupts, and in-process migrations through the engine.
  */
-import "reflect-metadata";
 import { createDeviceHarness, type DeviceHarness } from "@mdevkit/conformance";
 import {
   createHost,

@@ -3,7 +3,6 @@
  * engine (MigrationSource → memory channel → MigrationTarget, a SimulatedVm on each side).
  * Device activity is ticked by hand so that jobs are in flight at the stop every time.
  */
-import "reflect-metadata";
 import { MigState, type SimulatedVm } from "@mdevkit/core";
 import { afterEach, describe, expect, it } from "vitest";
 import {

@@ -3,7 +3,6 @@
  * migration whose target fails RESUMING → STOP rolls the source back; a retry to a healthy
  * target then lands the same state, with no job lost or run twice (§4 abort paths).
  */
-import "reflect-metadata";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

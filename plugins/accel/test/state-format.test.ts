@@ -1,4 +1,3 @@
-import "reflect-metadata";
 import { loadDevice, reach, saveDevice } from "@mdevkit/conformance";
 import { MdevError, MigState, StateError } from "@mdevkit/core";
 import fc from "fast-check";

@@ -3,7 +3,6 @@
  * source stops — at the handshake (checkCompatible) or, if its plugin lets the device
  * through, on the compat record at the start of PRE_COPY — and the source runs on.
  */
-import "reflect-metadata";
 import {
   createHost,
   createMemoryChannelPair,

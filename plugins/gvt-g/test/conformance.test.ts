@@ -1,4 +1,3 @@
-import "reflect-metadata";
 import { describeVendorDriverConformance } from "@mdevkit/conformance";
 import { describe } from "vitest";
 import { gvtgConformanceOptions } from "../src/conformance-options.js";

@@ -2,7 +2,6 @@
  * The ten invariants of the GVT-g model, checked after real migrations through the
  * engine, for both dirty methods, with and without PRE_COPY.
  */
-import "reflect-metadata";
 import { findLittleEndian } from "@mdevkit/conformance";
 import { MigState } from "@mdevkit/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

@@ -1,4 +1,3 @@
-import "reflect-metadata";
 import { MigState } from "@mdevkit/core";
 import { describe, expect, it } from "vitest";
 import { pteOf } from "../src/ggtt.js";

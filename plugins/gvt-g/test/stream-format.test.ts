@@ -1,4 +1,3 @@
-import "reflect-metadata";
 import { loadDevice } from "@mdevkit/conformance";
 import { MigState, StateWriter } from "@mdevkit/core";
 import { describe, expect, it } from "vitest";
