@@ -47,6 +47,7 @@ export const Cfg = {
 
 /** COMMAND bits: memory space, bus master, INTx disable. */
 export const COMMAND_MEMORY = 0x0002;
+/** COMMAND bit: bus master (the vGPU may DMA). */
 export const COMMAND_MASTER = 0x0004;
 const COMMAND_WRITABLE = 0x0406;
 /** MSI control: enable bit, and the read-only "64-bit address capable" bit. */

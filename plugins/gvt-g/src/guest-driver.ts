@@ -44,9 +44,11 @@ import { Ctx, DESC_VALID, type Vgpu, vblankPhase } from "./vgpu.js";
 
 /** Ticks between GGTT remaps, and remaps each time. */
 export const GGTT_CHURN_PERIOD = 50;
+/** GGTT entries remapped each time. */
 export const GGTT_CHURN_ENTRIES = 2;
 /** Ticks between PPGTT leaf rewrites, and leaves each time. */
 export const PPGTT_CHURN_PERIOD = 10;
+/** PPGTT leaves rewritten each time. */
 export const PPGTT_CHURN_LEAVES = 4;
 /** Pipe B's vblank is masked from tick 9 to tick 41 of every 64. */
 export const MASK_PERIOD = 64;

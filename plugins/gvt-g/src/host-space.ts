@@ -14,6 +14,7 @@ import { MdevError } from "@mdevkit/core";
 const PAGE = 4096;
 /** The host keeps the first 128 MiB of aperture and 384 MiB of hidden memory (HOST_LOW/HIGH_GM_SIZE). */
 export const HOST_LOW_GM_BYTES = 128 * 2 ** 20;
+/** Hidden graphics memory the host keeps. */
 export const HOST_HIGH_GM_BYTES = 384 * 2 ** 20;
 
 let instances = 0;

@@ -18,7 +18,6 @@
 import {
   type FieldReader,
   type FieldWriter,
-  MdevError,
   StateReader as Reader,
   StateError,
   StateWriter,
@@ -27,7 +26,7 @@ import { CFG_BYTES } from "./config-space.js";
 import { OPREGION_BYTES } from "./opregion.js";
 import { MMIO_BYTES, PIPES } from "./registers.js";
 import type { EngineImage, MmImage, PipeImage, VgpuImage, WorkloadImage } from "./vgpu-image.js";
-import { ENGINES, ggttEntries, type VgpuType } from "./vgpu-types.js";
+import { ggttEntries, type VgpuType } from "./vgpu-types.js";
 
 /** Newest stream version this build writes and reads. */
 export const STREAM_VERSION = 2;
@@ -569,12 +568,4 @@ export function withStreamVersion(stream: Uint8Array, version: number): Uint8Arr
   out.set(head);
   out.set(stream.subarray(docs[0]!.byteLength), head.byteLength);
   return out;
-}
-
-/** Engine names a stream may carry (for error messages). */
-export const KNOWN_ENGINES: readonly string[] = ENGINES;
-
-/** Raised for an incompatible source; exported for tests. */
-export function incompatible(reason: string): MdevError {
-  return new MdevError("EPROTO", `gvt-g: ${reason}`);
 }

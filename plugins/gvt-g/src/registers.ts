@@ -56,6 +56,7 @@ export const HWS_CSB_WRITE_INDEX = 0x1f;
 
 /** GEN8_MASTER_IRQ and its enable bit. */
 export const MASTER_IRQ = 0x44200;
+/** GEN8_MASTER_IRQ_CONTROL: interrupts enabled at all. */
 export const MASTER_IRQ_CONTROL = 0x8000_0000;
 
 /** GEN8_GT_ISR(n); IMR/IIR/IER follow at +4/+8/+0xc. */
@@ -66,9 +67,11 @@ export function gtIsr(group: number): number {
 export function dePipeIsr(pipe: number): number {
   return 0x44400 + 0x10 * pipe;
 }
-/** Offsets of IMR, IIR and IER from an ISR. */
+/** Offset of IMR from its ISR. */
 export const IMR = 4;
+/** Offset of IIR from its ISR. */
 export const IIR = 8;
+/** Offset of IER from its ISR. */
 export const IER = 0xc;
 /** GEN8_PIPE_VBLANK in a DE pipe interrupt group. */
 export const PIPE_VBLANK = 1 << 0;
@@ -79,6 +82,7 @@ export const PIPES = 3;
 export function pipeconf(pipe: number): number {
   return 0x70008 + 0x1000 * pipe;
 }
+/** PIPECONF: pipe enabled. */
 export const PIPECONF_ENABLE = 0x8000_0000;
 /** PIPE_FRMCOUNT(pipe): the hardware frame counter the guest reads. */
 export function frameCount(pipe: number): number {
@@ -88,6 +92,7 @@ export function frameCount(pipe: number): number {
 export function dspcntr(pipe: number): number {
   return 0x70180 + 0x1000 * pipe;
 }
+/** DSPSURF(pipe): primary plane surface base (a partition-relative graphics address). */
 export function dspsurf(pipe: number): number {
   return 0x7019c + 0x1000 * pipe;
 }
@@ -118,6 +123,7 @@ export const PVINFO = {
 } as const;
 /** VGT_MAGIC ("vGTvGTvG" little-endian). */
 export const VGT_MAGIC_LO = 0x47765447;
+/** VGT_MAGIC, high dword. */
 export const VGT_MAGIC_HI = 0x47765447;
 /** `vgt_if` version 1.0. */
 export const VGT_VERSION = 0x0000_0001;
