@@ -27,7 +27,7 @@ afterEach(async () => {
   await Promise.all(vms.splice(0).map((vm) => vm.destroy()));
 });
 
-async function attempt(targetPlugin: VendorPlugin, preCopy = true) {
+async function attempt(targetPlugin: VendorPlugin, preCopy = true, streamVersion = 2) {
   const source = await SimulatedVm.create(
     parseVmConfig({
       memoryMiB: 4,
@@ -37,7 +37,7 @@ async function attempt(targetPlugin: VendorPlugin, preCopy = true) {
           slot: "00:02.0",
           plugin: "gvt-g",
           deviceType: "GVTg_TEST",
-          options: preCopy ? {} : { stopCopyOnly: true },
+          options: { streamVersion, ...(preCopy ? {} : { stopCopyOnly: true }) },
         },
       ],
       deviceTickMs: 1,
@@ -56,8 +56,10 @@ async function attempt(targetPlugin: VendorPlugin, preCopy = true) {
   const received = target.receive();
   received.catch(() => {});
   const err = await new MigrationSource(source, channel.source).migrate().catch((e: unknown) => e);
+  const arrived = await received.catch(() => undefined);
+  if (arrived) vms.push(arrived.vm);
   const src = source.devices[0]!.driver as GvtgDriver;
-  return { err, src, source };
+  return { err, src, source, arrived };
 }
 
 async function expectRunsOn(src: GvtgDriver): Promise<void> {
@@ -97,5 +99,17 @@ describe("an incompatible target refuses before the source stops", () => {
     expect((err as { phase: string }).phase).not.toBe("switchover");
     expect((err as Error).message).toMatch(/vGPU type GVTg_TEST, this device is GVTg_V5_8/);
     await expectRunsOn(src);
+  });
+});
+
+describe("version skew through the engine", () => {
+  it("a source writing stream v1 migrates to a v2 target; the vGPU arrives equal", async () => {
+    const { err, src, arrived } = await attempt(gvtgPlugin, true, 1);
+    expect(err).toMatchObject({ outcome: "completed" });
+    // The source spoke v1 (no partial-PTE section); this build reads v1 and v2.
+    expect(decodeCompat(src.compatibilityData()).streamVersion).toBe(1);
+    const dst = arrived!.vm.devices[0]!.driver as GvtgDriver;
+    expect(arrived!.devices["00:02.0"]).toEqual(gvtgPlugin.describeState!(src));
+    expect(dst.getState()).toBe(MigState.RUNNING);
   });
 });
