@@ -45,5 +45,7 @@ describe("a small VM", () => {
         .downtime;
       expect(Object.keys(downtime.targetLoadMs), `run ${run}`).toEqual(["00:05.0"]);
     }
-  });
+    // Three whole migrations of 256 MiB, each with two fresh processes: more than one
+    // test's usual share on a loaded 2-core machine.
+  }, 300_000);
 });
