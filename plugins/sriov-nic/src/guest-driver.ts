@@ -37,8 +37,11 @@ function pageAlign(n: number): number {
 
 /** Where the guest driver keeps everything, in guest-physical addresses. */
 export class GuestLayout {
+  /** Guest-physical start of the region. */
   readonly base: number;
+  /** Descriptors per RX ring. */
   readonly rxDescs: number;
+  /** Descriptors per TX ring. */
   readonly txDescs: number;
   readonly #rxRingBytes: number;
   readonly #txRingBytes: number;
@@ -66,14 +69,17 @@ export class GuestLayout {
     return this.base + 2048 + q * 8;
   }
 
+  /** Base of RX ring `q`. */
   rxRing(q: number): number {
     return this.base + PAGE + q * this.#rxRingBytes;
   }
 
+  /** Base of TX ring `q`. */
   txRing(q: number): number {
     return this.base + PAGE + 2 * this.#rxRingBytes + q * this.#txRingBytes;
   }
 
+  /** The 2 KiB buffer RX descriptor `i` of queue `q` always points at. */
   rxBuf(q: number, i: number): number {
     return (
       this.base +
@@ -83,6 +89,7 @@ export class GuestLayout {
     );
   }
 
+  /** The 2 KiB buffer TX descriptor `i` of queue `q` always points at. */
   txBuf(q: number, i: number): number {
     return this.rxBuf(2, 0) + (q * this.txDescs + i) * BUFFER_BYTES;
   }
