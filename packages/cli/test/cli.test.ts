@@ -1,7 +1,10 @@
 // The mdevkit command as users run it: a real process per test, from bin/mdevkit.js (so
 // the package must be built, which turbo's test task ensures).
 import { type ChildProcess, spawn } from "node:child_process";
-import { afterEach, describe, expect, it } from "vitest";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { MDEVKIT_BIN } from "../src/child.js";
 
 interface Run {
@@ -134,6 +137,47 @@ describe("usage errors", () => {
     expect(run.stderr).toMatch(/^mdevkit: EINVAL: /);
     expect(run.stderr).toMatch(problem);
     expect(run.stdout).toBe("");
+  });
+});
+
+describe("bad input is refused in one line, before a VM is built", () => {
+  const dir = mkdtempSync(join(tmpdir(), "mdevkit-cli-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("an unknown address scheme is named before the VM exists", async () => {
+    const run = await mdevkit(["migrate", "--to", "bogus://x", "--memory", "16"]);
+    expect(run.code).toBe(1);
+    expect(lines(run.stderr)).toEqual([
+      "mdevkit: EINVAL: bogus://x: expected tcp://HOST:PORT, tls://HOST:PORT, unix:///path or file:///path",
+    ]);
+  });
+
+  it("a config that is not JSON is named without echoing its content", async () => {
+    const path = join(dir, "secret.json");
+    writeFileSync(path, "password=hunter2 {\n");
+    const run = await mdevkit(["migrate", "--to", "tcp://127.0.0.1:1", "--config", path]);
+    expect(run.code).toBe(1);
+    expect(lines(run.stderr)).toHaveLength(1);
+    expect(run.stderr).toMatch(/^mdevkit: EINVAL: VM config .*secret\.json is not JSON/);
+    expect(run.stderr).not.toContain("hunter2");
+  });
+
+  it("a bad PEM file is named", async () => {
+    const pem = join(dir, "bad.pem");
+    writeFileSync(pem, "-----BEGIN CERTIFICATE-----\ngarbage\n");
+    const run = await mdevkit([
+      "migrate",
+      "--to",
+      "tls://127.0.0.1:1",
+      "--tls-cert",
+      pem,
+      "--tls-key",
+      pem,
+      "--tls-ca",
+      pem,
+    ]);
+    expect(run.code).toBe(1);
+    expect(lines(run.stderr)).toEqual([`mdevkit: EINVAL: ${pem} is not a PEM certificate`]);
   });
 });
 

@@ -7,6 +7,7 @@ import {
   type MigrationOptionsInput,
   type MigrationResult,
   MigrationSource,
+  parseChannelUrl,
   ramSha256,
   type SimulatedVm,
   saveVm,
@@ -40,6 +41,12 @@ export interface MigrateOptions extends TlsFlags, VmSetupOptions {
  * `--warmup` ms, and live-migrates it to `--to`.
  */
 export async function migrateCommand(options: MigrateOptions): Promise<void> {
+  // Addresses and credentials are checked before a VM is built and warmed up for them.
+  for (const url of [options.to, options.retryTo]) {
+    if (url === undefined) continue;
+    parseChannelUrl(url);
+    channelOptions(options, url);
+  }
   const { host, vm } = await startSourceVm(options);
   if (options.events) host.container.register(TOKENS.EventSink, { useValue: new EventLinesSink() });
   try {
