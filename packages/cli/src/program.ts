@@ -110,6 +110,11 @@ export function buildProgram(): Command {
         "tcp://127.0.0.1:4444",
       )
       .option("--once", "exit after one migration", false)
+      .option(
+        "--insecure-bind",
+        "allow plain tcp:// on a non-loopback address (no authentication: anyone reaching it can send a VM)",
+        false,
+      )
       .option("--json", "print the result as JSON", false)
       .option("--events", "print machine-readable events, one JSON object per line", false)
       .option("--verify-ram", "hash all guest RAM before resuming (adds to downtime)", false)

@@ -1,5 +1,6 @@
 import { GuestMemory, type MdevError, MigrationTarget, type TargetResult } from "@mdevkit/core";
 import { emitEvent } from "../events.js";
+import { checkListenExposure } from "../exposure.js";
 import { table } from "../summary.js";
 import { channelOptions, type TlsFlags } from "../tls-options.js";
 import { channelsOf, makeHost } from "../vm-setup.js";
@@ -19,6 +20,8 @@ export interface ListenOptions extends TlsFlags {
   readonly plugin: string[];
   /** Preallocate and prefault this much guest RAM (MiB) before accepting, like QEMU's `-mem-prealloc`. */
   readonly prealloc?: number;
+  /** Allow plain TCP on a non-loopback address. */
+  readonly insecureBind: boolean;
 }
 
 /**
@@ -26,6 +29,7 @@ export interface ListenOptions extends TlsFlags {
  * receives each VM, runs it after GO, and (with `--once`) exits after the first.
  */
 export async function listenCommand(options: ListenOptions): Promise<void> {
+  checkListenExposure(options.on, options.insecureBind);
   const host = await makeHost("target", options.plugin);
   const listener = await channelsOf(host).listen(options.on, channelOptions(options, options.on));
   let preallocated = options.prealloc ? prefaulted(options.prealloc) : undefined;
