@@ -33,7 +33,6 @@ export {
   encodeCompat,
   incompatibility,
 } from "./compat.js";
-export { accelConformance, accelConformanceOptions, exerciseAccel } from "./conformance-options.js";
 export { type AccelDescription, accelInvariants, describeAccel } from "./describe.js";
 export {
   type AccelDeviceState,
