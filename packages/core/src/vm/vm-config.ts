@@ -64,12 +64,7 @@ export const vmConfigSchema = z
       .max(64)
       .regex(/^[A-Za-z0-9._-]+$/)
       .default("vm"),
-    memoryMiB: z
-      .number()
-      .int()
-      .min(1)
-      .max(MAX_VM_MEMORY_MIB)
-      .describe("guest RAM in MiB"),
+    memoryMiB: z.number().int().min(1).max(MAX_VM_MEMORY_MIB).describe("guest RAM in MiB"),
     vcpus: z.number().int().min(1).max(64).default(1),
     devices: z.array(deviceConfigSchema).max(32).default([]),
     workloads: z

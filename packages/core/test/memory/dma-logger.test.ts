@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { AbstractVendorDriver } from "../../src/contract/abstract-vendor-driver.js";
 import type { DeviceContext } from "../../src/contract/device-context.js";
-import { DMA_LOG_MAX_RANGES, type DmaLogRange } from "../../src/contract/dma-log-range.js";
+import { DMA_LOG_MAX_RANGES } from "../../src/contract/dma-log-range.js";
 import { isMdevError } from "../../src/errors/index.js";
 import { MigFlags } from "../../src/fsm/mig-flags.js";
 import {
