@@ -1,5 +1,7 @@
+import "reflect-metadata";
+import type { SimulatedVm } from "@mdevkit/core";
 import { afterEach, describe, expect, it } from "vitest";
-import { createSriovNicPlugin, ETH_P_RARP, Reg } from "../src/index.js";
+import { createSriovNicPlugin, ETH_P_RARP, Reg, type SriovNicDriver } from "../src/index.js";
 import {
   destroyVms,
   migrate,
@@ -17,6 +19,16 @@ afterEach(destroyVms);
  * test set up — a mailbox message in flight, a half-gathered TX packet, a throttled
  * interrupt — and the check after the target runs is exact.
  */
+/**
+ * Takes `driver`'s ticks away from its VM's activity timer (which may fire at any moment
+ * on a loaded machine) and returns the only way left to tick it.
+ */
+function holdTicks(driver: SriovNicDriver): () => void {
+  const tick = driver.tick.bind(driver);
+  driver.tick = () => {};
+  return tick;
+}
+
 async function steppedSource(
   deviceOptions: Record<string, unknown> = {},
   slowPfFrom = Number.POSITIVE_INFINITY,
@@ -25,26 +37,39 @@ async function steppedSource(
     caps: { mailboxDelay: (id) => (id >= slowPfFrom ? 1_000_000 : 1) },
   });
   const rig = await sourceVm({ deviceOptions, deviceTickMs: 1000, plugin });
+  const step = holdTicks(rig.driver);
   await rig.vm.start();
   rig.vm.stopDeviceActivity();
-  return rig;
+  return { ...rig, step };
+}
+
+/** {@link migrate}, with the target driver's ticks held from before its VM starts. */
+async function migrateStepped(vm: SimulatedVm, beforeRun: (d: SriovNicDriver) => void = () => {}) {
+  let step: () => void = () => {};
+  const m = await migrate(vm, {
+    beforeRun: (d) => {
+      step = holdTicks(d);
+      beforeRun(d);
+    },
+  });
+  m.target.vm.stopDeviceActivity();
+  return { m, step: () => step() };
 }
 
 describe("mailbox across a migration (stepped)", () => {
   it("a VF→PF request the source's PF never answered is answered once by the target's PF", async () => {
     // The source host's PF answers the first three requests, then is too slow for the fourth.
-    const { vm, driver } = await steppedSource({}, 3);
+    const { vm, driver, step } = await steppedSource({}, 3);
     const rec = new Recorder();
     rec.attach(driver, "src");
-    for (let t = 0; t < 200 && rec.mbxSent.length < 4; t++) driver.tick();
+    for (let t = 0; t < 200 && rec.mbxSent.length < 4; t++) step();
     expect(rec.mbxSent).toHaveLength(4);
     expect(driver.snapshot().mailbox.inFlight).toBe("vf-to-pf");
     expect(rec.mbxHandled).toHaveLength(3);
 
-    const m = await migrate(vm, { beforeRun: (d) => rec.attach(d, "dst") });
-    m.target.vm.stopDeviceActivity();
+    const { m, step: targetStep } = await migrateStepped(vm, (d) => rec.attach(d, "dst"));
     expect((m.arrived["mailbox"] as { inFlight: string }).inFlight).toBe("vf-to-pf");
-    for (let t = 0; t < 100; t++) m.driver.tick();
+    for (let t = 0; t < 100; t++) targetStep();
 
     const handledIds = rec.mbxHandled.map((h) => h.id);
     // Every request handled exactly once, in order; the in-flight one by the target's PF.
@@ -58,25 +83,24 @@ describe("mailbox across a migration (stepped)", () => {
   });
 
   it("a PF→VF reply waiting at STOP is read once by the guest on the target, never re-handled", async () => {
-    const { vm, driver } = await steppedSource();
+    const { vm, driver, step } = await steppedSource();
     const rec = new Recorder();
     rec.attach(driver, "src");
     // Tick until the PF has just answered and the guest has not read the answer yet.
     for (let t = 0; t < 200; t++) {
-      driver.tick();
+      step();
       if (driver.snapshot().mailbox.inFlight === "pf-to-vf" && rec.mbxHandled.length >= 3) break;
     }
     expect(driver.snapshot().mailbox.inFlight).toBe("pf-to-vf");
     const repliesBefore = rec.mbxReplies.length;
     const handledBefore = rec.mbxHandled.length;
 
-    const m = await migrate(vm, { beforeRun: (d) => rec.attach(d, "dst") });
-    m.target.vm.stopDeviceActivity();
-    m.driver.tick();
+    const { m, step: targetStep } = await migrateStepped(vm, (d) => rec.attach(d, "dst"));
+    targetStep();
     expect(rec.mbxReplies).toHaveLength(repliesBefore + 1);
     expect(rec.mbxReplies.at(-1)).toBe(rec.mbxHandled[handledBefore - 1]!.id);
     expect(rec.mbxHandled).toHaveLength(handledBefore); // the target's PF did not handle it again
-    for (let t = 0; t < 100; t++) m.driver.tick();
+    for (let t = 0; t < 100; t++) targetStep();
     const ids = rec.mbxHandled.map((h) => h.id);
     expect(new Set(ids).size).toBe(ids.length);
     expect(ids).toEqual(rec.mbxSent.slice(0, ids.length));
@@ -87,7 +111,7 @@ describe("mailbox across a migration (stepped)", () => {
 describe("TX partial packet at the initiator suspend (stepped)", () => {
   for (const policy of ["drop", "refetch"] as const) {
     it(`${policy}: the half-gathered packet is ${policy === "drop" ? "never sent" : "sent once, whole, by the target"}`, async () => {
-      const { vm, driver } = await steppedSource({
+      const { vm, driver, step } = await steppedSource({
         txRate: 40,
         txPartialPolicy: policy,
         rxRate: 0,
@@ -98,18 +122,15 @@ describe("TX partial packet at the initiator suspend (stepped)", () => {
       // Tick until a TX queue ends a tick holding half a packet.
       let q = -1;
       for (let t = 0; t < 500 && q < 0; t++) {
-        driver.tick();
+        step();
         q = driver.snapshot().tx.findIndex((x) => x.partial !== null);
       }
       expect(q).toBeGreaterThanOrEqual(0);
       const partial = driver.snapshot().tx[q]!.partial!;
-      const m = await migrate(vm, {
-        beforeRun: (d) => {
-          rec.attach(d, "dst", sw);
-          d.connect(dst);
-        },
+      const { m, step: targetStep } = await migrateStepped(vm, (d) => {
+        rec.attach(d, "dst", sw);
+        d.connect(dst);
       });
-      m.target.vm.stopDeviceActivity();
       expect(rec.partials).toHaveLength(1);
       const { seq, outcome } = rec.partials[0]!;
       expect(outcome).toBe(policy);
@@ -120,7 +141,7 @@ describe("TX partial packet at the initiator suspend (stepped)", () => {
         expect(arrived.partial).toBeNull();
         expect(arrived.head).toBe(partial.firstDesc);
       }
-      for (let t = 0; t < 40; t++) m.driver.tick();
+      for (let t = 0; t < 40; t++) targetStep();
       const txSeqs = sw.sink.filter((f) => f.ethertype !== ETH_P_RARP).map((f) => f.seq);
       expect(txSeqs.every((s) => s !== undefined)).toBe(true);
       expect(new Set(txSeqs).size).toBe(txSeqs.length);
@@ -148,13 +169,12 @@ describe("interrupts across a migration (stepped)", () => {
     expect(rec.msis.map((x) => x.vector)).toEqual([0]);
     expect(driver.snapshot().irq.pending).toBe(0x1);
 
-    const m = await migrate(vm, { beforeRun: (d) => rec.attach(d, "dst") });
-    m.target.vm.stopDeviceActivity();
+    const { m, step: targetStep } = await migrateStepped(vm, (d) => rec.attach(d, "dst"));
     expect(vm.devices[0]!.irq.raised()).toBe(1); // the source raised nothing more
     expect(m.target.vm.devices[0]!.irq.raised()).toBe(0); // nothing during load
     // Vector 0: its first cause auto-cleared with the MSI, the second waits for the window; vector 1 masked.
     expect(m.arrived["irq"]).toMatchObject({ pending: 1, eims: 1, eicr: 0x3 });
-    for (let t = 0; t < 40; t++) m.driver.tick();
+    for (let t = 0; t < 40; t++) targetStep();
     expect(rec.msis.filter((x) => x.role === "dst").map((x) => x.vector)).toEqual([0]);
     expect(m.target.vm.devices[0]!.irq.raised()).toBe(1);
     m.driver.writeRegister(Reg.EIMS, 0x2);
@@ -164,26 +184,23 @@ describe("interrupts across a migration (stepped)", () => {
 
 describe("announce (stepped, switch and devices in lockstep)", () => {
   it("with no guest TX, the target's RARP moves the MAC within announce-initial ticks; the source gets nothing after STOP", async () => {
-    const { vm, driver } = await steppedSource({ txRate: 0 });
+    const { vm, driver, step } = await steppedSource({ txRate: 0 });
     const { sw, src, dst } = wire(driver, 4);
     const rec = new Recorder();
     rec.attach(driver, "src", sw);
     for (let t = 0; t < 60; t++) {
       sw.tick();
-      driver.tick();
+      step();
     }
     const deliveredAtStop = src.counters.delivered;
     expect(deliveredAtStop).toBeGreaterThan(0);
     // The switch keeps sending while the VM moves: the wire does not stop for a migration.
     sw.tick();
     sw.tick();
-    const m = await migrate(vm, {
-      beforeRun: (d) => {
-        rec.attach(d, "dst", sw);
-        d.connect(dst);
-      },
+    const { m, step: targetStep } = await migrateStepped(vm, (d) => {
+      rec.attach(d, "dst", sw);
+      d.connect(dst);
     });
-    m.target.vm.stopDeviceActivity();
     // The frames the port had handed over before STOP were completed by the responder suspend.
     expect(src.queued).toBe(0);
     expect(src.counters.delivered).toBe(deliveredAtStop + 2 * 4);
@@ -193,7 +210,7 @@ describe("announce (stepped, switch and devices in lockstep)", () => {
     let movedAfter = -1;
     for (let t = 1; t <= 1000; t++) {
       sw.tick();
-      m.driver.tick();
+      targetStep();
       if (movedAfter < 0 && sw.vfPort === "dst") movedAfter = t;
     }
     expect(movedAfter).toBeGreaterThan(0);
