@@ -15,20 +15,14 @@ import {
   type PartialPolicy,
   ringDescs,
 } from "./nic-state.js";
+import { pfServeRequest } from "./pf-mailbox.js";
 import type { PfCapabilities, PfPolicy } from "./pf-policy.js";
+import { queueOf, readQueueReg, writeQueueReg } from "./queue-registers.js";
 import {
   MAX_EITR_TICKS,
-  MAX_MC_ENTRIES,
-  MBX_API,
   MBX_WORDS,
   Mbx,
-  MbxMsg,
   MSG_ID_SHIFT,
-  MSGTYPE_ACK,
-  MSGTYPE_CTS,
-  MSGTYPE_NACK,
-  QUEUE_ENABLE,
-  QUEUE_STRIDE,
   RETA_ENTRIES,
   Reg,
   RSS_KEY_BYTES,
@@ -138,7 +132,7 @@ export class NicDevice {
   readReg(offset: number): number {
     const s = this.state;
     const q = queueOf(offset);
-    if (q !== undefined) return this.#readQueueReg(q.queue, q.reg, q.tx);
+    if (q !== undefined) return readQueueReg(this.state, q.queue, q.reg, q.tx);
     if (offset >= Reg.VMBMEM && offset < Reg.VMBMEM + MBX_WORDS * 4 && offset % 4 === 0)
       return s.mailbox.mem[(offset - Reg.VMBMEM) / 4]!;
     if (offset >= Reg.EITR0 && offset < Reg.EITR0 + VF_MSIX_VECTORS * 4 && offset % 4 === 0)
@@ -215,7 +209,7 @@ export class NicDevice {
     const s = this.state;
     const q = queueOf(offset);
     if (q !== undefined) {
-      this.#writeQueueReg(q.queue, q.reg, q.tx, value);
+      writeQueueReg(this.state, q.queue, q.reg, q.tx, value);
       return;
     }
     if (offset >= Reg.VMBMEM && offset < Reg.VMBMEM + MBX_WORDS * 4 && offset % 4 === 0) {
@@ -281,105 +275,6 @@ export class NicDevice {
           "EINVAL",
           `sriov-nic: no register at BAR0 offset 0x${offset.toString(16)}`,
         );
-    }
-  }
-
-  #readQueueReg(queue: 0 | 1, reg: number, tx: boolean): number {
-    if (tx) {
-      const t = this.state.tx[queue];
-      switch (reg) {
-        case Reg.TDBAL0:
-          return t.baseGpa % 2 ** 32;
-        case Reg.TDBAH0:
-          return Math.floor(t.baseGpa / 2 ** 32);
-        case Reg.TDLEN0:
-          return t.lenBytes;
-        case Reg.TDH0:
-          return t.head;
-        case Reg.TDT0:
-          return t.tail;
-        case Reg.TXDCTL0:
-          return t.enabled ? QUEUE_ENABLE : 0;
-        case Reg.TDWBAL0:
-          return t.headWb % 2 ** 32;
-        default:
-          return Math.floor(t.headWb / 2 ** 32);
-      }
-    }
-    const r = this.state.rx[queue];
-    switch (reg) {
-      case Reg.RDBAL0:
-        return r.baseGpa % 2 ** 32;
-      case Reg.RDBAH0:
-        return Math.floor(r.baseGpa / 2 ** 32);
-      case Reg.RDLEN0:
-        return r.lenBytes;
-      case Reg.SRRCTL0:
-        return r.srrctl;
-      case Reg.RDH0:
-        return r.head;
-      case Reg.RDT0:
-        return r.tail;
-      default:
-        return r.enabled ? QUEUE_ENABLE : 0;
-    }
-  }
-
-  #writeQueueReg(queue: 0 | 1, reg: number, tx: boolean, value: number): void {
-    if (tx) {
-      const t = this.state.tx[queue];
-      const n = ringDescs(t.lenBytes);
-      switch (reg) {
-        case Reg.TDBAL0:
-          t.baseGpa = Math.floor(t.baseGpa / 2 ** 32) * 2 ** 32 + ((value & ~0x7f) >>> 0);
-          return;
-        case Reg.TDBAH0:
-          t.baseGpa = (value & 0xfffff) * 2 ** 32 + (t.baseGpa % 2 ** 32);
-          return;
-        case Reg.TDLEN0:
-          t.lenBytes = Math.min(value & ~0x7f, 4096 * 16);
-          return;
-        case Reg.TDH0:
-          t.head = n === 0 ? 0 : value % n;
-          return;
-        case Reg.TDT0:
-          t.tail = n === 0 ? 0 : value % n;
-          return;
-        case Reg.TXDCTL0:
-          t.enabled = (value & QUEUE_ENABLE) !== 0;
-          return;
-        case Reg.TDWBAL0:
-          t.headWb = Math.floor(t.headWb / 2 ** 32) * 2 ** 32 + ((value & ~0x2) >>> 0);
-          return;
-        default:
-          t.headWb = (value & 0xfffff) * 2 ** 32 + (t.headWb % 2 ** 32);
-          return;
-      }
-    }
-    const r = this.state.rx[queue];
-    const n = ringDescs(r.lenBytes);
-    switch (reg) {
-      case Reg.RDBAL0:
-        r.baseGpa = Math.floor(r.baseGpa / 2 ** 32) * 2 ** 32 + ((value & ~0x7f) >>> 0);
-        return;
-      case Reg.RDBAH0:
-        r.baseGpa = (value & 0xfffff) * 2 ** 32 + (r.baseGpa % 2 ** 32);
-        return;
-      case Reg.RDLEN0:
-        r.lenBytes = Math.min(value & ~0x7f, 4096 * 16);
-        return;
-      case Reg.SRRCTL0:
-        r.srrctl = value;
-        return;
-      case Reg.RDH0:
-        r.head = n === 0 ? 0 : value % n;
-        return;
-      case Reg.RDT0:
-        r.tail = n === 0 ? 0 : value % n;
-        return;
-      default:
-        r.enabled = (value & QUEUE_ENABLE) !== 0;
-        return;
     }
   }
 
@@ -672,67 +567,6 @@ export class NicDevice {
     this.#mbxDue = undefined;
   }
 
-  #pfHandle(): void {
-    const m = this.state.mailbox;
-    const w0 = m.mem[0]!;
-    const type = w0 & 0xff;
-    const info = (w0 >>> 8) & 0xff;
-    const id = (w0 >>> MSG_ID_SHIFT) & 0xff;
-    const f = this.state.filters;
-    const pf = this.#options.pf;
-    let ok = true;
-    let extra = 0;
-    switch (type) {
-      case MbxMsg.RESET:
-        m.mem[1] = Math.floor(f.mac / 2 ** 16) >>> 0;
-        m.mem[2] = (f.mac % 2 ** 16) << 16;
-        extra = MSGTYPE_CTS;
-        break;
-      case MbxMsg.SET_MAC_ADDR: {
-        const mac = m.mem[1]! * 2 ** 16 + (m.mem[2]! >>> 16);
-        ok = (pf.trust || mac === pf.adminMac) && !isMulticast(mac) && mac !== 0;
-        if (ok) f.mac = mac;
-        break;
-      }
-      case MbxMsg.SET_MULTICAST: {
-        ok = info <= MAX_MC_ENTRIES;
-        if (ok) {
-          const hashes: number[] = [];
-          for (let i = 0; i < info; i++)
-            hashes.push((m.mem[1 + (i >> 1)]! >>> ((i & 1) * 16)) & 0xfff);
-          f.mcHashes = hashes;
-        }
-        break;
-      }
-      case MbxMsg.SET_VLAN: {
-        const vid = m.mem[1]! & 0xfff;
-        ok = vid > 0 && vid < 4095 && (pf.portVlan === 0 || pf.trust);
-        if (ok) {
-          if (info & 1) f.vlans[vid >> 3]! |= 1 << (vid & 7);
-          else f.vlans[vid >> 3]! &= ~(1 << (vid & 7));
-        }
-        break;
-      }
-      case MbxMsg.SET_LPE:
-        break;
-      case MbxMsg.API_NEGOTIATE:
-        ok = m.mem[1]! <= Math.min(MBX_API, this.#options.caps.mbxApi);
-        break;
-      case MbxMsg.GET_QUEUES:
-        m.mem[1] = 2;
-        m.mem[2] = 2;
-        break;
-      default:
-        ok = false;
-    }
-    m.mem[0] = (w0 & 0x00ff_ffff) | (ok ? MSGTYPE_ACK : MSGTYPE_NACK) | extra;
-    m.ctrl = (m.ctrl & ~Mbx.REQ) | Mbx.PFSTS | Mbx.PFACK;
-    m.inFlight = "pf-to-vf";
-    m.reqTick = 0;
-    this.trace.mailboxHandled?.(id, type, ok);
-    this.#queueCause(this.state.irq.ivarMisc);
-  }
-
   /** The PF changes the VF's link (an administrator's link-state override); the VF is told by its misc vector. */
   setLink(up: boolean): void {
     if (this.state.link.up === up) return;
@@ -753,7 +587,9 @@ export class NicDevice {
       if (this.#mbxDue === undefined) this.#schedulePf();
       if (this.state.now >= this.#mbxDue!) {
         this.#mbxDue = undefined;
-        this.#pfHandle();
+        const handled = pfServeRequest(this.state, this.#options.pf, this.#options.caps);
+        this.trace.mailboxHandled?.(handled.id, handled.type, handled.acked);
+        this.#queueCause(this.state.irq.ivarMisc);
       }
     }
     this.#firePending();
@@ -776,31 +612,4 @@ function vectorMask(): number {
 
 function statOffset(offset: number): boolean {
   return offset >= Reg.VFGPRC && offset <= Reg.VFGOTLBC;
-}
-
-/** Decodes a per-queue register offset into (queue, queue-0 offset, tx?). */
-function queueOf(offset: number): { queue: 0 | 1; reg: number; tx: boolean } | undefined {
-  for (const [base, tx] of [
-    [Reg.RDBAL0, false],
-    [Reg.TDBAL0, true],
-  ] as const) {
-    const rel = offset - base;
-    if (rel < 0 || rel >= 2 * QUEUE_STRIDE) continue;
-    const queue = (rel >= QUEUE_STRIDE ? 1 : 0) as 0 | 1;
-    const reg = offset - queue * QUEUE_STRIDE;
-    const known = tx
-      ? [
-          Reg.TDBAL0,
-          Reg.TDBAH0,
-          Reg.TDLEN0,
-          Reg.TDH0,
-          Reg.TDT0,
-          Reg.TXDCTL0,
-          Reg.TDWBAL0,
-          Reg.TDWBAH0,
-        ]
-      : [Reg.RDBAL0, Reg.RDBAH0, Reg.RDLEN0, Reg.SRRCTL0, Reg.RDH0, Reg.RDT0, Reg.RXDCTL0];
-    if ((known as readonly number[]).includes(reg)) return { queue, reg, tx };
-  }
-  return undefined;
 }
