@@ -1,4 +1,3 @@
-import "reflect-metadata";
 import type { SimulatedVm } from "@mdevkit/core";
 import { afterEach, describe, expect, it } from "vitest";
 import { createSriovNicPlugin, ETH_P_RARP, Reg, type SriovNicDriver } from "../src/index.js";
