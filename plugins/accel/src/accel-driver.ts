@@ -26,7 +26,7 @@ import {
   type QuiesceResult,
 } from "./accel-device.js";
 import { compatOf, encodeCompat } from "./compat.js";
-import { applyConfigWrite, buildConfigSpace } from "./config-space.js";
+import { buildConfigSpace } from "./config-space.js";
 import { type AccelDeviceState, type DmaWindow, type QmRegName, QmState } from "./device-state.js";
 import { AccelGuest, type DeviceMmio, type GuestStats } from "./guest-driver.js";
 import { layoutRegion, type RegionLayout } from "./layout.js";
@@ -92,7 +92,6 @@ export class AccelDriver extends AbstractVendorDriver {
   readonly device: AccelDevice;
   readonly #guest: AccelGuest;
   readonly #decode: DecodeContext;
-  readonly #configWriteMask: Uint8Array;
   readonly #maxStateImage: number;
   #pinned: DmaWindow | undefined;
   /** What the last stop did with the jobs in flight. */
@@ -111,7 +110,10 @@ export class AccelDriver extends AbstractVendorDriver {
       { ...notReadyState({ profile }, { eq: false, aeq: false }), qmState: QmState.READY },
       1,
     ).byteLength;
-    super(ctx, { maxStateBytes: MAX_COMPAT_IMAGE + maxStateImage });
+    super(ctx, {
+      maxStateBytes: MAX_COMPAT_IMAGE + maxStateImage,
+      configSpace: buildConfigSpace(personality),
+    });
     this.personality = personality;
     this.profile = profile;
     this.options = options;
@@ -130,9 +132,6 @@ export class AccelDriver extends AbstractVendorDriver {
       v1Streams: host.v1Streams ?? "fixup",
       guestBytes: ctx.guestMemory.size,
     };
-    const config = buildConfigSpace(personality);
-    this.configSpace.set(config.bytes);
-    this.#configWriteMask = config.writeMask;
     this.device = new AccelDevice(
       {
         personality,
@@ -337,9 +336,5 @@ export class AccelDriver extends AbstractVendorDriver {
     this.device.reset();
     this.#repin(undefined);
     this.lastStop = undefined;
-  }
-
-  protected override _configWrite(offset: number, data: Uint8Array): void {
-    applyConfigWrite(this.configSpace, this.#configWriteMask, offset, data);
   }
 }

@@ -4,6 +4,7 @@
  * BAR2 leaves exactly the size mask. The VMM saves and restores config space itself, so
  * it is not part of the device stream.
  */
+import type { ConfigSpaceImage } from "@mdevkit/core";
 import type { Personality } from "./profiles.js";
 
 /** PCI class code: processing accelerator (0x12), vendor-specific interface. */
@@ -12,12 +13,6 @@ export const ACCEL_CLASS_CODE = 0x120000;
 export const BAR2_BYTES = 0x10000;
 /** COMMAND bits the VF implements: memory space, bus master, INTx disable. */
 const COMMAND_WRITABLE = 0x0406;
-
-/** Config space at power-on and the writable bits. */
-export interface ConfigSpaceImage {
-  readonly bytes: Uint8Array;
-  readonly writeMask: Uint8Array;
-}
 
 function put(b: Uint8Array, at: number, v: number, n: number): void {
   for (let i = 0; i < n; i++) b[at + i] = (v >>> (8 * i)) & 0xff;
@@ -40,18 +35,4 @@ export function buildConfigSpace(p: Personality): ConfigSpaceImage {
   put(writeMask, 0x1c, 0xffffffff, 4);
   writeMask[0x3c] = 0xff;
   return { bytes, writeMask };
-}
-
-/** Applies a config write through the mask. */
-export function applyConfigWrite(
-  space: Uint8Array,
-  mask: Uint8Array,
-  offset: number,
-  data: Uint8Array,
-): void {
-  for (let i = 0; i < data.byteLength; i++) {
-    const at = offset + i;
-    const m = mask[at] ?? 0;
-    space[at] = (space[at]! & ~m) | (data[i]! & m);
-  }
 }

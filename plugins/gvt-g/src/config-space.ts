@@ -7,6 +7,7 @@
  * Writes go through a per-byte write mask, so BAR sizing (all-ones, read back) and
  * read-only IDs behave as on hardware, in any write width the VMM replays.
  */
+import type { ConfigSpaceImage } from "@mdevkit/core";
 import { BAR0_BYTES } from "./registers.js";
 import type { VgpuType } from "./vgpu-types.js";
 
@@ -62,12 +63,6 @@ export function apertureBarBytes(t: VgpuType): number {
   return 2 ** Math.ceil(Math.log2(t.lowGmBytes));
 }
 
-/** The config space at power-on, and which bits the VMM or guest may change. */
-export interface ConfigSpaceImage {
-  readonly bytes: Uint8Array;
-  readonly writeMask: Uint8Array;
-}
-
 function put(bytes: Uint8Array, offset: number, value: number, width: 1 | 2 | 4): void {
   for (let i = 0; i < width; i++) bytes[offset + i] = (value >>> (8 * i)) & 0xff;
 }
@@ -113,20 +108,6 @@ export function buildConfigSpace(t: VgpuType): ConfigSpaceImage {
   put(mask, Cfg.SWSCI, 0xffffffff, 4);
   put(mask, Cfg.ASLS, 0xffffffff, 4);
   return { bytes, writeMask: mask };
-}
-
-/** Applies a config write through `writeMask`, byte by byte (any width, any alignment). */
-export function applyConfigWrite(
-  bytes: Uint8Array,
-  writeMask: Uint8Array,
-  offset: number,
-  data: Uint8Array,
-): void {
-  for (let i = 0; i < data.byteLength; i++) {
-    const at = offset + i;
-    const m = writeMask[at]!;
-    bytes[at] = (bytes[at]! & ~m) | (data[i]! & m);
-  }
 }
 
 /** Whether the guest enabled MSI (the vGPU's only interrupt path, as with GVT-g). */

@@ -22,7 +22,7 @@ import {
   MigState,
   migStateName,
 } from "@mdevkit/core";
-import { applyConfigWrite, buildConfigSpace, CFG_BYTES } from "./config-space.js";
+import { buildConfigSpace } from "./config-space.js";
 import { stepVgpu } from "./guest-driver.js";
 import type { PinPort } from "./host-space.js";
 import {
@@ -75,7 +75,6 @@ export class GvtgDriver extends AbstractVendorDriver {
   readonly options: GvtgOptions;
   /** The device model (exposed for tests and descriptions). */
   readonly vgpu: Vgpu;
-  readonly #writeMask: Uint8Array;
   /** State documents already sent in this precopy session (the `end` record counts them). */
   #docsSent = 0;
   /** Whether the compat record of the current resuming session has been checked. */
@@ -84,9 +83,10 @@ export class GvtgDriver extends AbstractVendorDriver {
   constructor(ctx: DeviceContext) {
     const type = vgpuTypeOf(ctx.deviceType);
     const options = parseGvtgOptions(ctx.options);
+    const configSpace = buildConfigSpace(type);
     super(ctx, {
       maxStateBytes: maxStateBytes(type),
-      configSpaceSize: CFG_BYTES,
+      configSpace,
       ...(options.stopCopyOnly ? { migrationFlags: MigFlags.STOP_COPY } : {}),
     });
     if (ctx.dirtyTracking !== "iommu-pinned" && ctx.dirtyTracking !== "vendor-bitmap") {
@@ -103,9 +103,6 @@ export class GvtgDriver extends AbstractVendorDriver {
     }
     this.type = type;
     this.options = options;
-    const cfg = buildConfigSpace(type);
-    this.configSpace.set(cfg.bytes);
-    this.#writeMask = cfg.writeMask;
     const pinner = ctx.pinner;
     // KVMGT pins every page it DMA-maps whatever the VMM tracks with; the IOMMU reports
     // the pins only when the VMM chose iommu-pinned tracking.
@@ -120,7 +117,8 @@ export class GvtgDriver extends AbstractVendorDriver {
       fbPages: profile === "heavy" ? type.heavyFramebufferPages : type.framebufferPages,
       seed: ctx.seed,
       guestPages: ctx.guestMemory.pages,
-      config: { bytes: this.configSpace, writeMask: this.#writeMask },
+      // Guest config accesses through the vGPU land in the same space, through the same mask.
+      config: { bytes: this.configSpace, writeMask: configSpace.writeMask },
       ports: {
         dmaWrite: (gpa, data) => this.dmaWrite(gpa, data),
         dmaRead: (gpa, length) => this.dmaRead(gpa, length),
@@ -315,10 +313,6 @@ export class GvtgDriver extends AbstractVendorDriver {
     this.vgpu.ggtt.stopTracking();
     this.vgpu.powerOn();
     this.#prefixChecked = false;
-  }
-
-  protected override _configWrite(offset: number, data: Uint8Array): void {
-    applyConfigWrite(this.configSpace, this.#writeMask, offset, data);
   }
 
   #compat() {

@@ -9,7 +9,6 @@
  */
 export { checkCompatible } from "./compatibility.js";
 export {
-  applyConfigWrite,
   buildConfigSpace,
   CFG_BYTES,
   Cfg,

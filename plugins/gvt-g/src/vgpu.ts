@@ -5,8 +5,8 @@
  * guest-driver.ts). Pure: guest memory, pins and interrupts come through {@link VgpuPorts},
  * so the model runs the same under the driver and in unit tests.
  */
-import { MdevError } from "@mdevkit/core";
-import { applyConfigWrite, msiEnabled } from "./config-space.js";
+import { applyConfigWrite, MdevError } from "@mdevkit/core";
+import { msiEnabled } from "./config-space.js";
 import { Ggtt } from "./ggtt.js";
 import { type GuestLayout, guestLayout } from "./guest-layout.js";
 import { draw, Stream } from "./hash.js";

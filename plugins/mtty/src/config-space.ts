@@ -9,6 +9,7 @@
  * Config space is not part of the device stream: the VMM saves it and writes it back
  * on the target before RESUMING, so every guest-programmable field must be writable here.
  */
+import type { ConfigSpaceImage } from "@mdevkit/core";
 import { PORT_WINDOW } from "./uart.js";
 
 /** mtty.c's vendor ID (0x4348). */
@@ -41,12 +42,6 @@ const COMMAND_WRITABLE = 0x0407;
 /** Size of BAR0: one {@link PORT_WINDOW} per port (a power of two for 1, 2 or 4 ports). */
 export function bar0Size(nrPorts: number): number {
   return nrPorts * PORT_WINDOW;
-}
-
-/** The device's config space at power-on, and which bits the VMM or guest may change. */
-export interface ConfigSpaceImage {
-  readonly bytes: Uint8Array;
-  readonly writeMask: Uint8Array;
 }
 
 function put16(bytes: Uint8Array, offset: number, value: number): void {
@@ -83,22 +78,4 @@ export function buildConfigSpace(nrPorts: number): ConfigSpaceImage {
   // Everything else, including BAR1-5 and the expansion ROM BAR, reads as fixed:
   // an unimplemented BAR sizes to 0, which is how a guest learns it is absent.
   return { bytes, writeMask };
-}
-
-/**
- * Applies a config write of `data` at `offset` to `bytes` through `writeMask`.
- * Any width and alignment is accepted, byte by byte, as the VMM may replay a saved
- * header in whatever chunks it likes.
- */
-export function applyConfigWrite(
-  bytes: Uint8Array,
-  writeMask: Uint8Array,
-  offset: number,
-  data: Uint8Array,
-): void {
-  for (let i = 0; i < data.byteLength; i++) {
-    const at = offset + i;
-    const mask = writeMask[at]!;
-    bytes[at] = (bytes[at]! & ~mask) | (data[i]! & mask);
-  }
 }

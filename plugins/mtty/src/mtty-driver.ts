@@ -22,7 +22,7 @@ import {
   migStateName,
 } from "@mdevkit/core";
 import { encodeCompatibility } from "./compatibility.js";
-import { applyConfigWrite, buildConfigSpace } from "./config-space.js";
+import { buildConfigSpace } from "./config-space.js";
 import { portCountOf } from "./device-types.js";
 import {
   checkHeader,
@@ -57,7 +57,6 @@ export class MttyDriver extends AbstractVendorDriver {
   /** Number of serial ports (from the device type). */
   readonly portCount: number;
   readonly #ports: UartPort[];
-  readonly #configWriteMask: Uint8Array;
   /** Host-side wire output per port; not device state, so neither migrated nor compared. */
   readonly #transmitted: number[][];
   /** Bytes the current tick delivered (what {@link tick} reports). */
@@ -67,11 +66,8 @@ export class MttyDriver extends AbstractVendorDriver {
     const portCount = portCountOf(ctx.deviceType);
     checkOptions(ctx.options);
     // Exact: the resuming stream refuses (E2BIG) anything longer than a full image.
-    super(ctx, { maxStateBytes: streamBytes(portCount) });
+    super(ctx, { maxStateBytes: streamBytes(portCount), configSpace: buildConfigSpace(portCount) });
     this.portCount = portCount;
-    const config = buildConfigSpace(portCount);
-    this.configSpace.set(config.bytes);
-    this.#configWriteMask = config.writeMask;
     this.#transmitted = Array.from({ length: portCount }, () => []);
     this.#ports = Array.from(
       { length: portCount },
@@ -230,10 +226,6 @@ export class MttyDriver extends AbstractVendorDriver {
     this.#transmitted.forEach((_, i) => {
       this.#transmitted[i] = [];
     });
-  }
-
-  protected override _configWrite(offset: number, data: Uint8Array): void {
-    applyConfigWrite(this.configSpace, this.#configWriteMask, offset, data);
   }
 
   // ---- wiring ----

@@ -3,6 +3,7 @@
  * and BAR3 (16 KiB MSI-X table and PBA), both 64-bit memory BARs. The VMM saves and
  * restores it (QEMU's `vfio_pci_save_config`), so it is not in the plugin's stream.
  */
+import type { ConfigSpaceImage } from "@mdevkit/core";
 import { VF_DEVICE_ID, VF_MMIO_SIZE, VF_VENDOR_ID } from "./regs.js";
 
 /** Class code: network controller (0x02), Ethernet (0x00). */
@@ -30,12 +31,6 @@ const COMMAND_WRITABLE = 0x0406;
 /** BAR flags: 64-bit memory BAR (type 10b). */
 const BAR_MEM64 = 0x4;
 
-/** The power-on config space and which bits may be written. */
-export interface ConfigSpaceImage {
-  readonly bytes: Uint8Array;
-  readonly writeMask: Uint8Array;
-}
-
 function put(bytes: Uint8Array, offset: number, value: number, size: 1 | 2 | 4): void {
   for (let i = 0; i < size; i++) bytes[offset + i] = (value >>> (8 * i)) & 0xff;
 }
@@ -62,18 +57,4 @@ export function buildConfigSpace(): ConfigSpaceImage {
   put(mask, Cfg.BAR3 + 4, 0xffff_ffff, 4);
   mask[Cfg.INTERRUPT_LINE] = 0xff;
   return { bytes, writeMask: mask };
-}
-
-/** Applies a config write through the write mask (read-only bits keep their value). */
-export function applyConfigWrite(
-  bytes: Uint8Array,
-  writeMask: Uint8Array,
-  offset: number,
-  data: Uint8Array,
-): void {
-  for (let i = 0; i < data.byteLength; i++) {
-    const at = offset + i;
-    const m = writeMask[at]!;
-    bytes[at] = (bytes[at]! & ~m) | (data[i]! & m);
-  }
 }

@@ -15,7 +15,6 @@ export {
   SRIOV_NIC_PLUGIN_NAME,
 } from "./compatibility.js";
 export { buildConfigSpace, Cfg, VF_CLASS_CODE } from "./config-space.js";
-export { exerciseSriovNic, sriovNicConformanceOptions } from "./conformance-options.js";
 export { describeNicState, describeState, nicInvariants } from "./describe.js";
 export { SRIOV_NIC_DEVICE_TYPES } from "./device-types.js";
 export * from "./frame.js";

@@ -24,7 +24,7 @@ import {
   migStateName,
 } from "@mdevkit/core";
 import { compatInfoFor, incompatibility } from "./compatibility.js";
-import { applyConfigWrite, buildConfigSpace } from "./config-space.js";
+import { buildConfigSpace } from "./config-space.js";
 import { formatMac, parseMac } from "./frame.js";
 import {
   decodeGuestControl,
@@ -94,7 +94,6 @@ export class SriovNicDriver extends AbstractVendorDriver {
   readonly #caps: PfCapabilities;
   readonly #device: NicDevice;
   readonly #guest: GuestDriver | undefined;
-  readonly #configWriteMask: Uint8Array;
   readonly #standaloneGen: TrafficGenerator;
   readonly #rxRate: number;
   #port: SwitchPort | undefined;
@@ -115,6 +114,7 @@ export class SriovNicDriver extends AbstractVendorDriver {
     const options = parseNicOptions(ctx.options);
     super(ctx, {
       maxStateBytes: MAX_STREAM_BYTES,
+      configSpace: buildConfigSpace(),
       ...(options.migration === "stop-copy" ? { migrationFlags: MigFlags.STOP_COPY } : {}),
       ...(options.maxDmaLogRanges !== undefined
         ? { maxDmaLogRanges: options.maxDmaLogRanges }
@@ -142,9 +142,6 @@ export class SriovNicDriver extends AbstractVendorDriver {
       );
     }
     this.layout = new GuestLayout(Math.max(0, base), this.profile);
-    const config = buildConfigSpace();
-    this.configSpace.set(config.bytes);
-    this.#configWriteMask = config.writeMask;
     this.#dirtyLogFault = options.dirtyLogFault;
     this.#rxRate = options.rxRate ?? this.profile.rxRate;
     this.#standaloneGen = new TrafficGenerator({ seed: ctx.seed, vfMac: mac });
@@ -451,10 +448,6 @@ export class SriovNicDriver extends AbstractVendorDriver {
     this.#migratedIn = false;
     this.#lastConfig = undefined;
     this.#prefixChecked = false;
-  }
-
-  protected override _configWrite(offset: number, data: Uint8Array): void {
-    applyConfigWrite(this.configSpace, this.#configWriteMask, offset, data);
   }
 
   protected override _logReadAndClear(

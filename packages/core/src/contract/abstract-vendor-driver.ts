@@ -8,6 +8,7 @@ import { DmaLogger } from "../memory/dma-logger.js";
 import { PAGE_SIZE } from "../memory/page.js";
 import { VendorDirtyTracker } from "../memory/vendor-dirty-tracker.js";
 import { type ArcHook, type ArcStep, arcPlan, type SessionAction } from "./arc-steps.js";
+import { applyConfigWrite, type ConfigSpaceImage } from "./config-space-image.js";
 import type { DeviceContext } from "./device-context.js";
 import { DMA_LOG_MAX_RANGES, type DmaLogRange, validateDmaLogRanges } from "./dma-log-range.js";
 import type { MigrationDataStream, PrecopyInfo } from "./migration-data-stream.js";
@@ -21,7 +22,13 @@ const { ERROR, RUNNING, PRE_COPY, PRE_COPY_P2P } = MigState;
 export interface DriverDescription {
   /** Most bytes a resuming stream accepts (the device's maximum state size). */
   readonly maxStateBytes: number;
-  /** PCI config space size; 256 (conventional) by default, 4096 for PCIe extended space. */
+  /**
+   * The device's power-on PCI config space and write mask; writes then go through the
+   * mask (read-only bits keep their value). Without it: 256 (or `configSpaceSize`) zero
+   * bytes, all writable.
+   */
+  readonly configSpace?: ConfigSpaceImage;
+  /** PCI config space size when no {@link configSpace} is given; 256 by default. */
   readonly configSpaceSize?: 256 | 4096;
   /**
    * Narrows the plugin's flags for this one device (e.g. an option that runs STOP_COPY
@@ -62,6 +69,7 @@ export abstract class AbstractVendorDriver implements VendorDriver {
   protected readonly configSpace: Uint8Array;
   readonly #maxStateBytes: number;
   readonly #maxDmaLogRanges: number;
+  readonly #configWriteMask: Uint8Array | undefined;
   #state: MigState = RUNNING;
   #running = true;
   #saving: SavingStream | undefined;
@@ -99,8 +107,13 @@ export abstract class AbstractVendorDriver implements VendorDriver {
     this.ctx = ctx;
     this.migrationFlags = flags;
     this.dirtyTracking = ctx.dirtyTracking;
-    this.configSpaceSize = description.configSpaceSize ?? 256;
-    this.configSpace = new Uint8Array(this.configSpaceSize);
+    const image = description.configSpace;
+    if (image !== undefined && image.bytes.byteLength !== image.writeMask.byteLength) {
+      throw new MdevError("EINVAL", "config space image and write mask differ in size");
+    }
+    this.configSpaceSize = image?.bytes.byteLength ?? description.configSpaceSize ?? 256;
+    this.configSpace = image ? image.bytes.slice() : new Uint8Array(this.configSpaceSize);
+    this.#configWriteMask = image?.writeMask.slice();
     this.#maxStateBytes = description.maxStateBytes;
     this.#maxDmaLogRanges = maxRanges;
     if (ctx.dirtyTracking === "dma-logging") this.#dmaLog = new DmaLogger();
@@ -541,9 +554,13 @@ export abstract class AbstractVendorDriver implements VendorDriver {
   }
   /** The precopy session ended without STOP_COPY (back to RUNNING); stop tracking. */
   protected _precopyEnd(): Promise<void> | void {}
-  /** Applies a config-space write; default stores the bytes. Override for read-only fields and BAR sizing. */
+  /**
+   * Applies a config-space write: through the write mask of the image given to the
+   * constructor, or storing the bytes when there is none. Override for side effects.
+   */
   protected _configWrite(offset: number, data: Uint8Array): void {
-    this.configSpace.set(data, offset);
+    if (this.#configWriteMask === undefined) this.configSpace.set(data, offset);
+    else applyConfigWrite(this.configSpace, this.#configWriteMask, offset, data);
   }
   /** The device's own work for one tick, called only while {@link running}. Default: none. */
   protected _tick(): void {}

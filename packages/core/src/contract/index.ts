@@ -8,6 +8,12 @@ export {
   renderArcTable,
   type SessionAction,
 } from "./arc-steps.js";
+export {
+  applyConfigWrite,
+  ConfigSpaceBuilder,
+  type ConfigSpaceImage,
+  PCI_CFG,
+} from "./config-space-image.js";
 export type {
   Clock,
   DeviceContext,
