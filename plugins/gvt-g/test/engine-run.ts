@@ -136,8 +136,11 @@ export async function runMigration(o: RunOptions): Promise<Run> {
   }
   for (let i = 0; i < (o.ticksBefore ?? 120); i++) src.tick();
   o.prepare?.(src);
+  // Without the pump the device stays exactly as prepared until STOP: the VM's activity
+  // timer starts before start() waits for the vCPU workers, and on a loaded machine it can
+  // fire during that wait, so it must find no tick to call.
+  if (o.pump === false) src.tick = () => {};
   await source.start();
-  // Without the pump the device stays exactly as prepared until STOP.
   if (o.pump === false) source.stopDeviceActivity();
   const channel = createMemoryChannelPair();
   let arrival: Arrival | undefined;

@@ -37,11 +37,10 @@ describe.each(transports)("migration over $name", ({ on }) => {
     // The default VM has an mtty serial card; its ports must have arrived.
     expect(src.devices).toHaveProperty(["00:05.0", "portCount"], 2);
 
-    // Timings: a pause happened and is part of the whole; both are plausible for 96 MiB.
+    // Timings: a pause happened and is part of the whole (how long each takes is a
+    // benchmark figure, not a test: it stretches with the machine's load).
     expect(src.downtimeMs).toBeGreaterThan(0);
     expect(src.totalTimeMs).toBeGreaterThanOrEqual(src.downtimeMs);
-    expect(src.downtimeMs).toBeLessThan(2_000);
-    expect(src.totalTimeMs).toBeLessThan(60_000);
     expect(src.iterations.length).toBeGreaterThanOrEqual(1);
     // Every byte the source put on the wire was read by the target.
     expect(dst.bytesReceived).toBe(src.wireBytes);

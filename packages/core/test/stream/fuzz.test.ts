@@ -81,7 +81,8 @@ function original(s: Scenario, records: readonly Uint8Array[]): StreamRecord[] {
   return r.applied;
 }
 
-describe("decoder fuzzing: every corruption is a typed StreamError", () => {
+// Each property runs hundreds of cases: a budget for a loaded 2-core machine, not a speed check.
+describe("decoder fuzzing: every corruption is a typed StreamError", { timeout: 180_000 }, () => {
   it("truncation at any byte fails unless the cut lands after END on a record boundary", () => {
     fc.assert(
       fc.property(mutatedArb, ({ s, records, chunk, pick }) => {
