@@ -8,6 +8,7 @@ export * from "./errors/index.js";
 export * from "./fsm/index.js";
 export { createHost, type HostOptions, type MdevHost } from "./host.js";
 export * from "./memory/index.js";
+export { mix32 } from "./model/mix32.js";
 export * from "./state/index.js";
 export * from "./stream/index.js";
 export * from "./transport/index.js";

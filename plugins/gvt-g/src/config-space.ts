@@ -7,7 +7,7 @@
  * Writes go through a per-byte write mask, so BAR sizing (all-ones, read back) and
  * read-only IDs behave as on hardware, in any write width the VMM replays.
  */
-import type { ConfigSpaceImage } from "@mdevkit/core";
+import { type ConfigSpaceImage, PCI_CFG } from "@mdevkit/core";
 import { BAR0_BYTES } from "./registers.js";
 import type { VgpuType } from "./vgpu-types.js";
 
@@ -22,18 +22,9 @@ export const CFG_BYTES = 4096;
 
 /** Offsets in the config space. */
 export const Cfg = {
-  VENDOR_ID: 0x00,
-  DEVICE_ID: 0x02,
-  COMMAND: 0x04,
-  STATUS: 0x06,
-  REVISION: 0x08,
-  CLASS_PROG_IF: 0x09,
-  BAR0: 0x10,
+  ...PCI_CFG,
   BAR2: 0x18,
-  SUBSYSTEM_VENDOR_ID: 0x2c,
-  SUBSYSTEM_ID: 0x2e,
   CAP_PTR: 0x34,
-  INTERRUPT_PIN: 0x3d,
   /** MSI capability (SKL `pdev->msi_cap`). */
   MSI_CAP: 0xac,
   MSI_CONTROL: 0xae,

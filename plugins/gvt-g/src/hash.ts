@@ -3,17 +3,7 @@
  * stream, tick, index), so a vGPU resumed on the target draws exactly what the source
  * would have drawn next without any generator state crossing the wire.
  */
-
-/** 32-bit avalanche mix (the "lowbias32" finaliser). */
-export function mix32(x: number): number {
-  let h = x >>> 0;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x7feb352d);
-  h ^= h >>> 15;
-  h = Math.imul(h, 0x846ca68b);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
+import { mix32 } from "@mdevkit/core";
 
 /** A draw in `[0, 2^32)` keyed by `seed`, a `stream` id and two coordinates. */
 export function draw(seed: number, stream: number, a: number, b = 0): number {

@@ -9,7 +9,7 @@
  * Config space is not part of the device stream: the VMM saves it and writes it back
  * on the target before RESUMING, so every guest-programmable field must be writable here.
  */
-import type { ConfigSpaceImage } from "@mdevkit/core";
+import { type ConfigSpaceImage, PCI_CFG } from "@mdevkit/core";
 import { PORT_WINDOW } from "./uart.js";
 
 /** mtty.c's vendor ID (0x4348). */
@@ -19,20 +19,8 @@ export const MTTY_DEVICE_ID = 0x3253;
 /** Class code: simple communication controller (0x07), serial (0x00), 16550-compatible (0x02). */
 export const MTTY_CLASS_CODE = 0x070002;
 
-/** Offsets used below (PCI local bus spec, type 0 header). */
-export const Cfg = {
-  VENDOR_ID: 0x00,
-  DEVICE_ID: 0x02,
-  COMMAND: 0x04,
-  STATUS: 0x06,
-  REVISION: 0x08,
-  CLASS_PROG_IF: 0x09,
-  BAR0: 0x10,
-  SUBSYSTEM_VENDOR_ID: 0x2c,
-  SUBSYSTEM_ID: 0x2e,
-  INTERRUPT_LINE: 0x3c,
-  INTERRUPT_PIN: 0x3d,
-} as const;
+/** Offsets used below: the standard type 0 header fields (core's `PCI_CFG`). */
+export const Cfg = PCI_CFG;
 
 /** BAR0 bit 0: this BAR decodes I/O space (read-only). */
 const BAR_IO_SPACE = 0x1;

@@ -6,17 +6,7 @@
  * sequence number (`wireSeq`), and a target seeded like the source sends exactly the
  * bytes the source would have received next.
  */
-
-/** 32-bit avalanche mix (the "lowbias32" finaliser): cheap, and every input bit affects every output bit. */
-function mix32(x: number): number {
-  let h = x >>> 0;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x7feb352d);
-  h ^= h >>> 15;
-  h = Math.imul(h, 0x846ca68b);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
+import { mix32 } from "@mdevkit/core";
 
 function draw(seed: number, port: number, seq: number, salt: number): number {
   return mix32(mix32(mix32(seed ^ salt) ^ port) ^ seq);

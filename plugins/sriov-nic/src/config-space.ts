@@ -3,7 +3,7 @@
  * and BAR3 (16 KiB MSI-X table and PBA), both 64-bit memory BARs. The VMM saves and
  * restores it (QEMU's `vfio_pci_save_config`), so it is not in the plugin's stream.
  */
-import type { ConfigSpaceImage } from "@mdevkit/core";
+import { type ConfigSpaceImage, PCI_CFG } from "@mdevkit/core";
 import { VF_DEVICE_ID, VF_MMIO_SIZE, VF_VENDOR_ID } from "./regs.js";
 
 /** Class code: network controller (0x02), Ethernet (0x00). */
@@ -13,17 +13,8 @@ export const VF_MSIX_BAR_SIZE = 16 * 1024;
 
 /** Config-space offsets used here (type 0 header). */
 export const Cfg = {
-  VENDOR_ID: 0x00,
-  DEVICE_ID: 0x02,
-  COMMAND: 0x04,
-  STATUS: 0x06,
-  REVISION: 0x08,
-  CLASS_PROG_IF: 0x09,
-  BAR0: 0x10,
+  ...PCI_CFG,
   BAR3: 0x1c,
-  SUBSYSTEM_VENDOR_ID: 0x2c,
-  SUBSYSTEM_ID: 0x2e,
-  INTERRUPT_LINE: 0x3c,
 } as const;
 
 /** COMMAND bits a VF implements: memory space, bus master, INTx disable (VFs have no I/O space). */

@@ -30,7 +30,7 @@ export {
   type GuestView,
 } from "./guest-driver.js";
 export * from "./migration-format.js";
-export { draw, mix32 } from "./mix.js";
+export { draw } from "./mix.js";
 export {
   type DeviceIo,
   NicDevice,

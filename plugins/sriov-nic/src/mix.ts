@@ -3,17 +3,7 @@
  * stream, index), so a workload resumed on the target continues exactly as the source
  * would have without migrating any generator state.
  */
-
-/** 32-bit avalanche mix ("lowbias32"): every input bit affects every output bit. */
-export function mix32(x: number): number {
-  let h = x >>> 0;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x7feb352d);
-  h ^= h >>> 15;
-  h = Math.imul(h, 0x846ca68b);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
+import { mix32 } from "@mdevkit/core";
 
 /** A draw keyed by (seed, stream, index): the same coordinates always give the same u32. */
 export function draw(seed: number, stream: number, index: number): number {

@@ -21,7 +21,7 @@
  * function of the seed and the sequence), u32 CRC-32 of the first 12 bytes.
  */
 import { crc32 } from "node:zlib";
-import { MdevError } from "@mdevkit/core";
+import { MdevError, mix32 } from "@mdevkit/core";
 
 /** Register offsets in BAR0. */
 export const Reg = {
@@ -90,17 +90,6 @@ export interface DeviceIo {
   dmaWrite(iova: number, bytes: Uint8Array): boolean;
   /** Raise the device's interrupt. */
   raiseIrq(): void;
-}
-
-/** 32-bit avalanche mix ("lowbias32"): every input bit affects every output bit. */
-function mix32(x: number): number {
-  let h = x >>> 0;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x7feb352d);
-  h ^= h >>> 15;
-  h = Math.imul(h, 0x846ca68b);
-  h ^= h >>> 16;
-  return h >>> 0;
 }
 
 /**
