@@ -6,12 +6,11 @@ import { StreamDecoder } from "../stream/stream-decoder.js";
 import type { TargetChannel } from "../transport/channel.js";
 import { checkHandshake } from "./target-handshake.js";
 import type { ResolvedTargetOptions, TargetResult } from "./target-options.js";
-import { ReceivingState } from "./target-receiving.js";
+import { type LoadedVm, ReceivingState } from "./target-receiving.js";
 import { runLoadedVm } from "./target-run.js";
 import {
   AWAITING_HANDSHAKE,
   type AwaitingHandshake,
-  readRecords,
   type TargetSessionEvents,
   unexpected,
 } from "./target-session.js";
@@ -37,7 +36,15 @@ export class OneWayRestore {
   /** Reads the whole save and runs the VM it holds. */
   async run(): Promise<TargetResult> {
     try {
-      return await readRecords(this.channel, this.#decoder, this.events, (r) => this.#step(r));
+      const loaded = await this.#readAll();
+      const result = await runLoadedVm(loaded, {
+        options: this.options,
+        clock: this.services.clock,
+        resumed: async () => this.events.state("running"),
+        bytesReceived: () => this.#decoder.offset,
+      });
+      await this.channel.close().catch(() => {});
+      return result;
     } catch (err) {
       this.channel.destroy();
       if (this.#state.kind === "receiving") await this.#state.vm.destroy().catch(() => {});
@@ -45,8 +52,32 @@ export class OneWayRestore {
     }
   }
 
-  async #step(record: StreamRecord): Promise<TargetResult | undefined> {
+  /**
+   * Applies every record up to END, then reads on to the end of the save: a file is whole
+   * or refused, so bytes after END (a record, or a fragment of one) fail the restore
+   * before the VM ever runs.
+   */
+  async #readAll(): Promise<LoadedVm> {
+    let loaded: LoadedVm | undefined;
+    for await (const chunk of this.channel.receive()) {
+      for (const record of this.#decoder.push(chunk)) {
+        this.events.record(record.type, record.offset);
+        if (loaded !== undefined) {
+          throw new MdevError("EBADMSG", `${record.type} at offset ${record.offset} follows END`);
+        }
+        loaded = await this.#step(record);
+      }
+    }
+    this.#decoder.finish();
+    if (loaded === undefined) throw new MdevError("EBADMSG", "the save has no END");
+    return loaded;
+  }
+
+  async #step(record: StreamRecord): Promise<LoadedVm | undefined> {
     const state = this.#state;
+    if (record.type === "ABORT") {
+      throw new MdevError("ECONNABORTED", `the save was aborted: ${record.reason}`);
+    }
     if (state.kind === "awaiting-handshake") {
       if (record.type !== "HANDSHAKE") throw unexpected(record, state.kind);
       this.#state = await this.#receive(record);
@@ -56,15 +87,7 @@ export class OneWayRestore {
       await state.apply(record);
       return undefined;
     }
-    const loaded = await state.load(record, this.services.clock);
-    const result = await runLoadedVm(loaded, {
-      options: this.options,
-      clock: this.services.clock,
-      resumed: async () => this.events.state("running"),
-      bytesReceived: () => this.#decoder.offset,
-    });
-    await this.channel.close().catch(() => {});
-    return result;
+    return state.load(record, this.services.clock);
   }
 
   async #receive(record: HandshakeBody): Promise<ReceivingState> {

@@ -58,4 +58,20 @@ describe("one-way restore", () => {
     await expect(target.receive()).rejects.toMatchObject({ code: "EBADMSG" });
     expect(sink.of("target-state").map((e) => e.state)).not.toContain("running");
   });
+
+  it.each([
+    ["one stray byte", Buffer.of(0)],
+    ["a fragment of a frame", Buffer.alloc(40, 0x5a)],
+  ])("refuses a save with %s after END, and never runs it", async (_what, tail) => {
+    const { file } = await savedVm();
+    writeFileSync(file, Buffer.concat([readFileSync(file), tail]));
+    const host = toyHost("dst");
+    const sink = new RecordingSink();
+    host.container.register(TOKENS.EventSink, { useValue: sink });
+    const target = new MigrationTarget(host, openRestore(`file://${file}`));
+    await expect(target.receive()).rejects.toMatchObject({
+      code: expect.stringMatching(/^E(BADMSG|PROTO)$/),
+    });
+    expect(sink.of("target-state").map((e) => e.state)).not.toContain("running");
+  });
 });
