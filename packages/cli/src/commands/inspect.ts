@@ -2,6 +2,7 @@ import { createReadStream } from "node:fs";
 import {
   countDataPages,
   formatBytes,
+  PageDigestTable,
   parseVmConfig,
   StreamDecoder,
   type StreamRecord,
@@ -62,6 +63,8 @@ function describe(r: StreamRecord): Record<string, unknown> {
  */
 export async function inspectCommand(file: string, options: InspectOptions): Promise<void> {
   const decoder = new StreamDecoder();
+  // The target's own RAM check: END's digest must match the pages the file carries.
+  let table: PageDigestTable | undefined;
   let ramShown = 0;
   let ramHidden = 0;
   // `mdevkit inspect FILE | head` closes the pipe early: that is the reader's choice, not an error.
@@ -75,8 +78,12 @@ export async function inspectCommand(file: string, options: InspectOptions): Pro
     for (const r of decoder.push(chunk as Buffer)) {
       if (r.type === "HANDSHAKE") {
         const cfg = parseVmConfig(JSON.parse(new TextDecoder().decode(r.config)));
-        decoder.setGuestPageCount((cfg.memoryMiB * 2 ** 20) / 4096);
+        const pages = (cfg.memoryMiB * 2 ** 20) / 4096;
+        decoder.setGuestPageCount(pages);
+        table = new PageDigestTable(pages);
       }
+      if (r.type === "RAM_PAGES") table?.record(r);
+      if (r.type === "END") table?.check(r.ramDigest);
       if (r.type === "RAM_PAGES" && ramShown >= options.ramRecords) {
         ramHidden++;
         continue;

@@ -2,6 +2,9 @@ import { createHash } from "node:crypto";
 import { crc32c } from "@node-rs/crc32";
 import { MdevError } from "../errors/mdev-error.js";
 import { PAGE_SIZE } from "../memory/page.js";
+import { isDataPage } from "../stream/ram-run.js";
+import type { RamPagesBody } from "../stream/records.js";
+import { digestsEqual } from "../stream/stream-digest.js";
 
 const ZERO_PAGE_CRC = crc32c(Buffer.alloc(PAGE_SIZE));
 
@@ -37,8 +40,42 @@ export class PageDigestTable {
     this.#crcs[pfn] = ZERO_PAGE_CRC;
   }
 
+  /**
+   * Records every page of a decoded RAM_PAGES record: zero pages as zero, data pages by
+   * the per-page CRCs the decoder checked the frame with (or their content without them).
+   */
+  record(run: RamPagesBody): void {
+    const crcs = run.pageCrcs;
+    let j = 0;
+    for (let i = 0; i < run.count; i++) {
+      const pfn = run.startPage + i;
+      if (!isDataPage(run.kinds, i)) {
+        this.zero(pfn);
+      } else {
+        if (crcs) this.set(pfn, crcs[j]);
+        else this.data(pfn, run.data.subarray(j * PAGE_SIZE, (j + 1) * PAGE_SIZE));
+        j++;
+      }
+    }
+  }
+
   /** SHA-256 of the table. */
   digest(): Uint8Array {
     return createHash("sha256").update(this.#crcs).digest();
+  }
+
+  /**
+   * The digest, checked against END's: what the target holds is what the source sent.
+   * @throws MdevError EBADMSG when pages were lost or damaged.
+   */
+  check(endDigest: Uint8Array): Uint8Array {
+    const digest = this.digest();
+    if (!digestsEqual(digest, endDigest)) {
+      throw new MdevError(
+        "EBADMSG",
+        "guest RAM digest does not match END: pages were lost or damaged",
+      );
+    }
+    return digest;
   }
 }

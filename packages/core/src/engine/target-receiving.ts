@@ -7,7 +7,6 @@ import { MigState } from "../fsm/mig-state.js";
 import { PAGE_SIZE } from "../memory/page.js";
 import { isDataPage } from "../stream/ram-run.js";
 import type { DeviceLoadTime, EndBody, RamPagesBody, StreamRecord } from "../stream/records.js";
-import { digestsEqual } from "../stream/stream-digest.js";
 import type { SimulatedVm, VmDevice } from "../vm/simulated-vm.js";
 import { PageDigestTable } from "./page-digest-table.js";
 import type { PreparedVm } from "./target-vm.js";
@@ -114,19 +113,15 @@ export class ReceivingState {
   /** RAM_PAGES: writes the run into guest RAM and records each page's CRC. */
   applyPages(record: RamPagesBody): void {
     const memory = this.vm.memory;
-    const table = this.#table;
     const written = this.#written;
-    const crcs = record.pageCrcs;
     const perSegment = memory.segmentSize / PAGE_SIZE;
     let at = 0;
-    let j = 0;
     let i = 0;
     // Runs of consecutive data pages within one memory segment are copied with one call:
     // the copy into guest RAM is the target's largest cost, and per-page calls add to it.
     while (i < record.count) {
       const pfn = record.startPage + i;
       if (!isDataPage(record.kinds, i)) {
-        table.zero(pfn);
         if (written[pfn] === 1) memory.pageView(pfn).fill(0);
         i++;
         continue;
@@ -139,17 +134,12 @@ export class ReceivingState {
       )
         n++;
       memory.view(pfn * PAGE_SIZE, n * PAGE_SIZE).set(record.data.subarray(at, at + n * PAGE_SIZE));
-      for (let k = 0; k < n; k++) {
-        written[pfn + k] = 1;
-        // The decoder checked the frame CRC from these per-page CRCs: reuse them.
-        if (crcs) table.set(pfn + k, crcs[j + k]);
-        else
-          table.data(pfn + k, record.data.subarray(at + k * PAGE_SIZE, at + (k + 1) * PAGE_SIZE));
-      }
+      written.fill(1, pfn, pfn + n);
       at += n * PAGE_SIZE;
-      j += n;
       i += n;
     }
+    // The decoder checked the frame CRC from per-page CRCs: the table reuses them.
+    this.#table.record(record);
   }
 
   /**
@@ -158,13 +148,7 @@ export class ReceivingState {
    */
   async load(end: EndBody, clock: Clock): Promise<LoadedVm> {
     const endAt = clock.nowNs();
-    const digest = this.#table.digest();
-    if (!digestsEqual(digest, end.ramDigest)) {
-      throw new MdevError(
-        "EBADMSG",
-        "guest RAM digest does not match END: pages were lost or damaged",
-      );
-    }
+    const digest = this.#table.check(end.ramDigest);
     const loadTimes: DeviceLoadTime[] = [];
     for (const d of this.vm.devices) {
       const t0 = clock.nowNs();
