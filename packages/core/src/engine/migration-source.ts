@@ -408,10 +408,18 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
     const targetLoadMs = this.#targetLoadMs(loaded);
     this.#checkAbort(run.answers);
     await this.#send(this.#encoder.go());
-    // From here the VM belongs to the target: no rollback, whatever happens next.
+    // From here the VM belongs to the target unless it answers FAILED: a timeout or a lost
+    // connection proves nothing about whether it runs there, so nothing runs here.
     this.#timeline.mark("goSent");
     this.#phase = "completed";
     await run.answers.waitFor("RESUMED", this.#options.peerTimeoutMs).catch((err: unknown) => {
+      if (run.answers.failedExplicitly) {
+        // FAILED instead of RESUMED: the target discarded the VM before its guest ran (it
+        // answers FAILED only then), so the VM is still this side's to run — libvirt's
+        // Confirm(cancelled). The rollback resumes it.
+        this.#phase = "handover";
+        throw err;
+      }
       throw new MigrationError(
         isMdevError(err) ? err.code : "EIO",
         "handover",

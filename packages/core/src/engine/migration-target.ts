@@ -107,8 +107,10 @@ interface LoadedState {
 class DuplexTargetSession {
   readonly #decoder = new StreamDecoder();
   #state: AwaitingHandshake | ReceivingState | LoadedState = AWAITING_HANDSHAKE;
-  /** The source was already told why (REJECT): no FAILED after it. */
+  /** The source was already told why (REJECT, or FAILED when GO was late): nothing after it. */
   #answeredFinally = false;
+  /** Set when the GO timer fired: a GO arriving now must not start the VM. */
+  #goLate: MdevError | undefined;
 
   constructor(
     private readonly host: MdevHost,
@@ -122,8 +124,10 @@ class DuplexTargetSession {
     try {
       return await readRecords(this.channel, this.#decoder, this.events, (r) => this.#step(r));
     } catch (err) {
-      await this.#discard(err);
-      throw err;
+      // A late GO ends the channel from here; the timeout, not the hang-up, is the reason.
+      const reason = this.#goLate ?? err;
+      await this.#discard(reason);
+      throw reason;
     }
   }
 
@@ -140,6 +144,7 @@ class DuplexTargetSession {
         return undefined;
       case "loaded":
         if (record.type !== "GO") throw unexpected(record, state.kind);
+        if (this.#goLate) throw this.#goLate;
         clearTimeout(state.goTimer);
         return this.#run(state.loaded);
     }
@@ -182,11 +187,21 @@ class DuplexTargetSession {
     await this.#answer({ type: "LOADED", devices: loaded.loadTimes });
     this.events.loaded();
     this.events.state("loaded");
-    // Without GO the VM must never run: give up (and drop it) when GO is late.
+    // Without GO the VM must never run: give up (and drop it) when GO is late, and say so
+    // first, so a source that sent GO meanwhile knows the VM is still its own.
     const goTimer = setTimeout(() => {
-      this.channel.destroy(
-        new MdevError("ETIMEDOUT", `no GO within ${this.options.goTimeoutMs} ms of LOADED`),
+      const late = new MdevError(
+        "ETIMEDOUT",
+        `no GO within ${this.options.goTimeoutMs} ms of LOADED`,
       );
+      this.#answeredFinally = true;
+      this.#goLate = late;
+      void Promise.race([
+        this.#answer({ type: "FAILED", reason: late.message }),
+        new Promise((r) => setTimeout(r, 500)),
+      ])
+        .catch(() => {})
+        .finally(() => this.channel.destroy(late));
     }, this.options.goTimeoutMs);
     return { kind: "loaded", loaded, goTimer };
   }

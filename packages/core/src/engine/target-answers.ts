@@ -63,6 +63,14 @@ export class TargetAnswers {
     return this.#failure;
   }
 
+  /**
+   * Whether the target said FAILED (it discarded the VM), as opposed to vanishing or timing
+   * out: after GO, only FAILED proves the VM never ran there.
+   */
+  get failedExplicitly(): boolean {
+    return this.#seen.has("FAILED");
+  }
+
   /** Whether the target acknowledged that every device loaded its initial precopy data. */
   get switchoverAcked(): boolean {
     return this.#switchoverAcked;

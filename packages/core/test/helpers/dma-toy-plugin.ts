@@ -21,6 +21,8 @@ export interface DmaToyOptions {
   readonly offered?: readonly DirtyTrackingMethod[];
   /** Most DMA-log ranges a device accepts. */
   readonly maxDmaLogRanges?: number;
+  /** Fail STOP -> RUNNING (a target whose device cannot start). */
+  readonly failStart?: boolean;
 }
 
 /**
@@ -33,6 +35,7 @@ export class DmaToyDriver extends AbstractVendorDriver {
   position = 0;
   readonly #ring: number;
   readonly #failSave: boolean;
+  readonly #failStart: boolean;
 
   constructor(ctx: DeviceContext, options: DmaToyOptions) {
     super(ctx, {
@@ -43,6 +46,7 @@ export class DmaToyDriver extends AbstractVendorDriver {
     });
     this.#ring = options.ringPages ?? 32;
     this.#failSave = options.failSave ?? false;
+    this.#failStart = options.failStart ?? false;
     if (this.dirtyTracking === "iommu-pinned") ctx.pinner?.pin(16 * 4096, this.#ring);
   }
 
@@ -57,7 +61,9 @@ export class DmaToyDriver extends AbstractVendorDriver {
   }
 
   protected _stopDevice(): void {}
-  protected _startDevice(): void {}
+  protected _startDevice(): void {
+    if (this.#failStart) throw new MdevError("EIO", "toy device failed to start");
+  }
   protected override _precopyStart(): Uint8Array {
     return this.#header();
   }
