@@ -55,6 +55,8 @@ function startSource(first: Target, healthy: Target, vm: readonly string[]): Mde
     "--warmup",
     "150",
     "--verify-ram",
+    // The retry must converge however loaded the machine is (throttling is not under test).
+    "--auto-converge",
     ...vm,
   ]);
 }
