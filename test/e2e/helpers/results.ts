@@ -13,7 +13,11 @@ export interface SourceSummary {
   readonly ramDigest: string;
   readonly ramSha256?: string;
   readonly maxThrottle: number;
-  readonly iterations: readonly { readonly iteration: number; readonly throttle: number }[];
+  readonly iterations: readonly {
+    readonly iteration: number;
+    readonly throttle: number;
+    readonly expectedDowntimeMs: number;
+  }[];
   readonly devices: Readonly<Record<string, unknown>>;
 }
 

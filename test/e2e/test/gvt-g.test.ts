@@ -1,8 +1,8 @@
 // Issue #10, "Must show": `mdevkit migrate`/`listen` with a VM config holding a GVTg_V5_4
 // vGPU migrates between two processes, and the device check says identical.
 import { afterEach, describe, expect, it } from "vitest";
-import { cleanup, expectExit, spawnEvents, startTarget, writeJson } from "../helpers/processes.js";
-import { expectSameVm, sourceResult, targetResult } from "../helpers/results.js";
+import { migrateConfig } from "../helpers/migrate.js";
+import { cleanup, writeJson } from "../helpers/processes.js";
 
 afterEach(cleanup);
 
@@ -25,22 +25,10 @@ describe.each(["iommu-pinned", "vendor-bitmap"])("a VM with a GVTg_V5_4 vGPU (%s
       deviceTickMs: 2,
       seed: 7,
     });
-    const target = await startTarget(["--run-for", "200"]);
-    const source = spawnEvents([
-      "migrate",
-      "--to",
-      target.url,
-      "--config",
-      config,
-      "--warmup",
-      "300",
-      "--verify-ram",
-    ]);
-    await expectExit(source, { code: 0, signal: null });
-    await expectExit(target.child, { code: 0, signal: null });
-    const src = sourceResult(source);
-    const dst = targetResult(target.child);
-    expectSameVm(src, dst);
+    const { src } = await migrateConfig(config, {
+      target: ["--run-for", "200"],
+      source: ["--warmup", "300"],
+    });
     const vgpu = src.devices["00:02.0"] as Record<string, unknown>;
     expect(vgpu).toMatchObject({
       vgpuType: "GVTg_V5_4",

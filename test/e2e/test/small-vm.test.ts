@@ -3,8 +3,8 @@
 // ("EAGAIN: switchover-ack never arrived", 3 failures in 6 tries). Several migrations of
 // that VM in a row between two processes must all complete.
 import { afterEach, describe, expect, it } from "vitest";
-import { cleanup, expectExit, spawnEvents, startTarget, writeJson } from "../helpers/processes.js";
-import { expectSameVm, sourceResult, targetResult } from "../helpers/results.js";
+import { migrateConfig } from "../helpers/migrate.js";
+import { cleanup, writeJson } from "../helpers/processes.js";
 
 afterEach(cleanup);
 
@@ -27,19 +27,7 @@ describe("a small VM", () => {
   it(`migrates ${RUNS} times in a row between two processes, waiting for the switchover-ack`, async () => {
     const config = smallVm();
     for (let run = 1; run <= RUNS; run++) {
-      const target = await startTarget();
-      const source = spawnEvents([
-        "migrate",
-        "--to",
-        target.url,
-        "--config",
-        config,
-        "--verify-ram",
-      ]);
-      await expectExit(source, { code: 0, signal: null });
-      await expectExit(target.child, { code: 0, signal: null });
-      const src = sourceResult(source);
-      expectSameVm(src, targetResult(target.child));
+      const { src } = await migrateConfig(config);
       // The target's device load time reached the source over the return path (LOADED).
       const downtime = (src as unknown as { downtime: { targetLoadMs: Record<string, number> } })
         .downtime;

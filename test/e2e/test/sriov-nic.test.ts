@@ -1,8 +1,8 @@
 // Issue #11: `mdevkit migrate`/`listen` with a VM config holding an SR-IOV NIC VF migrates
 // between two processes, and the device check says identical.
 import { afterEach, describe, expect, it } from "vitest";
-import { cleanup, expectExit, spawnEvents, startTarget, writeJson } from "../helpers/processes.js";
-import { expectSameVm, sourceResult, targetResult } from "../helpers/results.js";
+import { migrateConfig } from "../helpers/migrate.js";
+import { cleanup, writeJson } from "../helpers/processes.js";
 
 afterEach(cleanup);
 
@@ -27,23 +27,10 @@ describe.each([
       deviceTickMs: 1,
       seed: 11,
     });
-    const target = await startTarget(["--run-for", "200"]);
-    const source = spawnEvents([
-      "migrate",
-      "--to",
-      target.url,
-      "--config",
-      config,
-      "--warmup",
-      "300",
-      "--verify-ram",
-      ...(p2p ? [] : ["--no-p2p"]),
-    ]);
-    await expectExit(source, { code: 0, signal: null });
-    await expectExit(target.child, { code: 0, signal: null });
-    const src = sourceResult(source);
-    const dst = targetResult(target.child);
-    expectSameVm(src, dst);
+    const { src } = await migrateConfig(config, {
+      target: ["--run-for", "200"],
+      source: ["--warmup", "300", ...(p2p ? [] : ["--no-p2p"])],
+    });
     const vf = src.devices["00:06.0"] as Record<string, unknown>;
     // The guest driver had programmed both queue pairs and traffic had flowed.
     expect(vf["rx"]).toMatchObject([{ enabled: true }, { enabled: true }]);
