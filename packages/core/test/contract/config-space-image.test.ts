@@ -1,30 +1,17 @@
 import { describe, expect, it } from "vitest";
 import {
-  AbstractVendorDriver,
   ConfigSpaceBuilder,
   type ConfigSpaceImage,
   type DeviceContext,
   PCI_CFG,
 } from "../../src/index.js";
+import { BareDriver } from "../helpers/bare-driver.js";
 import { inertContext } from "../helpers/toy-driver.js";
 
-class Card extends AbstractVendorDriver {
+class Card extends BareDriver {
   constructor(ctx: DeviceContext, configSpace?: ConfigSpaceImage) {
     super(ctx, { maxStateBytes: 8, ...(configSpace ? { configSpace } : {}) });
   }
-  protected _stopDevice(): void {}
-  protected _startDevice(): void {}
-  protected _saveState(): Uint8Array {
-    return new Uint8Array(0);
-  }
-  protected _loadState(): void {}
-  protected _estimateStateSize(): number {
-    return 0;
-  }
-  protected _compatibilityData(): Uint8Array {
-    return new Uint8Array(0);
-  }
-  protected _reset(): void {}
 }
 
 const image = new ConfigSpaceBuilder(4096)

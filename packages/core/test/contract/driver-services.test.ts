@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
 import {
-  AbstractVendorDriver,
   type DeviceContext,
   type DmaAccess,
   driveTransition,
@@ -8,6 +7,7 @@ import {
   MigFlags,
   MigState,
 } from "../../src/index.js";
+import { BareDriver } from "../helpers/bare-driver.js";
 import { inertContext } from "../helpers/toy-driver.js";
 
 const P = 4096;
@@ -26,7 +26,7 @@ function fakeDma(): DmaAccess & { writes: number[] } {
 }
 
 /** A device whose tick DMAs one byte to the page it is told. */
-class Writer extends AbstractVendorDriver {
+class Writer extends BareDriver {
   page = 0;
   ticks = 0;
   faults = 0;
@@ -50,19 +50,6 @@ class Writer extends AbstractVendorDriver {
     this.ticks++;
     if (!this.write(this.page)) this.faults++;
   }
-  protected _stopDevice(): void {}
-  protected _startDevice(): void {}
-  protected _saveState(): Uint8Array {
-    return new Uint8Array(0);
-  }
-  protected _loadState(): void {}
-  protected _estimateStateSize(): number {
-    return 0;
-  }
-  protected _compatibilityData(): Uint8Array {
-    return new Uint8Array(0);
-  }
-  protected _reset(): void {}
 }
 
 function pagesOf(bitmap: BigUint64Array): number[] {

@@ -1,5 +1,4 @@
 import { describe, expect, it } from "vitest";
-import { AbstractVendorDriver } from "../../src/contract/abstract-vendor-driver.js";
 import type { DeviceContext } from "../../src/contract/device-context.js";
 import { DMA_LOG_MAX_RANGES } from "../../src/contract/dma-log-range.js";
 import { isMdevError } from "../../src/errors/index.js";
@@ -13,6 +12,7 @@ import {
   Iommu,
   PAGE_SIZE,
 } from "../../src/memory/index.js";
+import { BareDriver } from "../helpers/bare-driver.js";
 
 const P = PAGE_SIZE;
 
@@ -221,26 +221,13 @@ describe("DmaLogger REPORT", () => {
 
 describe("DmaLogger behind AbstractVendorDriver", () => {
   it("serves a dma-logging device's log from the writes its DMA helper makes", async () => {
-    class LoggingDevice extends AbstractVendorDriver {
+    class LoggingDevice extends BareDriver {
       constructor(ctx: DeviceContext) {
         super(ctx, { maxStateBytes: 64 });
       }
       write(iova: number, data: Uint8Array): boolean {
         return this.dmaWrite(iova, data);
       }
-      protected _stopDevice(): void {}
-      protected _startDevice(): void {}
-      protected _saveState(): Uint8Array {
-        return new Uint8Array(0);
-      }
-      protected _loadState(): void {}
-      protected _estimateStateSize(): number {
-        return 0;
-      }
-      protected _compatibilityData(): Uint8Array {
-        return new Uint8Array(0);
-      }
-      protected _reset(): void {}
     }
 
     const memory = GuestMemory.create({ size: 64 * P });
