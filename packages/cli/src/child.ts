@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { MdevError } from "@mdevkit/core";
+import { type Errno, MdevError } from "@mdevkit/core";
 import { type ChildEvent, childEventSchema } from "./events.js";
 
 /** Path of the mdevkit executable script, to start child `listen`/`migrate` processes. */
@@ -65,6 +65,18 @@ export class MdevkitChild {
         else reject(new MdevError("ECONNRESET", `child exited (code ${code}) before "${type}"`));
       });
     });
+  }
+
+  /**
+   * The child's `result` event; rejects with its `error` event (as a typed MdevError) if
+   * that comes first — how a parent waits for a `migrate` child.
+   */
+  result(timeoutMs = 60_000): Promise<Extract<ChildEvent, { event: "result" }>> {
+    const failure = this.waitFor("error", timeoutMs).then((e) => {
+      throw new MdevError(e.code as Errno, e.message);
+    });
+    failure.catch(() => {});
+    return Promise.race([this.waitFor("result", timeoutMs), failure]);
   }
 
   /** Kills the child. */

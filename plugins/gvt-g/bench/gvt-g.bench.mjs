@@ -77,11 +77,7 @@ async function migrate(config) {
       "--auto-converge",
     ]);
     try {
-      const error = source
-        .waitFor("error", 600_000)
-        .then((e) => Promise.reject(new Error(e.message)));
-      error.catch(() => {});
-      const { result } = await Promise.race([source.waitFor("result", 600_000), error]);
+      const { result } = await source.result(600_000);
       return result;
     } finally {
       source.kill();

@@ -53,11 +53,7 @@ export async function demoCommand(options: DemoOptions): Promise<void> {
       ...options.migrateArgs,
     ]);
     const stop = options.json ? () => {} : followProgress(source, options.memory * 2 ** 20);
-    const failure = source.waitFor("error", 600_000).then((e) => {
-      throw new MdevError(e.code as "EIO", e.message);
-    });
-    failure.catch(() => {});
-    const srcEvent = await Promise.race([source.waitFor("result", 600_000), failure]);
+    const srcEvent = await source.result(600_000);
     const dstEvent = await target.waitFor("result", 60_000);
     stop();
     const result = srcEvent.result as unknown as MigrationResult & {
