@@ -44,10 +44,12 @@ function migrationOptions(cmd: Command): Command {
     .option("--auto-converge", "throttle vCPUs when precopy does not converge", false)
     .option("--no-switchover-ack", "do not wait for the target to load initial device data")
     .option("--no-p2p", "skip the RUNNING_P2P phase for multi-device VMs")
-    .option(
-      "--verify-ram",
-      "hash all guest RAM on both sides to prove it arrived identical",
-      false,
+    .option("--verify-ram", "hash all guest RAM on both sides to prove it arrived identical", false)
+    .addOption(
+      // Fault-harness knob (test/faults): a stall must outlast the timeouts within seconds.
+      new Option("--peer-timeout <ms>", "longest wait for any one answer from the target")
+        .argParser(arg(parseDuration))
+        .hideHelp(),
     );
 }
 
@@ -134,6 +136,12 @@ export function buildProgram(): Command {
         new Option("--crash-at <point>", "fault injection: die by SIGKILL at this point")
           .choices(CRASH_POINTS)
           .hideHelp(),
+      )
+      .addOption(
+        // Fault-harness knob (test/faults): a stalled source must outlast it within seconds.
+        new Option("--go-timeout <ms>", "longest wait for GO after LOADED")
+          .argParser(arg(parseDuration))
+          .hideHelp(),
       ),
   ).action(async (o) => listenCommand(o));
 
@@ -174,6 +182,7 @@ export function buildProgram(): Command {
         switchoverAck: o.switchoverAck,
         p2p: o.p2p,
         verifyRam: o.verifyRam,
+        ...(o.peerTimeout === undefined ? {} : { peerTimeoutMs: o.peerTimeout }),
       },
     }),
   );

@@ -22,6 +22,8 @@ export interface ListenOptions extends TlsFlags {
   readonly prealloc?: number;
   /** Allow plain TCP on a non-loopback address. */
   readonly insecureBind: boolean;
+  /** How long a loaded VM waits for GO before it is discarded, ms (engine default when absent). */
+  readonly goTimeout?: number;
 }
 
 /**
@@ -43,6 +45,7 @@ export async function listenCommand(options: ListenOptions): Promise<void> {
       const target = new MigrationTarget(host, channel, {
         verifyRam: options.verifyRam,
         ...(preallocated ? { preallocated } : {}),
+        ...(options.goTimeout === undefined ? {} : { goTimeoutMs: options.goTimeout }),
       });
       preallocated = undefined;
       if (options.crashAt) armCrash(target, options.crashAt);
