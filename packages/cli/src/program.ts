@@ -1,7 +1,13 @@
 import { vmConfigJsonSchema } from "@mdevkit/core";
-import { Command, InvalidArgumentError, Option } from "commander";
+import { Argument, Command, InvalidArgumentError, Option } from "commander";
 import { demoCommand } from "./commands/demo.js";
 import { inspectCommand } from "./commands/inspect.js";
+import {
+  KEYGEN_KINDS,
+  type KeygenKind,
+  type KeygenOptions,
+  keygenCommand,
+} from "./commands/keygen.js";
 import { CRASH_POINTS, listenCommand } from "./commands/listen.js";
 import { migrateCommand } from "./commands/migrate.js";
 import { type NewPluginOptions, newPluginCommand } from "./commands/new-plugin.js";
@@ -215,6 +221,28 @@ export function buildProgram(): Command {
     .option("--json", "one JSON object per record", false)
     .option("--ram-records <n>", "show at most this many RAM_PAGES records", arg(parseCount), 20)
     .action(async (file: string, o) => inspectCommand(file, o));
+
+  program
+    .command("keygen")
+    .description("make TLS material: a CA and server/client certificates, or a PSK file")
+    .addArgument(
+      new Argument("[kind]", "what to make (all: a CA, a server and a client identity)")
+        .choices(KEYGEN_KINDS)
+        .default("all"),
+    )
+    .option("--out <dir>", "directory for the files (created mode 0700)", "mdevkit-tls")
+    .option("--name <stem>", "file name of a server, client or psk (default: the kind)")
+    .option(
+      "--host <name>",
+      "a server certificate's DNS name or IP address (repeatable; default 127.0.0.1 and localhost)",
+      collect,
+      [],
+    )
+    .option("--days <n>", "certificate validity", arg(parseCount), 365)
+    .option("--force", "overwrite existing files", false)
+    .action(async (kind: KeygenKind, o: KeygenOptions) => {
+      await keygenCommand(kind, o);
+    });
 
   program
     .command("schema")
