@@ -12,6 +12,7 @@ import type { ChannelOptions } from "../transport/connect.js";
 import { rateLimited, TokenBucket } from "../transport/rate-limiter.js";
 import type { SimulatedVm, VmDevice } from "../vm/simulated-vm.js";
 import { type ConvergenceDecision, ConvergencePolicy } from "./convergence-policy.js";
+import { countingChannel } from "./counting-channel.js";
 import {
   allSupportP2P,
   returnDevicesToRunning,
@@ -40,7 +41,7 @@ export interface MigrationSourceEvents {
   phase: [phase: MigrationPhase];
   /** Finished a precopy iteration. */
   iteration: [stats: IterationStats];
-  /** Bytes went out (at most every batch). */
+  /** Bytes went out (between RAM batches, after each record, and every 100 ms). */
   progress: [progress: MigrationProgress];
   /** The migration failed and the VM was rolled back (or could not be). */
   rollback: [error: MigrationError];
@@ -51,6 +52,15 @@ export interface MigrationSourceEvents {
  * meanwhile and waits again; the waits add up to at most `peerTimeoutMs`.
  */
 const ACK_WAIT_SLICE_MS = 25;
+
+/**
+ * How often progress is also sampled on a timer, so waits with no bytes moving (the
+ * switchover-ack, the target's verify and load) still show in the throughput chart.
+ */
+const SAMPLE_TIMER_MS = 100;
+
+/** Fewest ms between two throughput samples the result keeps. */
+const SAMPLE_MIN_GAP_MS = 20;
 
 /** Lets I/O callbacks run: a pass over a small VM is all microtasks, and answers wait on I/O. */
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
@@ -108,6 +118,8 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
   readonly #encoder = new StreamEncoder();
   readonly #throughput: ThroughputSample[] = [];
   readonly #deviceBytes = new Map<string, number>();
+  /** Bytes the channel took so far (what progress and the throughput samples count). */
+  #written = 0;
   #phase: MigrationPhase = "handshake";
   #iteration = 0;
   #used = false;
@@ -125,10 +137,13 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
     this.#timeline = new MigrationTimeline(this.#services.clock);
     for (const d of vm.devices) this.#deviceBytes.set(d.config.slot, 0);
     // A bandwidth cap is a property of the link the engine sees: it measures and converges against it.
-    this.#channel =
+    const link =
       this.#options.maxBandwidth > 0
         ? rateLimited(channel, new TokenBucket(this.#options.maxBandwidth))
         : channel;
+    this.#channel = countingChannel(link, (n) => {
+      this.#written += n;
+    });
   }
 
   /**
@@ -192,6 +207,10 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
         ),
       this.#options.timeoutMs,
     );
+    // Samples between RAM batches (RamSender's `between`) cover the bulk pass; the timer
+    // covers the waits. Neither blocks: #sample only reads counters.
+    const sampler = setInterval(() => this.#sample(), SAMPLE_TIMER_MS);
+    sampler.unref?.();
     try {
       await this.#handshake(run);
       await this.#setup(run);
@@ -204,6 +223,7 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
       throw await this.#rollback(err, run);
     } finally {
       clearTimeout(deadline);
+      clearInterval(sampler);
     }
   }
 
@@ -295,7 +315,7 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
     this.#iteration++;
     const t0 = this.#timeline.now();
     const bytes0 = this.#encoder.stats.bytes;
-    const sent = await run.ram.send(run.dirty, "snapshot", () => this.#checkAbort(run.answers));
+    const sent = await run.ram.send(run.dirty, "snapshot", () => this.#betweenBatches(run));
     run.dirty.clear();
     const deviceBytes = await run.precopy.drain({
       data: (d, chunk) => this.#sendDeviceData(d, DevicePhase.PRE_COPY, chunk),
@@ -376,7 +396,7 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
     await run.dirtySync.sync(run.dirty);
     await run.dirtySync.stop();
     const finalPages = run.dirty.count();
-    await run.ram.send(run.dirty, "zero-copy", () => this.#checkAbort(run.answers));
+    await run.ram.send(run.dirty, "zero-copy", () => this.#betweenBatches(run));
     this.#timeline.mark("ramSent");
     for (const d of vm.devices) {
       const stream = saving.get(d.index);
@@ -550,10 +570,17 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
     answers.check();
   }
 
+  /** RamSender calls this between batches: abort checks, and progress through the bulk pass. */
+  #betweenBatches(run: SourceRun): void {
+    this.#checkAbort(run.answers);
+    this.#sample();
+  }
+
+  /** Records a throughput sample (at most one per {@link SAMPLE_MIN_GAP_MS}) and emits progress. */
   #sample(): void {
-    const s = { tMs: this.#timeline.elapsedMs(), bytes: this.#encoder.stats.bytes };
+    const s = { tMs: this.#timeline.elapsedMs(), bytes: this.#written };
     const last = this.#throughput[this.#throughput.length - 1];
-    if (last === undefined || s.tMs - last.tMs >= 20) this.#throughput.push(s);
+    if (last === undefined || s.tMs - last.tMs >= SAMPLE_MIN_GAP_MS) this.#throughput.push(s);
     this.#emit({
       kind: "progress",
       progress: { wireBytes: s.bytes, tMs: s.tMs, iteration: this.#iteration, phase: this.#phase },

@@ -1,0 +1,81 @@
+// Issue #13: progress and the throughput samples must move through the whole migration,
+// not jump at the end of the RAM pass (the bulk pass used to send without sampling).
+import { afterEach, describe, expect, it } from "vitest";
+import { MigrationSource, type SimulatedVm, TOKENS } from "../../src/index.js";
+import {
+  memoryTarget,
+  RecordingSink,
+  SteppingClock,
+  startVm,
+  toyHost,
+} from "../helpers/engine-fixtures.js";
+
+const vms: SimulatedVm[] = [];
+afterEach(async () => {
+  await Promise.all(vms.splice(0).map((vm) => vm.destroy()));
+});
+
+/** The largest step between consecutive values of `xs` (sorted), counting from 0 to `end`. */
+function largestGap(xs: readonly number[], end: number): number {
+  const sorted = [0, ...xs, end].sort((a, b) => a - b);
+  let gap = 0;
+  for (let i = 1; i < sorted.length; i++)
+    gap = Math.max(gap, (sorted[i] as number) - (sorted[i - 1] as number));
+  return gap;
+}
+
+describe("progress through the bulk RAM pass", () => {
+  it("progress events and throughput samples are spread over the whole run, not bunched at its end", async () => {
+    const host = toyHost("src");
+    const sink = new RecordingSink();
+    host.container.register(TOKENS.EventSink, { useValue: sink });
+    // 20 ms per clock reading: every sample is at least the minimum gap after the last one,
+    // so which samples are kept depends on the engine's calls, never on this machine's speed.
+    host.container.register(TOKENS.Clock, { useValue: new SteppingClock(20_000_000n) });
+    // 64 MiB of random pages: one pass of several batches (a record holds up to 8 MiB).
+    const vm = await startVm(host, vms, {
+      memoryMiB: 64,
+      vcpus: 1,
+      initialFill: 1,
+      workloads: [{ pattern: "idle" }],
+      devices: [],
+      seed: 5,
+    });
+    const { source, received } = memoryTarget(toyHost("dst"), vms);
+    const result = await new MigrationSource(vm, source, { batchPages: 256 }, host).migrate();
+    await received;
+    expect(result.dataPages).toBeGreaterThan(15_000);
+
+    const progress = sink.of("progress").map((e) => e.progress);
+    const inRamPass = progress.filter((p) => p.phase === "precopy" && p.iteration === 1);
+    expect(inRamPass.length).toBeGreaterThanOrEqual(5);
+    // No stretch of more than a fifth of the bytes goes by without a progress event.
+    const wire = result.wireBytes;
+    expect(
+      largestGap(
+        progress.map((p) => p.wireBytes),
+        wire,
+      ),
+    ).toBeLessThanOrEqual(wire * 0.2);
+    // Progress never runs backwards and ends at the bytes the result reports.
+    for (let i = 1; i < progress.length; i++)
+      expect(progress[i]?.wireBytes).toBeGreaterThanOrEqual(progress[i - 1]?.wireBytes as number);
+    expect(progress.at(-1)?.wireBytes).toBe(wire);
+
+    // The report's throughput chart is drawn from these samples: they cover the run in bytes
+    // and in time.
+    const samples = result.throughput;
+    expect(
+      largestGap(
+        samples.map((s) => s.bytes),
+        wire,
+      ),
+    ).toBeLessThanOrEqual(wire * 0.2);
+    expect(
+      largestGap(
+        samples.map((s) => s.tMs),
+        result.totalTimeMs,
+      ),
+    ).toBeLessThanOrEqual(result.totalTimeMs * 0.2);
+  });
+});
