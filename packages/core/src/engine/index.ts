@@ -20,6 +20,7 @@ export {
   type TargetStateName,
 } from "./migration-events.js";
 export {
+  DEFAULT_SWITCHOVER_TIMEOUT_MS,
   type MigrationOptions,
   type MigrationOptionsInput,
   migrationOptionsSchema,
@@ -44,4 +45,11 @@ export { PageDigestTable } from "./page-digest-table.js";
 export { ramSha256 } from "./ram-sha256.js";
 export { type SaveResult, saveVm } from "./save-vm.js";
 export { TargetAnswers } from "./target-answers.js";
+export {
+  type Admission,
+  defaultMaxMemoryMiB,
+  TargetCapacity,
+  type TargetCapacityOptions,
+} from "./target-capacity.js";
 export { checkHandshake, type HandshakeVerdict } from "./target-handshake.js";
+export { DEFAULT_HANDSHAKE_TIMEOUT_MS } from "./target-options.js";

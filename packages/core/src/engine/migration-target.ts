@@ -13,6 +13,7 @@ import {
 import type { SimulatedVm } from "../vm/simulated-vm.js";
 import type { TargetStateName } from "./migration-events.js";
 import { OneWayRestore } from "./one-way-restore.js";
+import type { Admission } from "./target-capacity.js";
 import { checkHandshake } from "./target-handshake.js";
 import {
   type MigrationTargetOptions,
@@ -25,11 +26,14 @@ import { runLoadedVm } from "./target-run.js";
 import {
   AWAITING_HANDSHAKE,
   type AwaitingHandshake,
+  DISCARDED,
+  type Discarded,
+  HandshakeDeadline,
   readRecords,
   type TargetSessionEvents,
   unexpected,
 } from "./target-session.js";
-import { buildVm } from "./target-vm.js";
+import { type BuildOutcome, buildVm } from "./target-vm.js";
 
 export type { MigrationTargetOptions, TargetResult } from "./target-options.js";
 
@@ -106,7 +110,10 @@ interface LoadedState {
 /** A migration over a channel with a return path: answers, switchover-ack, LOADED, GO. */
 class DuplexTargetSession {
   readonly #decoder = new StreamDecoder();
-  #state: AwaitingHandshake | ReceivingState | LoadedState = AWAITING_HANDSHAKE;
+  #state: AwaitingHandshake | ReceivingState | LoadedState | Discarded = AWAITING_HANDSHAKE;
+  /** The VM's claim on the target's capacity, from admission until it runs or is dropped. */
+  #admission: Admission | undefined;
+  #deadline: HandshakeDeadline | undefined;
   /** The source was already told why (REJECT, or FAILED when GO was late): nothing after it. */
   #answeredFinally = false;
   /** Set when the GO timer fired: a GO arriving now must not start the VM. */
@@ -121,13 +128,18 @@ class DuplexTargetSession {
   ) {}
 
   async run(): Promise<TargetResult> {
+    const deadline = new HandshakeDeadline(this.channel, this.options.handshakeTimeoutMs);
+    this.#deadline = deadline;
     try {
       return await readRecords(this.channel, this.#decoder, this.events, (r) => this.#step(r));
     } catch (err) {
-      // A late GO ends the channel from here; the timeout, not the hang-up, is the reason.
-      const reason = this.#goLate ?? err;
+      // A late GO or HANDSHAKE ends the channel from here; the timeout, not the hang-up,
+      // is the reason.
+      const reason = this.#goLate ?? deadline.expired ?? err;
       await this.#discard(reason);
       throw reason;
+    } finally {
+      deadline.met();
     }
   }
 
@@ -136,6 +148,7 @@ class DuplexTargetSession {
     switch (state.kind) {
       case "awaiting-handshake":
         if (record.type !== "HANDSHAKE") throw unexpected(record, state.kind);
+        this.#deadline?.met();
         this.#state = await this.#accept(record);
         return undefined;
       case "receiving":
@@ -147,6 +160,8 @@ class DuplexTargetSession {
         if (this.#goLate) throw this.#goLate;
         clearTimeout(state.goTimer);
         return this.#run(state.loaded);
+      case "discarded":
+        throw new MdevError("EPROTO", `${record.type} after the target discarded the VM`);
     }
   }
 
@@ -156,14 +171,17 @@ class DuplexTargetSession {
       this.#decoder.header?.configDigest ?? sha256(record.config),
     );
     const verdict = checkHandshake(record, this.services.plugins);
-    const built = verdict.accepted
-      ? await buildVm(verdict.config, this.host, this.options.preallocated)
-      : { refusal: verdict.reason };
+    // The capacity (memory budget, preallocated size, one VM at a time) is asked before
+    // anything is allocated; a refusal leaves the source running.
+    const built: BuildOutcome = verdict.accepted
+      ? await buildVm(verdict.config, this.host, this.options.capacity)
+      : { refusal: verdict.reason, code: "ECONNREFUSED" };
     if ("refusal" in built) {
       this.#answeredFinally = true;
       await this.#answer({ type: "REJECT", reason: built.refusal }).catch(() => {});
-      throw new MdevError("ECONNREFUSED", `refused the VM: ${built.refusal}`);
+      throw new MdevError(built.code, `refused the VM: ${built.refusal}`);
     }
+    this.#admission = built.admission;
     const { vm } = built.prepared;
     this.#decoder.setGuestPageCount(vm.memory.pages);
     const receiving = new ReceivingState(built.prepared, () =>
@@ -217,6 +235,8 @@ class DuplexTargetSession {
       },
       bytesReceived: () => this.#decoder.offset,
     });
+    this.#admission?.running(result.vm.memory);
+    this.#admission = undefined;
     await this.channel.close().catch(() => {});
     return result;
   }
@@ -237,7 +257,12 @@ class DuplexTargetSession {
       ]).catch(() => {});
     }
     this.channel.destroy();
+    // Forget the VM before destroying it: the session (which the error's stack may keep
+    // alive) must hold no path to guest RAM once it failed.
+    this.#state = DISCARDED;
     if (state.kind === "receiving") await state.vm.destroy().catch(() => {});
     if (state.kind === "loaded") await state.loaded.vm.destroy().catch(() => {});
+    this.#admission?.discard();
+    this.#admission = undefined;
   }
 }

@@ -4,6 +4,7 @@ import type { MdevHost } from "../host.js";
 import type { HandshakeBody, StreamRecord } from "../stream/records.js";
 import { StreamDecoder } from "../stream/stream-decoder.js";
 import type { TargetChannel } from "../transport/channel.js";
+import type { Admission } from "./target-capacity.js";
 import { checkHandshake } from "./target-handshake.js";
 import type { ResolvedTargetOptions, TargetResult } from "./target-options.js";
 import { type LoadedVm, ReceivingState } from "./target-receiving.js";
@@ -11,6 +12,8 @@ import { runLoadedVm } from "./target-run.js";
 import {
   AWAITING_HANDSHAKE,
   type AwaitingHandshake,
+  DISCARDED,
+  type Discarded,
   type TargetSessionEvents,
   unexpected,
 } from "./target-session.js";
@@ -23,7 +26,9 @@ import { buildVm } from "./target-vm.js";
  */
 export class OneWayRestore {
   readonly #decoder = new StreamDecoder();
-  #state: AwaitingHandshake | ReceivingState = AWAITING_HANDSHAKE;
+  #state: AwaitingHandshake | ReceivingState | Discarded = AWAITING_HANDSHAKE;
+  /** The VM's claim on the target's capacity, from admission until it runs or is dropped. */
+  #admission: Admission | undefined;
 
   constructor(
     private readonly host: MdevHost,
@@ -43,11 +48,18 @@ export class OneWayRestore {
         resumed: async () => this.events.state("running"),
         bytesReceived: () => this.#decoder.offset,
       });
+      this.#admission?.running(result.vm.memory);
+      this.#admission = undefined;
       await this.channel.close().catch(() => {});
       return result;
     } catch (err) {
       this.channel.destroy();
-      if (this.#state.kind === "receiving") await this.#state.vm.destroy().catch(() => {});
+      const state = this.#state;
+      // No path from this session (nor from the error's stack) to guest RAM after a failure.
+      this.#state = DISCARDED;
+      if (state.kind === "receiving") await state.vm.destroy().catch(() => {});
+      this.#admission?.discard();
+      this.#admission = undefined;
       throw err;
     }
   }
@@ -78,6 +90,9 @@ export class OneWayRestore {
     if (record.type === "ABORT") {
       throw new MdevError("ECONNABORTED", `the save was aborted: ${record.reason}`);
     }
+    if (state.kind === "discarded") {
+      throw new MdevError("EPROTO", `${record.type} after the restore discarded the VM`);
+    }
     if (state.kind === "awaiting-handshake") {
       if (record.type !== "HANDSHAKE") throw unexpected(record, state.kind);
       this.#state = await this.#receive(record);
@@ -93,8 +108,10 @@ export class OneWayRestore {
   async #receive(record: HandshakeBody): Promise<ReceivingState> {
     const verdict = checkHandshake(record, this.services.plugins);
     if (!verdict.accepted) throw new MdevError("ECONNREFUSED", `refused the VM: ${verdict.reason}`);
-    const built = await buildVm(verdict.config, this.host, this.options.preallocated);
-    if ("refusal" in built) throw new MdevError("ECONNREFUSED", `refused the VM: ${built.refusal}`);
+    // The capacity's memory budget is checked here, before the save's RAM is allocated.
+    const built = await buildVm(verdict.config, this.host, this.options.capacity);
+    if ("refusal" in built) throw new MdevError(built.code, `refused the VM: ${built.refusal}`);
+    this.#admission = built.admission;
     this.#decoder.setGuestPageCount(built.prepared.vm.memory.pages);
     this.events.accepted(verdict.config);
     this.events.state("receiving");

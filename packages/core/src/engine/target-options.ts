@@ -1,5 +1,10 @@
+import { MdevError } from "../errors/mdev-error.js";
 import type { GuestMemory } from "../memory/guest-memory.js";
 import type { SimulatedVm } from "../vm/simulated-vm.js";
+import { TargetCapacity } from "./target-capacity.js";
+
+/** Default time a peer has to deliver its HANDSHAKE, ms. */
+export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
 
 /** Options of a {@link MigrationTarget}. */
 export interface MigrationTargetOptions {
@@ -14,10 +19,27 @@ export interface MigrationTargetOptions {
   /** Start the VM's vCPUs after the handover (default true). */
   readonly startVcpus?: boolean;
   /**
-   * Prefaulted guest RAM prepared before the migration; used when the incoming VM's RAM
-   * size matches, so no page of the transfer pays a first-touch fault.
+   * Prefaulted guest RAM prepared before the migration, so no page of the transfer pays a
+   * first-touch fault; the target then takes only a VM of exactly this size.
    */
   readonly preallocated?: GuestMemory;
+  /**
+   * The memory budget, MiB: a VM with more guest RAM is refused (ENOMEM) before anything
+   * is allocated. Default: the preallocated size, else half of this machine's RAM.
+   */
+  readonly maxMemoryMiB?: number;
+  /**
+   * What this target hosts, shared between the targets of one listener (budget,
+   * preallocated RAM, one VM loading at a time). When given, `maxMemoryMiB` and
+   * `preallocated` must not be: they are the capacity's.
+   */
+  readonly capacity?: TargetCapacity;
+  /**
+   * How long a peer has, from the start of {@link MigrationTarget.receive}, to deliver the
+   * stream header and HANDSHAKE before it is dropped (ETIMEDOUT), ms; default 10 s. A file
+   * has no deadline.
+   */
+  readonly handshakeTimeoutMs?: number;
   /**
    * Called once the devices are RUNNING here and RESUMED was sent, before the vCPUs and
    * device activity start: the one moment the VM is exactly what arrived (tests compare
@@ -50,17 +72,40 @@ export interface ResolvedTargetOptions {
   readonly goTimeoutMs: number;
   readonly verifyRam: boolean;
   readonly startVcpus: boolean;
-  readonly preallocated: GuestMemory | undefined;
+  readonly capacity: TargetCapacity;
+  readonly handshakeTimeoutMs: number;
   readonly beforeRun: MigrationTargetOptions["beforeRun"];
 }
 
-/** Applies the defaults (GO within 30 s, no RAM hash, vCPUs started). */
+/**
+ * Applies the defaults (GO within 30 s, HANDSHAKE within 10 s, no RAM hash, vCPUs
+ * started, a capacity of its own when none is shared); EINVAL for contradictions.
+ */
 export function resolveTargetOptions(options: MigrationTargetOptions): ResolvedTargetOptions {
+  if (
+    options.capacity !== undefined &&
+    (options.maxMemoryMiB !== undefined || options.preallocated !== undefined)
+  ) {
+    throw new MdevError(
+      "EINVAL",
+      "a shared capacity carries the memory budget and preallocated RAM; pass them to it",
+    );
+  }
+  const handshakeTimeoutMs = options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
+  if (!Number.isSafeInteger(handshakeTimeoutMs) || handshakeTimeoutMs < 1) {
+    throw new MdevError("EINVAL", `handshake timeout ${handshakeTimeoutMs} ms is not positive`);
+  }
   return {
     goTimeoutMs: options.goTimeoutMs ?? 30_000,
     verifyRam: options.verifyRam ?? false,
     startVcpus: options.startVcpus ?? true,
-    preallocated: options.preallocated,
+    capacity:
+      options.capacity ??
+      new TargetCapacity({
+        ...(options.maxMemoryMiB === undefined ? {} : { maxMemoryMiB: options.maxMemoryMiB }),
+        ...(options.preallocated === undefined ? {} : { preallocated: options.preallocated }),
+      }),
+    handshakeTimeoutMs,
     beforeRun: options.beforeRun,
   };
 }

@@ -27,6 +27,53 @@ export interface AwaitingHandshake {
 export const AWAITING_HANDSHAKE: AwaitingHandshake = { kind: "awaiting-handshake" };
 
 /**
+ * The target after a failure: the VM was destroyed and its admission given back. The
+ * session keeps no reference to it, so nothing that outlives the session (its error's
+ * stack, a caller holding the target) keeps guest RAM alive.
+ */
+export interface Discarded {
+  readonly kind: "discarded";
+}
+
+/** The one {@link Discarded} value. */
+export const DISCARDED: Discarded = { kind: "discarded" };
+
+/**
+ * Arms the handshake deadline of a session over `channel`: unless {@link HandshakeDeadline.met}
+ * is called within `ms`, the channel is destroyed and {@link HandshakeDeadline.expired}
+ * holds the ETIMEDOUT that explains why the session ended. A peer that connected and sends
+ * nothing, half a header, or an HTTP request thus cannot hold the target.
+ */
+export class HandshakeDeadline {
+  #timer: NodeJS.Timeout | undefined;
+  #expired: MdevError | undefined;
+
+  constructor(channel: TargetChannel, ms: number) {
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#expired = new MdevError(
+        "ETIMEDOUT",
+        `no HANDSHAKE from ${channel.peer} within ${ms} ms; dropped the connection`,
+      );
+      channel.destroy(this.#expired);
+    }, ms);
+    // A silent peer's timer alone must not keep a process alive.
+    this.#timer.unref();
+  }
+
+  /** The reason the session ended, when the deadline passed first. */
+  get expired(): MdevError | undefined {
+    return this.#expired;
+  }
+
+  /** The HANDSHAKE arrived (or the session ended): disarms the deadline. */
+  met(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+}
+
+/**
  * Feeds the channel's bytes through the decoder and each validated record to `step` until
  * it returns the result. ABORT ends the session (ECONNABORTED); a stream that ends first is
  * ECONNRESET.

@@ -1,11 +1,12 @@
 import type { MigrationDataStream } from "../contract/migration-data-stream.js";
+import type { Errno } from "../errors/errno.js";
 import { MdevError } from "../errors/mdev-error.js";
 import { driveTransition } from "../fsm/drive-transition.js";
 import { MigState } from "../fsm/mig-state.js";
 import type { MdevHost } from "../host.js";
-import type { GuestMemory } from "../memory/guest-memory.js";
 import { SimulatedVm } from "../vm/simulated-vm.js";
 import type { VmConfig } from "../vm/vm-config.js";
+import type { Admission, TargetCapacity } from "./target-capacity.js";
 
 /** A target VM, built and ready to receive: RAM backed, every device RESUMING. */
 export interface PreparedVm {
@@ -14,34 +15,51 @@ export interface PreparedVm {
   readonly streams: ReadonlyMap<number, MigrationDataStream>;
 }
 
-/** A built VM, or why this host cannot receive it (the REJECT reason). */
-export type BuildOutcome = { readonly prepared: PreparedVm } | { readonly refusal: string };
+/** Why this host will not receive a VM: the REJECT reason, and the errno-style code. */
+export interface Refusal {
+  readonly refusal: string;
+  readonly code: Errno;
+}
+
+/** A built VM and its admission, or why this host cannot receive it. */
+export type BuildOutcome =
+  | { readonly prepared: PreparedVm; readonly admission: Admission }
+  | Refusal;
 
 /**
- * Builds the incoming VM on `host` — on `preallocated` memory when its size matches — then
- * prepares it ({@link prepareVm}). On failure the VM is destroyed and the outcome says why
- * it cannot be received here.
+ * Builds the incoming VM on `host` once `capacity` admitted it — the check before
+ * anything is allocated (budget, preallocated size, one VM loading at a time) — on the
+ * preallocated RAM when there is some, then prepares it ({@link prepareVm}). On failure
+ * the VM is destroyed, the admission given back, and the outcome says why.
  */
 export async function buildVm(
   config: VmConfig,
   host: MdevHost,
-  preallocated: GuestMemory | undefined,
+  capacity: TargetCapacity,
 ): Promise<BuildOutcome> {
-  const memory =
-    preallocated !== undefined && preallocated.size === config.memoryMiB * 2 ** 20
-      ? preallocated
-      : undefined;
+  let admission: Admission;
+  try {
+    admission = capacity.admit(config);
+  } catch (err) {
+    return { refusal: message(err), code: codeOf(err) };
+  }
+  const memory = admission.memory;
   let vm: SimulatedVm;
   try {
     vm = await SimulatedVm.create(config, host, { role: "target", ...(memory ? { memory } : {}) });
   } catch (err) {
-    return { refusal: `cannot build the VM here: ${message(err)}` };
+    admission.discard();
+    return { refusal: `cannot build the VM here: ${message(err)}`, code: codeOf(err) };
   }
   try {
-    return { prepared: { vm, streams: await prepareVm(vm, memory === undefined) } };
+    return { prepared: { vm, streams: await prepareVm(vm, memory === undefined) }, admission };
   } catch (err) {
     await vm.destroy().catch(() => {});
-    return { refusal: err instanceof ResumingRefused ? err.reason : message(err) };
+    admission.discard();
+    return {
+      refusal: err instanceof ResumingRefused ? err.reason : message(err),
+      code: codeOf(err),
+    };
   }
 }
 
@@ -78,6 +96,12 @@ export async function prepareVm(
   return streams;
 }
 
+function codeOf(err: unknown): Errno {
+  return err instanceof MdevError ? err.code : "EIO";
+}
+
+/** The error's message without MdevError's `CODE: ` prefix (the code travels apart). */
 function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  const text = err instanceof Error ? err.message : String(err);
+  return err instanceof MdevError ? text.replace(/^E[A-Z0-9]+: /, "") : text;
 }

@@ -32,6 +32,18 @@ export class AsyncQueue<T> {
     this.#items.push(item);
   }
 
+  /**
+   * Adds an item if there is room (or a waiting reader) and says whether it did; unlike
+   * {@link push}, a full queue refuses the item and stays usable — for producers whose
+   * excess is dropped one by one (connections), not a broken peer.
+   */
+  offer(item: T): boolean {
+    if (this.#ended || this.#error) return false;
+    if (this.#waiters.length === 0 && this.#items.length >= this.#max) return false;
+    this.push(item);
+    return true;
+  }
+
   /** No more items: readers get `undefined` after the queued ones. */
   end(): void {
     this.#ended = true;

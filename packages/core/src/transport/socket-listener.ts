@@ -10,6 +10,11 @@ const MAX_PENDING = 16;
  * A listener over a net/tls server. `connectionEvent` is `"connection"` for plain sockets
  * and `"secureConnection"` for TLS, which fires only after the peer authenticated — so an
  * unauthenticated peer never reaches `accept()`, let alone sends VM data.
+ *
+ * `accept()` hands out connections as they come; a caller that serves them concurrently
+ * (each with a handshake deadline) is never blocked by one that sends nothing. When more
+ * than {@link MAX_PENDING} wait unaccepted, the newest is closed at once: a flood of
+ * connections costs the flood, never the listener.
  */
 export class SocketListener implements ChannelListener {
   readonly url: string;
@@ -25,7 +30,9 @@ export class SocketListener implements ChannelListener {
     this.#server = server;
     this.url = url;
     this.#queue = new AsyncQueue(MAX_PENDING, url);
-    server.on(connectionEvent, (socket: Socket) => this.#queue.push(wrap(socket)));
+    server.on(connectionEvent, (socket: Socket) => {
+      if (!this.#queue.offer(wrap(socket))) socket.destroy();
+    });
     server.on("close", () =>
       this.#queue.fail(new TransportError("ECONNRESET", url, "listener closed")),
     );

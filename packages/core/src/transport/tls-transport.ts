@@ -39,6 +39,12 @@ export const PSK_CIPHERS =
 
 const TLS12 = "TLSv1.2" as const;
 
+/**
+ * How long a peer has to complete the TLS handshake before the server drops it (Node's
+ * default is 120 s). A stalled handshake blocks nobody else, but holds a socket.
+ */
+export const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
+
 /** node:tls wants strings or Buffers. */
 const pem = (v: string | Uint8Array): string | Buffer =>
   typeof v === "string" ? v : Buffer.from(v);
@@ -141,11 +147,13 @@ export async function listenTls(
           requestCert: true,
           rejectUnauthorized: true,
           minVersion: TLS12,
+          handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS,
         })
       : createServer({
           ciphers: PSK_CIPHERS,
           minVersion: TLS12,
           maxVersion: TLS12,
+          handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS,
           pskCallback: (_socket, identity) => (identity === auth.identity && key ? key : null),
         });
   // Failed handshakes are expected (that is the point); they must not crash the process.
