@@ -14,10 +14,14 @@ export class MdevkitChild {
   readonly #listeners = new Set<(e: ChildEvent) => void>();
   readonly events: ChildEvent[] = [];
 
-  constructor(args: readonly string[]) {
-    this.process = spawn(process.execPath, [MDEVKIT_BIN, ...args, "--events"], {
-      stdio: ["ignore", "pipe", "inherit"],
-    });
+  /**
+   * Starts `mdevkit ARGS --events`. `wrapper` runs it through another command, e.g.
+   * `["ip", "netns", "exec", "ns1"]` to start it in a network namespace.
+   */
+  constructor(args: readonly string[], wrapper: readonly string[] = []) {
+    const argv = [process.execPath, MDEVKIT_BIN, ...args, "--events"];
+    const [command, ...rest] = [...wrapper, ...argv] as [string, ...string[]];
+    this.process = spawn(command, rest, { stdio: ["ignore", "pipe", "inherit"] });
     this.exited = new Promise((resolve) => this.process.once("exit", (code) => resolve(code)));
     const lines = createInterface({ input: this.process.stdout as NodeJS.ReadableStream });
     lines.on("line", (line) => {
