@@ -9,14 +9,19 @@ export const STREAM_MAGIC: Uint8Array = new Uint8Array([
   0x4d, 0x44, 0x45, 0x56, 0x4d, 0x49, 0x47, 0x0a,
 ]);
 
-/** Format version this build writes. */
-export const FORMAT_VERSION = 1;
+/**
+ * Format version this build writes. Version 2: END's per-device digest covers the
+ * device's config space, and each manifest slot carries exactly one DEVICE_CONFIG.
+ */
+export const FORMAT_VERSION = 2;
 
 /**
  * Oldest and newest format versions this build reads. A reader refuses anything outside
- * the range up front, instead of guessing at records a future writer might emit.
+ * the range up front, instead of guessing at records a future writer might emit. Version 1
+ * is not read: its END digests do not cover config space, so its device configs could not
+ * be verified (re-save such a VM with this build).
  */
-export const ACCEPTED_FORMAT_VERSIONS = { min: 1, max: 1 } as const;
+export const ACCEPTED_FORMAT_VERSIONS = { min: 2, max: 2 } as const;
 
 /** Page size of the stream: guest pages, 4 KiB (the memory layer's constant). */
 export { PAGE_SIZE } from "../memory/page.js";

@@ -6,13 +6,16 @@ import {
   type ForwardBody,
   type HandshakeBody,
 } from "./records.js";
-import { digestsEqual, StreamDigest } from "./stream-digest.js";
+import { deviceDigest, digestsEqual, StreamDigest } from "./stream-digest.js";
 
 /** Where the forward stream stands. */
 export type ForwardPhase = "handshake" | "precopy" | "stopcopy" | "ended" | "done";
 
 interface SlotState {
-  readonly digest: StreamDigest;
+  /** SHA-256 over the slot's DEVICE_DATA bytes, in stream order. */
+  readonly data: StreamDigest;
+  /** The slot's config space as its one DEVICE_CONFIG carried it (until then, none). */
+  config?: Uint8Array;
 }
 
 /**
@@ -23,7 +26,10 @@ interface SlotState {
  * - RAM_PAGES, DEVICE_DATA(PRE_COPY) and ITERATION (strictly increasing) before PRECOPY_END.
  * - After PRECOPY_END: RAM_PAGES, DEVICE_CONFIG, DEVICE_DATA(STOP_COPY), then END.
  * - Device records name a slot of the manifest.
- * - END's totals and device digests equal what was seen; then only GO (or ABORT).
+ * - Exactly one DEVICE_CONFIG per manifest slot: a second one is `duplicate-config`, END
+ *   with a slot's config missing is `config-missing`.
+ * - END's totals and device digests (which cover each slot's config space too) equal what
+ *   was seen; then only GO (or ABORT).
  */
 export class ForwardRules {
   #phase: ForwardPhase = "handshake";
@@ -57,7 +63,12 @@ export class ForwardRules {
   deviceTotals(): DeviceTotals[] {
     return [...this.#slots.entries()]
       .sort(([a], [b]) => a - b)
-      .map(([slot, s]) => ({ slot, bytes: s.digest.bytes, digest: s.digest.digest() }));
+      .map(([slot, s]) => ({
+        slot,
+        bytes: s.data.bytes,
+        // A slot whose config never came hashes as an empty one; END refuses it anyway.
+        digest: deviceDigest(s.data.digest(), s.config ?? new Uint8Array(0)),
+      }));
   }
 
   /**
@@ -89,17 +100,23 @@ export class ForwardRules {
         this.#dataPages += dataPages;
         this.#zeroPages += body.count - dataPages;
         break;
-      case "DEVICE_CONFIG":
-        slot(body.slot);
+      case "DEVICE_CONFIG": {
+        const s = slot(body.slot);
         if (phase !== "stopcopy") fail("order", "config space is final only after PRECOPY_END");
+        if (s.config !== undefined)
+          fail("duplicate-config", `slot ${body.slot} already sent its config space`);
+        // A copy: the decoder's view is reused once the next record is read. The digest of
+        // a 4 KiB config is cheap; keeping the bytes avoids a second hash object per slot.
+        s.config = body.config.slice();
         break;
+      }
       case "DEVICE_DATA": {
         const s = slot(body.slot);
         if (body.phase === DevicePhase.PRE_COPY && phase !== "precopy")
           fail("phase", "PRE_COPY data after PRECOPY_END");
         if (body.phase === DevicePhase.STOP_COPY && phase !== "stopcopy")
           fail("phase", "STOP_COPY data before PRECOPY_END");
-        s.digest.update(body.data);
+        s.data.update(body.data);
         break;
       }
       case "DEVICE_INIT_DONE":
@@ -133,7 +150,7 @@ export class ForwardRules {
   }
 
   #acceptHandshake(body: HandshakeBody): void {
-    for (const d of body.devices) this.#slots.set(d.slot, { digest: new StreamDigest() });
+    for (const d of body.devices) this.#slots.set(d.slot, { data: new StreamDigest() });
     this.#phase = "precopy";
   }
 
@@ -147,6 +164,10 @@ export class ForwardRules {
         `END says ${body.dataPages} data + ${body.zeroPages} zero pages, stream carried ${this.#dataPages} + ${this.#zeroPages}`,
         "EBADMSG",
       );
+    }
+    for (const [slot, s] of [...this.#slots.entries()].sort(([a], [b]) => a - b)) {
+      if (s.config === undefined)
+        fail("config-missing", `slot ${slot} sent no DEVICE_CONFIG before END`);
     }
     const seen = this.deviceTotals();
     if (body.devices.length !== seen.length)
@@ -162,7 +183,11 @@ export class ForwardRules {
           "EBADMSG",
         );
       } else if (!digestsEqual(s.digest, d.digest)) {
-        fail("device-digest", `slot ${d.slot}: device data digest mismatch`, "EBADMSG");
+        fail(
+          "device-digest",
+          `slot ${d.slot}: digest of the device's data and config space mismatch`,
+          "EBADMSG",
+        );
       }
     }
   }

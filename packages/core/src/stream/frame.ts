@@ -57,3 +57,12 @@ export function frameWithBulk(
   frames.push(trailer);
   return frames;
 }
+
+/**
+ * Frames an already-encoded payload as record `type` number `seq`, CRC included: for tools
+ * that build or repair streams byte by byte (fault injection, fuzzing, tests that edit a
+ * save and must keep every frame well-formed so only the rule under test can refuse it).
+ */
+export function frameRecord(type: number, seq: number, payload: Uint8Array): Uint8Array {
+  return frameWhole(type, seq, payload.byteLength, (b) => b.raw(payload));
+}

@@ -15,6 +15,7 @@ export {
   StreamDirection,
 } from "./format.js";
 export type { ForwardPhase } from "./forward-rules.js";
+export { frameRecord } from "./frame.js";
 export { countDataPages, kindsLength } from "./ram-pages-codec.js";
 export { applyRamRun, forEachRamPage, isDataPage, isZeroPage } from "./ram-run.js";
 export {
@@ -48,7 +49,7 @@ export {
 } from "./records.js";
 export { ReturnPathDecoder, ReturnPathEncoder } from "./return-path.js";
 export { StreamDecoder, type StreamDecoderOptions } from "./stream-decoder.js";
-export { digestsEqual, StreamDigest, sha256 } from "./stream-digest.js";
+export { deviceDigest, digestsEqual, StreamDigest, sha256 } from "./stream-digest.js";
 export { type EncoderStats, type RamPagesOptions, StreamEncoder } from "./stream-encoder.js";
 export { decodeStreamHeader, encodeStreamHeader, type StreamHeader } from "./stream-header.js";
 export {

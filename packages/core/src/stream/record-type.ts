@@ -56,7 +56,8 @@ export function recordTypeName(type: number): string {
 
 /** Record types each format version knows, per direction. Anything else is refused. */
 const KNOWN: Record<number, Record<StreamDirection, ReadonlySet<number>>> = {
-  1: {
+  // Version 2 has version 1's records; it changed what END's device digests cover.
+  2: {
     [StreamDirection.FORWARD]: new Set([
       0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a,
     ]),

@@ -39,3 +39,14 @@ export function digestsEqual(a: Uint8Array, b: Uint8Array): boolean {
   for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
   return true;
 }
+
+/**
+ * A device's digest in END: SHA-256 over the SHA-256 of its DEVICE_DATA bytes (stream order)
+ * followed by its config space as DEVICE_CONFIG carried it. Both parts of a device's state
+ * are covered, so a config edited on the wire or in a file (CRC recomputed) is refused at
+ * END. Hashing the fixed-length data digest first keeps the two parts from sliding into
+ * each other, and lets the data be hashed as it streams although the config arrives later.
+ */
+export function deviceDigest(dataDigest: Uint8Array, config: Uint8Array): Uint8Array {
+  return sha256(dataDigest, config);
+}

@@ -4,6 +4,7 @@ import { StreamError } from "../../src/errors/index.js";
 import {
   applyRamRun,
   PAGE_SIZE,
+  RecordType,
   StreamDecoder,
   type StreamRecord,
   sha256,
@@ -13,8 +14,11 @@ import {
   detach,
   encodeScenario,
   fuzzRuns,
+  joinStream,
+  type RawRecord,
   type Scenario,
   scenarioArb,
+  splitStream,
 } from "./stream-fixtures.js";
 
 /**
@@ -128,7 +132,11 @@ describe("decoder fuzzing: every corruption is a typed StreamError", { timeout: 
           const i = pick % body.length;
           const j = pick2 % body.length;
           const m = [...body];
-          if (how === "duplicate") m.splice(j, 0, body[i] as Uint8Array);
+          if (how === "duplicate") {
+            // Anywhere after the original and before END (after END it is an order error).
+            const end = m.findIndex((r) => r.type === RecordType.END);
+            m.splice(i + 1 + (pick2 % (end - i)), 0, target);
+          }
           if (how === "swap") {
             if (i === j) return;
             [m[i], m[j]] = [m[j] as Uint8Array, m[i] as Uint8Array];
@@ -148,6 +156,63 @@ describe("decoder fuzzing: every corruption is a typed StreamError", { timeout: 
         },
       ),
       { numRuns: fuzzRuns(600), endOnFailure: true },
+    );
+  });
+
+  it("a DEVICE_CONFIG removed, duplicated, relabelled or edited (CRCs recomputed) is refused", () => {
+    fc.assert(
+      fc.property(
+        scenarioArb.filter((s) => s.devices.length > 0),
+        fc.constantFrom("remove", "duplicate", "relabel", "edit"),
+        fc.nat(),
+        fc.nat(),
+        (s, how, pick, pick2) => {
+          const { header, records } = splitStream(concat(encodeScenario(s).flat()));
+          const configs = records.flatMap((r, i) =>
+            r.type === RecordType.DEVICE_CONFIG ? [i] : [],
+          );
+          expect(configs).toHaveLength(s.devices.length);
+          const i = configs[pick % configs.length] as number;
+          const target = records[i] as RawRecord;
+          const m = [...records];
+          const slot = new DataView(target.payload.buffer).getUint16(0, true);
+          if (how === "remove") m.splice(i, 1);
+          if (how === "duplicate") {
+            // Anywhere after the original and before END (after END it is an order error).
+            const end = m.findIndex((r) => r.type === RecordType.END);
+            m.splice(i + 1 + (pick2 % (end - i)), 0, target);
+          }
+          if (how === "relabel") {
+            const others = s.devices.map((d) => d.slot).filter((x) => x !== slot);
+            // Another manifest slot when there is one, else a slot outside the manifest.
+            const to = others.length > 0 ? (others[pick2 % others.length] as number) : slot + 1;
+            const payload = target.payload.slice();
+            new DataView(payload.buffer).setUint16(0, to, true);
+            m[i] = { type: target.type, payload };
+          }
+          if (how === "edit") {
+            // Flip a bit of the config space; an empty one gains a byte instead.
+            const space = target.payload.subarray(4);
+            const changed =
+              space.byteLength === 0
+                ? new Uint8Array([pick2 & 0xff])
+                : space.map((b, k) =>
+                    k === pick2 % space.byteLength ? b ^ (1 << (pick2 % 8)) : b,
+                  );
+            m[i] = { type: target.type, payload: concat([target.payload.subarray(0, 4), changed]) };
+          }
+          const { error } = consume(joinStream(header, m), s.guestPages, 4096);
+          expect(error).toBeInstanceOf(StreamError);
+          const rules = {
+            remove: ["config-missing"],
+            duplicate: ["duplicate-config"],
+            relabel: ["duplicate-config", "slot"],
+            edit: ["device-digest"],
+          }[how];
+          expect(rules).toContain(error?.rule);
+        },
+      ),
+      { numRuns: fuzzRuns(300) },
     );
   });
 

@@ -2,6 +2,8 @@
 import fc from "fast-check";
 import {
   DevicePhase,
+  frameRecord,
+  HEADER_LENGTH,
   type ManifestDevice,
   PAGE_SIZE,
   StreamDecoder,
@@ -94,16 +96,19 @@ export const scenarioArb: fc.Arbitrary<Scenario> = fc
               bytes: fc.uint8Array({ minLength: 1, maxLength: 64 }),
             }),
           ];
-    const configOp: fc.Arbitrary<Op>[] =
-      slots.length === 0
-        ? []
-        : [
-            fc.record({
-              kind: fc.constant("config" as const),
-              slot: fc.constantFrom(...slots),
-              bytes: fc.uint8Array({ maxLength: 256 }),
-            }),
-          ];
+    // Exactly one config space per slot, each at some point of the stop-copy part.
+    const configs = fc.tuple(
+      ...slots.map((slot) =>
+        fc.record({
+          op: fc.record({
+            kind: fc.constant("config" as const),
+            slot: fc.constant(slot),
+            bytes: fc.uint8Array({ maxLength: 256 }),
+          }),
+          at: fc.nat(),
+        }),
+      ),
+    );
     const pre = fc.array(
       fc.oneof(
         ramOp(base.guestPages),
@@ -114,10 +119,18 @@ export const scenarioArb: fc.Arbitrary<Scenario> = fc
         maxLength: 6,
       },
     );
-    const stop = fc.array(
-      fc.oneof(ramOp(base.guestPages), ...dataOp(DevicePhase.STOP_COPY), ...configOp),
-      { maxLength: 6 },
-    );
+    const stop = fc
+      .tuple(
+        fc.array(fc.oneof(ramOp(base.guestPages), ...dataOp(DevicePhase.STOP_COPY)), {
+          maxLength: 6,
+        }),
+        configs,
+      )
+      .map(([ops, cfgs]) => {
+        const out: Op[] = [...ops];
+        for (const { op, at } of cfgs) out.splice(at % (out.length + 1), 0, op);
+        return out;
+      });
     // Each slot finishes its initial precopy data at most once, before PRECOPY_END.
     const initDone = fc
       .subarray(slots)
@@ -227,3 +240,30 @@ export const CONFIG = new TextEncoder().encode(
 
 /** Digest used where the value does not matter. */
 export const SOME_DIGEST = sha256(new Uint8Array([1, 2, 3]));
+
+/** One record of an encoded stream, taken apart (see {@link splitStream}). */
+export interface RawRecord {
+  type: number;
+  payload: Uint8Array;
+}
+
+/** Splits an encoded forward stream into its header and records (no checks). */
+export function splitStream(bytes: Uint8Array): { header: Uint8Array; records: RawRecord[] } {
+  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const records: RawRecord[] = [];
+  let at = HEADER_LENGTH;
+  while (at < bytes.byteLength) {
+    const length = v.getUint32(at + 8, true);
+    records.push({ type: v.getUint16(at, true), payload: bytes.slice(at + 12, at + 12 + length) });
+    at += 12 + length + 4;
+  }
+  return { header: bytes.slice(0, HEADER_LENGTH), records };
+}
+
+/**
+ * Puts a stream back together with sequence numbers and CRCs recomputed: an edited stream
+ * whose every frame is well-formed, as a careful forger (or a bug upstream) would produce.
+ */
+export function joinStream(header: Uint8Array, records: readonly RawRecord[]): Uint8Array {
+  return concat([header, ...records.map((r, seq) => frameRecord(r.type, seq, r.payload))]);
+}

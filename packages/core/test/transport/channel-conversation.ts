@@ -61,6 +61,7 @@ export async function runSource(source: SourceChannel, ram: Uint8Array): Promise
   }
   await source.send(enc.deviceData(1, DevicePhase.PRE_COPY, new Uint8Array([1, 2, 3])));
   await source.send(enc.precopyEnd());
+  await source.send(enc.deviceConfig(1, new Uint8Array(64).fill(0x10)));
   await source.send(enc.deviceData(1, DevicePhase.STOP_COPY, new Uint8Array([4, 5])));
   await source.send(enc.end(sha256(ram)));
   const loaded = await expectAnswer(source, "LOADED");
