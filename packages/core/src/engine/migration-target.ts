@@ -28,6 +28,7 @@ import {
   type AwaitingHandshake,
   DISCARDED,
   type Discarded,
+  detachStack,
   HandshakeDeadline,
   readRecords,
   type TargetSessionEvents,
@@ -109,7 +110,7 @@ interface LoadedState {
 
 /** A migration over a channel with a return path: answers, switchover-ack, LOADED, GO. */
 class DuplexTargetSession {
-  readonly #decoder = new StreamDecoder();
+  #decoder = new StreamDecoder();
   #state: AwaitingHandshake | ReceivingState | LoadedState | Discarded = AWAITING_HANDSHAKE;
   /** The VM's claim on the target's capacity, from admission until it runs or is dropped. */
   #admission: Admission | undefined;
@@ -136,6 +137,8 @@ class DuplexTargetSession {
       // A late GO or HANDSHAKE ends the channel from here; the timeout, not the hang-up,
       // is the reason.
       const reason = this.#goLate ?? deadline.expired ?? err;
+      detachStack(err);
+      detachStack(reason);
       await this.#discard(reason);
       throw reason;
     } finally {
@@ -260,6 +263,8 @@ class DuplexTargetSession {
     // Forget the VM before destroying it: the session (which the error's stack may keep
     // alive) must hold no path to guest RAM once it failed.
     this.#state = DISCARDED;
+    // The decoder may hold guest RAM too (a sink for pages): the session drops it as well.
+    this.#decoder = new StreamDecoder();
     if (state.kind === "receiving") await state.vm.destroy().catch(() => {});
     if (state.kind === "loaded") await state.loaded.vm.destroy().catch(() => {});
     this.#admission?.discard();

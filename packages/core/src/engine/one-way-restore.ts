@@ -14,6 +14,7 @@ import {
   type AwaitingHandshake,
   DISCARDED,
   type Discarded,
+  detachStack,
   type TargetSessionEvents,
   unexpected,
 } from "./target-session.js";
@@ -25,7 +26,7 @@ import { buildVm } from "./target-vm.js";
  * checked out; anything wrong before that drops it unrun.
  */
 export class OneWayRestore {
-  readonly #decoder = new StreamDecoder();
+  #decoder = new StreamDecoder();
   #state: AwaitingHandshake | ReceivingState | Discarded = AWAITING_HANDSHAKE;
   /** The VM's claim on the target's capacity, from admission until it runs or is dropped. */
   #admission: Admission | undefined;
@@ -53,10 +54,13 @@ export class OneWayRestore {
       await this.channel.close().catch(() => {});
       return result;
     } catch (err) {
+      detachStack(err);
       this.channel.destroy();
       const state = this.#state;
       // No path from this session (nor from the error's stack) to guest RAM after a failure.
       this.#state = DISCARDED;
+      // The decoder may hold guest RAM too (a sink for pages): the session drops it as well.
+      this.#decoder = new StreamDecoder();
       if (state.kind === "receiving") await state.vm.destroy().catch(() => {});
       this.#admission?.discard();
       this.#admission = undefined;

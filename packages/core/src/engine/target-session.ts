@@ -39,6 +39,15 @@ export interface Discarded {
 export const DISCARDED: Discarded = { kind: "discarded" };
 
 /**
+ * Renders `err`'s stack now. V8 keeps an error's frames — and the object each method ran
+ * on, such as the receiving state and its VM — until the stack is first read; an error
+ * that outlives a failed session would keep its guest RAM alive through them.
+ */
+export function detachStack(err: unknown): void {
+  if (err instanceof Error) void err.stack;
+}
+
+/**
  * Arms the handshake deadline of a session over `channel`: unless {@link HandshakeDeadline.met}
  * is called within `ms`, the channel is destroyed and {@link HandshakeDeadline.expired}
  * holds the ETIMEDOUT that explains why the session ended. A peer that connected and sends
