@@ -6,7 +6,12 @@ import { z } from "zod";
  * parent validates every line, since a child's output is input like any other.
  */
 export const childEventSchema = z.discriminatedUnion("event", [
-  z.object({ event: z.literal("listening"), url: z.string() }),
+  z.object({
+    event: z.literal("listening"),
+    url: z.string(),
+    /** How long preallocating and prefaulting the target's RAM took (`--prealloc`), ms. */
+    preallocMs: z.number().nonnegative().optional(),
+  }),
   z.object({ event: z.literal("phase"), phase: z.string() }),
   z.object({
     event: z.literal("progress"),
@@ -27,6 +32,14 @@ export const childEventSchema = z.discriminatedUnion("event", [
     message: z.string(),
     rolledBack: z.boolean().optional(),
     phase: z.string().optional(),
+  }),
+  z.object({
+    // A connection that never became a migration here: no HANDSHAKE in time, bytes that
+    // are not a stream, a peer that left early, or a VM this target refused (REJECT sent).
+    event: z.literal("dropped"),
+    peer: z.string(),
+    code: z.string(),
+    message: z.string(),
   }),
   z.object({
     event: z.literal("still-running"),

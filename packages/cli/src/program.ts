@@ -74,16 +74,18 @@ export function buildProgram(): Command {
 
   program
     .command("demo")
-    .description("migrate a simulated VM between two local processes and show what happened")
+    .description(
+      "migrate the seed's VM (vGPU, NIC VF, accelerator) between two local processes and show what happened",
+    )
     .addOption(
       new Option("--transport <kind>", "loopback transport")
         .choices(["tcp", "unix"])
         .default("tcp"),
     )
-    .option("--memory <MiB>", "guest RAM", arg(parseMemoryMiB), 1024)
+    .option("--memory <MiB>", "guest RAM", arg(parseMemoryMiB), 2048)
     .option("--json", "print the result as JSON", false)
     .option("--report <file.html>", "write a self-contained HTML report with charts")
-    .option("--max-bandwidth <rate>", "emulate a link, e.g. 10Gbps")
+    .option("--max-bandwidth <rate>", "emulate a link (the seed's: 10Gbps)", "10Gbps")
     .option("--auto-converge", "throttle vCPUs if needed", false)
     .action(
       async (o: {
@@ -157,7 +159,7 @@ export function buildProgram(): Command {
         .command("migrate")
         .description("run a VM here and live-migrate it to a listening target")
         .requiredOption("--to <url>", "target: tcp://HOST:PORT, tls://HOST:PORT, unix:///path")
-        .option("--config <file>", "VM config (JSON); the demo VM when omitted")
+        .option("--config <file>", "VM config (JSON); a 1 GiB VM with an mtty card when omitted")
         .option("--memory <MiB>", "override the VM's RAM size", arg(parseMemoryMiB))
         .option(
           "--warmup <ms>",
@@ -197,7 +199,7 @@ export function buildProgram(): Command {
     .command("save")
     .description("run a VM, then save it to a file (like virsh save)")
     .argument("<file>", "where to write the saved VM")
-    .option("--config <file>", "VM config (JSON); the demo VM when omitted")
+    .option("--config <file>", "VM config (JSON); a 1 GiB VM with an mtty card when omitted")
     .option("--memory <MiB>", "override the VM's RAM size", arg(parseMemoryMiB))
     .option("--warmup <ms>", "let the VM run this long first", arg(parseDuration), 200)
     .option("--json", "print the result as JSON", false)

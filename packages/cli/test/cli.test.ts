@@ -225,6 +225,7 @@ describe("mdevkit demo", () => {
       devices: Record<string, unknown>;
       targetDevices: Record<string, unknown>;
       verification: { ramIdentical: boolean; devicesIdentical: boolean; transport: string };
+      setup: { targetPreallocMs: number; sourceStartMs: number };
     };
     expect(out.outcome).toBe("completed");
     expect(out.verification).toMatchObject({
@@ -238,5 +239,10 @@ describe("mdevkit demo", () => {
     expect(out.ramBytes).toBe(64 * 2 ** 20);
     expect(out.downtimeMs).toBeGreaterThan(0);
     expect(out.totalTimeMs).toBeGreaterThanOrEqual(out.downtimeMs);
+    // The seed's VM: the vGPU, the NIC VF and the accelerator VF all arrived.
+    expect(Object.keys(out.targetDevices)).toEqual(["00:02.0", "00:06.0", "00:07.0"]);
+    // Preallocating the target's RAM and starting the source are phases of their own.
+    expect(out.setup.targetPreallocMs).toBeGreaterThan(0);
+    expect(out.setup.sourceStartMs).toBeGreaterThan(0);
   });
 });

@@ -1,12 +1,12 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { formatBytes, MdevError, type MigrationResult } from "@mdevkit/core";
-import cliProgress from "cli-progress";
 import { MdevkitChild } from "../child.js";
-import type { ChildEvent } from "../events.js";
+import { seedVmConfig } from "../default-vm.js";
 import { machineDescription } from "../machine.js";
+import { followChildProgress, type PhaseLog } from "../progress.js";
 import { renderHtmlReport } from "../report/html-report.js";
 import { migrationSummary } from "../summary.js";
 
@@ -19,18 +19,32 @@ export interface DemoOptions {
   readonly migrateArgs: readonly string[];
 }
 
+/** What happened before the migration started, ms (the demo shows it as phases of their own). */
+export interface DemoSetup {
+  /** The target preallocating and prefaulting guest RAM (`listen --prealloc`). */
+  readonly targetPreallocMs: number;
+  /** From starting the source process to its handshake: building the VM, filling RAM, warmup. */
+  readonly sourceStartMs: number;
+}
+
 /**
  * `mdevkit demo`: the whole story on one machine. Starts a target process (`listen`) and a
- * source process (`migrate`) on loopback, live-migrates the default VM between them, shows
- * progress, and prints a summary — checking that guest RAM (SHA-256 of all of it) and every
- * device's state arrived unchanged.
+ * source process (`migrate`) on loopback, live-migrates the seed's VM (a GVT-g vGPU, a NIC
+ * VF and an accelerator VF; {@link seedVmConfig}) between them, shows progress, and prints
+ * a summary — checking that guest RAM (SHA-256 of all of it) and every device's state
+ * arrived unchanged.
  */
 export async function demoCommand(options: DemoOptions): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "mdevkit-demo-"));
   const on =
     options.transport === "unix" ? `unix://${join(dir, "migrate.sock")}` : "tcp://127.0.0.1:0";
+  const config = join(dir, "vm.json");
+  const vm = seedVmConfig(options.memory);
+  writeFileSync(config, JSON.stringify(vm));
+  const log: PhaseLog = options.json ? () => {} : (line) => process.stderr.write(`${line}\n`);
   // The target preallocates the VM's RAM before it reports listening, as a QEMU target
   // started with -incoming -mem-prealloc does, so no incoming page pays a first-touch fault.
+  log(`target: preallocating ${formatBytes(options.memory * 2 ** 20)} of guest RAM`);
   const target = new MdevkitChild([
     "listen",
     "--on",
@@ -42,20 +56,38 @@ export async function demoCommand(options: DemoOptions): Promise<void> {
   ]);
   let source: MdevkitChild | undefined;
   try {
-    const { url } = await target.waitFor("listening", 30_000);
+    const listening = await target.waitFor("listening", 120_000);
+    const targetPreallocMs = listening.preallocMs ?? 0;
+    log(`target: RAM ready in ${targetPreallocMs.toFixed(0)} ms, listening on ${listening.url}`);
+    log(
+      `source: building ${vm.name} (${formatBytes(options.memory * 2 ** 20)}, ${vm.devices?.length ?? 0} devices: ${(vm.devices ?? []).map((d) => d.deviceType).join(", ")}) and letting it run`,
+    );
+    const sourceStarted = performance.now();
     source = new MdevkitChild([
       "migrate",
       "--to",
-      url,
-      "--memory",
-      String(options.memory),
+      listening.url,
+      "--config",
+      config,
       "--verify-ram",
       ...options.migrateArgs,
     ]);
-    const stop = options.json ? () => {} : followProgress(source, options.memory * 2 ** 20);
-    const srcEvent = await source.result(600_000);
+    let sourceStartMs = Number.NaN;
+    source.on((e) => {
+      if (e.event === "phase" && e.phase === "handshake" && Number.isNaN(sourceStartMs))
+        sourceStartMs = performance.now() - sourceStarted;
+    });
+    const stop = options.json
+      ? () => {}
+      : followChildProgress(source, options.memory * 2 ** 20, log);
+    let srcEvent: Awaited<ReturnType<MdevkitChild["result"]>>;
+    try {
+      srcEvent = await source.result(600_000);
+    } finally {
+      stop();
+    }
     const dstEvent = await target.waitFor("result", 60_000);
-    stop();
+    const setup: DemoSetup = { targetPreallocMs, sourceStartMs };
     const result = srcEvent.result as unknown as MigrationResult & {
       devices: Record<string, unknown>;
     };
@@ -72,13 +104,24 @@ export async function demoCommand(options: DemoOptions): Promise<void> {
       transport: options.transport,
       machine: machineDescription(),
     };
+    const setupRows: [string, string][] = [
+      [
+        "target RAM prealloc",
+        `${setup.targetPreallocMs.toFixed(0)} ms (before the source connects; not in total time)`,
+      ],
+      [
+        "source VM start",
+        `${setup.sourceStartMs.toFixed(0)} ms (process, VM build, RAM fill, warmup; not in total time)`,
+      ],
+    ];
     if (options.json)
       process.stdout.write(
-        `${JSON.stringify({ ...result, verification: verdict, targetDevices: t.devices }, null, 2)}\n`,
+        `${JSON.stringify({ ...result, setup, verification: verdict, targetDevices: t.devices }, null, 2)}\n`,
       );
     else {
       process.stdout.write(
         `${migrationSummary(result, [
+          ...setupRows,
           ["transport", `${options.transport} loopback, two processes`],
           [
             "guest RAM check",
@@ -98,10 +141,11 @@ export async function demoCommand(options: DemoOptions): Promise<void> {
       await writeFile(
         options.report,
         renderHtmlReport(result, {
-          vmName: "demo-vm",
+          vmName: vm.name ?? "seed-vm",
           destination: `${options.transport} loopback`,
           machine: verdict.machine,
           date: new Date().toISOString(),
+          extra: setupRows,
         }),
       );
       if (!options.json) process.stdout.write(`report written to ${options.report}\n`);
@@ -114,46 +158,4 @@ export async function demoCommand(options: DemoOptions): Promise<void> {
     target.kill();
     rmSync(dir, { recursive: true, force: true });
   }
-}
-
-function followProgress(source: MdevkitChild, ramBytes: number): () => void {
-  if (!process.stderr.isTTY) {
-    source.on((e: ChildEvent) => {
-      if (e.event === "phase") process.stderr.write(`phase: ${e.phase}\n`);
-      if (e.event === "iteration") {
-        const s = e.stats as {
-          iteration: number;
-          dataPages: number;
-          zeroPages: number;
-          wireBytes: number;
-          bandwidth: number;
-        };
-        process.stderr.write(
-          `iteration ${s.iteration}: ${s.dataPages} data + ${s.zeroPages} zero pages, ${formatBytes(s.wireBytes)} at ${formatBytes(s.bandwidth)}/s\n`,
-        );
-      }
-    });
-    return () => {};
-  }
-  const bar = new cliProgress.SingleBar(
-    {
-      stream: process.stderr,
-      format: " {phase} | iteration {iteration} | {sent} | {rate} | {bar}",
-      hideCursor: true,
-    },
-    cliProgress.Presets.shades_classic,
-  );
-  bar.start(ramBytes, 0, { phase: "handshake", iteration: 0, sent: "0 B", rate: "-" });
-  source.on((e: ChildEvent) => {
-    if (e.event === "progress") {
-      const rate = e.tMs > 0 ? `${formatBytes((e.wireBytes / e.tMs) * 1000)}/s` : "-";
-      bar.update(Math.min(ramBytes, e.wireBytes), {
-        phase: e.phase,
-        iteration: e.iteration,
-        sent: formatBytes(e.wireBytes),
-        rate,
-      });
-    }
-  });
-  return () => bar.stop();
 }

@@ -19,6 +19,8 @@ export interface ReportContext {
   readonly machine: string;
   /** When the report was made (ISO). */
   readonly date: string;
+  /** More rows for the summary table (e.g. the demo's setup phases). */
+  readonly extra?: readonly (readonly [string, string])[];
 }
 
 /**
@@ -94,6 +96,7 @@ export function renderHtmlReport(result: MigrationResult, ctx: ReportContext): s
     ["bytes on the wire", formatBytes(result.wireBytes)],
     ["max vCPU throttle", `${result.maxThrottle}%`],
     ["RAM digest (END)", result.ramDigest],
+    ...(ctx.extra ?? []).map(([k, v]): [string, string] => [k, v]),
     ["machine", ctx.machine],
   ];
   return `<!doctype html>

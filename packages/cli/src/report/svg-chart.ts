@@ -92,6 +92,62 @@ export function lineChart(
   );
 }
 
+/** One line of a {@link multiLineChart}. */
+export interface LineSeries {
+  readonly label: string;
+  readonly color: string;
+  readonly points: readonly { x: number; y: number }[];
+}
+
+/**
+ * Several lines over shared axes, each point marked (benchmark series: a few points each,
+ * where the markers matter more than the line between them).
+ */
+export function multiLineChart(
+  title: string,
+  series: readonly LineSeries[],
+  formatX: (v: number) => string,
+  formatY: (v: number) => string,
+): string {
+  const all = series.flatMap((s) => s.points);
+  const maxX = Math.max(1e-9, ...all.map((p) => p.x));
+  const maxY = niceMax(Math.max(0, ...all.map((p) => p.y)));
+  const plotW = W - PAD.left - PAD.right;
+  const plotH = H - PAD.top - PAD.bottom;
+  const at = (p: { x: number; y: number }): [string, string] => [
+    (PAD.left + (p.x / maxX) * plotW).toFixed(1),
+    (PAD.top + plotH - (p.y / maxY) * plotH).toFixed(1),
+  ];
+  const lines = series
+    .map((s) => {
+      const path = s.points
+        .map((p, i) => {
+          const [x, y] = at(p);
+          return `${i === 0 ? "M" : "L"}${x},${y}`;
+        })
+        .join(" ");
+      const marks = s.points
+        .map((p) => {
+          const [x, y] = at(p);
+          return `<circle cx="${x}" cy="${y}" r="3" fill="${s.color}"><title>${escapeXml(`${s.label}: ${formatX(p.x)} → ${formatY(p.y)}`)}</title></circle>`;
+        })
+        .join("");
+      return `<path d="${path}" fill="none" stroke="${s.color}" stroke-width="2"/>${marks}`;
+    })
+    .join("");
+  const xTicks = [0, 0.25, 0.5, 0.75, 1]
+    .map(
+      (t) =>
+        `<text x="${PAD.left + t * plotW}" y="${H - PAD.bottom + 14}" text-anchor="middle" font-size="11">${escapeXml(formatX(maxX * t))}</text>`,
+    )
+    .join("");
+  return frame(
+    title,
+    `${axis(maxY, formatY)}${xTicks}${lines}`,
+    series.map((s) => ({ label: s.label, color: s.color, values: [] })),
+  );
+}
+
 /** One horizontal stacked bar (e.g. downtime breakdown). */
 export function stackedBar(
   title: string,
