@@ -1,9 +1,14 @@
 import { defineConfig } from "vitest/config";
 import { mdevkitVitestDefaults } from "../../vitest.shared.js";
 
-// The matrix starts three real mdevkit processes per cell and stalls some for seconds; on
-// a 2-core machine they need the cores to themselves, hence one file at a time and
-// timeouts far above what a cell normally takes.
+// A cell starts three real mdevkit processes and stalls some for seconds. Files run one at
+// a time; within the matrix file FAULTS_CONCURRENCY cells (default 2) run side by side, as
+// cells mostly wait. Timeouts are far above what a cell takes on a loaded 2-core machine.
 export default defineConfig(
-  mdevkitVitestDefaults({ testTimeout: 180_000, hookTimeout: 60_000, fileParallelism: false }),
+  mdevkitVitestDefaults({
+    testTimeout: 240_000,
+    hookTimeout: 60_000,
+    fileParallelism: false,
+    maxConcurrency: Number(process.env["FAULTS_CONCURRENCY"] ?? "2"),
+  }),
 );

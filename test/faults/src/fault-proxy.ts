@@ -26,7 +26,13 @@ export type WireFaultKind =
  * or the unit holding byte `byteOffset` of the lane.
  */
 export type Trigger =
-  | { readonly lane: Lane; readonly type: string; readonly occurrence: number }
+  | {
+      readonly lane: Lane;
+      readonly type: string;
+      readonly occurrence: number;
+      /** Count only units of `type` after the first unit of this type went by in the lane. */
+      readonly after?: string;
+    }
   | { readonly lane: Lane; readonly byteOffset: number };
 
 /** The fault a proxy injects, once, into the first connection through it. */
@@ -146,6 +152,21 @@ export class FaultProxy {
     }
     const tap = new StreamTap(lane);
     let reorderHeld: { unit: StreamUnit; timer: NodeJS.Timeout } | undefined;
+    const trigger = this.#fault.trigger;
+    let counting = !("after" in trigger) || trigger.after === undefined;
+    let counted = 0;
+    const matches = (unit: StreamUnit): boolean => {
+      if (trigger.lane !== unit.lane) return false;
+      if ("byteOffset" in trigger) {
+        const end = unit.offset + unit.bytes.byteLength;
+        return unit.offset <= trigger.byteOffset && trigger.byteOffset < end;
+      }
+      if (!counting) {
+        counting = unit.type === trigger.after;
+        return false;
+      }
+      return unit.type === trigger.type && counted++ === trigger.occurrence;
+    };
     from.on("data", (chunk: Buffer) => {
       for (const unit of tap.push(chunk)) {
         this.units[lane].push(unit.type);
@@ -158,7 +179,7 @@ export class FaultProxy {
           reorderHeld = undefined;
           continue;
         }
-        if (this.#fired || !this.#matches(unit)) {
+        if (this.#fired || !matches(unit)) {
           out.send(unit.bytes);
           continue;
         }
@@ -214,15 +235,6 @@ export class FaultProxy {
       out.send(tap.rest());
       out.end();
     });
-  }
-
-  #matches(unit: StreamUnit): boolean {
-    const t = this.#fault.trigger;
-    if (t.lane !== unit.lane) return false;
-    if ("byteOffset" in t) {
-      return unit.offset <= t.byteOffset && t.byteOffset < unit.offset + unit.bytes.byteLength;
-    }
-    return unit.type === t.type && unit.occurrence === t.occurrence;
   }
 
   #report(unit: StreamUnit, extra: { swapped?: boolean } = {}): void {
