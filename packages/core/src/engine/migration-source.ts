@@ -123,6 +123,10 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
   #phase: MigrationPhase = "handshake";
   #iteration = 0;
   #used = false;
+  /** GO was handed to the channel: from here the VM may run there, so it never runs here. */
+  #handedOver = false;
+  /** Bounds the paused window (`switchoverTimeoutMs`), armed when the VM pauses. */
+  #switchoverDeadline: NodeJS.Timeout | undefined;
 
   constructor(
     vm: SimulatedVm,
@@ -144,6 +148,10 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
     this.#channel = countingChannel(link, (n) => {
       this.#written += n;
     });
+    // Cancelling means cancelling (QEMU's migrate_cancel shuts the socket down too): a send
+    // blocked on a peer that stopped reading settles only when the channel goes, whichever
+    // send it is, so every abort — cancel(), a deadline, a FAILED answer — cuts it at once.
+    this.#abort.signal.addEventListener("abort", () => this.#channel.destroy(), { once: true });
   }
 
   /**
@@ -178,7 +186,11 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
     return this.#phase;
   }
 
-  /** Cancels the migration; before GO the VM is rolled back, after GO this has no effect. */
+  /**
+   * Cancels the migration at once, wherever it waits: the connection is cut, and before GO
+   * the VM is rolled back (ECANCELED). After GO the VM is the target's: cancelling only stops
+   * waiting for RESUMED, and the VM stays paused here (`rolledBack: false`).
+   */
   cancel(reason = "cancelled by the operator"): void {
     this.#abort.abort(new MdevError("ECANCELED", reason));
   }
@@ -220,9 +232,11 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
       return await this.#complete(run, precopy, finalPages, ramDigest, targetLoadMs);
     } catch (err) {
       if (err instanceof MigrationError) throw err;
-      throw await this.#rollback(err, run);
+      // After an abort, what failed (a send cut by the destroyed channel) is its consequence.
+      throw await this.#rollback(this.#abort.signal.aborted ? this.#abort.signal.reason : err, run);
     } finally {
       clearTimeout(deadline);
+      clearTimeout(this.#switchoverDeadline);
       clearInterval(sampler);
     }
   }
@@ -232,7 +246,11 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
     const table = new PageDigestTable(memory.pages);
     return {
       channel,
-      answers: new TargetAnswers(channel.returnPath),
+      // A failure read while the source is blocked (e.g. writing to a target that said FAILED
+      // and stopped reading) cancels there and then; after GO, waiting for RESUMED handles it.
+      answers: new TargetAnswers(channel.returnPath, (err) => {
+        if (!this.#handedOver) this.#abort.abort(err);
+      }),
       dirtySync: new DirtySync(this.#vm),
       dirty: new DirtyBitmap(memory.pages),
       precopy: new DevicePrecopy(this.#vm.devices),
@@ -383,6 +401,7 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
   async #switchover(run: SourceRun): Promise<{ finalPages: number; ramDigest: Uint8Array }> {
     this.#enter("switchover");
     const vm = this.#vm;
+    this.#armSwitchoverDeadline();
     this.#timeline.mark("paused");
     await vm.pause();
     run.paused = true;
@@ -427,28 +446,72 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
     this.#timeline.mark("loaded");
     const targetLoadMs = this.#targetLoadMs(loaded);
     this.#checkAbort(run.answers);
-    await this.#send(this.#encoder.go());
+    await this.#sendGo(run);
     // From here the VM belongs to the target unless it answers FAILED: a timeout or a lost
     // connection proves nothing about whether it runs there, so nothing runs here.
     this.#timeline.mark("goSent");
     this.#phase = "completed";
-    await run.answers.waitFor("RESUMED", this.#options.peerTimeoutMs).catch((err: unknown) => {
-      if (run.answers.failedExplicitly) {
-        // FAILED instead of RESUMED: the target discarded the VM before its guest ran (it
-        // answers FAILED only then), so the VM is still this side's to run — libvirt's
-        // Confirm(cancelled). The rollback resumes it.
-        this.#phase = "handover";
-        throw err;
-      }
-      throw new MigrationError(
-        isMdevError(err) ? err.code : "EIO",
-        "handover",
-        `GO was sent but RESUMED did not arrive (${String(err)}); the VM stays paused here and never runs twice`,
-        { cause: err, rolledBack: false },
-      );
-    });
+    await run.answers
+      .waitFor("RESUMED", this.#options.peerTimeoutMs, this.#abort.signal)
+      .catch((err: unknown) => {
+        if (run.answers.failedExplicitly) {
+          // FAILED instead of RESUMED: the target discarded the VM before its guest ran (it
+          // answers FAILED only then), so the VM is still this side's to run — libvirt's
+          // Confirm(cancelled). The rollback resumes it.
+          this.#phase = "handover";
+          throw err;
+        }
+        throw new MigrationError(
+          isMdevError(err) ? err.code : "EIO",
+          "handover",
+          `GO was sent but RESUMED did not arrive (${String(err)}); the VM stays paused here and never runs twice`,
+          { cause: err, rolledBack: false },
+        );
+      });
     this.#timeline.mark("resumed");
     return targetLoadMs;
+  }
+
+  /**
+   * Starts the one budget of the paused window: on expiry the migration aborts (the abort
+   * cuts the connection, so even a send blocked on a stalled target settles) and, unless GO
+   * already went out, rolls back — the VM resumes here.
+   */
+  #armSwitchoverDeadline(): void {
+    const ms = this.#options.switchoverTimeoutMs;
+    this.#switchoverDeadline = setTimeout(
+      () =>
+        this.#abort.abort(
+          new MdevError(
+            "ETIMEDOUT",
+            `the VM was paused for switchover longer than its ${ms} ms limit (switchoverTimeoutMs) before the target was ready for GO`,
+          ),
+        ),
+      ms,
+    );
+  }
+
+  /**
+   * Hands GO to the channel: the point of no return. If the write is cut by an abort, GO may
+   * already be in the kernel's buffer and reach the target, so the VM must not run here
+   * either — unless the target said FAILED, which proves it will not run it.
+   */
+  async #sendGo(run: SourceRun): Promise<void> {
+    this.#handedOver = true;
+    try {
+      await this.#send(this.#encoder.go());
+    } catch (err) {
+      if (!this.#abort.signal.aborted || run.answers.failedExplicitly) throw err;
+      const reason = this.#abort.signal.reason as unknown;
+      throw new MigrationError(
+        isMdevError(reason) ? reason.code : "EIO",
+        "handover",
+        `GO was being sent when the migration was aborted (${String(reason)}); the VM stays paused here and never runs twice`,
+        { cause: reason, rolledBack: false },
+      );
+    } finally {
+      clearTimeout(this.#switchoverDeadline);
+    }
   }
 
   /** LOADED's per-device load times by slot name; EPROTO unless it lists every device once. */
@@ -511,14 +574,20 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
   async #rollback(err: unknown, run: SourceRun): Promise<MigrationError> {
     const phase = this.#phase;
     const reason = err instanceof Error ? err.message : String(err);
-    // Tell the target to discard what it has (best effort: it may be gone).
+    // Tell the target to discard what it has (best effort: it may be gone, or the abort
+    // already cut the connection; a target that stopped reading gets 500 ms).
+    let giveUp: NodeJS.Timeout | undefined;
     try {
       await Promise.race([
         run.channel.send(this.#encoder.abort(reason.slice(0, 1000))),
-        new Promise((r) => setTimeout(r, 500)),
+        new Promise((r) => {
+          giveUp = setTimeout(r, 500);
+        }),
       ]);
     } catch {
       // The target is unreachable; it never got GO, so it never runs the VM.
+    } finally {
+      clearTimeout(giveUp);
     }
     run.channel.destroy();
     await run.dirtySync.stop();
@@ -588,7 +657,7 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
   }
 
   async #send(frames: Uint8Array[]): Promise<void> {
-    await this.#channel.send(frames);
+    await this.#channel.send(frames, this.#abort.signal);
     this.#sample();
   }
 

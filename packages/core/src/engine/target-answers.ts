@@ -17,10 +17,17 @@ type AnswerType = "ACCEPT" | "LOADED" | "RESUMED";
 export class TargetAnswers {
   readonly #seen = new Map<string, ReturnRecord>();
   readonly #waiters = new Set<() => void>();
+  readonly #onFailure: ((err: MdevError) => void) | undefined;
   #failure: MdevError | undefined;
   #switchoverAcked = false;
 
-  constructor(reader: ReturnPathReader) {
+  /**
+   * @param onFailure told of the first failure (FAILED, REJECT, a vanished target) as soon
+   *   as it is read, even while the source is blocked elsewhere, e.g. in a write to a
+   *   target that stopped reading after it said FAILED: the source cancels there and then.
+   */
+  constructor(reader: ReturnPathReader, onFailure?: (err: MdevError) => void) {
+    this.#onFailure = onFailure;
     void this.#pump(reader);
   }
 
@@ -50,8 +57,10 @@ export class TargetAnswers {
   }
 
   #fail(err: MdevError): void {
-    this.#failure ??= err;
+    if (this.#failure) return;
+    this.#failure = err;
     this.#wake();
+    this.#onFailure?.(err);
   }
 
   #wake(): void {

@@ -21,7 +21,10 @@ export interface ChannelBase {
   readonly capabilities: ChannelCapabilities;
   /** Flushes what was sent, ends the channel and releases it. Idempotent. */
   close(): Promise<void>;
-  /** Tears the channel down at once, dropping unsent bytes (failure paths). */
+  /**
+   * Tears the channel down at once, dropping unsent bytes (failure paths). Pending sends
+   * and closes settle at once (sends reject).
+   */
   destroy(reason?: Error): void;
 }
 
@@ -49,8 +52,15 @@ export interface ReturnPathWriter {
  */
 export interface SourceChannel extends ChannelBase {
   readonly role: "source";
-  /** Writes the frames in order. Views are not copied: keep them unchanged until this settles. */
-  send(frames: readonly Uint8Array[]): Promise<void>;
+  /**
+   * Writes the frames in order. Views are not copied: keep them unchanged until this settles.
+   *
+   * A write waits for the peer (backpressure), so a peer that stopped reading would hold it
+   * forever: when `signal` aborts first, the channel is destroyed (a half-written record
+   * cannot be taken back) and the promise rejects with the signal's reason. {@link destroy}
+   * settles a pending send too, rejecting it.
+   */
+  send(frames: readonly Uint8Array[], signal?: AbortSignal): Promise<void>;
   /** The target's answers, or `null` for one-way channels (files). */
   readonly returnPath: ReturnPathReader | null;
 }

@@ -41,7 +41,9 @@ export class FileSourceChannel implements SourceChannel {
     }
   }
 
-  async send(frames: readonly Uint8Array[]): Promise<void> {
+  /** Disk writes cannot be taken back; an aborted `signal` only stops sends not yet begun. */
+  async send(frames: readonly Uint8Array[], signal?: AbortSignal): Promise<void> {
+    if (signal?.aborted) throw signal.reason;
     if (this.#closed) throw new TransportError("EIO", this.peer, "file channel is closed");
     try {
       let total = 0;

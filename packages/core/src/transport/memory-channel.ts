@@ -88,12 +88,25 @@ export function createMemoryChannelPair(options: { readonly highWaterMark?: numb
     peer: "memory://target",
     capabilities: CAPS,
     returnPath: inbox as ReturnPathReader,
-    async send(frames) {
+    async send(frames, signal) {
+      if (signal?.aborted) {
+        source.destroy();
+        throw signal.reason;
+      }
       if (wire.ended || wire.error || targetClosed)
         throw new TransportError("ECONNRESET", this.peer, "channel is closed");
       wire.push(copyOut(frames));
-      while (wire.queued > wire.highWaterMark && !wire.error && !targetClosed)
-        await wire.waitWritable();
+      // Like a socket: an abort while the reader lags destroys the channel and rejects.
+      const onAbort = (): void => source.destroy();
+      signal?.addEventListener("abort", onAbort, { once: true });
+      try {
+        while (wire.queued > wire.highWaterMark && !wire.error && !targetClosed)
+          await wire.waitWritable();
+      } finally {
+        signal?.removeEventListener("abort", onAbort);
+      }
+      if (signal?.aborted) throw signal.reason;
+      if (wire.error) throw wire.error;
     },
     async close() {
       wire.ended = true;

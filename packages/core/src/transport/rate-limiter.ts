@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { MdevError } from "../errors/mdev-error.js";
 import type { SourceChannel } from "./channel.js";
+import { TransportError } from "./transport-error.js";
 
 /**
  * A token bucket over bytes: `rate` bytes/s refill, at most `burst` stored. A take larger
@@ -35,19 +36,29 @@ export class TokenBucket {
     return new TokenBucket(bitsPerSecond / 8, burst);
   }
 
-  /** Waits until `bytes` may pass. Takes are served in call order. */
-  take(bytes: number): Promise<void> {
-    const turn = this.#chain.then(() => this.#take(bytes));
+  /**
+   * Waits until `bytes` may pass. Takes are served in call order. An abort of `signal`
+   * ends the wait at once, rejecting with its reason.
+   */
+  take(bytes: number, signal?: AbortSignal): Promise<void> {
+    const turn = this.#chain.then(() => this.#take(bytes, signal));
     this.#chain = turn.catch(() => undefined);
     return turn;
   }
 
-  async #take(bytes: number): Promise<void> {
+  async #take(bytes: number, signal: AbortSignal | undefined): Promise<void> {
+    if (signal?.aborted) throw signal.reason;
     const now = this.#now();
     this.#tokens = Math.min(this.burst, this.#tokens + ((now - this.#last) / 1000) * this.rate);
     this.#last = now;
     this.#tokens -= bytes;
-    if (this.#tokens < 0) await sleep((-this.#tokens / this.rate) * 1000);
+    if (this.#tokens >= 0) return;
+    try {
+      await sleep((-this.#tokens / this.rate) * 1000, undefined, signal ? { signal } : {});
+    } catch (err) {
+      // timers/promises rejects with its own AbortError; the caller wants the reason.
+      throw signal?.aborted ? signal.reason : err;
+    }
   }
 }
 
@@ -56,18 +67,31 @@ export class TokenBucket {
  * of the emulated link, and its convergence decisions are tested against it.
  */
 export function rateLimited(inner: SourceChannel, bucket: TokenBucket): SourceChannel {
+  // destroy() must also end a send that waits for tokens, not only one the link holds.
+  const destroyed = new AbortController();
   return {
     role: "source",
     peer: inner.peer,
     capabilities: inner.capabilities,
     returnPath: inner.returnPath,
-    async send(frames) {
+    async send(frames, signal) {
       let n = 0;
       for (const f of frames) n += f.byteLength;
-      await bucket.take(n);
-      await inner.send(frames);
+      const either = signal ? AbortSignal.any([signal, destroyed.signal]) : destroyed.signal;
+      try {
+        await bucket.take(n, either);
+      } catch (err) {
+        if (signal?.aborted) inner.destroy();
+        throw err;
+      }
+      await inner.send(frames, signal);
     },
     close: () => inner.close(),
-    destroy: (reason) => inner.destroy(reason),
+    destroy: (reason) => {
+      destroyed.abort(
+        reason ?? new TransportError("ECONNRESET", inner.peer, "channel destroyed while sending"),
+      );
+      inner.destroy(reason);
+    },
   };
 }

@@ -14,37 +14,53 @@ import { TransportError } from "./transport-error.js";
  * Writes frames as one corked batch (Node turns it into a single writev) and resolves once
  * the batch has been handed to the kernel: the kernel's buffer, not ours, absorbs a fast
  * source, and the caller may reuse the frames' memory (the channel contract) afterwards.
+ *
+ * A peer that stopped reading leaves the batch in our buffer for good, so the wait also
+ * ends on `signal`: the socket is destroyed (the stream is cut mid-record anyway, and a
+ * destroyed socket releases the views) and the promise rejects with the signal's reason.
  */
 async function writeFrames(
   socket: Socket,
   peer: string,
   frames: readonly Uint8Array[],
+  signal?: AbortSignal,
 ): Promise<void> {
+  if (signal?.aborted) {
+    socket.destroy();
+    throw signal.reason;
+  }
   if (socket.destroyed || socket.writableEnded)
     throw new TransportError("ECONNRESET", peer, "channel is closed");
   let flushed = false;
+  let failed: Error | null | undefined;
   let settle: (() => void) | undefined;
   socket.cork();
   frames.forEach((f, i) => {
     // Writes complete in order: the last one's callback means the whole batch left our memory.
     if (i < frames.length - 1) socket.write(f);
     else
-      socket.write(f, () => {
+      socket.write(f, (err) => {
         flushed = true;
+        failed = err;
         settle?.();
       });
   });
   socket.uncork();
+  const writeError = (): TransportError =>
+    new TransportError("ECONNRESET", peer, failed?.message ?? "write failed", { cause: failed });
+  if (flushed && failed) throw writeError();
   if (flushed || frames.length === 0) return;
   await new Promise<void>((resolve, reject) => {
     const cleanup = (): void => {
       settle = undefined;
       socket.off("close", onClose);
       socket.off("error", onError);
+      signal?.removeEventListener("abort", onAbort);
     };
     settle = (): void => {
       cleanup();
-      resolve();
+      if (failed) reject(writeError());
+      else resolve();
     };
     const onClose = (): void => {
       cleanup();
@@ -54,12 +70,21 @@ async function writeFrames(
       cleanup();
       reject(new TransportError("ECONNRESET", peer, err.message, { cause: err }));
     };
+    const onAbort = (): void => {
+      cleanup();
+      socket.destroy();
+      reject(signal?.reason);
+    };
     socket.on("close", onClose);
     socket.on("error", onError);
+    signal?.addEventListener("abort", onAbort, { once: true });
   });
 }
 
-/** Ends the socket gracefully and waits until it is closed. */
+/**
+ * Ends the socket gracefully and waits until it is closed. A destroy meanwhile (the
+ * failure path) settles it at once, through the 'close' event.
+ */
 async function closeSocket(socket: Socket): Promise<void> {
   if (socket.destroyed) return;
   const closed = once(socket, "close").catch(() => undefined);
@@ -96,9 +121,9 @@ export class SocketSourceChannel implements SourceChannel {
     );
   }
 
-  send(frames: readonly Uint8Array[]): Promise<void> {
+  send(frames: readonly Uint8Array[], signal?: AbortSignal): Promise<void> {
     if (this.#error) return Promise.reject(this.#error);
-    return writeFrames(this.#socket, this.peer, frames);
+    return writeFrames(this.#socket, this.peer, frames, signal);
   }
 
   close(): Promise<void> {
