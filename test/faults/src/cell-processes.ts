@@ -13,23 +13,23 @@ export class CellProcesses {
   readonly #children = new Set<MdevkitChild>();
   readonly #dir = mkdtempSync(join(tmpdir(), "mdevkit-faults-"));
 
-  /** Starts `mdevkit ARGS --events`. */
-  spawn(args: readonly string[]): MdevkitChild {
-    const child = new MdevkitChild(args);
+  /** Starts `mdevkit ARGS --events`, through `wrapper` when given (e.g. `ip netns exec NS`). */
+  spawn(args: readonly string[], wrapper: readonly string[] = []): MdevkitChild {
+    const child = new MdevkitChild(args, wrapper);
     this.#children.add(child);
     return child;
   }
 
-  /** Starts `listen --once --verify-ram EXTRA` on an ephemeral loopback port; waits until it listens. */
-  async target(extra: readonly string[]): Promise<Target> {
-    const child = this.spawn([
-      "listen",
-      "--on",
-      "tcp://127.0.0.1:0",
-      "--once",
-      "--verify-ram",
-      ...extra,
-    ]);
+  /**
+   * Starts `listen --once --verify-ram EXTRA` on `on` (an ephemeral loopback port by
+   * default), through `wrapper` when given; waits until it listens.
+   */
+  async target(
+    extra: readonly string[],
+    on = "tcp://127.0.0.1:0",
+    wrapper: readonly string[] = [],
+  ): Promise<Target> {
+    const child = this.spawn(["listen", "--on", on, "--once", "--verify-ram", ...extra], wrapper);
     const { url } = await child.waitFor("listening", 60_000);
     return { child, url };
   }

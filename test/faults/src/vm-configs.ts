@@ -13,13 +13,21 @@ const DEVICE: Record<PluginName, Record<string, unknown>> = {
     deviceType: "igbvf-2q",
     options: { profile: "default", migration: "p2p-precopy" },
   },
-  accel: { slot: "00:07.0", plugin: "accel", deviceType: "hisi-zip" },
+  // Its rings at 16 MiB, above the vCPUs' hot set (see vmConfig).
+  accel: {
+    slot: "00:07.0",
+    plugin: "accel",
+    deviceType: "hisi-zip",
+    options: { regionGpa: 16 * 2 ** 20 },
+  },
 };
 
 /**
  * A 32 MiB VM with the plugin's device: big enough for several RAM records per pass (the
  * `iter-1` trigger is the 4th), small enough that a cell takes seconds; a hot set keeps
- * pages dirty so there is a second pass and RAM changes while it runs.
+ * pages dirty so there is a second pass and RAM changes while it runs. The simulated vCPUs
+ * stamp pages blindly, so they stay in the low 4 MiB: device rings elsewhere in RAM are
+ * not scribbled on by a "guest" that does not know they are there (as in the demo VM).
  */
 export function vmConfig(plugin: PluginName): Record<string, unknown> {
   return {
@@ -27,7 +35,7 @@ export function vmConfig(plugin: PluginName): Record<string, unknown> {
     memoryMiB: 32,
     vcpus: 1,
     initialFill: 0.5,
-    workloads: [{ pattern: "hot-set", pagesPerSecond: 5000, hotSetPages: 1024 }],
+    workloads: [{ pattern: "hot-set", pagesPerSecond: 5000, hotSetPages: 1024, hotFraction: 1 }],
     devices: [DEVICE[plugin]],
     deviceTickMs: 2,
     seed: 14,
