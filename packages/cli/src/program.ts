@@ -1,4 +1,4 @@
-import { vmConfigJsonSchema } from "@mdevkit/core";
+import { DEFAULT_HANDSHAKE_TIMEOUT_MS, vmConfigJsonSchema } from "@mdevkit/core";
 import { Argument, Command, InvalidArgumentError, Option } from "commander";
 import { demoCommand } from "./commands/demo.js";
 import { inspectCommand } from "./commands/inspect.js";
@@ -136,8 +136,19 @@ export function buildProgram(): Command {
       )
       .option(
         "--prealloc <MiB>",
-        "preallocate and prefault guest RAM of this size before accepting",
+        "preallocate and prefault guest RAM of this size before accepting; VMs of another size are refused",
         arg(parseCount),
+      )
+      .option(
+        "--max-memory <MiB>",
+        "memory budget: most guest RAM hosted at once; larger VMs are refused before allocation (default: --prealloc, else half of this machine's RAM)",
+        arg(parseCount),
+      )
+      .option(
+        "--handshake-timeout <ms>",
+        "drop a connection that has not sent its HANDSHAKE within this time",
+        arg(parseDuration),
+        DEFAULT_HANDSHAKE_TIMEOUT_MS,
       )
       .option("--plugin <module>", "load an extra plugin module (repeatable)", collect, [])
       .addOption(
@@ -212,6 +223,11 @@ export function buildProgram(): Command {
     .argument("<file>", "a file written by mdevkit save")
     .option("--run-for <ms>", "run the restored VM this long", arg(parseDuration), 200)
     .option("--verify-ram", "hash all of guest RAM after loading", false)
+    .option(
+      "--max-memory <MiB>",
+      "refuse, before allocating, a saved VM with more guest RAM (default: half of this machine's RAM)",
+      arg(parseCount),
+    )
     .option("--json", "print the result as JSON", false)
     .option("--plugin <module>", "load an extra plugin module (repeatable)", collect, [])
     .action(async (file: string, o) => restoreCommand(file, o));

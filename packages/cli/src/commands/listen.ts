@@ -1,7 +1,16 @@
-import { GuestMemory, type MdevError, MigrationTarget, type TargetResult } from "@mdevkit/core";
+import {
+  defaultMaxMemoryMiB,
+  GuestMemory,
+  MdevError,
+  MigrationTarget,
+  TargetCapacity,
+  type TargetResult,
+} from "@mdevkit/core";
 import { emitEvent } from "../events.js";
 import { checkListenExposure } from "../exposure.js";
+import { reclaimMemory } from "../reclaim-memory.js";
 import { table } from "../summary.js";
+import { serveTargets } from "../target-server.js";
 import { channelOptions, type TlsFlags } from "../tls-options.js";
 import { channelsOf, makeHost } from "../vm-setup.js";
 
@@ -24,67 +33,113 @@ export interface ListenOptions extends TlsFlags {
   readonly insecureBind: boolean;
   /** How long a loaded VM waits for GO before it is discarded, ms (engine default when absent). */
   readonly goTimeout?: number;
+  /** Memory budget, MiB: most guest RAM hosted at once (default: `prealloc`, else half of RAM). */
+  readonly maxMemory?: number;
+  /** How long a connection has to deliver its HANDSHAKE before it is dropped, ms. */
+  readonly handshakeTimeout: number;
 }
 
 /**
  * `mdevkit listen`: a target host. Accepts migrations on a loopback address by default,
- * receives each VM, runs it after GO, and (with `--once`) exits after the first.
+ * serves every connection at once (a peer has `--handshake-timeout` to send its
+ * HANDSHAKE), receives one VM at a time within the memory budget, runs each after GO,
+ * and (with `--once`) exits after the first migration it accepted.
  */
 export async function listenCommand(options: ListenOptions): Promise<void> {
   checkListenExposure(options.on, options.insecureBind);
+  const maxMemoryMiB = memoryBudget(options);
+  if (options.handshakeTimeout < 1) {
+    throw new MdevError("EINVAL", "--handshake-timeout must be at least 1 ms");
+  }
   const host = await makeHost("target", options.plugin);
   const listener = await channelsOf(host).listen(options.on, channelOptions(options, options.on));
-  const preallocStart = performance.now();
-  let preallocated = options.prealloc ? prefaulted(options.prealloc) : undefined;
-  // The demo shows the prefault as a phase of its own: on a cold machine it is seconds.
-  const preallocMs = preallocated ? performance.now() - preallocStart : undefined;
-  if (options.events)
-    emitEvent({
-      event: "listening",
-      url: listener.url,
-      ...(preallocMs === undefined ? {} : { preallocMs }),
-    });
-  else process.stderr.write(`listening on ${listener.url}\n`);
   try {
-    for (;;) {
-      const channel = await listener.accept();
-      // Like a QEMU target started with -incoming -mem-prealloc: RAM is backed before the
-      // source connects, so no incoming page pays a first-touch fault. Fresh for each VM.
-      const target = new MigrationTarget(host, channel, {
-        verifyRam: options.verifyRam,
-        ...(preallocated ? { preallocated } : {}),
-        ...(options.goTimeout === undefined ? {} : { goTimeoutMs: options.goTimeout }),
+    const preallocStart = performance.now();
+    // Like a QEMU target started with -incoming -mem-prealloc: RAM is backed before the
+    // source connects, so no incoming page pays a first-touch fault.
+    const preallocated = options.prealloc ? prefaulted(options.prealloc) : undefined;
+    // The demo shows the prefault as a phase of its own: on a cold machine it is seconds.
+    const preallocMs = preallocated ? performance.now() - preallocStart : undefined;
+    const capacity = new TargetCapacity({
+      maxMemoryMiB,
+      ...(preallocated ? { preallocated } : {}),
+      reclaim: reclaimMemory,
+    });
+    if (options.events)
+      emitEvent({
+        event: "listening",
+        url: listener.url,
+        ...(preallocMs === undefined ? {} : { preallocMs }),
       });
-      preallocated = undefined;
-      if (options.crashAt) armCrash(target, options.crashAt);
-      try {
-        const result = await target.receive();
+    else process.stderr.write(`listening on ${listener.url}\n`);
+    await serveTargets(listener, {
+      once: options.once,
+      target: (channel) => {
+        const target = new MigrationTarget(host, channel, {
+          verifyRam: options.verifyRam,
+          capacity,
+          handshakeTimeoutMs: options.handshakeTimeout,
+          ...(options.goTimeout === undefined ? {} : { goTimeoutMs: options.goTimeout }),
+        });
+        if (options.crashAt) armCrash(target, options.crashAt);
+        return target;
+      },
+      received: async (result) => {
         await report(result, options);
-        if (options.once) {
-          await result.vm.destroy();
-          return;
-        }
-      } catch (err) {
+        if (options.once) await capacity.release(result.vm);
+        else if (options.prealloc) refill(capacity, options.prealloc);
+      },
+      failed: (err) => {
         if (options.events)
-          emitEvent({
-            event: "error",
-            code: (err as MdevError).code ?? "EIO",
-            message: (err as Error).message,
-          });
-        else process.stderr.write(`migration not received: ${(err as Error).message}\n`);
-        if (options.once) throw err;
-      }
-      if (options.prealloc) preallocated = prefaulted(options.prealloc);
-    }
+          emitEvent({ event: "error", code: codeOf(err), message: messageOf(err) });
+        else process.stderr.write(`migration not received: ${messageOf(err)}\n`);
+      },
+      dropped: (peer, err) => {
+        if (options.events)
+          emitEvent({ event: "dropped", peer, code: codeOf(err), message: messageOf(err) });
+        else process.stderr.write(`dropped ${peer}: ${messageOf(err)}\n`);
+      },
+    });
   } finally {
     await listener.close();
   }
+}
+
+/**
+ * The memory budget: `--max-memory`, else the `--prealloc` size (the target is prepared
+ * for that VM and no other), else half of this machine's RAM. `--prealloc` beyond the
+ * budget is a usage error, found before anything is allocated.
+ */
+function memoryBudget(options: ListenOptions): number {
+  const max = options.maxMemory ?? options.prealloc ?? defaultMaxMemoryMiB();
+  if (options.prealloc !== undefined && options.prealloc > max) {
+    throw new MdevError(
+      "EINVAL",
+      `--prealloc ${options.prealloc} MiB is more than --max-memory ${max} MiB`,
+    );
+  }
+  return max;
+}
+
+/** After a VM took the prefaulted RAM, prefaults the next VM's if the budget has room. */
+function refill(capacity: TargetCapacity, mib: number): void {
+  if (capacity.preallocated !== undefined) return;
+  if (capacity.hostedMiB + mib > capacity.maxMemoryMiB) return;
+  capacity.preallocate(prefaulted(mib));
 }
 
 function prefaulted(mib: number): GuestMemory {
   const memory = GuestMemory.create({ size: mib * 2 ** 20 });
   memory.prefault();
   return memory;
+}
+
+function codeOf(err: unknown): string {
+  return (err as MdevError).code ?? "EIO";
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }
 
 function armCrash(target: MigrationTarget, point: NonNullable<ListenOptions["crashAt"]>): void {

@@ -9,11 +9,15 @@ export interface RestoreOptions {
   readonly json: boolean;
   readonly verifyRam: boolean;
   readonly plugin: string[];
+  /** Memory budget, MiB: a save whose VM has more guest RAM is refused before allocation. */
+  readonly maxMemory?: number;
 }
 
 /**
  * `mdevkit restore FILE`: rebuilds the VM from a save file — every record and the END
- * digests checked before anything runs — then runs it for `--run-for` ms.
+ * digests checked before anything runs — then runs it for `--run-for` ms. A save whose VM
+ * is larger than `--max-memory` (default: half of this machine's RAM) is refused before
+ * its RAM is allocated.
  */
 export async function restoreCommand(file: string, options: RestoreOptions): Promise<void> {
   const host = await makeHost("restore", options.plugin);
@@ -22,6 +26,7 @@ export async function restoreCommand(file: string, options: RestoreOptions): Pro
     channelsOf(host).openRestore(`file://${resolve(file)}`),
     {
       verifyRam: options.verifyRam,
+      ...(options.maxMemory === undefined ? {} : { maxMemoryMiB: options.maxMemory }),
     },
   ).receive();
   try {
