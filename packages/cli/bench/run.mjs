@@ -1,19 +1,236 @@
 #!/usr/bin/env node
-// Runs every `*.bench.mjs` beside this file in its own process (see packages/core/bench/run.mjs).
-import { spawnSync } from "node:child_process";
-import { readdirSync } from "node:fs";
-import { dirname, join } from "node:path";
+// `npm run bench` (root): the one benchmark of issue #13. Every figure in
+// docs/benchmarks.{md,json,html} comes from one invocation of this file, measured side by
+// side on this machine in the same run:
+//   1. the RAM-static 2 GiB VM: a bare socket moving the same bytes, QEMU (when installed)
+//      and mdevkit, interleaved round by round;
+//   2. the seed's VM (the demo's default) at a 10 Gbps cap, ≥ 5 runs;
+//   3. the dirtying VM at 2 GiB against the bare socket on its own wire bytes, ≥ 5 runs;
+//   4. scaling: RAM, dirty rate, device count, dirty-log sync, peak RSS.
+// Every migration is verified (RAM SHA-256 and END digest equal on both sides, device
+// descriptions equal); a run that does not verify is reported as a failure, never a figure.
+//
+// Usage: node packages/cli/bench/run.mjs [--quick] [--out DIR]
+//   --smoke  tiny VMs, one run each: checks the harness, measures nothing worth keeping.
+//   --quick  smaller VMs and fewer runs (about 2 minutes on an idle 2-core machine);
+//            written to $TMPDIR/mdevkit-bench-quick unless --out is given.
+//   full     (default) written to docs/ of the repository.
+// Needs the packages built (`npm run bench` builds them first).
+// First: tsyringe (through @mdevkit/core) needs reflect-metadata before any decorated class.
+import "reflect-metadata";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { bareSocket } from "./bare-socket.mjs";
+import { dirtyLogSync } from "./dirty-log-sync.mjs";
+import { describeMachine, load1, memAvailable } from "./machine.mjs";
+import { migrateVerified } from "./mdevkit-run.mjs";
+import { qemuMigrateVerified, qemuVersion, writeRandomBlob } from "./qemu.mjs";
+import { writeReport } from "./report.mjs";
+import { deviceCountVm, dirtyingVm, dirtyRateVm, ramStaticVm, seedVm } from "./scenarios.mjs";
 
-const here = dirname(fileURLToPath(import.meta.url));
-const filters = process.argv.slice(2);
-let failed = 0;
-for (const file of readdirSync(here)
-  .filter(
-    (f) => f.endsWith(".bench.mjs") && (filters.length === 0 || filters.some((x) => f.includes(x))),
-  )
-  .sort()) {
-  console.log(`\n=== ${file}`);
-  if (spawnSync(process.execPath, [join(here, file)], { stdio: "inherit" }).status !== 0) failed++;
+const args = process.argv.slice(2);
+const smoke = args.includes("--smoke");
+const quick = smoke || args.includes("--quick");
+const outAt = args.indexOf("--out");
+const outDir =
+  outAt >= 0
+    ? args[outAt + 1]
+    : quick
+      ? join(tmpdir(), "mdevkit-bench-quick")
+      : fileURLToPath(new URL("../../../docs/", import.meta.url));
+
+/** What each mode runs (`--smoke`: tiny VMs, only to check the harness itself works). */
+const PLAN = smoke
+  ? {
+      sideBySide: { mib: 256, rounds: 1 },
+      seed: { mib: 256, runs: 1 },
+      dirtying: { mib: 128, runs: 1 },
+      ram: [128, 256],
+      dirtyRate: { mib: 128, linkMBps: 125, shares: [0, 2] },
+      devices: { mib: 256, counts: [1, 3] },
+      dirtyLog: [512],
+    }
+  : quick
+    ? {
+        sideBySide: { mib: 2048, rounds: 1 },
+        seed: { mib: 1024, runs: 2 },
+        dirtying: { mib: 1024, runs: 2 },
+        ram: [256, 512, 1024],
+        dirtyRate: { mib: 256, linkMBps: 125, shares: [0, 0.5, 2] },
+        devices: { mib: 256, counts: [1, 4] },
+        dirtyLog: [512, 2048, 8192],
+      }
+    : {
+        sideBySide: { mib: 2048, rounds: 3 },
+        seed: { mib: 2048, runs: 5 },
+        dirtying: { mib: 2048, runs: 5 },
+        ram: [512, 1024, 2048, 4096, 8192],
+        dirtyRate: { mib: 512, linkMBps: 125, shares: [0, 0.25, 0.5, 1, 2] },
+        devices: { mib: 256, counts: [1, 2, 4, 8] },
+        dirtyLog: [512, 1024, 2048, 4096, 8192],
+      };
+
+const dir = mkdtempSync(join(tmpdir(), "mdevkit-bench-"));
+const started = performance.now();
+const log = (line) =>
+  process.stderr.write(
+    `[${((performance.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}\n`,
+  );
+const loads = [];
+
+/** Both processes hold all guest RAM: skip a size the machine cannot hold with room to spare. */
+function fits(mib) {
+  const need = 2 * mib * 2 ** 20 + 2 * 2 ** 30;
+  const avail = memAvailable();
+  return { ok: !(avail < need), avail };
 }
-process.exit(failed === 0 ? 0 : 1);
+
+/** A verified mdevkit migration, logged; `skipped` when the RAM is not there. */
+async function mdevkit(label, config, opts) {
+  const room = fits(config.memoryMiB);
+  if (!room.ok) {
+    const why = `skipped: needs ${(2 * config.memoryMiB) / 1024 + 2} GiB free, ${(room.avail / 2 ** 30).toFixed(1)} GiB available`;
+    log(`${label}: ${why}`);
+    return { ok: false, skipped: true, error: why };
+  }
+  loads.push(load1());
+  const r = await migrateVerified(dir, config, opts);
+  log(
+    r.ok
+      ? `${label}: total ${r.result.totalTimeMs.toFixed(0)} ms, downtime ${r.result.downtimeMs.toFixed(0)} ms, ${(r.result.wireBytes / 1e9).toFixed(2)} GB, ${r.result.iterations} iterations, verified`
+      : `${label}: FAILED — ${r.error}`,
+  );
+  return r;
+}
+
+async function bare(label, bytes) {
+  const r = await bareSocket(bytes);
+  log(`${label}: bare socket ${(bytes / 1e9).toFixed(2)} GB in ${r.ms.toFixed(0)} ms`);
+  return r;
+}
+
+const results = {
+  mode: smoke ? "smoke" : quick ? "quick" : "full",
+  plan: PLAN,
+  machine: describeMachine(),
+};
+log(`mode ${results.mode}; writing to ${outDir}`);
+
+// 1. Side by side, interleaved round by round.
+{
+  const { mib, rounds } = PLAN.sideBySide;
+  const qemu = qemuVersion();
+  const section = { mib, qemu: qemu ?? null, rounds: [] };
+  let blob;
+  if (qemu) {
+    const blobBytes = mib * 0.75 * 2 ** 20;
+    const file = join(dir, "blob.bin");
+    log(`QEMU: ${qemu}; writing a ${blobBytes / 2 ** 30} GiB random blob`);
+    blob = { blob: file, blobBytes, blobSha256: writeRandomBlob(file, blobBytes) };
+  } else {
+    log("QEMU: qemu-system-x86_64 not found — the QEMU column is skipped");
+  }
+  for (let i = 0; i < rounds; i++) {
+    const m = await mdevkit(`RAM-static ${mib} MiB, round ${i + 1}: mdevkit`, ramStaticVm(mib), {
+      warmupMs: 0,
+    });
+    const bytes = m.ok ? m.result.wireBytes : mib * 0.75 * 2 ** 20;
+    const b = await bare(`RAM-static round ${i + 1}`, bytes);
+    let q;
+    if (blob) {
+      q = await qemuMigrateVerified(dir, { mib, ...blob });
+      log(
+        q.ok
+          ? `RAM-static round ${i + 1}: QEMU total ${q.totalTimeMs} ms, downtime ${q.downtimeMs} ms, ${(q.wireBytes / 1e9).toFixed(2)} GB, verified`
+          : `RAM-static round ${i + 1}: QEMU FAILED — ${q.error}`,
+      );
+    }
+    section.rounds.push({ mdevkit: m, bare: b, qemu: q ?? null });
+  }
+  results.sideBySide = section;
+}
+
+// 2. The seed's VM at the seed's 10 Gbps cap.
+{
+  const { mib, runs } = PLAN.seed;
+  const migrateArgs = ["--max-bandwidth", "10Gbps", "--auto-converge"];
+  const section = { mib, migrateArgs, runs: [] };
+  for (let i = 0; i < runs; i++)
+    section.runs.push(
+      await mdevkit(`seed VM ${mib} MiB, run ${i + 1}`, seedVm(mib), { migrateArgs }),
+    );
+  results.seed = section;
+}
+
+// 3. The dirtying VM, uncapped, each run followed by the bare socket on its wire bytes.
+{
+  const { mib, runs } = PLAN.dirtying;
+  const migrateArgs = ["--auto-converge"];
+  const section = { mib, migrateArgs, runs: [] };
+  for (let i = 0; i < runs; i++) {
+    const m = await mdevkit(`dirtying VM ${mib} MiB, run ${i + 1}`, dirtyingVm(mib), {
+      migrateArgs,
+    });
+    const b = m.ok ? await bare(`dirtying VM run ${i + 1}`, m.result.wireBytes) : null;
+    section.runs.push({ mdevkit: m, bare: b });
+  }
+  results.dirtying = section;
+}
+
+// 4a. Scaling with RAM (the RAM-static VM: its cost is the RAM).
+{
+  const section = [];
+  for (const mib of PLAN.ram)
+    section.push({
+      mib,
+      run: await mdevkit(`RAM scaling ${mib} MiB`, ramStaticVm(mib), { warmupMs: 0 }),
+    });
+  results.ram = section;
+}
+
+// 4b. Scaling with the dirty rate, at a link cap, up to beyond the link (auto-converge).
+{
+  const { mib, linkMBps, shares } = PLAN.dirtyRate;
+  const migrateArgs = ["--max-bandwidth", `${linkMBps}MB/s`, "--auto-converge"];
+  const section = { mib, linkMBps, migrateArgs, points: [] };
+  for (const share of shares) {
+    const pagesPerSecond = Math.round((share * linkMBps * 1e6) / 4096);
+    section.points.push({
+      share,
+      pagesPerSecond,
+      run: await mdevkit(
+        `dirty rate ${(share * 100).toFixed(0)} % of the link (${pagesPerSecond} pages/s)`,
+        dirtyRateVm(mib, pagesPerSecond),
+        { migrateArgs },
+      ),
+    });
+  }
+  results.dirtyRate = section;
+}
+
+// 4c. Scaling with the device count.
+{
+  const { mib, counts } = PLAN.devices;
+  const section = { mib, points: [] };
+  for (const count of counts)
+    section.points.push({
+      count,
+      run: await mdevkit(`${count} devices`, deviceCountVm(mib, count), { warmupMs: 500 }),
+    });
+  results.devices = section;
+}
+
+// 4d. Dirty-log sync against RAM, in this process.
+results.dirtyLog = dirtyLogSync(PLAN.dirtyLog);
+log(
+  `dirty-log sync: ${results.dirtyLog.map((r) => `${r.sizeMiB} MiB/${r.fraction * 100}% ${r.syncMs.toFixed(2)} ms`).join(", ")}`,
+);
+
+results.loadAverage = { atRuns: loads, end: describeMachine().loadAverage };
+results.durationS = (performance.now() - started) / 1000;
+mkdirSync(outDir, { recursive: true });
+const written = writeReport(outDir, results);
+rmSync(dir, { recursive: true, force: true });
+log(`done in ${results.durationS.toFixed(0)} s; wrote ${written.join(", ")}`);

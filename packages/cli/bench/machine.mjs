@@ -1,0 +1,41 @@
+// What the benchmark ran on: CPU model, cores, RAM, Node, date, load — printed with every
+// figure because this machine is shared and its speed varies from hour to hour.
+import { readFileSync } from "node:fs";
+import { cpus, loadavg, totalmem } from "node:os";
+
+/** The CPU model from /proc/cpuinfo (Node's `os.cpus()` as a fallback). */
+function cpuModel() {
+  try {
+    const m = /^model name\s*:\s*(.+)$/m.exec(readFileSync("/proc/cpuinfo", "utf8"));
+    if (m?.[1]) return m[1].trim();
+  } catch {
+    // Not Linux: os.cpus() below.
+  }
+  return cpus()[0]?.model.trim() ?? "unknown CPU";
+}
+
+/** Bytes of RAM the kernel could give a new process now (MemAvailable), or NaN. */
+export function memAvailable() {
+  try {
+    const m = /^MemAvailable:\s+(\d+) kB$/m.exec(readFileSync("/proc/meminfo", "utf8"));
+    return m ? Number(m[1]) * 1024 : Number.NaN;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** The machine, as the report prints it. */
+export function describeMachine() {
+  return {
+    cpu: cpuModel(),
+    cores: cpus().length,
+    ramBytes: totalmem(),
+    node: process.version,
+    platform: `${process.platform} ${process.arch}`,
+    date: new Date().toISOString(),
+    loadAverage: loadavg(),
+  };
+}
+
+/** The 1-minute load average now. */
+export const load1 = () => loadavg()[0] ?? Number.NaN;

@@ -1,0 +1,213 @@
+// QEMU's migration of the RAM-static scenario, driven over QMP, for the side-by-side table:
+// a TCG guest with no OS, `-m 2048`, a random 1.5 GiB blob loaded with `-device loader`
+// (the rest of RAM zero), paused with `-S`; the target runs `-incoming tcp:… -mem-prealloc`.
+// The target has no loader, so after the migration it holds the blob only if the migration
+// brought it: its RAM is dumped (QMP `pmemsave`) and hashed against the blob.
+import { spawn, spawnSync } from "node:child_process";
+import { createCipheriv, createHash, randomBytes } from "node:crypto";
+import { closeSync, createReadStream, openSync, rmSync, writeSync } from "node:fs";
+import net from "node:net";
+import { join } from "node:path";
+import { peakRssKiB } from "./mdevkit-run.mjs";
+
+const QEMU = process.env.MDEVKIT_BENCH_QEMU ?? "qemu-system-x86_64";
+/** Where the blob goes in guest-physical memory: above the legacy BIOS/VGA hole. */
+const BLOB_GPA = 0x100000;
+
+/** QEMU's version line, or undefined when it is not installed. */
+export function qemuVersion() {
+  const r = spawnSync(QEMU, ["--version"], { encoding: "utf8" });
+  return r.status === 0 ? r.stdout.split("\n")[0]?.trim() : undefined;
+}
+
+/**
+ * Writes `bytes` of random-looking data to `file` (AES-CTR keystream under a random key:
+ * incompressible, no zero pages, and far faster than the system RNG); returns its SHA-256.
+ */
+export function writeRandomBlob(file, bytes) {
+  const fd = openSync(file, "w");
+  const hash = createHash("sha256");
+  const cipher = createCipheriv("aes-128-ctr", randomBytes(16), randomBytes(16));
+  const zeros = Buffer.alloc(64 * 2 ** 20);
+  try {
+    for (let left = bytes; left > 0; left -= zeros.length) {
+      const part = cipher.update(left >= zeros.length ? zeros : zeros.subarray(0, left));
+      hash.update(part);
+      writeSync(fd, part);
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return hash.digest("hex");
+}
+
+async function sha256File(file) {
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(file, { highWaterMark: 8 * 2 ** 20 }))
+    hash.update(chunk);
+  return hash.digest("hex");
+}
+
+/** A minimal QMP client: one command at a time, events ignored. */
+class Qmp {
+  #sock;
+  #buf = "";
+  #waiting = [];
+
+  static async connect(path, timeoutMs) {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        const sock = await new Promise((resolve, reject) => {
+          const s = net.connect(path, () => resolve(s));
+          s.once("error", reject);
+        });
+        const qmp = new Qmp(sock);
+        await qmp.#next(); // greeting
+        await qmp.cmd("qmp_capabilities");
+        return qmp;
+      } catch (err) {
+        if (Date.now() > until) throw new Error(`QMP ${path} never answered: ${err.message}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  }
+
+  constructor(sock) {
+    this.#sock = sock;
+    sock.setEncoding("utf8");
+    sock.on("data", (d) => {
+      this.#buf += d;
+      for (let i = this.#buf.indexOf("\n"); i >= 0; i = this.#buf.indexOf("\n")) {
+        const line = this.#buf.slice(0, i).trim();
+        this.#buf = this.#buf.slice(i + 1);
+        if (!line) continue;
+        const msg = JSON.parse(line);
+        if (msg.event) continue;
+        this.#waiting.shift()?.(msg);
+      }
+    });
+  }
+
+  #next() {
+    return new Promise((resolve) => this.#waiting.push(resolve));
+  }
+
+  async cmd(execute, args) {
+    const answer = this.#next();
+    this.#sock.write(`${JSON.stringify(args ? { execute, arguments: args } : { execute })}\n`);
+    const msg = await answer;
+    if (msg.error) throw new Error(`QMP ${execute}: ${msg.error.desc}`);
+    return msg.return;
+  }
+
+  close() {
+    this.#sock.destroy();
+  }
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function startQemu(dir, name, mib, extra) {
+  const qmp = join(dir, `${name}.qmp`);
+  rmSync(qmp, { force: true });
+  const child = spawn(
+    QEMU,
+    [
+      "-nodefaults",
+      "-machine",
+      "pc,accel=tcg",
+      "-m",
+      String(mib),
+      "-display",
+      "none",
+      "-S",
+      "-qmp",
+      `unix:${qmp},server=on,wait=off`,
+      ...extra,
+    ],
+    { stdio: ["ignore", "ignore", "pipe"] },
+  );
+  let stderr = "";
+  child.stderr.on("data", (d) => {
+    stderr += d;
+  });
+  return { child, qmp, stderr: () => stderr.trim() };
+}
+
+/**
+ * One QEMU migration of the RAM-static VM (`mib` of RAM, the blob at 1 MiB), verified.
+ * Resolves with QEMU's own figures (total time, downtime, bytes) and both processes' peak
+ * RSS, or `ok: false` with the reason.
+ */
+export async function qemuMigrateVerified(dir, { mib, blob, blobBytes, blobSha256 }) {
+  const port = await freePort();
+  const src = startQemu(dir, "src", mib, [
+    "-device",
+    `loader,file=${blob},addr=${BLOB_GPA},force-raw=on`,
+  ]);
+  const dst = startQemu(dir, "dst", mib, ["-incoming", `tcp:127.0.0.1:${port}`, "-mem-prealloc"]);
+  const dump = join(dir, "dst-ram.bin");
+  let qs;
+  let qd;
+  try {
+    [qs, qd] = await Promise.all([Qmp.connect(src.qmp, 300_000), Qmp.connect(dst.qmp, 300_000)]);
+    // QEMU's default max-bandwidth (128 MiB/s) would make this a test of that limit.
+    await qs.cmd("migrate-set-parameters", { "max-bandwidth": 100e9 });
+    const t0 = performance.now();
+    await qs.cmd("migrate", { uri: `tcp:127.0.0.1:${port}` });
+    let info;
+    for (;;) {
+      info = await qs.cmd("query-migrate");
+      if (info.status === "completed" || info.status === "failed" || info.status === "cancelled")
+        break;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const wallMs = performance.now() - t0;
+    if (info.status !== "completed")
+      return { ok: false, error: `QEMU migration ${info.status}: ${info["error-desc"] ?? ""}` };
+    // The incoming side finishes loading after the source reports completed.
+    for (;;) {
+      const st = await qd.cmd("query-status");
+      if (st.status !== "inmigrate") break;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const sourcePeakRssKiB = peakRssKiB(src.child.pid);
+    const targetPeakRssKiB = peakRssKiB(dst.child.pid);
+    await qd.cmd("pmemsave", { val: BLOB_GPA, size: blobBytes, filename: dump });
+    const ok = (await sha256File(dump)) === blobSha256;
+    return {
+      ok,
+      ...(ok ? {} : { error: "the target's RAM does not hold the blob" }),
+      totalTimeMs: info["total-time"],
+      downtimeMs: info.downtime,
+      setupMs: info["setup-time"],
+      wallMs,
+      wireBytes: info.ram?.transferred,
+      zeroPages: info.ram?.duplicate,
+      dataPages: info.ram?.normal,
+      sourcePeakRssKiB,
+      targetPeakRssKiB,
+    };
+  } catch (err) {
+    return {
+      ok: false,
+      error: `${err.message}${src.stderr() ? ` (source: ${src.stderr()})` : ""}${dst.stderr() ? ` (target: ${dst.stderr()})` : ""}`,
+    };
+  } finally {
+    qs?.close();
+    qd?.close();
+    src.child.kill("SIGKILL");
+    dst.child.kill("SIGKILL");
+    rmSync(dump, { force: true });
+  }
+}
