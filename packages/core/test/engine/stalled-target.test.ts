@@ -1,0 +1,128 @@
+// Issue #14 item 2: a target that stops reading must never keep the guest paused. Before
+// the fix, a source blocked in a socket write waited for the write callback, a close or an
+// error — never for a deadline, a FAILED answer or cancel() — so these tests hung.
+import { afterEach, describe, expect, it } from "vitest";
+import {
+  MigrationError,
+  type MigrationOptionsInput,
+  MigrationSource,
+  MigState,
+  type SimulatedVm,
+} from "../../src/index.js";
+import { startVm, toyHost } from "../helpers/engine-fixtures.js";
+import { type StallingTarget, stallingTarget } from "../helpers/stalling-target.js";
+
+const vms: SimulatedVm[] = [];
+const targets: StallingTarget[] = [];
+afterEach(async () => {
+  await Promise.all(targets.splice(0).map((t) => t.close()));
+  await Promise.all(vms.splice(0).map((vm) => vm.destroy()));
+});
+
+/** RAM the test dirties as the VM pauses: far more than loopback socket buffers hold. */
+const DIRTIED_MIB = 32;
+
+/**
+ * Migrates a 48 MiB VM to `target`. As the source enters switchover (the VM is about to
+ * pause), 32 MiB of RAM are rewritten, so the final RAM pass must push them through a
+ * socket the target no longer reads: the source blocks in a write, VM paused.
+ */
+async function migrateInto(
+  target: StallingTarget,
+  options: MigrationOptionsInput,
+  whileBlocked?: (source: MigrationSource) => void,
+): Promise<{ vm: SimulatedVm; error: MigrationError; ms: number }> {
+  const host = toyHost("src");
+  const vm = await startVm(host, vms, {
+    memoryMiB: 48,
+    vcpus: 1,
+    workloads: [{ pattern: "uniform", pagesPerSecond: 500 }],
+    devices: [{ slot: "00:05.0", plugin: "dma-toy", deviceType: "toy" }],
+    initialFill: 0.1,
+    seed: 5,
+  });
+  const source = await MigrationSource.connect(host, vm, target.url, options);
+  source.on("phase", (phase) => {
+    if (phase !== "switchover") return;
+    const page = new Uint8Array(4096).fill(0xa5);
+    for (let pfn = 0; pfn < DIRTIED_MIB * 256; pfn++) vm.memory.write(pfn * 4096, page);
+  });
+  if (whileBlocked) void target.stalled.then(() => whileBlocked(source));
+  const t0 = performance.now();
+  const error = await source.migrate().then(
+    () => {
+      throw new Error("the migration into a stalled target completed");
+    },
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(MigrationError);
+  return { vm, error: error as MigrationError, ms: performance.now() - t0 };
+}
+
+/** The VM runs on the source: vCPUs write again and the device is RUNNING. */
+async function expectRunning(vm: SimulatedVm): Promise<void> {
+  expect(vm.running).toBe(true);
+  expect(vm.devices[0]?.driver.getState()).toBe(MigState.RUNNING);
+  const before = vm.vcpuWrites;
+  await new Promise((r) => setTimeout(r, 100));
+  expect(vm.vcpuWrites).toBeGreaterThan(before);
+}
+
+// Generous bounds: a deadline of 1 s, a finish within 30 s; nothing depends on timing.
+describe("a target that stops reading at switchover", { timeout: 60_000 }, () => {
+  it("the source cuts the connection at switchoverTimeoutMs, resumes the VM and reports ETIMEDOUT", async () => {
+    const target = await stallingTarget("stop-reading");
+    targets.push(target);
+    const { vm, error, ms } = await migrateInto(target, {
+      switchoverTimeoutMs: 1000,
+      peerTimeoutMs: 600_000,
+      timeoutMs: 600_000,
+    });
+    expect(error).toMatchObject({ code: "ETIMEDOUT", rolledBack: true, phase: "switchover" });
+    expect(error.message).toMatch(/paused for switchover longer than its 1000 ms limit/);
+    expect(ms).toBeLessThan(30_000);
+    await expectRunning(vm);
+  });
+
+  it("a FAILED answer cancels a source blocked in a write at once, not at a deadline", async () => {
+    const target = await stallingTarget("fail-then-stop-reading");
+    targets.push(target);
+    // No deadline could end this: only the FAILED answer can.
+    const { vm, error } = await migrateInto(target, {
+      switchoverTimeoutMs: 3_600_000,
+      peerTimeoutMs: 3_600_000,
+      timeoutMs: 86_400_000,
+    });
+    expect(error).toMatchObject({ code: "EIO", rolledBack: true });
+    expect(error.message).toMatch(/the target failed: injected: then stalled/);
+    await expectRunning(vm);
+  });
+
+  it("cancel() ends a write blocked on the stalled target at once (ECANCELED, VM resumed)", async () => {
+    const target = await stallingTarget("stop-reading");
+    targets.push(target);
+    const { vm, error } = await migrateInto(
+      target,
+      { switchoverTimeoutMs: 3_600_000, peerTimeoutMs: 3_600_000, timeoutMs: 86_400_000 },
+      // Let the source fill the socket first; whenever cancel lands, it must end the wait.
+      (source) => setTimeout(() => source.cancel("operator said stop"), 200),
+    );
+    expect(error).toMatchObject({ code: "ECANCELED", rolledBack: true });
+    expect(error.message).toMatch(/operator said stop/);
+    await expectRunning(vm);
+  });
+
+  it("the overall timeoutMs ends a blocked write too", async () => {
+    const target = await stallingTarget("stop-reading", "HANDSHAKE");
+    targets.push(target);
+    // The target stops reading right after ACCEPT: the first precopy pass blocks.
+    const { vm, error } = await migrateInto(target, {
+      switchoverTimeoutMs: 3_600_000,
+      peerTimeoutMs: 3_600_000,
+      timeoutMs: 1000,
+    });
+    expect(error).toMatchObject({ code: "ETIMEDOUT", rolledBack: true, phase: "precopy" });
+    expect(error.message).toMatch(/exceeded its 1000 ms limit/);
+    await expectRunning(vm);
+  });
+});

@@ -1,0 +1,71 @@
+import { createServer, type Socket } from "node:net";
+import { type RecordTypeName, ReturnPathEncoder, StreamDecoder } from "../../src/index.js";
+
+/** What a {@link stallingTarget} does once the chosen record arrives. */
+export type StallMode = "stop-reading" | "fail-then-stop-reading";
+
+/** A fake target on a loopback TCP port. */
+export interface StallingTarget {
+  /** Where to migrate to. */
+  readonly url: string;
+  /** Resolves once the target stopped reading. */
+  readonly stalled: Promise<void>;
+  /** Closes the listener and every connection. */
+  close(): Promise<void>;
+}
+
+/**
+ * A target that answers like a healthy one (ACCEPT, SWITCHOVER_ACK at once) until record
+ * `at` arrives, then stops reading for good — optionally saying FAILED first. The socket
+ * stays open, so a source writing to it fills the kernel's buffers and blocks: the stall
+ * a SIGSTOPped target or a hung host produces.
+ */
+export async function stallingTarget(
+  mode: StallMode,
+  at: RecordTypeName = "PRECOPY_END",
+): Promise<StallingTarget> {
+  const sockets = new Set<Socket>();
+  let onStall = (): void => {};
+  const stalled = new Promise<void>((resolve) => {
+    onStall = resolve;
+  });
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on("error", () => {});
+    const decoder = new StreamDecoder({ guestPages: 1 << 20 });
+    const answers = new ReturnPathEncoder();
+    const onData = (chunk: Buffer): void => {
+      try {
+        for (const r of decoder.push(chunk)) {
+          if (r.type === "HANDSHAKE") {
+            socket.write(answers.start(decoder.header?.configDigest ?? new Uint8Array(32)));
+            socket.write(answers.message({ type: "ACCEPT" }));
+            socket.write(answers.message({ type: "SWITCHOVER_ACK" }));
+          }
+          if (r.type === at) {
+            if (mode === "fail-then-stop-reading")
+              socket.write(answers.message({ type: "FAILED", reason: "injected: then stalled" }));
+            socket.off("data", onData);
+            socket.pause();
+            onStall();
+            return;
+          }
+        }
+      } catch {
+        socket.destroy();
+      }
+    };
+    socket.on("data", onData);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  if (address === null || typeof address === "string") throw new Error("no TCP address");
+  return {
+    url: `tcp://127.0.0.1:${address.port}`,
+    stalled,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
