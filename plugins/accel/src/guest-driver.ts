@@ -11,6 +11,7 @@
  * vCPUs are paused is not lost with them.
  */
 
+import { DmaFaultError } from "@mdevkit/core";
 import type { DoorbellCmd, MailboxCommand } from "./accel-device.js";
 import { AEQ_VECTOR, EQ_VECTOR, type QmRegName } from "./device-state.js";
 import { draw } from "./hash.js";
@@ -358,9 +359,17 @@ export class AccelGuest {
     jobBytes: number,
   ): boolean {
     if (!isJobOp(op)) return false;
-    const want = computeOutput(op, jobId, this.#bus.read(srcGpa, jobBytes));
-    if (outLen !== want.byteLength) return false;
-    return Buffer.compare(this.#bus.read(dstGpa, outLen), want) === 0;
+    // The SQE is read back from guest RAM, which the guest's other vCPUs may have written
+    // since the device consumed it: an address outside RAM is the guest's own corruption,
+    // a failed check — thrown from tick() it would kill the VMM.
+    try {
+      const want = computeOutput(op, jobId, this.#bus.read(srcGpa, jobBytes));
+      if (outLen !== want.byteLength) return false;
+      return Buffer.compare(this.#bus.read(dstGpa, outLen), want) === 0;
+    } catch (err) {
+      if (err instanceof DmaFaultError) return false;
+      throw err;
+    }
   }
 
   /**
