@@ -47,7 +47,9 @@ async function writeFrames(
   });
   socket.uncork();
   const writeError = (): TransportError =>
-    new TransportError("ECONNRESET", peer, failed?.message ?? "write failed", { cause: failed });
+    new TransportError("ECONNRESET", peer, failed?.message ?? "connection closed while sending", {
+      cause: failed,
+    });
   if (flushed && failed) throw writeError();
   if (flushed || frames.length === 0) return;
   await new Promise<void>((resolve, reject) => {
@@ -59,7 +61,8 @@ async function writeFrames(
     };
     settle = (): void => {
       cleanup();
-      if (failed) reject(writeError());
+      // A write cut by destroy() may be called back without an error: it did not complete.
+      if (failed || socket.destroyed) reject(writeError());
       else resolve();
     };
     const onClose = (): void => {
