@@ -139,7 +139,7 @@ export async function runCell(cell: Cell): Promise<CellResult> {
     // The faulted target: it ends by itself once its migration ended; a listener that only
     // saw a stray connection may keep listening (that is not a VM), so it is stopped here.
     signal(first.child, "SIGCONT");
-    await exitOf(first.child, 10_000).catch(() => signal(first.child, "SIGKILL"));
+    await exitOf(first.child, 6000).catch(() => signal(first.child, "SIGKILL"));
     await exitOf(first.child, 10_000).catch(() => undefined);
     // A rolled-back source retried to the fresh target, which reports after it ran the VM.
     if (source.events.some((e) => e.event === "error" && e.rolledBack === true))

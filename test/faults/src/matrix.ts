@@ -33,14 +33,19 @@ export function selectCells(
   );
   const plugins = pick<PluginName>(PLUGINS, env["FAULTS_PLUGINS"]);
   const cells: Cell[] = [];
+  if (size === "full") {
+    // Plugin by plugin, so a run stopped early holds whole fault × phase tables.
+    for (const plugin of plugins)
+      for (const phase of PHASES)
+        for (const fault of FAULTS)
+          if (phases.includes(phase.name) && faults.includes(fault.name))
+            cells.push({ fault, phase, plugin });
+    return cells;
+  }
   PHASES.forEach((phase, p) => {
     if (!phases.includes(phase.name)) return;
     FAULTS.forEach((fault, f) => {
       if (!faults.includes(fault.name)) return;
-      if (size === "full") {
-        for (const plugin of plugins) cells.push({ fault, phase, plugin });
-        return;
-      }
       if (f !== (2 * p) % FAULTS.length && f !== (2 * p + 1) % FAULTS.length) return;
       const plugin = plugins[p % plugins.length] as PluginName;
       cells.push({ fault, phase, plugin });
