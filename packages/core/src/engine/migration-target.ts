@@ -187,6 +187,8 @@ class DuplexTargetSession {
     this.#admission = built.admission;
     const { vm } = built.prepared;
     this.#decoder.setGuestPageCount(vm.memory.pages);
+    // RAM pages go straight from the socket's bytes into guest memory (see setRamSink).
+    this.#decoder.setRamSink(vm.memory);
     const receiving = new ReceivingState(built.prepared, () =>
       this.#answer({ type: "SWITCHOVER_ACK" }),
     );

@@ -46,16 +46,39 @@ export class PageDigestTable {
    */
   record(run: RamPagesBody): void {
     const crcs = run.pageCrcs;
+    if (crcs !== undefined) {
+      this.recordRun(run.startPage, run.count, run.kinds, crcs);
+      return;
+    }
     let j = 0;
     for (let i = 0; i < run.count; i++) {
       const pfn = run.startPage + i;
       if (!isDataPage(run.kinds, i)) {
         this.zero(pfn);
       } else {
-        if (crcs) this.set(pfn, crcs[j]);
-        else this.data(pfn, run.data.subarray(j * PAGE_SIZE, (j + 1) * PAGE_SIZE));
+        this.data(pfn, run.data.subarray(j * PAGE_SIZE, (j + 1) * PAGE_SIZE));
         j++;
       }
+    }
+  }
+
+  /**
+   * Records pages `startPage .. startPage + count - 1` of one RAM_PAGES run: bit i of
+   * `kinds` set means data, whose CRC32C is the next of `crcs`; clear means zero. One call
+   * per record on the bulk paths of both sides.
+   */
+  recordRun(startPage: number, count: number, kinds: Uint8Array, crcs: Uint32Array): void {
+    if (startPage < 0 || startPage + count > this.#crcs.length)
+      throw new MdevError(
+        "EINVAL",
+        `pages ${startPage}..${startPage + count - 1} outside the table`,
+      );
+    const table = this.#crcs;
+    let j = 0;
+    for (let i = 0; i < count; i++) {
+      if ((((kinds[i >> 3] as number) >> (i & 7)) & 1) === 1)
+        table[startPage + i] = crcs[j++] as number;
+      else table[startPage + i] = ZERO_PAGE_CRC;
     }
   }
 

@@ -15,6 +15,12 @@ export interface RamSendStats {
 const WINDOW_PAGES = 64 * 1024;
 
 /**
+ * Pages per RAM_PAGES record on the bulk path (1 MiB): a few records per batch, each
+ * small enough that neither side handles a multi-megabyte payload as one piece.
+ */
+const RECORD_PAGES = 256;
+
+/**
  * Sends dirty guest pages as RAM_PAGES records, batching records into one channel write
  * of about `batchBytes`.
  *
@@ -39,15 +45,20 @@ export class RamSender {
     mode: "snapshot" | "zero-copy",
     between: () => void = () => {},
   ): Promise<RamSendStats> {
-    const maxRun = this.encoder.maxDataPagesPerRecord;
+    const recordPages = Math.min(this.encoder.maxDataPagesPerRecord, RECORD_PAGES);
+    const pagesPerSegment = this.memory.segmentSize / PAGE_SIZE;
     const before = this.encoder.stats;
     const table = this.table;
-    const onPage = (pfn: number, crc: number | undefined): void => table.set(pfn, crc);
+    let lastDataPages = 0;
+    const onRun = (start: number, count: number, kinds: Uint8Array, crcs: Uint32Array): void => {
+      table.recordRun(start, count, kinds, crcs);
+      lastDataPages = crcs.length;
+    };
     // Snapshots go into one staging buffer reused for every batch: the channel has taken a
     // batch's bytes when send() settles, and fresh memory would fault on every 4 KiB page.
     // Two staging buffers alternate so one batch is on the wire while the next is encoded:
     // awaiting each send before encoding the next would leave source and target taking turns.
-    const buffers = mode === "snapshot" ? this.#stagingBuffers(maxRun) : undefined;
+    const buffers = mode === "snapshot" ? this.#stagingBuffers(recordPages) : undefined;
     let current = 0;
     let staging = buffers?.[current];
     let staged = 0;
@@ -57,18 +68,23 @@ export class RamSender {
     for (let from = 0; from < dirty.pages; from += WINDOW_PAGES) {
       const to = Math.min(dirty.pages, from + WINDOW_PAGES);
       for (const run of dirty.runs(from, to)) {
-        for (let start = run.start; start < run.start + run.count; start += maxRun) {
-          const count = Math.min(maxRun, run.start + run.count - start);
-          const pages: Uint8Array[] = new Array(count);
-          for (let i = 0; i < count; i++) pages[i] = this.memory.pageView(start + i);
-          const dataBefore = this.encoder.stats.dataPages;
-          const record = this.encoder.ramPages(start, pages, {
-            snapshot: staging !== undefined,
-            detectZero: true,
-            onPage,
-            ...(staging ? { snapshotInto: staging.subarray(staged) } : {}),
-          });
-          staged += (this.encoder.stats.dataPages - dataBefore) * PAGE_SIZE;
+        const end = run.start + run.count;
+        for (let start = run.start; start < end; ) {
+          // One record is one contiguous view of guest memory: it never crosses a segment.
+          const count = Math.min(
+            recordPages,
+            end - start,
+            pagesPerSegment - (start % pagesPerSegment),
+          );
+          const record = this.encoder.ramRange(
+            start,
+            this.memory.view(start * PAGE_SIZE, count * PAGE_SIZE),
+            staging === undefined
+              ? { detectZero: true, onRun }
+              : { snapshot: true, detectZero: true, onRun, snapshotInto: staging.subarray(staged) },
+          );
+          staged += lastDataPages * PAGE_SIZE;
+          start += count;
           for (const f of record) {
             frames.push(f);
             frameBytes += f.byteLength;
@@ -102,8 +118,8 @@ export class RamSender {
   #staging: [Uint8Array, Uint8Array] | undefined;
 
   /** Two buffers, each for one batch of snapshots plus one record, kept across passes. */
-  #stagingBuffers(maxRun: number): [Uint8Array, Uint8Array] {
-    const size = this.batchBytes + maxRun * PAGE_SIZE;
+  #stagingBuffers(recordPages: number): [Uint8Array, Uint8Array] {
+    const size = this.batchBytes + recordPages * PAGE_SIZE;
     if (this.#staging === undefined || this.#staging[0].byteLength < size) {
       this.#staging = [new Uint8Array(size), new Uint8Array(size)];
     }

@@ -110,11 +110,15 @@ export class ReceivingState {
     await stream.write(data.slice());
   }
 
-  /** RAM_PAGES: writes the run into guest RAM and records each page's CRC. */
+  /**
+   * RAM_PAGES: writes the run into guest RAM (its data pages are already there when the
+   * decoder wrote them as they arrived: `inSink`) and records each page's CRC.
+   */
   applyPages(record: RamPagesBody): void {
     const memory = this.vm.memory;
     const written = this.#written;
     const perSegment = memory.segmentSize / PAGE_SIZE;
+    const inSink = record.inSink === true;
     let at = 0;
     let i = 0;
     // Runs of consecutive data pages within one memory segment are copied with one call:
@@ -122,6 +126,7 @@ export class ReceivingState {
     while (i < record.count) {
       const pfn = record.startPage + i;
       if (!isDataPage(record.kinds, i)) {
+        // A zero marker for a page never written needs no write: fresh memory is zero.
         if (written[pfn] === 1) memory.pageView(pfn).fill(0);
         i++;
         continue;
@@ -133,7 +138,10 @@ export class ReceivingState {
         (pfn + n) % perSegment !== 0
       )
         n++;
-      memory.view(pfn * PAGE_SIZE, n * PAGE_SIZE).set(record.data.subarray(at, at + n * PAGE_SIZE));
+      if (!inSink)
+        memory
+          .view(pfn * PAGE_SIZE, n * PAGE_SIZE)
+          .set(record.data.subarray(at, at + n * PAGE_SIZE));
       written.fill(1, pfn, pfn + n);
       at += n * PAGE_SIZE;
       i += n;

@@ -57,3 +57,47 @@ export function crc32cApply(op: Uint32Array, crc: number): number {
 
 /** Operator for one 4 KiB page, the unit RAM_PAGES payloads are made of. */
 export const PAGE_SHIFT_OPERATOR: Uint32Array = crc32cShiftOperator(4096);
+
+/**
+ * The operator of {@link crc32cShift} for a fixed length as four 256-entry byte tables:
+ * the shift is linear over GF(2), so it is the XOR of each input byte's image — four
+ * lookups per shift instead of up to 32 conditional XORs (one shift per page sent or
+ * received, so this is on the data path of both sides).
+ */
+export function crc32cShiftTables(length: number): Uint32Array {
+  const op = crc32cShiftOperator(length);
+  const tables = new Uint32Array(4 * 256);
+  for (let k = 0; k < 4; k++)
+    for (let b = 0; b < 256; b++) tables[k * 256 + b] = times(op, (b << (8 * k)) >>> 0);
+  return tables;
+}
+
+/** Shift by precomputed byte tables ({@link crc32cShiftTables}). */
+export function crc32cApplyTables(tables: Uint32Array, crc: number): number {
+  return (
+    ((tables[crc & 0xff] as number) ^
+      (tables[256 + ((crc >>> 8) & 0xff)] as number) ^
+      (tables[512 + ((crc >>> 16) & 0xff)] as number) ^
+      (tables[768 + (crc >>> 24)] as number)) >>>
+    0
+  );
+}
+
+/** Byte tables for one 4 KiB page. */
+export const PAGE_SHIFT_TABLES: Uint32Array = crc32cShiftTables(4096);
+
+/**
+ * Extends `crc` (of the bytes before) over pages whose own CRC32Cs are `pageCrcs[from..to)`:
+ * the CRC of the concatenation, without touching the pages' bytes again.
+ */
+export function crc32cExtendPages(
+  crc: number,
+  pageCrcs: Uint32Array,
+  from = 0,
+  to = pageCrcs.length,
+): number {
+  let c = crc >>> 0;
+  for (let j = from; j < to; j++)
+    c = (crc32cApplyTables(PAGE_SHIFT_TABLES, c) ^ (pageCrcs[j] as number)) >>> 0;
+  return c;
+}

@@ -8,8 +8,38 @@ import {
 } from "./format.js";
 import { payloadBounds } from "./record-bounds.js";
 import { isKnownRecordType, recordTypeName } from "./record-type.js";
+import type { RamPagesBody } from "./records.js";
 import { decodeStreamHeader, type StreamHeader } from "./stream-header.js";
 import type { StreamLimits } from "./stream-limits.js";
+
+/**
+ * Takes over the payload of one frame as it arrives, instead of the reader assembling it:
+ * how a RAM_PAGES run is written straight into guest memory. Created by a
+ * {@link PayloadProbe} once the payload's first bytes proved the layout sound.
+ */
+export interface StreamedPayload {
+  /** The next payload bytes, in order (after the probed prefix); the view is valid during the call. */
+  write(bytes: Uint8Array): void;
+  /**
+   * Every payload byte arrived: checks the frame's CRC32C (`frameHeadCrc` is the CRC of the
+   * 12-byte frame header, `expected` the trailer's) and returns the decoded record body.
+   * @throws StreamError "crc" on a mismatch.
+   */
+  finish(frameHeadCrc: number, expected: number): RamPagesBody;
+}
+
+/**
+ * Looks at a growing prefix of a frame's payload (`length` bytes declared) and answers how
+ * many bytes it needs to decide (a number larger than `prefix.byteLength`), a
+ * {@link StreamedPayload} for the rest, or `undefined` to let the reader assemble the
+ * payload as usual (any doubt: the ordinary path then reports the violation, CRC first).
+ */
+export type PayloadProbe = (
+  type: number,
+  offset: number,
+  length: number,
+  prefix: Uint8Array,
+) => number | StreamedPayload | undefined;
 
 /** One framed record whose header, length bounds, sequence and CRC were checked. */
 export interface RawFrame {
@@ -24,6 +54,8 @@ export interface RawFrame {
    * `deferCrc`): the CRC of the frame header, and the trailer's CRC the payload must match.
    */
   readonly deferredCrc?: { readonly headCrc: number; readonly expected: number };
+  /** Set when a {@link PayloadProbe} took the payload: the body it decoded (CRC checked). */
+  readonly streamed?: RamPagesBody;
 }
 
 interface PendingFrame {
@@ -33,23 +65,44 @@ interface PendingFrame {
   offset: number;
 }
 
+/** What the reader is collecting: the stream header, a frame header, a payload or a trailer. */
+type ReadState = "header" | "frame-head" | "probe" | "payload" | "streamed" | "trailer";
+
+/** Initial bytes of a payload a probe asks for before it knows more. */
+const FIRST_PROBE = 16;
+
 /**
  * Incremental framer shared by the forward and return-path decoders. It accepts bytes in
  * any chunking and yields frames only after their CRC matched. Memory use is bounded: a
- * payload is reassembled only after its declared length passed the per-type bounds, and
- * the reassembly buffer is reused. After the first violation the reader stays failed.
+ * payload is assembled only after its declared length passed the per-type bounds, and the
+ * assembly buffer is reused. After the first violation the reader stays failed.
+ *
+ * It keeps no reference to a chunk once {@link push} finished with it — bytes of a frame
+ * that is not complete are copied into the reader's own buffers — so a caller may refill
+ * the same receive buffer for every read. A frame that lies whole in one chunk is yielded
+ * as a view of it, without a copy; a payload a {@link PayloadProbe} takes is handed over
+ * piece by piece as it arrives, never assembled.
  */
 export class FrameReader {
   readonly #direction: StreamDirection;
   readonly #limits: StreamLimits;
-  #chunks: Uint8Array[] = [];
-  #head = 0;
-  #buffered = 0;
-  #consumed = 0;
+  #state: ReadState = "header";
   #header: StreamHeader | undefined;
   #pending: PendingFrame | undefined;
   #nextSeq = 0;
+  /** Bytes pushed so far. */
+  #total = 0;
+  /** Stream offset just past the last yielded frame (or the stream header). */
+  #settled = 0;
+  /** Bytes of the current unit (header, frame header, trailer) gathered so far. */
+  #gathered = 0;
+  /** Payload bytes of the pending frame received so far. */
+  #filled = 0;
+  /** Prefix length the probe asked for. */
+  #probeNeed = 0;
+  #streamed: StreamedPayload | undefined;
   #assembly = new Uint8Array(0);
+  readonly #headerBytes = new Uint8Array(HEADER_LENGTH);
   readonly #frameHead = new Uint8Array(FRAME_HEADER_LENGTH);
   readonly #frameHeadView = new DataView(this.#frameHead.buffer);
   readonly #trailer = new Uint8Array(FRAME_TRAILER_LENGTH);
@@ -57,6 +110,7 @@ export class FrameReader {
   #failure: StreamError | undefined;
 
   readonly #deferCrc: (type: number) => boolean;
+  #probe: PayloadProbe | undefined;
 
   /**
    * @param deferCrc record types whose CRC the caller checks itself (RAM_PAGES: from the
@@ -77,19 +131,24 @@ export class FrameReader {
     return this.#header;
   }
 
-  /** Bytes consumed so far (offset of the next unread byte). */
+  /** Bytes consumed so far (every byte pushed is consumed at once). */
   get offset(): number {
-    return this.#consumed;
+    return this.#total;
   }
 
   /** Bytes received but not yet part of a yielded frame. */
   get buffered(): number {
-    return this.#buffered;
+    return this.#total - this.#settled;
   }
 
   /** The violation that stopped this reader, if any. */
   get failure(): StreamError | undefined {
     return this.#failure;
+  }
+
+  /** Lets `probe` take payloads as they arrive (or stops it, with `undefined`). */
+  setPayloadProbe(probe: PayloadProbe | undefined): void {
+    this.#probe = probe;
   }
 
   /** Records a violation so every later call fails the same way, and returns it. */
@@ -100,62 +159,160 @@ export class FrameReader {
 
   /**
    * Feeds bytes; yields each complete, checked frame. A yielded payload is valid until the
-   * generator is resumed.
+   * generator is resumed; the chunk is not referenced once the generator finished.
    */
   *push(chunk: Uint8Array): Generator<RawFrame, void, undefined> {
     if (this.#failure) throw this.#failure;
-    if (chunk.byteLength === 0) return;
-    this.#chunks.push(chunk);
-    this.#buffered += chunk.byteLength;
+    const n = chunk.byteLength;
+    let pos = 0;
     try {
       for (;;) {
-        if (!this.#header) {
-          if (this.#buffered < HEADER_LENGTH) return;
-          this.#header = decodeStreamHeader(
-            this.#take(HEADER_LENGTH, new Uint8Array(HEADER_LENGTH)),
-            this.#direction,
-          );
+        switch (this.#state) {
+          case "header": {
+            pos = this.#gather(chunk, pos, this.#headerBytes);
+            if (this.#gathered < HEADER_LENGTH) return;
+            this.#gathered = 0;
+            this.#header = decodeStreamHeader(this.#headerBytes, this.#direction);
+            this.#settled = this.#total;
+            this.#state = "frame-head";
+            break;
+          }
+          case "frame-head": {
+            if (pos === n) return;
+            pos = this.#gather(chunk, pos, this.#frameHead);
+            if (this.#gathered < FRAME_HEADER_LENGTH) return;
+            this.#gathered = 0;
+            const frameOffset = this.#total - FRAME_HEADER_LENGTH;
+            const p = this.#readFrameHeader(frameOffset);
+            this.#pending = p;
+            this.#filled = 0;
+            this.#streamed = undefined;
+            this.#state =
+              p.length === 0 ? "trailer" : this.#probe !== undefined ? "probe" : "payload";
+            this.#probeNeed = Math.min(FIRST_PROBE, p.length);
+            break;
+          }
+          case "probe": {
+            const p = this.#pending as PendingFrame;
+            pos = this.#fill(chunk, pos, p.length, this.#probeNeed);
+            if (this.#filled < this.#probeNeed) return;
+            const answer = this.#probe?.(
+              p.type,
+              p.offset,
+              p.length,
+              this.#assembly.subarray(0, this.#filled),
+            );
+            if (typeof answer === "number" && answer > this.#filled && answer <= p.length) {
+              this.#probeNeed = answer;
+            } else if (typeof answer === "object") {
+              this.#streamed = answer;
+              this.#state = this.#filled === p.length ? "trailer" : "streamed";
+            } else {
+              this.#state = "payload";
+            }
+            break;
+          }
+          case "payload": {
+            const p = this.#pending as PendingFrame;
+            // A frame that lies whole in this chunk is checked and yielded in place.
+            if (this.#filled === 0 && n - pos >= p.length + FRAME_TRAILER_LENGTH) {
+              const payload = chunk.subarray(pos, pos + p.length);
+              pos += p.length;
+              this.#total += p.length;
+              pos = this.#gather(chunk, pos, this.#trailer);
+              yield this.#settle(p, payload);
+              break;
+            }
+            pos = this.#fill(chunk, pos, p.length, p.length);
+            if (this.#filled < p.length) return;
+            this.#state = "trailer";
+            break;
+          }
+          case "streamed": {
+            const p = this.#pending as PendingFrame;
+            const take = Math.min(n - pos, p.length - this.#filled);
+            if (take > 0) {
+              (this.#streamed as StreamedPayload).write(chunk.subarray(pos, pos + take));
+              pos += take;
+              this.#filled += take;
+              this.#total += take;
+            }
+            if (this.#filled < p.length) return;
+            this.#state = "trailer";
+            break;
+          }
+          case "trailer": {
+            const p = this.#pending as PendingFrame;
+            pos = this.#gather(chunk, pos, this.#trailer);
+            if (this.#gathered < FRAME_TRAILER_LENGTH) return;
+            yield this.#settle(p, this.#assembly.subarray(0, p.length));
+            break;
+          }
         }
-        if (!this.#pending) {
-          if (this.#buffered < FRAME_HEADER_LENGTH) return;
-          this.#pending = this.#readFrameHeader();
-        }
-        const p = this.#pending;
-        if (this.#buffered < p.length + FRAME_TRAILER_LENGTH) return;
-        const payload = this.#take(p.length);
-        this.#take(FRAME_TRAILER_LENGTH, this.#trailer);
-        const headCrc = crc32c(this.#frameHead);
-        const expected = this.#trailerView.getUint32(0, true);
-        if (this.#deferCrc(p.type)) {
-          this.#pending = undefined;
-          this.#nextSeq++;
-          yield {
-            type: p.type,
-            seq: p.seq,
-            offset: p.offset,
-            payload,
-            deferredCrc: { headCrc, expected },
-          };
-          continue;
-        }
-        const crc = crc32c(payload, headCrc);
-        if (crc !== expected) {
-          throw new StreamError(
-            "EBADMSG",
-            recordTypeName(p.type),
-            p.offset,
-            "crc",
-            "record CRC32C mismatch",
-          );
-        }
-        this.#pending = undefined;
-        this.#nextSeq++;
-        yield { type: p.type, seq: p.seq, offset: p.offset, payload };
       }
     } catch (err) {
       if (err instanceof StreamError) this.fail(err);
       throw err;
     }
+  }
+
+  /** The pending frame's trailer arrived: checks it and moves on to the next frame. */
+  #settle(p: PendingFrame, payload: Uint8Array): RawFrame {
+    this.#gathered = 0;
+    const frame = this.#complete(p, payload);
+    this.#settled = this.#total;
+    this.#pending = undefined;
+    this.#nextSeq++;
+    this.#state = "frame-head";
+    return frame;
+  }
+
+  /** The checked frame for `payload`, once its trailer arrived. */
+  #complete(p: PendingFrame, payload: Uint8Array): RawFrame {
+    const headCrc = crc32c(this.#frameHead);
+    const expected = this.#trailerView.getUint32(0, true);
+    const base = { type: p.type, seq: p.seq, offset: p.offset };
+    if (this.#streamed !== undefined) {
+      const streamed = this.#streamed.finish(headCrc, expected);
+      this.#streamed = undefined;
+      return { ...base, payload: new Uint8Array(0), streamed };
+    }
+    if (this.#deferCrc(p.type)) return { ...base, payload, deferredCrc: { headCrc, expected } };
+    if (crc32c(payload as Buffer, headCrc) !== expected) {
+      throw new StreamError(
+        "EBADMSG",
+        recordTypeName(p.type),
+        p.offset,
+        "crc",
+        "record CRC32C mismatch",
+      );
+    }
+    return { ...base, payload };
+  }
+
+  /** Copies from `chunk[pos..]` into `dest` until it is full; returns the new position. */
+  #gather(chunk: Uint8Array, pos: number, dest: Uint8Array): number {
+    const take = Math.min(chunk.byteLength - pos, dest.byteLength - this.#gathered);
+    if (take <= 0) return pos;
+    dest.set(chunk.subarray(pos, pos + take), this.#gathered);
+    this.#gathered += take;
+    this.#total += take;
+    return pos + take;
+  }
+
+  /** Assembles payload bytes (of `length`) until `upTo` arrived; returns the new position. */
+  #fill(chunk: Uint8Array, pos: number, length: number, upTo: number): number {
+    if (this.#assembly.byteLength < length) {
+      const grown = new Uint8Array(length);
+      grown.set(this.#assembly.subarray(0, this.#filled));
+      this.#assembly = grown;
+    }
+    const take = Math.min(chunk.byteLength - pos, upTo - this.#filled);
+    if (take <= 0) return pos;
+    this.#assembly.set(chunk.subarray(pos, pos + take), this.#filled);
+    this.#filled += take;
+    this.#total += take;
+    return pos + take;
   }
 
   /**
@@ -164,28 +321,27 @@ export class FrameReader {
    */
   finish(): void {
     if (this.#failure) throw this.#failure;
-    if (!this.#header || this.#buffered > 0 || this.#pending) {
+    const leftover = this.#total - this.#settled;
+    if (!this.#header || leftover > 0 || this.#pending) {
       const name = !this.#header
         ? "HEADER"
         : this.#pending
           ? recordTypeName(this.#pending.type)
           : "FRAME";
-      const at = this.#pending?.offset ?? this.#consumed;
+      const at = this.#pending?.offset ?? this.#settled;
       throw this.fail(
         new StreamError(
           "EBADMSG",
           name,
           at,
           "truncated",
-          `stream ended with ${this.#buffered} bytes of an incomplete ${name}`,
+          `stream ended with ${leftover} bytes of an incomplete ${name}`,
         ),
       );
     }
   }
 
-  #readFrameHeader(): PendingFrame {
-    const offset = this.#consumed;
-    this.#take(FRAME_HEADER_LENGTH, this.#frameHead);
+  #readFrameHeader(offset: number): PendingFrame {
     const v = this.#frameHeadView;
     const type = v.getUint16(0, true);
     const name = recordTypeName(type);
@@ -238,44 +394,5 @@ export class FrameReader {
       );
     }
     return { type, seq, length, offset };
-  }
-
-  /**
-   * Takes `n` buffered bytes (caller checked they are there). Without `dest` it returns a
-   * view into the current chunk when the bytes lie in one, else it reassembles them into the
-   * reusable buffer — the only copy on the receive side.
-   */
-  #take(n: number, dest?: Uint8Array): Uint8Array {
-    this.#buffered -= n;
-    this.#consumed += n;
-    const first = this.#chunks[0];
-    if (first && !dest && first.byteLength - this.#head >= n) {
-      const v = first.subarray(this.#head, this.#head + n);
-      this.#advance(first, n);
-      return v;
-    }
-    let out = dest;
-    if (!out) {
-      if (this.#assembly.byteLength < n) this.#assembly = new Uint8Array(n);
-      out = this.#assembly.subarray(0, n);
-    }
-    let filled = 0;
-    while (filled < n) {
-      const c = this.#chunks[0];
-      if (!c) break; // unreachable: callers check #buffered first
-      const step = Math.min(n - filled, c.byteLength - this.#head);
-      out.set(c.subarray(this.#head, this.#head + step), filled);
-      filled += step;
-      this.#advance(c, step);
-    }
-    return out;
-  }
-
-  #advance(chunk: Uint8Array, n: number): void {
-    this.#head += n;
-    if (this.#head === chunk.byteLength) {
-      this.#chunks.shift();
-      this.#head = 0;
-    }
   }
 }

@@ -1,6 +1,6 @@
 import { crc32c } from "@node-rs/crc32";
 import { StreamError } from "../errors/stream-error.js";
-import { crc32cApply, PAGE_SHIFT_OPERATOR } from "./crc32c-combine.js";
+import { crc32cExtendPages } from "./crc32c-combine.js";
 import { PAGE_SIZE } from "./format.js";
 import { kindsLength, RAM_RUN_HEAD_LENGTH } from "./ram-pages-codec.js";
 
@@ -29,12 +29,11 @@ export function checkRamPagesCrc(
     crc = crc32c(payload.subarray(0, head) as Buffer, headCrc);
     pageCrcs = new Uint32Array(body / PAGE_SIZE);
     for (let j = 0; j < pageCrcs.length; j++) {
-      const page = crc32c(
+      pageCrcs[j] = crc32c(
         payload.subarray(head + j * PAGE_SIZE, head + (j + 1) * PAGE_SIZE) as Buffer,
       );
-      pageCrcs[j] = page;
-      crc = (crc32cApply(PAGE_SHIFT_OPERATOR, crc) ^ page) >>> 0;
     }
+    crc = crc32cExtendPages(crc, pageCrcs);
   } else {
     crc = crc32c(payload as Buffer, headCrc);
   }

@@ -41,6 +41,11 @@ export interface RamPagesBody {
   readonly data: Uint8Array;
   /** Decode only: CRC32C of each data page, in order (checked as part of the frame CRC). */
   readonly pageCrcs?: Uint32Array;
+  /**
+   * Decode only: the data pages were written straight into the decoder's RAM sink as they
+   * arrived (`data` is then empty); the consumer still applies the zero pages.
+   */
+  readonly inSink?: true;
 }
 
 /** A device's PCI config space (BARs, command register, MSI-X capability...). */

@@ -10,6 +10,7 @@ import { decodeHandshake } from "./handshake-codec.js";
 import { decodeIteration } from "./progress-codec.js";
 import { countDataPages, decodeRamPages } from "./ram-pages-codec.js";
 import { checkRamPagesCrc } from "./ram-pages-crc.js";
+import { probeRamPages, type RamSink } from "./ram-pages-sink.js";
 import { RecordType, recordTypeName } from "./record-type.js";
 import type { ForwardBody, StreamRecord } from "./records.js";
 import { digestsEqual, sha256 } from "./stream-digest.js";
@@ -120,8 +121,35 @@ export class StreamDecoder {
     }
   }
 
+  /**
+   * Lets RAM_PAGES data go straight into `sink` (guest memory) as it arrives, instead of
+   * being assembled and yielded as a view the consumer copies: records then come with
+   * `inSink` set and empty `data`, their zero pages left to the consumer. Only runs whose
+   * head is sound and that the stream's order allows are taken; the page range is checked
+   * before a byte is written. A record whose CRC then fails leaves guest memory written —
+   * the target discards a VM whose stream failed, so nothing ever runs on it.
+   * `undefined` stops it.
+   */
+  setRamSink(sink: RamSink | undefined): void {
+    if (sink === undefined) {
+      this.#frames.setPayloadProbe(undefined);
+      return;
+    }
+    this.#frames.setPayloadProbe((type, offset, length, prefix) => {
+      if (type !== RecordType.RAM_PAGES || this.#guestPages === undefined) return undefined;
+      const phase = this.#rules.phase;
+      if (phase !== "precopy" && phase !== "stopcopy") return undefined;
+      return probeRamPages(sink, this.#limits, this.#guestPages, offset, length, prefix);
+    });
+  }
+
   #decode(frame: RawFrame): StreamRecord {
     const name = recordTypeName(frame.type);
+    if (frame.streamed !== undefined) {
+      const body = frame.streamed;
+      this.#rules.accept(body, frame.offset, body.pageCrcs?.length ?? 0);
+      return { ...body, seq: frame.seq, offset: frame.offset };
+    }
     const c = new ByteCursor(frame.payload, name, frame.offset + FRAME_HEADER_LENGTH);
     const meta = { seq: frame.seq, offset: frame.offset };
     let body: ForwardBody;

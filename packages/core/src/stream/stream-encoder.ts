@@ -3,7 +3,7 @@ import { MdevError } from "../errors/mdev-error.js";
 import { StreamError } from "../errors/stream-error.js";
 import type { ByteBuilder } from "./byte-builder.js";
 import { reasonBytes } from "./control-codec.js";
-import { crc32cApply, PAGE_SHIFT_OPERATOR } from "./crc32c-combine.js";
+import { crc32cExtendPages } from "./crc32c-combine.js";
 import {
   DEVICE_CONFIG_HEAD_LENGTH,
   DEVICE_DATA_HEAD_LENGTH,
@@ -24,6 +24,7 @@ import { frameWhole, frameWithBulk } from "./frame.js";
 import { handshakePayload } from "./handshake-codec.js";
 import { fillIteration, ITERATION_LENGTH } from "./progress-codec.js";
 import { kindsLength, RAM_RUN_HEAD_LENGTH } from "./ram-pages-codec.js";
+import { type ScannedRamRun, scanRamRun } from "./ram-pages-scan.js";
 import { isDataPage, isZeroPage } from "./ram-run.js";
 import { RecordType } from "./record-type.js";
 import type { DevicePhase, ForwardBody, HandshakeBody, IterationBody } from "./records.js";
@@ -46,6 +47,12 @@ export interface RamPagesOptions {
    * digest's page table, filled from the same bytes the wire carries at no extra cost.
    */
   readonly onPage?: (page: number, crc: number | undefined) => void;
+  /**
+   * Told each record's pages at once (the bulk path's digest-table update): bit i of `kinds`
+   * set when page `startPage + i` is data, whose CRC32C is the next of `crcs`. Called after
+   * the record passed the encoder's rules, like `onPage`.
+   */
+  readonly onRun?: (startPage: number, count: number, kinds: Uint8Array, crcs: Uint32Array) => void;
   /**
    * With `snapshot`: copy into this buffer (from its start) instead of a new allocation —
    * fresh memory costs a page fault per 4 KiB on first touch, a reused buffer does not.
@@ -117,7 +124,8 @@ export class StreamEncoder {
   /**
    * A RAM_PAGES record for pages `startPage ..` — `pages[i]` is a view of one guest page, or
    * `null` for a page known to be zero. Adjacent views of one buffer are merged into one
-   * frame, so a run of consecutive guest pages costs a single iovec.
+   * frame, so a run of consecutive guest pages costs a single iovec; when every page is such
+   * a view, this is {@link ramRange} over them.
    */
   ramPages(
     startPage: number,
@@ -125,17 +133,11 @@ export class StreamEncoder {
     options: RamPagesOptions = {},
   ): Uint8Array[] {
     const count = pages.length;
-    if (!Number.isSafeInteger(startPage) || startPage < 0)
-      throw new MdevError("EINVAL", `invalid start page ${startPage}`);
-    if (count === 0 || count > this.#limits.maxPagesPerRun) {
-      throw new MdevError(
-        "EINVAL",
-        `a run holds 1..${this.#limits.maxPagesPerRun} pages, got ${count}`,
-      );
-    }
+    this.#checkRun(startPage, count);
+    const span = contiguousSpan(pages);
+    if (span !== undefined) return this.ramRange(startPage, span, options);
     const kinds = new Uint8Array(kindsLength(count));
     const data: Uint8Array[] = [];
-    const zeroAt: number[] = [];
     const detect = options.detectZero ?? true;
     for (let i = 0; i < count; i++) {
       const page = pages[i] ?? null;
@@ -144,10 +146,7 @@ export class StreamEncoder {
           "EINVAL",
           `page ${startPage + i} is ${page.byteLength} bytes, not ${PAGE_SIZE}`,
         );
-      if (page === null || (detect && isZeroPage(page))) {
-        zeroAt.push(i);
-        continue;
-      }
+      if (page === null || (detect && isZeroPage(page))) continue;
       kinds[i >> 3] = (kinds[i >> 3] ?? 0) | (1 << (i & 7));
       data.push(page);
     }
@@ -162,37 +161,79 @@ export class StreamEncoder {
         : (data[j] as Uint8Array);
       crcs[j] = crc32c(bytes as Buffer);
     }
-    if (options.onPage) {
-      for (const i of zeroAt) options.onPage(startPage + i, undefined);
-      for (let i = 0, j = 0; i < count; i++)
-        if (isDataPage(kinds, i)) options.onPage(startPage + i, crcs[j++]);
+    return this.#ramRecord(
+      startPage,
+      count,
+      { kinds, dataPages: data.length, crcs, bulk },
+      options,
+    );
+  }
+
+  /**
+   * A RAM_PAGES record for the `pages.byteLength / 4096` consecutive guest pages held
+   * contiguously in `pages` (a view of guest memory): the source's bulk path. Zero pages
+   * are found by reading words of the run in place and sent as markers; data pages go out
+   * as views of `pages`, or as one snapshot with `snapshot` (see {@link RamPagesOptions}).
+   */
+  ramRange(startPage: number, pages: Uint8Array, options: RamPagesOptions = {}): Uint8Array[] {
+    if (pages.byteLength % PAGE_SIZE !== 0)
+      throw new MdevError(
+        "EINVAL",
+        `a run of pages is ${pages.byteLength} bytes, not a multiple of ${PAGE_SIZE}`,
+      );
+    const count = pages.byteLength / PAGE_SIZE;
+    this.#checkRun(startPage, count);
+    const into = options.snapshot
+      ? (options.snapshotInto ?? new Uint8Array(pages.byteLength))
+      : undefined;
+    const scan = scanRamRun(pages, count, options.detectZero ?? true, into);
+    return this.#ramRecord(startPage, count, scan, options);
+  }
+
+  #checkRun(startPage: number, count: number): void {
+    if (!Number.isSafeInteger(startPage) || startPage < 0)
+      throw new MdevError("EINVAL", `invalid start page ${startPage}`);
+    if (count === 0 || count > this.#limits.maxPagesPerRun) {
+      throw new MdevError(
+        "EINVAL",
+        `a run holds 1..${this.#limits.maxPagesPerRun} pages, got ${count}`,
+      );
     }
-    const bulkCrc = (headCrc: number): number => {
-      let crc = headCrc;
-      for (let j = 0; j < crcs.length; j++) {
-        crc = (crc32cApply(PAGE_SHIFT_OPERATOR, crc) ^ (crcs[j] as number)) >>> 0;
-      }
-      return crc;
-    };
+  }
+
+  /** Frames a scanned run: reports its pages, then head + bulk with a CRC combined from `crcs`. */
+  #ramRecord(
+    startPage: number,
+    count: number,
+    scan: ScannedRamRun,
+    options: RamPagesOptions,
+  ): Uint8Array[] {
+    const { kinds, crcs } = scan;
     const headLength = RAM_RUN_HEAD_LENGTH + kinds.byteLength;
-    const length = headLength + data.length * PAGE_SIZE;
-    this.#check(length);
+    this.#check(headLength + scan.dataPages * PAGE_SIZE);
     const body: ForwardBody = {
       type: "RAM_PAGES",
       startPage,
       count,
       kinds,
-      data: new Uint8Array(0),
+      data: EMPTY,
     };
-    return this.#bulk(
+    const frames = this.#bulk(
       body,
       RecordType.RAM_PAGES,
       headLength,
       (b) => b.u64(startPage).u32(count).u32(0).raw(kinds),
-      bulk,
-      data.length,
-      bulkCrc,
+      scan.bulk,
+      scan.dataPages,
+      (headCrc) => crc32cExtendPages(headCrc, crcs),
     );
+    // Told only once the record is accepted: a refused record must not reach the digest.
+    options.onRun?.(startPage, count, kinds, crcs);
+    if (options.onPage) {
+      for (let i = 0, j = 0; i < count; i++)
+        options.onPage(startPage + i, isDataPage(kinds, i) ? crcs[j++] : undefined);
+    }
+    return frames;
   }
 
   /** DEVICE_CONFIG: a device's config space, sent after PRECOPY_END. */
@@ -325,6 +366,31 @@ export class StreamEncoder {
     this.#bytes += FRAME_HEADER_LENGTH + length + FRAME_TRAILER_LENGTH;
     return frameWithBulk(type, this.#seq++, headLength, fillHead, bulk, bulkCrc);
   }
+}
+
+const EMPTY = new Uint8Array(0);
+
+/**
+ * The one view spanning `pages` when every page is a non-null view directly following the
+ * previous one in the same buffer (what a caller slicing guest memory page by page passes).
+ */
+function contiguousSpan(pages: readonly (Uint8Array | null)[]): Uint8Array | undefined {
+  const first = pages[0];
+  if (first === null || first === undefined || first.byteLength !== PAGE_SIZE) return undefined;
+  let end = first.byteOffset + PAGE_SIZE;
+  for (let i = 1; i < pages.length; i++) {
+    const p = pages[i];
+    if (
+      p === null ||
+      p === undefined ||
+      p.buffer !== first.buffer ||
+      p.byteOffset !== end ||
+      p.byteLength !== PAGE_SIZE
+    )
+      return undefined;
+    end += PAGE_SIZE;
+  }
+  return new Uint8Array(first.buffer, first.byteOffset, end - first.byteOffset);
 }
 
 /** Merges views that are adjacent in one buffer, so consecutive guest pages become one iovec. */

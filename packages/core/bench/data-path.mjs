@@ -1,0 +1,105 @@
+#!/usr/bin/env node
+import { resolve } from "node:path";
+// CPU cost per byte of the engine's RAM data path, each side alone, in one process — CPU
+// time (process.cpuUsage), so it holds on a machine shared with other work, where
+// wall-clock migration timings swing 2–3×.
+//   source: RamSender over a guest of ¾ random, ¼ zero pages ("snapshot" mode, as while
+//           vCPUs run), into a channel that keeps the frames;
+//   target: StreamDecoder over those bytes in 64 KiB chunks (what a socket read gives),
+//           with the RAM sink when the build has one, applying pages into a second guest.
+// Usage: node packages/core/bench/data-path.mjs [MiB=512] [distDir=../dist]
+import { pathToFileURL } from "node:url";
+
+const mib = Number(process.argv[2] ?? 512);
+const dist = resolve(process.argv[3] ?? new URL("../dist", import.meta.url).pathname);
+const load = (p) => import(pathToFileURL(`${dist}/${p}`).href);
+const { GuestMemory, DirtyBitmap } = await load("memory/index.js");
+const { StreamEncoder, StreamDecoder, isDataPage } = await load("stream/index.js");
+const { RamSender } = await load("engine/ram-sender.js");
+const { PageDigestTable } = await load("engine/page-digest-table.js");
+
+const PAGE = 4096;
+const size = mib * 2 ** 20;
+const src = GuestMemory.create({ size });
+const pages = size / PAGE;
+// ¾ random data pages, ¼ zero pages, interleaved in blocks as a real guest's would be.
+let x = 0x12345678;
+for (let p = 0; p < pages; p++) {
+  if (p % 16 >= 12) continue;
+  const v = src.pageView(p);
+  const w = new Int32Array(v.buffer, v.byteOffset, 1024);
+  for (let i = 0; i < 1024; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    w[i] = x;
+  }
+}
+const dst = GuestMemory.create({ size });
+dst.prefault();
+const decoder = new StreamDecoder({ guestPages: pages });
+decoder.setRamSink?.(dst);
+let targetCpu = 0;
+let bytes = 0;
+/** Feeds `f` to the target's decoder in 64 KiB fresh buffers, as socket reads give. */
+function receive(f) {
+  for (let o = 0; o < f.byteLength; o += 65536) {
+    const chunk = Buffer.from(f.subarray(o, o + 65536));
+    const c0 = process.cpuUsage();
+    for (const r of decoder.push(chunk)) {
+      if (r.type !== "RAM_PAGES" || r.inSink) continue;
+      let at = 0;
+      for (let i = 0; i < r.count; i++) {
+        if (!isDataPage(r.kinds, i)) continue;
+        dst.pageView(r.startPage + i).set(r.data.subarray(at, at + PAGE));
+        at += PAGE;
+      }
+    }
+    const c = process.cpuUsage(c0);
+    targetCpu += (c.user + c.system) / 1000;
+  }
+  bytes += f.byteLength;
+}
+const channel = {
+  role: "source",
+  peer: "bench",
+  capabilities: {},
+  async send(frames) {
+    for (const f of frames) receive(f);
+  },
+  close: async () => {},
+  destroy() {},
+};
+const cpu = async (f) => {
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  await f();
+  const c = process.cpuUsage(c0);
+  return { cpuMs: (c.user + c.system) / 1000, wallMs: performance.now() - t0 };
+};
+
+const encoder = new StreamEncoder();
+for (const f of encoder.start({ config: new TextEncoder().encode("{}"), devices: [] })) receive(f);
+const dirty = new DirtyBitmap(pages);
+dirty.setAll();
+const table = new PageDigestTable(pages);
+const sender = new RamSender(src, encoder, channel, table, 4 * 2 ** 20);
+// What the 64 KiB chunk copies alone cost, to subtract from the source's share.
+const copyOnly = await cpu(() => {
+  for (let o = 0; o < size * 0.75; o += 65536) Buffer.from(src.view(o, 65536));
+});
+const both = await cpu(() => sender.send(dirty, "snapshot"));
+const sourceCpu = both.cpuMs - targetCpu - copyOnly.cpuMs;
+const gb = bytes / 1e9;
+console.log(
+  JSON.stringify({
+    dist,
+    mib,
+    wireGB: +gb.toFixed(3),
+    sourceCpuMs: Math.round(sourceCpu),
+    targetCpuMs: Math.round(targetCpu),
+    chunkCopyCpuMs: Math.round(copyOnly.cpuMs),
+    sourceGBps: +(gb / (sourceCpu / 1000)).toFixed(2),
+    targetGBps: +(gb / (targetCpu / 1000)).toFixed(2),
+  }),
+);
