@@ -1,19 +1,9 @@
-// X.509 material for the certificate-mode TLS test, made with the openssl CLI in a temp
-// dir at test time (nothing secret is committed). P-256 keys: fast to generate.
-import { execFileSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
+// TLS material for the end-to-end tests, made by `mdevkit keygen` itself (the real
+// binary) in temp dirs at test time: nothing secret is committed, no openssl needed, and
+// every test that uses it also proves keygen's output works with listen and migrate.
 import { join } from "node:path";
-import { tempDir } from "./processes.js";
-
-/** True when the openssl CLI can be run (the certificate test is skipped otherwise). */
-export function hasOpenssl(): boolean {
-  try {
-    execFileSync("openssl", ["version"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { expect } from "vitest";
+import { runCli, tempDir } from "./processes.js";
 
 /** Paths of one identity's PEM files. */
 export interface IdentityFiles {
@@ -26,58 +16,47 @@ export interface PkiFiles {
   readonly ca: string;
   readonly server: IdentityFiles;
   readonly client: IdentityFiles;
+  /** A client certificate issued by another CA (its own `keygen` run). */
   readonly rogueClient: IdentityFiles;
 }
 
-/** Generates the PKI in a temp dir removed by `cleanup()`. */
-export function makePki(): PkiFiles {
+/** Runs `mdevkit keygen ARGS` and fails the test with its stderr if it did not succeed. */
+export async function keygen(args: readonly string[]): Promise<void> {
+  const run = await runCli(["keygen", ...args]);
+  expect(run.code, run.stderr).toBe(0);
+}
+
+const identity = (dir: string, stem: string): IdentityFiles => ({
+  cert: join(dir, `${stem}.crt`),
+  key: join(dir, `${stem}.key`),
+});
+
+/** `mdevkit keygen --out DIR` twice: the trusted PKI and a rogue one. */
+export async function makePki(): Promise<PkiFiles> {
   const dir = tempDir();
-  const ossl = (...args: string[]): void => {
-    execFileSync("openssl", args, { cwd: dir, stdio: "ignore" });
-  };
-  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
-  const ca = (name: string): void =>
-    ossl(
-      "req",
-      "-x509",
-      ...ec,
-      "-keyout",
-      `${name}.key`,
-      "-out",
-      `${name}.crt`,
-      "-days",
-      "1",
-      "-subj",
-      `/CN=${name}`,
-    );
-  const leaf = (name: string, issuer: string, ext: string): IdentityFiles => {
-    ossl("req", ...ec, "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", `/CN=${name}`);
-    writeFileSync(join(dir, `${name}.ext`), ext);
-    ossl(
-      "x509",
-      "-req",
-      "-in",
-      `${name}.csr`,
-      "-CA",
-      `${issuer}.crt`,
-      "-CAkey",
-      `${issuer}.key`,
-      "-CAcreateserial",
-      "-out",
-      `${name}.crt`,
-      "-days",
-      "1",
-      "-extfile",
-      `${name}.ext`,
-    );
-    return { cert: join(dir, `${name}.crt`), key: join(dir, `${name}.key`) };
-  };
-  ca("ca");
-  ca("rogue");
+  const rogue = tempDir();
+  await Promise.all([keygen(["--out", dir]), keygen(["--out", rogue])]);
   return {
     ca: join(dir, "ca.crt"),
-    server: leaf("server", "ca", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n"),
-    client: leaf("client", "ca", "extendedKeyUsage=clientAuth\n"),
-    rogueClient: leaf("intruder", "rogue", "extendedKeyUsage=clientAuth\n"),
+    server: identity(dir, "server"),
+    client: identity(dir, "client"),
+    rogueClient: identity(rogue, "client"),
   };
+}
+
+/** `mdevkit keygen psk`: a fresh pre-shared key file, returns its path. */
+export async function makePsk(): Promise<string> {
+  const dir = tempDir();
+  await keygen(["psk", "--out", dir]);
+  return join(dir, "mdevkit.psk");
+}
+
+/** `listen` flags for the PKI's server identity. */
+export function serverFlags(pki: PkiFiles): string[] {
+  return ["--tls-cert", pki.server.cert, "--tls-key", pki.server.key, "--tls-ca", pki.ca];
+}
+
+/** `migrate` flags for an identity, trusting the PKI's CA. */
+export function clientFlags(pki: PkiFiles, id: IdentityFiles = pki.client): string[] {
+  return ["--tls-cert", id.cert, "--tls-key", id.key, "--tls-ca", pki.ca];
 }
