@@ -1,0 +1,97 @@
+// How long each property runs, with which seed, and what it reports. The normal suite runs
+// a few inputs per property with fixed seeds (deterministic CI); `npm run fuzz` sets
+// FUZZ_RUNS (inputs per property) and draws fresh seeds, printed so a failure replays with
+// FUZZ_SEED=<seed> (and the path fast-check prints).
+import { appendFileSync } from "node:fs";
+import { join } from "node:path";
+
+/** Inputs per property: `FUZZ_RUNS` scaled by `weight` (cheaper targets run more), or `ci`. */
+export function fuzzRuns(ci: number, weight = 1): number {
+  const env = Number(process.env["FUZZ_RUNS"]);
+  return Number.isSafeInteger(env) && env > 0 ? Math.max(ci, Math.round(env * weight)) : ci;
+}
+
+/** True in a long `npm run fuzz` session. */
+export function longFuzzing(): boolean {
+  return Number(process.env["FUZZ_RUNS"] ?? 0) > 0;
+}
+
+/**
+ * The seed of one property: `FUZZ_SEED` when replaying, a fresh one in long sessions, a
+ * fixed one (derived from the name) in the normal suite.
+ */
+export function fuzzSeed(name: string): number {
+  const env = Number(process.env["FUZZ_SEED"]);
+  if (Number.isSafeInteger(env)) return env | 0;
+  if (longFuzzing()) return (Date.now() ^ (Math.random() * 0x7fffffff)) | 0;
+  let h = 0x811c9dc5;
+  for (const c of name) h = Math.imul(h ^ c.charCodeAt(0), 0x01000193);
+  return h | 0;
+}
+
+/**
+ * Longest time one input may take, ms. Generous on purpose: the machine is shared and
+ * loaded; a hang (an unbounded loop, a wait that never ends) blows through any bound.
+ */
+export const INPUT_TIME_BOUND_MS = 20_000;
+
+/** The memory budget (`--max-memory`) restore runs with under fuzzing, MiB; base VMs have 4–8. */
+export const RESTORE_BUDGET_MIB = 64;
+
+/** What one property saw, printed at its end and collected by `npm run fuzz`. */
+export class FuzzStats {
+  readonly target: string;
+  readonly seed: number;
+  inputs = 0;
+  accepted = 0;
+  /** Refusals by `CODE rule` (rule when the error has one). */
+  readonly refusals = new Map<string, number>();
+  maxInputMs = 0;
+  maxAllocationBytes = 0;
+  /** Growth of retained heap + array buffers over the run, after GC, MiB. */
+  retainedGrowthMiB = 0;
+
+  constructor(target: string, seed: number) {
+    this.target = target;
+    this.seed = seed;
+  }
+
+  /** Counts one input's outcome. */
+  record(outcome: { refusal?: string; ms: number; allocation?: number }): void {
+    this.inputs++;
+    if (outcome.refusal === undefined) this.accepted++;
+    else this.refusals.set(outcome.refusal, (this.refusals.get(outcome.refusal) ?? 0) + 1);
+    this.maxInputMs = Math.max(this.maxInputMs, outcome.ms);
+    this.maxAllocationBytes = Math.max(this.maxAllocationBytes, outcome.allocation ?? 0);
+  }
+
+  /** One line for the log, and a JSON line for `npm run fuzz` when FUZZ_STATS_DIR is set. */
+  report(): string {
+    const refused = this.inputs - this.accepted;
+    const top = [...this.refusals.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 6)
+      .map(([k, n]) => `${k} ×${n}`)
+      .join(", ");
+    const line = `fuzz ${this.target}: ${this.inputs} inputs, ${refused} refused (typed), ${this.accepted} accepted, 0 crashes; slowest ${this.maxInputMs.toFixed(0)} ms, largest allocation ${(this.maxAllocationBytes / 2 ** 20).toFixed(2)} MiB, retained growth ${this.retainedGrowthMiB.toFixed(1)} MiB; seed ${this.seed}${top ? `; refusals: ${top}` : ""}`;
+    const dir = process.env["FUZZ_STATS_DIR"];
+    if (dir) {
+      appendFileSync(
+        join(dir, "stats.jsonl"),
+        `${JSON.stringify({
+          target: this.target,
+          seed: this.seed,
+          inputs: this.inputs,
+          accepted: this.accepted,
+          refused,
+          maxInputMs: Math.round(this.maxInputMs),
+          maxAllocationMiB: this.maxAllocationBytes / 2 ** 20,
+          retainedGrowthMiB: this.retainedGrowthMiB,
+          refusals: Object.fromEntries(this.refusals),
+        })}\n`,
+      );
+    }
+    console.log(line);
+    return line;
+  }
+}
