@@ -51,6 +51,11 @@ function migrationOptions(cmd: Command): Command {
     .option("--no-switchover-ack", "do not wait for the target to load initial device data")
     .option("--no-p2p", "skip the RUNNING_P2P phase for multi-device VMs")
     .option("--verify-ram", "hash all guest RAM on both sides to prove it arrived identical", false)
+    .option(
+      "--switchover-timeout <ms>",
+      "longest the VM may stay paused before GO; then the source resumes it (default 10s, or twice --downtime-limit)",
+      arg(parseDuration),
+    )
     .addOption(
       // Fault-harness knob (test/faults): a stall must outlast the timeouts within seconds.
       new Option("--peer-timeout <ms>", "longest wait for any one answer from the target")
@@ -202,6 +207,7 @@ export function buildProgram(): Command {
         p2p: o.p2p,
         verifyRam: o.verifyRam,
         ...(o.peerTimeout === undefined ? {} : { peerTimeoutMs: o.peerTimeout }),
+        ...(o.switchoverTimeout === undefined ? {} : { switchoverTimeoutMs: o.switchoverTimeout }),
       },
     }),
   );

@@ -1,13 +1,16 @@
 import { writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import {
+  MdevError,
   type MdevHost,
   MigrationError,
   type MigrationOptionsInput,
   type MigrationResult,
   MigrationSource,
   parseChannelUrl,
+  parseMigrationOptions,
   ramSha256,
   type SimulatedVm,
   saveVm,
@@ -39,20 +42,40 @@ export interface MigrateOptions extends TlsFlags, VmSetupOptions {
 /**
  * `mdevkit migrate`: builds the VM (from `--config` or the demo default), lets it run for
  * `--warmup` ms, and live-migrates it to `--to`.
+ *
+ * The first SIGINT cancels at once, like QEMU's `migrate_cancel`: a migration in flight is
+ * rolled back (the VM runs on here until the command exits), no retry or `--then-run`
+ * follows, and the command fails with one line. Only the first is caught: a second one
+ * finds Node's default handler and ends the process, so no SIGINT is ever swallowed.
  */
 export async function migrateCommand(options: MigrateOptions): Promise<void> {
-  // Addresses and credentials are checked before a VM is built and warmed up for them.
+  // Addresses, credentials and option combinations (e.g. a switchover timeout below the
+  // downtime limit) are checked before a VM is built and warmed up for them.
   for (const url of [options.to, options.retryTo]) {
     if (url === undefined) continue;
     parseChannelUrl(url);
     channelOptions(options, url);
   }
+  parseMigrationOptions(options.migration);
+  const interrupt = new AbortController();
+  const onSigint = (): void => interrupt.abort(new MdevError("ECANCELED", "interrupted (SIGINT)"));
+  process.once("SIGINT", onSigint);
+  try {
+    await buildAndMigrate(options, interrupt.signal);
+  } finally {
+    process.off("SIGINT", onSigint);
+  }
+}
+
+async function buildAndMigrate(options: MigrateOptions, interrupted: AbortSignal): Promise<void> {
   const { host, vm } = await startSourceVm(options);
   if (options.events) host.container.register(TOKENS.EventSink, { useValue: new EventLinesSink() });
   try {
-    await new Promise((r) => setTimeout(r, options.warmup));
+    await sleep(options.warmup, undefined, { signal: interrupted }).catch(() => {
+      throw new MdevError("ECANCELED", "interrupted (SIGINT) before the migration started");
+    });
     try {
-      await migrateOnce(host, vm, options.to, options);
+      await migrateOnce(host, vm, options.to, options, interrupted);
     } catch (err) {
       if (!(err instanceof MigrationError)) throw err;
       const failure =
@@ -67,16 +90,32 @@ export async function migrateCommand(options: MigrateOptions): Promise<void> {
         });
       }
       if (failure !== err) throw failure;
+      if (interrupted.aborted && err.rolledBack) throw ranOn(err);
       if (!err.rolledBack || (options.thenRun === 0 && options.retryTo === undefined)) throw err;
       if (!options.events)
         process.stderr.write(`${err.message}\nthe VM was rolled back and runs on here\n`);
       if (options.thenRun > 0) await proveStillRunning(vm, options);
       if (options.retryTo === undefined) throw err;
-      await migrateOnce(host, vm, options.retryTo, options);
+      await migrateOnce(host, vm, options.retryTo, options, interrupted);
     }
   } finally {
     await vm.destroy();
   }
+}
+
+/** The error of a migration cut by SIGINT, saying where the VM is (one line). */
+function ranOn(err: MigrationError): MigrationError {
+  return new MigrationError(
+    err.code,
+    err.phase,
+    `${withoutPrefix(err)}; the VM was rolled back and ran on here until mdevkit exited`,
+    { cause: err, rolledBack: true, problems: err.problems },
+  );
+}
+
+/** A MigrationError's own words, without the "CODE: migration failed during PHASE: " it adds. */
+function withoutPrefix(err: MigrationError): string {
+  return err.message.replace(/^[A-Z0-9]+: migration failed during [a-z]+: /, "");
 }
 
 async function migrateOnce(
@@ -84,6 +123,7 @@ async function migrateOnce(
   vm: SimulatedVm,
   url: string,
   options: MigrateOptions,
+  interrupted: AbortSignal,
 ): Promise<MigrationResult> {
   // An unreachable target is a rolled-back failure: nothing was touched yet.
   const source = await MigrationSource.connect(
@@ -95,8 +135,9 @@ async function migrateOnce(
   );
   // With --events the host's event sink (registered in migrateCommand) prints the lines.
   const stop = options.events || options.json ? () => {} : showProgress(source, vm.memory.size);
-  const onSignal = (): void => source.cancel("interrupted");
-  process.once("SIGINT", onSignal);
+  const onInterrupt = (): void => source.cancel("interrupted (SIGINT)");
+  if (interrupted.aborted) onInterrupt();
+  else interrupted.addEventListener("abort", onInterrupt, { once: true });
   try {
     const result = await source.migrate();
     stop();
@@ -122,7 +163,7 @@ async function migrateOnce(
     stop();
     throw err;
   } finally {
-    process.off("SIGINT", onSignal);
+    interrupted.removeEventListener("abort", onInterrupt);
   }
 }
 
@@ -157,7 +198,7 @@ async function keepUnresolvedVm(
   err: MigrationError,
 ): Promise<MigrationError> {
   const file = join(tmpdir(), `mdevkit-${vm.config.name}-${process.pid}-unresolved.save`);
-  const reason = err.message.replace(/^[A-Z0-9]+: migration failed during [a-z]+: /, "");
+  const reason = withoutPrefix(err);
   try {
     await saveVm(vm, await channelsOf(host).connect(`file://${file}`));
     return new MigrationError(
