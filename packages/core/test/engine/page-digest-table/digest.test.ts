@@ -68,3 +68,25 @@ describe("PageDigestTable: digest", () => {
     expect(a.digest()).not.toEqual(b.digest());
   });
 });
+
+describe("PageDigestTable.recordRun", () => {
+  it("records a run's data pages by CRC and the rest as zero, like set() page by page", () => {
+    const byRun = new PageDigestTable(6);
+    const byPage = new PageDigestTable(6);
+    byRun.data(2, page(5));
+    byPage.data(2, page(5));
+    // Pages 1..4: data, zero, data, zero.
+    byRun.recordRun(1, 4, Uint8Array.of(0b0101), Uint32Array.of(11, 33));
+    byPage.set(1, 11);
+    byPage.zero(2);
+    byPage.set(3, 33);
+    byPage.zero(4);
+    expect(byRun.digest()).toEqual(byPage.digest());
+  });
+
+  it("refuses a run outside the table", () => {
+    expect(() =>
+      new PageDigestTable(4).recordRun(3, 2, Uint8Array.of(0), new Uint32Array(0)),
+    ).toThrow(/outside the table/);
+  });
+});
