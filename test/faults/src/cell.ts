@@ -25,9 +25,6 @@ export const STOP_SOURCE_MS = 6000;
  */
 export const DECIDE_CAP_MS = 20_000;
 
-/** Extra `migrate` flags (e.g. a switchover deadline, once the CLI has one). */
-const SOURCE_EXTRA: readonly string[] = [];
-
 /** One cell of the matrix. */
 export interface Cell {
   readonly fault: Fault;
@@ -127,7 +124,6 @@ export async function runCell(cell: Cell): Promise<CellResult> {
       String(PEER_TIMEOUT_MS),
       "--config",
       config,
-      ...SOURCE_EXTRA,
     ]);
     const injected = inject(cell, proxy, source, first, problems);
     await exitOf(source, 120_000);
