@@ -50,6 +50,8 @@ export class FuzzStats {
   maxAllocationBytes = 0;
   /** Growth of retained heap + array buffers over the run, after GC, MiB. */
   retainedGrowthMiB = 0;
+  /** Why the property failed (a crash, a hang, an over-allocation...), if it did. */
+  failure: string | undefined;
 
   constructor(target: string, seed: number) {
     this.target = target;
@@ -65,6 +67,16 @@ export class FuzzStats {
     this.maxAllocationBytes = Math.max(this.maxAllocationBytes, outcome.allocation ?? 0);
   }
 
+  /** Runs the property `fn`, keeping its failure for the report (and rethrowing it). */
+  async run(fn: () => unknown): Promise<void> {
+    try {
+      await fn();
+    } catch (err) {
+      this.failure = (err as Error).message.split("\n")[0] ?? String(err);
+      throw err;
+    }
+  }
+
   /** One line for the log, and a JSON line for `npm run fuzz` when FUZZ_STATS_DIR is set. */
   report(): string {
     const refused = this.inputs - this.accepted;
@@ -73,7 +85,7 @@ export class FuzzStats {
       .slice(0, 6)
       .map(([k, n]) => `${k} ×${n}`)
       .join(", ");
-    const line = `fuzz ${this.target}: ${this.inputs} inputs, ${refused} refused (typed), ${this.accepted} accepted, 0 crashes; slowest ${this.maxInputMs.toFixed(0)} ms, largest allocation ${(this.maxAllocationBytes / 2 ** 20).toFixed(2)} MiB, retained growth ${this.retainedGrowthMiB.toFixed(1)} MiB; seed ${this.seed}${top ? `; refusals: ${top}` : ""}`;
+    const line = `fuzz ${this.target}: ${this.inputs} inputs, ${refused} refused (typed), ${this.accepted} accepted, ${this.failure === undefined ? "0 failures" : `FAILED (${this.failure})`}; slowest ${this.maxInputMs.toFixed(0)} ms, largest allocation ${(this.maxAllocationBytes / 2 ** 20).toFixed(2)} MiB, retained growth ${this.retainedGrowthMiB.toFixed(1)} MiB; seed ${this.seed}${top ? `; refusals: ${top}` : ""}`;
     const dir = process.env["FUZZ_STATS_DIR"];
     if (dir) {
       appendFileSync(
@@ -84,6 +96,7 @@ export class FuzzStats {
           inputs: this.inputs,
           accepted: this.accepted,
           refused,
+          failure: this.failure ?? null,
           maxInputMs: Math.round(this.maxInputMs),
           maxAllocationMiB: this.maxAllocationBytes / 2 ** 20,
           retainedGrowthMiB: this.retainedGrowthMiB,

@@ -45,7 +45,7 @@ export const BASE_VMS: readonly VmConfigInput[] = [
     memoryMiB: 8,
     vcpus: 1,
     initialFill: 0.05,
-    workloads: [{ pattern: "idle" }],
+    workloads: [{ pattern: "hot-set", pagesPerSecond: 2000, hotSetPages: 256 }],
     devices: [{ slot: "00:02.0", plugin: "gvt-g", deviceType: "GVTg_TEST" }],
     deviceTickMs: 2,
     seed: 7,

@@ -183,6 +183,7 @@ const reorderEdit: fc.Arbitrary<Edit> = fc
   .tuple(fc.constantFrom("drop", "duplicate", "swap", "move"), fc.nat(), fc.nat())
   .map(([how, a, b]) => (s: SplitStream) => {
     const n = s.records.length;
+    if (n === 0) return { s, label: `${how} (no whole record left)` };
     const i = a % n;
     const j = b % n;
     const rs = [...s.records];

@@ -47,13 +47,13 @@ console.log(
   `\n${"=".repeat(110)}\nmdevkit fuzz summary (${((Date.now() - t0) / 60000).toFixed(1)} min)\n`,
 );
 console.log(
-  `${pad("target", 28)}${num("inputs", 8)}${num("refused", 9)}${num("accepted", 9)}${num("crashes", 8)}${num("slowest", 10)}${num("max alloc", 11)}${num("retained", 10)}  seed`,
+  `${pad("target", 28)}${num("inputs", 8)}${num("refused", 9)}${num("accepted", 9)}${num("result", 8)}${num("slowest", 10)}${num("max alloc", 11)}${num("retained", 10)}  seed`,
 );
 let total = 0;
 for (const r of rows) {
   total += r.inputs;
   console.log(
-    `${pad(r.target, 28)}${num(r.inputs, 8)}${num(r.refused, 9)}${num(r.accepted, 9)}${num(0, 8)}${num(`${r.maxInputMs} ms`, 10)}${num(`${r.maxAllocationMiB.toFixed(1)} MiB`, 11)}${num(`${r.retainedGrowthMiB.toFixed(1)} MiB`, 10)}  ${r.seed}`,
+    `${pad(r.target, 28)}${num(r.inputs, 8)}${num(r.refused, 9)}${num(r.accepted, 9)}${num(r.failure ? "FAILED" : "ok", 8)}${num(`${r.maxInputMs} ms`, 10)}${num(`${r.maxAllocationMiB.toFixed(1)} MiB`, 11)}${num(`${r.retainedGrowthMiB.toFixed(1)} MiB`, 10)}  ${r.seed}`,
   );
 }
 console.log(

@@ -37,22 +37,24 @@ describe("the mdevkit binary on mutated save files (a sample)", () => {
   });
 
   it("inspect and restore exit 0, or 1 with one typed line", async () => {
-    await fc.assert(
-      fc.asyncProperty(mutatedStream(bases), async (m) => {
-        const file = files.write("input.save", m.bytes);
-        const inspect = await runBinary(["inspect", file, "--json"], CHILD_TIME_BOUND_MS);
-        const i = verdict(inspect, `inspect ${m.label}`);
-        const restore = await runBinary(
-          ["restore", file, "--run-for", "0", "--max-memory", String(RESTORE_BUDGET_MIB)],
-          CHILD_TIME_BOUND_MS,
-        );
-        const r = verdict(restore, `restore ${m.label}`);
-        const refusal = i || r ? `inspect ${i ?? "ok"}, restore ${r ?? "ok"}` : undefined;
-        stats.record({ ms: inspect.ms + restore.ms, ...(refusal ? { refusal } : {}) });
-        if (r === undefined && i !== undefined)
-          throw new Error(`restore ran a VM from a file inspect refuses (${i}): ${m.label}`);
-      }),
-      { numRuns: fuzzRuns(2, 0.01), seed: stats.seed, timeout: CHILD_TIME_BOUND_MS * 2 + 10_000 },
+    await stats.run(() =>
+      fc.assert(
+        fc.asyncProperty(mutatedStream(bases), async (m) => {
+          const file = files.write("input.save", m.bytes);
+          const inspect = await runBinary(["inspect", file, "--json"], CHILD_TIME_BOUND_MS);
+          const i = verdict(inspect, `inspect ${m.label}`);
+          const restore = await runBinary(
+            ["restore", file, "--run-for", "0", "--max-memory", String(RESTORE_BUDGET_MIB)],
+            CHILD_TIME_BOUND_MS,
+          );
+          const r = verdict(restore, `restore ${m.label}`);
+          const refusal = i || r ? `inspect ${i ?? "ok"}, restore ${r ?? "ok"}` : undefined;
+          stats.record({ ms: inspect.ms + restore.ms, ...(refusal ? { refusal } : {}) });
+          if (r === undefined && i !== undefined)
+            throw new Error(`restore ran a VM from a file inspect refuses (${i}): ${m.label}`);
+        }),
+        { numRuns: fuzzRuns(2, 0.01), seed: stats.seed, timeout: CHILD_TIME_BOUND_MS * 2 + 10_000 },
+      ),
     );
   });
 });

@@ -60,39 +60,41 @@ describe("stream decoder on mutated save files", () => {
     for (const b of bases) expect(decodeAsTarget(b, 65536)).toBeUndefined();
   });
 
-  it("every mutation is refused with a typed one-line error or decodes cleanly; covered edits are refused", () => {
+  it("every mutation is refused with a typed one-line error or decodes cleanly; covered edits are refused", async () => {
     const start = retainedMiB();
-    fc.assert(
-      fc.property(
-        mutatedStream(bases),
-        fc.oneof(
-          { weight: 1, arbitrary: fc.integer({ min: 1, max: 64 }) },
-          { weight: 6, arbitrary: fc.integer({ min: 512, max: 1 << 20 }) },
-          { weight: 1, arbitrary: fc.constant(1 << 30) },
+    await stats.run(() =>
+      fc.assert(
+        fc.property(
+          mutatedStream(bases),
+          fc.oneof(
+            { weight: 1, arbitrary: fc.integer({ min: 1, max: 64 }) },
+            { weight: 6, arbitrary: fc.integer({ min: 512, max: 1 << 20 }) },
+            { weight: 1, arbitrary: fc.constant(1 << 30) },
+          ),
+          (m, chunk) => {
+            // One-byte chunks over megabytes would measure the loop, not the decoder.
+            const size = m.bytes.byteLength > 200_000 && chunk < 64 ? chunk * 4096 : chunk;
+            const t0 = performance.now();
+            const { result: err, largest } = measureAllocationsSync(() =>
+              decodeAsTarget(m.bytes, size),
+            );
+            const ms = performance.now() - t0;
+            const refusal = err === undefined ? undefined : typedRefusal(err, m.label);
+            if (refusal === undefined && m.mustRefuse)
+              throw new Error(`accepted a stream every reader must refuse: ${m.label}`);
+            expect(ms, `${m.label}: took ${ms.toFixed(0)} ms`).toBeLessThan(INPUT_TIME_BOUND_MS);
+            expect(largest, `${m.label}: allocated ${largest} bytes at once`).toBeLessThanOrEqual(
+              ALLOCATION_BOUND,
+            );
+            stats.record({ ms, allocation: largest, ...(refusal ? { refusal } : {}) });
+            if (stats.inputs % 500 === 0) {
+              stats.retainedGrowthMiB = Math.max(stats.retainedGrowthMiB, retainedMiB() - start);
+              expect(stats.retainedGrowthMiB).toBeLessThan(RETAINED_BOUND_MIB);
+            }
+          },
         ),
-        (m, chunk) => {
-          // One-byte chunks over megabytes would measure the loop, not the decoder.
-          const size = m.bytes.byteLength > 200_000 && chunk < 64 ? chunk * 4096 : chunk;
-          const t0 = performance.now();
-          const { result: err, largest } = measureAllocationsSync(() =>
-            decodeAsTarget(m.bytes, size),
-          );
-          const ms = performance.now() - t0;
-          const refusal = err === undefined ? undefined : typedRefusal(err, m.label);
-          if (refusal === undefined && m.mustRefuse)
-            throw new Error(`accepted a stream every reader must refuse: ${m.label}`);
-          expect(ms, `${m.label}: took ${ms.toFixed(0)} ms`).toBeLessThan(INPUT_TIME_BOUND_MS);
-          expect(largest, `${m.label}: allocated ${largest} bytes at once`).toBeLessThanOrEqual(
-            ALLOCATION_BOUND,
-          );
-          stats.record({ ms, allocation: largest, ...(refusal ? { refusal } : {}) });
-          if (stats.inputs % 500 === 0) {
-            stats.retainedGrowthMiB = Math.max(stats.retainedGrowthMiB, retainedMiB() - start);
-            expect(stats.retainedGrowthMiB).toBeLessThan(RETAINED_BOUND_MIB);
-          }
-        },
+        { numRuns: fuzzRuns(150, 2), seed: stats.seed },
       ),
-      { numRuns: fuzzRuns(150, 2), seed: stats.seed },
     );
     stats.retainedGrowthMiB = Math.max(stats.retainedGrowthMiB, retainedMiB() - start);
     expect(stats.retainedGrowthMiB).toBeLessThan(RETAINED_BOUND_MIB);

@@ -67,39 +67,41 @@ describe.each(FUZZED_PLUGINS.map((p) => [p.name, p] as const))("%s device images
 
   it("a mutated image is refused typed, or accepted into a device that works", async () => {
     const start = retainedMiB();
-    await fc.assert(
-      fc.asyncProperty(
-        mutatedImage(bases),
-        fc.nat().chain((n) => arbitraries.chunkSplits(1 + (n % 70000))),
-        async (m, sizes) => {
-          const t0 = performance.now();
-          let refusal: string | undefined;
-          const { largest } = await measureAllocations(async () => {
-            try {
-              const h = await loadIntoFresh(p, m.bytes, sizes);
+    await stats.run(() =>
+      fc.assert(
+        fc.asyncProperty(
+          mutatedImage(bases),
+          fc.nat().chain((n) => arbitraries.chunkSplits(1 + (n % 70000))),
+          async (m, sizes) => {
+            const t0 = performance.now();
+            let refusal: string | undefined;
+            const { largest } = await measureAllocations(async () => {
               try {
-                await checkAccepted(p, h, m.label);
-              } finally {
-                h.dispose();
+                const h = await loadIntoFresh(p, m.bytes, sizes);
+                try {
+                  await checkAccepted(p, h, m.label);
+                } finally {
+                  h.dispose();
+                }
+              } catch (err) {
+                if (!isMdevError(err) && (err as Error).message?.includes(m.label)) throw err;
+                refusal = typedRefusal(err, m.label);
               }
-            } catch (err) {
-              if (!isMdevError(err) && (err as Error).message?.includes(m.label)) throw err;
-              refusal = typedRefusal(err, m.label);
+            });
+            const ms = performance.now() - t0;
+            expect(ms, `${m.label}: took ${ms.toFixed(0)} ms`).toBeLessThan(INPUT_TIME_BOUND_MS);
+            expect(largest, `${m.label}: allocated ${largest} bytes at once`).toBeLessThanOrEqual(
+              ALLOCATION_BOUND,
+            );
+            stats.record({ ms, allocation: largest, ...(refusal ? { refusal } : {}) });
+            if (stats.inputs % 200 === 0) {
+              stats.retainedGrowthMiB = Math.max(stats.retainedGrowthMiB, retainedMiB() - start);
+              expect(stats.retainedGrowthMiB).toBeLessThan(RETAINED_BOUND_MIB);
             }
-          });
-          const ms = performance.now() - t0;
-          expect(ms, `${m.label}: took ${ms.toFixed(0)} ms`).toBeLessThan(INPUT_TIME_BOUND_MS);
-          expect(largest, `${m.label}: allocated ${largest} bytes at once`).toBeLessThanOrEqual(
-            ALLOCATION_BOUND,
-          );
-          stats.record({ ms, allocation: largest, ...(refusal ? { refusal } : {}) });
-          if (stats.inputs % 200 === 0) {
-            stats.retainedGrowthMiB = Math.max(stats.retainedGrowthMiB, retainedMiB() - start);
-            expect(stats.retainedGrowthMiB).toBeLessThan(RETAINED_BOUND_MIB);
-          }
-        },
+          },
+        ),
+        { numRuns: fuzzRuns(60, 0.5), seed: stats.seed, timeout: INPUT_TIME_BOUND_MS * 2 },
       ),
-      { numRuns: fuzzRuns(60, 0.5), seed: stats.seed, timeout: INPUT_TIME_BOUND_MS * 2 },
     );
     stats.retainedGrowthMiB = Math.max(stats.retainedGrowthMiB, retainedMiB() - start);
     expect(stats.retainedGrowthMiB).toBeLessThan(RETAINED_BOUND_MIB);

@@ -81,46 +81,56 @@ describe("mdevkit inspect and restore on mutated save files", () => {
   it("each mutated file is refused typed by both, or accepted; restore accepts nothing inspect refuses", async () => {
     const start = retainedMiB();
     const handles = process.getActiveResourcesInfo().length;
-    await fc.assert(
-      fc.asyncProperty(mutatedStream(bases), async (m) => {
-        const file = files.write("input.save", m.bytes);
-        const i = await outcome(
-          ["inspect", file, "--json", "--ram-records", "1"],
-          m.label,
-          INSPECT_ALLOCATION_BOUND,
-        );
-        inspectStats.record({
-          ms: i.ms,
-          allocation: i.largest,
-          ...(i.refusal ? { refusal: i.refusal } : {}),
-        });
-        const r = await outcome(
-          ["restore", file, "--run-for", "0", "--json", "--max-memory", String(RESTORE_BUDGET_MIB)],
-          m.label,
-          RESTORE_ALLOCATION_BOUND,
-        );
-        restoreStats.record({
-          ms: r.ms,
-          allocation: r.largest,
-          ...(r.refusal ? { refusal: r.refusal } : {}),
-        });
-        if (m.mustRefuse && (i.refusal === undefined || r.refusal === undefined))
-          throw new Error(
-            `${i.refusal === undefined ? "inspect" : "restore"} accepted a file every reader must refuse: ${m.label}`,
+    await restoreStats.run(() =>
+      fc.assert(
+        fc.asyncProperty(mutatedStream(bases), async (m) => {
+          const file = files.write("input.save", m.bytes);
+          const i = await outcome(
+            ["inspect", file, "--json", "--ram-records", "1"],
+            m.label,
+            INSPECT_ALLOCATION_BOUND,
           );
-        if (r.refusal === undefined && i.refusal !== undefined)
-          throw new Error(
-            `restore ran a VM from a file inspect refuses (${i.refusal}): ${m.label}`,
+          inspectStats.record({
+            ms: i.ms,
+            allocation: i.largest,
+            ...(i.refusal ? { refusal: i.refusal } : {}),
+          });
+          const r = await outcome(
+            [
+              "restore",
+              file,
+              "--run-for",
+              "0",
+              "--json",
+              "--max-memory",
+              String(RESTORE_BUDGET_MIB),
+            ],
+            m.label,
+            RESTORE_ALLOCATION_BOUND,
           );
-        if (restoreStats.inputs % 100 === 0) {
-          restoreStats.retainedGrowthMiB = Math.max(
-            restoreStats.retainedGrowthMiB,
-            retainedMiB() - start,
-          );
-          expect(restoreStats.retainedGrowthMiB).toBeLessThan(RETAINED_BOUND_MIB);
-        }
-      }),
-      { numRuns: fuzzRuns(20, 0.25), seed: inspectStats.seed, timeout: INPUT_TIME_BOUND_MS * 3 },
+          restoreStats.record({
+            ms: r.ms,
+            allocation: r.largest,
+            ...(r.refusal ? { refusal: r.refusal } : {}),
+          });
+          if (m.mustRefuse && (i.refusal === undefined || r.refusal === undefined))
+            throw new Error(
+              `${i.refusal === undefined ? "inspect" : "restore"} accepted a file every reader must refuse: ${m.label}`,
+            );
+          if (r.refusal === undefined && i.refusal !== undefined)
+            throw new Error(
+              `restore ran a VM from a file inspect refuses (${i.refusal}): ${m.label}`,
+            );
+          if (restoreStats.inputs % 100 === 0) {
+            restoreStats.retainedGrowthMiB = Math.max(
+              restoreStats.retainedGrowthMiB,
+              retainedMiB() - start,
+            );
+            expect(restoreStats.retainedGrowthMiB).toBeLessThan(RETAINED_BOUND_MIB);
+          }
+        }),
+        { numRuns: fuzzRuns(20, 0.25), seed: inspectStats.seed, timeout: INPUT_TIME_BOUND_MS * 3 },
+      ),
     );
     restoreStats.retainedGrowthMiB = Math.max(
       restoreStats.retainedGrowthMiB,
