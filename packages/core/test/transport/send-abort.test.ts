@@ -83,6 +83,19 @@ describe("a send blocked on a stalled peer", { timeout: 30_000 }, () => {
     await expect(source.send([new Uint8Array(8)])).rejects.toMatchObject({ code: "ECONNRESET" });
   });
 
+  it("TCP: a graceful close waiting on a peer that never reads settles when destroyed", async () => {
+    const source = await stalledTcp();
+    // Bytes the peer will never take: the FIN queues behind them.
+    const sending = source.send(BIG).catch(() => undefined);
+    const closing = source.close();
+    const s = state(closing);
+    await tick();
+    expect(s.settled()).toBe("pending");
+    source.destroy();
+    await closing;
+    await sending;
+  });
+
   it("memory pair: an abort while the reader lags rejects, and destroy rejects too", async () => {
     for (const how of ["abort", "destroy"] as const) {
       const { source } = createMemoryChannelPair({ highWaterMark: 1024 });
