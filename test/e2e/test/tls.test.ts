@@ -28,6 +28,9 @@ import { expectSameVm, sourceResult, targetResult } from "../helpers/results.js"
 afterEach(cleanup);
 
 const TLS_ON = "tls://127.0.0.1:0";
+// How long a target runs the received VM before reporting its vCPUs' writes: long enough
+// that a loaded machine schedules the vCPU threads (200 ms once saw none of them run).
+const RUN_FOR = "1000";
 const vm = ["--memory", "64", "--warmup", "100", "--verify-ram"];
 
 /** Migrates to `url` with `tls` flags and checks the VM arrived whole and runs there. */
@@ -54,14 +57,14 @@ async function expectRefused(args: readonly string[], reason: RegExp): Promise<v
 describe("TLS with a pre-shared key made by keygen", () => {
   it("migrates with identical RAM when both sides hold the key", async () => {
     const psk = await makePsk();
-    const target = await startTarget(["--psk-file", psk, "--run-for", "200"], TLS_ON);
+    const target = await startTarget(["--psk-file", psk, "--run-for", RUN_FOR], TLS_ON);
     expect(target.url).toMatch(/^tls:\/\/127\.0\.0\.1:\d+$/);
     await expectMigrates(target, ["--psk-file", psk]);
   });
 
   it("refuses a source with the wrong key; the target takes the next, right one", async () => {
     const psk = await makePsk();
-    const target = await startTarget(["--psk-file", psk, "--run-for", "200"], TLS_ON);
+    const target = await startTarget(["--psk-file", psk, "--run-for", RUN_FOR], TLS_ON);
     await expectRefused(
       ["--to", target.url, "--psk-file", await makePsk()],
       /TLS connection refused/,
@@ -77,7 +80,7 @@ describe("TLS with a pre-shared key made by keygen", () => {
     // The first target holds another key than the source; the retry target holds the source's.
     const psk = await makePsk();
     const guarded = await startTarget(["--psk-file", await makePsk()], TLS_ON);
-    const healthy = await startTarget(["--psk-file", psk, "--run-for", "200"], TLS_ON);
+    const healthy = await startTarget(["--psk-file", psk, "--run-for", RUN_FOR], TLS_ON);
     const source = spawnEvents([
       "migrate",
       "--to",
@@ -112,7 +115,7 @@ describe("TLS flags with a plain address", () => {
 describe("TLS with certificates made by keygen", () => {
   it("migrates with identical RAM between mutually authenticated hosts", async () => {
     const pki = await makePki();
-    const target = await startTarget([...serverFlags(pki), "--run-for", "200"], TLS_ON);
+    const target = await startTarget([...serverFlags(pki), "--run-for", RUN_FOR], TLS_ON);
     await expectMigrates(target, clientFlags(pki));
   });
 
@@ -173,7 +176,7 @@ describe("a peer without the right credentials gets nothing and changes nothing"
   it("certificate listener: plain TCP, another CA's client, no client certificate, a PSK client", async () => {
     const pki = await makePki();
     const somePsk = await makePsk();
-    const target = await startTarget([...serverFlags(pki), "--run-for", "200"], TLS_ON);
+    const target = await startTarget([...serverFlags(pki), "--run-for", RUN_FOR], TLS_ON);
     const url = target.url;
     await expectUntouched(
       target,
@@ -196,7 +199,7 @@ describe("a peer without the right credentials gets nothing and changes nothing"
     const psk = await makePsk();
     const wrong = await makePsk();
     const pki = await makePki();
-    const target = await startTarget(["--psk-file", psk, "--run-for", "200"], TLS_ON);
+    const target = await startTarget(["--psk-file", psk, "--run-for", RUN_FOR], TLS_ON);
     const url = target.url;
     await expectUntouched(
       target,
