@@ -21,6 +21,20 @@ export function peakRssKiB(pid) {
 
 let configs = 0;
 
+/** Children alive now: killed if the benchmark itself is interrupted. */
+const live = new Set();
+
+/** Kills every child still running (the benchmark was interrupted). */
+export function killChildren() {
+  for (const c of live) c.kill();
+}
+
+function track(child) {
+  live.add(child);
+  void child.exited.then(() => live.delete(child));
+  return child;
+}
+
 /**
  * Migrates the VM `config` (a VM config object) and verifies it. `migrateArgs` go to
  * `migrate` (e.g. `--max-bandwidth 10Gbps`). Resolves with the source's result, the checks
@@ -30,29 +44,33 @@ let configs = 0;
 export async function migrateVerified(dir, config, { migrateArgs = [], warmupMs = 1000 } = {}) {
   const file = join(dir, `vm-${++configs}.json`);
   writeFileSync(file, JSON.stringify(config));
-  const target = new MdevkitChild([
-    "listen",
-    "--on",
-    "tcp://127.0.0.1:0",
-    "--once",
-    "--verify-ram",
-    "--prealloc",
-    String(config.memoryMiB),
-  ]);
+  const target = track(
+    new MdevkitChild([
+      "listen",
+      "--on",
+      "tcp://127.0.0.1:0",
+      "--once",
+      "--verify-ram",
+      "--prealloc",
+      String(config.memoryMiB),
+    ]),
+  );
   let source;
   try {
     const listening = await target.waitFor("listening", 600_000);
-    source = new MdevkitChild([
-      "migrate",
-      "--to",
-      listening.url,
-      "--config",
-      file,
-      "--verify-ram",
-      "--warmup",
-      String(warmupMs),
-      ...migrateArgs,
-    ]);
+    source = track(
+      new MdevkitChild([
+        "migrate",
+        "--to",
+        listening.url,
+        "--config",
+        file,
+        "--verify-ram",
+        "--warmup",
+        String(warmupMs),
+        ...migrateArgs,
+      ]),
+    );
     const src = await source.result(1_800_000);
     const sourcePeakRssKiB = peakRssKiB(source.process.pid);
     const dst = await target.waitFor("result", 600_000);

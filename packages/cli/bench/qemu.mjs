@@ -117,6 +117,14 @@ function freePort() {
   });
 }
 
+/** QEMU processes alive now: killed if the benchmark itself is interrupted. */
+const live = new Set();
+
+/** Kills every QEMU still running (the benchmark was interrupted). */
+export function killQemus() {
+  for (const c of live) c.kill("SIGKILL");
+}
+
 function startQemu(dir, name, mib, extra) {
   const qmp = join(dir, `${name}.qmp`);
   rmSync(qmp, { force: true });
@@ -137,6 +145,8 @@ function startQemu(dir, name, mib, extra) {
     ],
     { stdio: ["ignore", "ignore", "pipe"] },
   );
+  live.add(child);
+  child.once("exit", () => live.delete(child));
   let stderr = "";
   child.stderr.on("data", (d) => {
     stderr += d;

@@ -25,8 +25,8 @@ import { fileURLToPath } from "node:url";
 import { bareSocket } from "./bare-socket.mjs";
 import { dirtyLogSync } from "./dirty-log-sync.mjs";
 import { describeMachine, load1, memAvailable } from "./machine.mjs";
-import { migrateVerified } from "./mdevkit-run.mjs";
-import { qemuMigrateVerified, qemuVersion, writeRandomBlob } from "./qemu.mjs";
+import { killChildren, migrateVerified } from "./mdevkit-run.mjs";
+import { killQemus, qemuMigrateVerified, qemuVersion, writeRandomBlob } from "./qemu.mjs";
 import { writeReport } from "./report.mjs";
 import { deviceCountVm, dirtyingVm, dirtyRateVm, ramStaticVm, seedVm } from "./scenarios.mjs";
 
@@ -55,8 +55,8 @@ const PLAN = smoke
   : quick
     ? {
         sideBySide: { mib: 2048, rounds: 1 },
-        seed: { mib: 1024, runs: 2 },
-        dirtying: { mib: 1024, runs: 2 },
+        seed: { mib: 512, runs: 2 },
+        dirtying: { mib: 512, runs: 2 },
         ram: [256, 512, 1024],
         dirtyRate: { mib: 256, linkMBps: 125, shares: [0, 0.5, 2] },
         devices: { mib: 256, counts: [1, 4] },
@@ -74,6 +74,14 @@ const PLAN = smoke
 
 const dir = mkdtempSync(join(tmpdir(), "mdevkit-bench-"));
 const started = performance.now();
+// Interrupted: no orphaned listen/migrate processes, no GiB-sized blob left in $TMPDIR.
+for (const signal of ["SIGINT", "SIGTERM"])
+  process.once(signal, () => {
+    killChildren();
+    killQemus();
+    rmSync(dir, { recursive: true, force: true });
+    process.exit(130);
+  });
 const log = (line) =>
   process.stderr.write(
     `[${((performance.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}\n`,
@@ -109,6 +117,19 @@ async function bare(label, bytes) {
   const r = await bareSocket(bytes);
   log(`${label}: bare socket ${(bytes / 1e9).toFixed(2)} GB in ${r.ms.toFixed(0)} ms`);
   return r;
+}
+
+/** Sections in the order they run; the report is rewritten after each one. */
+const SECTIONS = ["sideBySide", "seed", "dirtying", "ram", "devices", "dirtyRate", "dirtyLog"];
+mkdirSync(outDir, { recursive: true });
+
+/** Rewrites the report with what is measured so far, so a long run leaves results behind. */
+function checkpoint() {
+  results.durationS = (performance.now() - started) / 1000;
+  results.loadAverage = { atRuns: loads, end: describeMachine().loadAverage };
+  results.pending = SECTIONS.filter((s) => results[s] === undefined);
+  results.finished = results.pending.length === 0;
+  return writeReport(outDir, results);
 }
 
 const results = {
@@ -150,6 +171,7 @@ log(`mode ${results.mode}; writing to ${outDir}`);
     section.rounds.push({ mdevkit: m, bare: b, qemu: q ?? null });
   }
   results.sideBySide = section;
+  checkpoint();
 }
 
 // 2. The seed's VM at the seed's 10 Gbps cap.
@@ -162,6 +184,7 @@ log(`mode ${results.mode}; writing to ${outDir}`);
       await mdevkit(`seed VM ${mib} MiB, run ${i + 1}`, seedVm(mib), { migrateArgs }),
     );
   results.seed = section;
+  checkpoint();
 }
 
 // 3. The dirtying VM, uncapped, each run followed by the bare socket on its wire bytes.
@@ -177,6 +200,7 @@ log(`mode ${results.mode}; writing to ${outDir}`);
     section.runs.push({ mdevkit: m, bare: b });
   }
   results.dirtying = section;
+  checkpoint();
 }
 
 // 4a. Scaling with RAM (the RAM-static VM: its cost is the RAM).
@@ -188,9 +212,23 @@ log(`mode ${results.mode}; writing to ${outDir}`);
       run: await mdevkit(`RAM scaling ${mib} MiB`, ramStaticVm(mib), { warmupMs: 0 }),
     });
   results.ram = section;
+  checkpoint();
 }
 
-// 4b. Scaling with the dirty rate, at a link cap, up to beyond the link (auto-converge).
+// 4b. Scaling with the device count.
+{
+  const { mib, counts } = PLAN.devices;
+  const section = { mib, points: [] };
+  for (const count of counts)
+    section.points.push({
+      count,
+      run: await mdevkit(`${count} devices`, deviceCountVm(mib, count), { warmupMs: 500 }),
+    });
+  results.devices = section;
+  checkpoint();
+}
+
+// 4c. Scaling with the dirty rate, at a link cap, up to beyond the link (auto-converge).
 {
   const { mib, linkMBps, shares } = PLAN.dirtyRate;
   const migrateArgs = ["--max-bandwidth", `${linkMBps}MB/s`, "--auto-converge"];
@@ -208,18 +246,7 @@ log(`mode ${results.mode}; writing to ${outDir}`);
     });
   }
   results.dirtyRate = section;
-}
-
-// 4c. Scaling with the device count.
-{
-  const { mib, counts } = PLAN.devices;
-  const section = { mib, points: [] };
-  for (const count of counts)
-    section.points.push({
-      count,
-      run: await mdevkit(`${count} devices`, deviceCountVm(mib, count), { warmupMs: 500 }),
-    });
-  results.devices = section;
+  checkpoint();
 }
 
 // 4d. Dirty-log sync against RAM, in this process.
@@ -228,9 +255,12 @@ log(
   `dirty-log sync: ${results.dirtyLog.map((r) => `${r.sizeMiB} MiB/${r.fraction * 100}% ${r.syncMs.toFixed(2)} ms`).join(", ")}`,
 );
 
-results.loadAverage = { atRuns: loads, end: describeMachine().loadAverage };
-results.durationS = (performance.now() - started) / 1000;
-mkdirSync(outDir, { recursive: true });
-const written = writeReport(outDir, results);
+const { paths, goals } = checkpoint();
 rmSync(dir, { recursive: true, force: true });
-log(`done in ${results.durationS.toFixed(0)} s; wrote ${written.join(", ")}`);
+const width = Math.max(...goals.map(([g]) => g.length));
+process.stdout.write(
+  `\nGoals of issue #13 (${results.mode} mode)\n${goals
+    .map(([g, m, v]) => `  ${g.padEnd(width)}  ${v.replace(/\*\*/g, "").padEnd(12)}  ${m}`)
+    .join("\n")}\n`,
+);
+log(`done in ${results.durationS.toFixed(0)} s; wrote ${paths.join(", ")}`);
