@@ -69,22 +69,33 @@ export function installAllocationProbe(): void {
   wrapFactory("allocUnsafeSlow");
 }
 
-/** Runs `fn` and returns its result with the largest single allocation it asked for, bytes. */
+/** What one input cost in memory. */
+export interface AllocationMeasure<T> {
+  readonly result: T;
+  /** Largest single allocation asked for, bytes. */
+  readonly largest: number;
+  /** Growth of the process's resident set while it ran, bytes (memory touched, not freed). */
+  readonly rssGrowth: number;
+}
+
+/** Runs `fn` and measures its largest single allocation and its RSS growth. */
 export async function measureAllocations<T>(
   fn: () => T | Promise<T>,
-): Promise<{ result: T; largest: number }> {
+): Promise<AllocationMeasure<T>> {
   installAllocationProbe();
   largest = 0;
+  const rss = process.memoryUsage.rss();
   const result = await fn();
-  return { result, largest };
+  return { result, largest, rssGrowth: process.memoryUsage.rss() - rss };
 }
 
 /** Same as {@link measureAllocations} for synchronous work. */
-export function measureAllocationsSync<T>(fn: () => T): { result: T; largest: number } {
+export function measureAllocationsSync<T>(fn: () => T): AllocationMeasure<T> {
   installAllocationProbe();
   largest = 0;
+  const rss = process.memoryUsage.rss();
   const result = fn();
-  return { result, largest };
+  return { result, largest, rssGrowth: process.memoryUsage.rss() - rss };
 }
 
 let gcFn: (() => void) | undefined;

@@ -35,6 +35,13 @@ export function fuzzSeed(name: string): number {
  */
 export const INPUT_TIME_BOUND_MS = 20_000;
 
+/**
+ * Largest growth of the resident set one input may cause, MiB: a VM within the restore
+ * budget and its vCPU thread fit; a target that sized (and touched) guest RAM from a hostile
+ * claim does not.
+ */
+export const RSS_GROWTH_BOUND_MIB = 256;
+
 /** The memory budget (`--max-memory`) restore runs with under fuzzing, MiB; base VMs have 4–8. */
 export const RESTORE_BUDGET_MIB = 64;
 
@@ -48,6 +55,7 @@ export class FuzzStats {
   readonly refusals = new Map<string, number>();
   maxInputMs = 0;
   maxAllocationBytes = 0;
+  maxRssGrowthBytes = 0;
   /** Growth of retained heap + array buffers over the run, after GC, MiB. */
   retainedGrowthMiB = 0;
   /** Why the property failed (a crash, a hang, an over-allocation...), if it did. */
@@ -59,12 +67,13 @@ export class FuzzStats {
   }
 
   /** Counts one input's outcome. */
-  record(outcome: { refusal?: string; ms: number; allocation?: number }): void {
+  record(outcome: { refusal?: string; ms: number; allocation?: number; rssGrowth?: number }): void {
     this.inputs++;
     if (outcome.refusal === undefined) this.accepted++;
     else this.refusals.set(outcome.refusal, (this.refusals.get(outcome.refusal) ?? 0) + 1);
     this.maxInputMs = Math.max(this.maxInputMs, outcome.ms);
     this.maxAllocationBytes = Math.max(this.maxAllocationBytes, outcome.allocation ?? 0);
+    this.maxRssGrowthBytes = Math.max(this.maxRssGrowthBytes, outcome.rssGrowth ?? 0);
   }
 
   /** Runs the property `fn`, keeping its failure for the report (and rethrowing it). */
@@ -85,7 +94,7 @@ export class FuzzStats {
       .slice(0, 6)
       .map(([k, n]) => `${k} ×${n}`)
       .join(", ");
-    const line = `fuzz ${this.target}: ${this.inputs} inputs, ${refused} refused (typed), ${this.accepted} accepted, ${this.failure === undefined ? "0 failures" : `FAILED (${this.failure})`}; slowest ${this.maxInputMs.toFixed(0)} ms, largest allocation ${(this.maxAllocationBytes / 2 ** 20).toFixed(2)} MiB, retained growth ${this.retainedGrowthMiB.toFixed(1)} MiB; seed ${this.seed}${top ? `; refusals: ${top}` : ""}`;
+    const line = `fuzz ${this.target}: ${this.inputs} inputs, ${refused} refused (typed), ${this.accepted} accepted, ${this.failure === undefined ? "0 failures" : `FAILED (${this.failure})`}; slowest ${this.maxInputMs.toFixed(0)} ms, largest allocation ${(this.maxAllocationBytes / 2 ** 20).toFixed(2)} MiB, largest RSS growth ${(this.maxRssGrowthBytes / 2 ** 20).toFixed(1)} MiB, retained growth ${this.retainedGrowthMiB.toFixed(1)} MiB; seed ${this.seed}${top ? `; refusals: ${top}` : ""}`;
     const dir = process.env["FUZZ_STATS_DIR"];
     if (dir) {
       appendFileSync(
@@ -99,6 +108,7 @@ export class FuzzStats {
           failure: this.failure ?? null,
           maxInputMs: Math.round(this.maxInputMs),
           maxAllocationMiB: this.maxAllocationBytes / 2 ** 20,
+          maxRssGrowthMiB: this.maxRssGrowthBytes / 2 ** 20,
           retainedGrowthMiB: this.retainedGrowthMiB,
           refusals: Object.fromEntries(this.refusals),
         })}\n`,

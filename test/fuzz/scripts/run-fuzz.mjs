@@ -44,16 +44,16 @@ rmSync(statsDir, { recursive: true, force: true });
 const pad = (s, n) => String(s).padEnd(n);
 const num = (s, n) => String(s).padStart(n);
 console.log(
-  `\n${"=".repeat(110)}\nmdevkit fuzz summary (${((Date.now() - t0) / 60000).toFixed(1)} min)\n`,
+  `\n${"=".repeat(120)}\nmdevkit fuzz summary (${((Date.now() - t0) / 60000).toFixed(1)} min)\n`,
 );
 console.log(
-  `${pad("target", 28)}${num("inputs", 8)}${num("refused", 9)}${num("accepted", 9)}${num("result", 8)}${num("slowest", 10)}${num("max alloc", 11)}${num("retained", 10)}  seed`,
+  `${pad("target", 28)}${num("inputs", 8)}${num("refused", 9)}${num("accepted", 9)}${num("result", 8)}${num("slowest", 10)}${num("max alloc", 11)}${num("max RSS+", 10)}${num("retained", 10)}  seed`,
 );
 let total = 0;
 for (const r of rows) {
   total += r.inputs;
   console.log(
-    `${pad(r.target, 28)}${num(r.inputs, 8)}${num(r.refused, 9)}${num(r.accepted, 9)}${num(r.failure ? "FAILED" : "ok", 8)}${num(`${r.maxInputMs} ms`, 10)}${num(`${r.maxAllocationMiB.toFixed(1)} MiB`, 11)}${num(`${r.retainedGrowthMiB.toFixed(1)} MiB`, 10)}  ${r.seed}`,
+    `${pad(r.target, 28)}${num(r.inputs, 8)}${num(r.refused, 9)}${num(r.accepted, 9)}${num(r.failure ? "FAILED" : "ok", 8)}${num(`${r.maxInputMs} ms`, 10)}${num(`${r.maxAllocationMiB.toFixed(1)} MiB`, 11)}${num(`${(r.maxRssGrowthMiB ?? 0).toFixed(0)} MiB`, 10)}${num(`${r.retainedGrowthMiB.toFixed(1)} MiB`, 10)}  ${r.seed}`,
   );
 }
 console.log(

@@ -13,7 +13,13 @@ import {
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { measureAllocationsSync, retainedMiB } from "../helpers/allocation-probe.js";
-import { FuzzStats, fuzzRuns, fuzzSeed, INPUT_TIME_BOUND_MS } from "../helpers/budget.js";
+import {
+  FuzzStats,
+  fuzzRuns,
+  fuzzSeed,
+  INPUT_TIME_BOUND_MS,
+  RSS_GROWTH_BOUND_MIB,
+} from "../helpers/budget.js";
 import { baseSaveFiles } from "../helpers/save-files.js";
 import { mutatedStream } from "../helpers/stream-mutations.js";
 import { typedRefusal } from "../helpers/typed-rejection.js";
@@ -75,9 +81,11 @@ describe("stream decoder on mutated save files", () => {
             // One-byte chunks over megabytes would measure the loop, not the decoder.
             const size = m.bytes.byteLength > 200_000 && chunk < 64 ? chunk * 4096 : chunk;
             const t0 = performance.now();
-            const { result: err, largest } = measureAllocationsSync(() =>
-              decodeAsTarget(m.bytes, size),
-            );
+            const {
+              result: err,
+              largest,
+              rssGrowth,
+            } = measureAllocationsSync(() => decodeAsTarget(m.bytes, size));
             const ms = performance.now() - t0;
             const refusal = err === undefined ? undefined : typedRefusal(err, m.label);
             if (refusal === undefined && m.mustRefuse)
@@ -86,7 +94,10 @@ describe("stream decoder on mutated save files", () => {
             expect(largest, `${m.label}: allocated ${largest} bytes at once`).toBeLessThanOrEqual(
               ALLOCATION_BOUND,
             );
-            stats.record({ ms, allocation: largest, ...(refusal ? { refusal } : {}) });
+            expect(rssGrowth, `${m.label}: RSS grew ${rssGrowth} bytes`).toBeLessThanOrEqual(
+              RSS_GROWTH_BOUND_MIB * 2 ** 20,
+            );
+            stats.record({ ms, allocation: largest, rssGrowth, ...(refusal ? { refusal } : {}) });
             if (stats.inputs % 500 === 0) {
               stats.retainedGrowthMiB = Math.max(stats.retainedGrowthMiB, retainedMiB() - start);
               expect(stats.retainedGrowthMiB).toBeLessThan(RETAINED_BOUND_MIB);

@@ -7,7 +7,13 @@ import { isMdevError, MigState } from "@mdevkit/core";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { measureAllocations, retainedMiB } from "../helpers/allocation-probe.js";
-import { FuzzStats, fuzzRuns, fuzzSeed, INPUT_TIME_BOUND_MS } from "../helpers/budget.js";
+import {
+  FuzzStats,
+  fuzzRuns,
+  fuzzSeed,
+  INPUT_TIME_BOUND_MS,
+  RSS_GROWTH_BOUND_MIB,
+} from "../helpers/budget.js";
 import {
   deviceImage,
   exercise,
@@ -75,7 +81,7 @@ describe.each(FUZZED_PLUGINS.map((p) => [p.name, p] as const))("%s device images
           async (m, sizes) => {
             const t0 = performance.now();
             let refusal: string | undefined;
-            const { largest } = await measureAllocations(async () => {
+            const { largest, rssGrowth } = await measureAllocations(async () => {
               try {
                 const h = await loadIntoFresh(p, m.bytes, sizes);
                 try {
@@ -93,14 +99,17 @@ describe.each(FUZZED_PLUGINS.map((p) => [p.name, p] as const))("%s device images
             expect(largest, `${m.label}: allocated ${largest} bytes at once`).toBeLessThanOrEqual(
               ALLOCATION_BOUND,
             );
-            stats.record({ ms, allocation: largest, ...(refusal ? { refusal } : {}) });
+            expect(rssGrowth, `${m.label}: RSS grew ${rssGrowth} bytes`).toBeLessThanOrEqual(
+              RSS_GROWTH_BOUND_MIB * 2 ** 20,
+            );
+            stats.record({ ms, allocation: largest, rssGrowth, ...(refusal ? { refusal } : {}) });
             if (stats.inputs % 200 === 0) {
               stats.retainedGrowthMiB = Math.max(stats.retainedGrowthMiB, retainedMiB() - start);
               expect(stats.retainedGrowthMiB).toBeLessThan(RETAINED_BOUND_MIB);
             }
           },
         ),
-        { numRuns: fuzzRuns(60, 0.5), seed: stats.seed, timeout: INPUT_TIME_BOUND_MS * 2 },
+        { numRuns: fuzzRuns(60, 2), seed: stats.seed, timeout: INPUT_TIME_BOUND_MS * 2 },
       ),
     );
     stats.retainedGrowthMiB = Math.max(stats.retainedGrowthMiB, retainedMiB() - start);

@@ -12,6 +12,7 @@ import {
   fuzzSeed,
   INPUT_TIME_BOUND_MS,
   RESTORE_BUDGET_MIB,
+  RSS_GROWTH_BOUND_MIB,
 } from "../helpers/budget.js";
 import { runInProcess } from "../helpers/cli-run.js";
 import { baseSaveFiles, scratch } from "../helpers/save-files.js";
@@ -31,10 +32,10 @@ async function outcome(
   args: string[],
   label: string,
   bound: number,
-): Promise<{ refusal: string | undefined; ms: number; largest: number }> {
+): Promise<{ refusal: string | undefined; ms: number; largest: number; rssGrowth: number }> {
   const t0 = performance.now();
   let refusal: string | undefined;
-  const { largest } = await measureAllocations(async () => {
+  const { largest, rssGrowth } = await measureAllocations(async () => {
     try {
       await runInProcess(args);
     } catch (err) {
@@ -46,7 +47,10 @@ async function outcome(
   expect(largest, `${args[0]} ${label}: allocated ${largest} bytes at once`).toBeLessThanOrEqual(
     bound,
   );
-  return { refusal, ms, largest };
+  expect(rssGrowth, `${args[0]} ${label}: RSS grew ${rssGrowth} bytes`).toBeLessThanOrEqual(
+    RSS_GROWTH_BOUND_MIB * 2 ** 20,
+  );
+  return { refusal, ms, largest, rssGrowth };
 }
 
 describe("mdevkit inspect and restore on mutated save files", () => {
@@ -93,6 +97,7 @@ describe("mdevkit inspect and restore on mutated save files", () => {
           inspectStats.record({
             ms: i.ms,
             allocation: i.largest,
+            rssGrowth: i.rssGrowth,
             ...(i.refusal ? { refusal: i.refusal } : {}),
           });
           const r = await outcome(
@@ -111,6 +116,7 @@ describe("mdevkit inspect and restore on mutated save files", () => {
           restoreStats.record({
             ms: r.ms,
             allocation: r.largest,
+            rssGrowth: r.rssGrowth,
             ...(r.refusal ? { refusal: r.refusal } : {}),
           });
           if (m.mustRefuse && (i.refusal === undefined || r.refusal === undefined))
@@ -129,7 +135,7 @@ describe("mdevkit inspect and restore on mutated save files", () => {
             expect(restoreStats.retainedGrowthMiB).toBeLessThan(RETAINED_BOUND_MIB);
           }
         }),
-        { numRuns: fuzzRuns(20, 0.25), seed: inspectStats.seed, timeout: INPUT_TIME_BOUND_MS * 3 },
+        { numRuns: fuzzRuns(20, 0.2), seed: inspectStats.seed, timeout: INPUT_TIME_BOUND_MS * 3 },
       ),
     );
     restoreStats.retainedGrowthMiB = Math.max(
