@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `npm run fuzz`: the fuzzing properties run long. FUZZ_RUNS (or --runs N) sets the inputs
-// per property (each target scales it by its cost; default 1000, about ten minutes on two
+// per property (each target scales it by its cost; default 800, about ten minutes on two
 // cores); fresh seeds are drawn and printed, and FUZZ_SEED=<seed> replays one. Runs the
 // mutation fuzzers of test/fuzz, then core's generated-stream decoder properties
 // (packages/core/test/stream/fuzz.test.ts, MDEVKIT_FUZZ_RUNS), and prints one table.
@@ -11,7 +11,7 @@ import { join } from "node:path";
 
 const root = new URL("../../..", import.meta.url).pathname;
 const argRuns = process.argv.indexOf("--runs");
-const runs = Number(argRuns > 0 ? process.argv[argRuns + 1] : (process.env.FUZZ_RUNS ?? 1000));
+const runs = Number(argRuns > 0 ? process.argv[argRuns + 1] : (process.env.FUZZ_RUNS ?? 800));
 if (!Number.isSafeInteger(runs) || runs <= 0) {
   console.error(`fuzz: --runs/FUZZ_RUNS must be a positive whole number, not ${runs}`);
   process.exit(2);
@@ -21,7 +21,7 @@ const env = {
   ...process.env,
   FUZZ_RUNS: String(runs),
   FUZZ_STATS_DIR: statsDir,
-  MDEVKIT_FUZZ_RUNS: String(runs * 2),
+  MDEVKIT_FUZZ_RUNS: String(runs),
 };
 const t0 = Date.now();
 const vitest = (cwd, args) =>
@@ -57,7 +57,7 @@ for (const r of rows) {
   );
 }
 console.log(
-  `${pad("core decoder properties", 28)}${num(`${runs * 2}+`, 8)} each of 6 properties on generated streams (packages/core/test/stream/fuzz.test.ts): ${coreStatus === 0 ? "passed" : "FAILED"}`,
+  `${pad("core decoder properties", 28)}${num(`${runs}+`, 8)} each of 6 properties on generated streams (packages/core/test/stream/fuzz.test.ts): ${coreStatus === 0 ? "passed" : "FAILED"}`,
 );
 console.log(
   `\n${total} mutated inputs through test/fuzz; ${fuzzStatus === 0 ? "no failure" : "FAILURES above (each names its seed and path)"}.`,

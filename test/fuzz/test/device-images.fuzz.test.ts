@@ -109,7 +109,7 @@ describe.each(FUZZED_PLUGINS.map((p) => [p.name, p] as const))("%s device images
             }
           },
         ),
-        { numRuns: fuzzRuns(60, 2), seed: stats.seed, timeout: INPUT_TIME_BOUND_MS * 2 },
+        { numRuns: fuzzRuns(60, 1), seed: stats.seed, timeout: INPUT_TIME_BOUND_MS * 2 },
       ),
     );
     stats.retainedGrowthMiB = Math.max(stats.retainedGrowthMiB, retainedMiB() - start);
