@@ -803,6 +803,9 @@ export function writeReport(dir, res) {
     if (b >= 0 && e > b) {
       head = old.slice(0, b).trimEnd();
       tail = old.slice(e + END.length).trim();
+    } else if (old.trim()) {
+      // No generated block yet: all of the file is hand-written, and stays above it.
+      head = old.trimEnd();
     }
   }
   const md = `${head}\n\n${BEGIN}\n\n${markdown(res, a)}\n\n${END}\n${tail ? `\n${tail}\n` : ""}`;
