@@ -255,7 +255,7 @@ export function buildProgram(): Command {
         .default("all"),
     )
     .option("--out <dir>", "directory for the files (created mode 0700)", "mdevkit-tls")
-    .option("--name <stem>", "file name of a server, client or psk (default: the kind)")
+    .option("--name <stem>", "file name stem (default: server, client, or mdevkit for psk)")
     .option(
       "--host <name>",
       "a server certificate's DNS name or IP address (repeatable; default 127.0.0.1 and localhost)",
