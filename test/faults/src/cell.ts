@@ -141,7 +141,9 @@ export async function runCell(cell: Cell): Promise<CellResult> {
     if (source.events.some((e) => e.event === "error" && e.rolledBack === true))
       await exitOf(fresh.child, 30_000).catch(() => undefined);
 
-    const verdict = judge(cell, source, first, fresh, fired, problems);
+    // GO crossed the proxy at any time (the source may answer LOADED before a signal lands).
+    const goSeen = proxy.units.forward.includes("GO");
+    const verdict = judge(cell, source, first, fresh, goSeen, problems);
     outcome = verdict.outcome;
     saved = verdict.saved;
     if (saved !== undefined && !ran(first.child)) {
@@ -210,7 +212,7 @@ function judge(
   source: MdevkitChild,
   first: Target,
   fresh: Target,
-  fired: Fired | undefined,
+  goSeen: boolean,
   problems: string[],
 ): { outcome: string; retried: boolean; saved?: string } {
   const spec = cell.fault.spec;
@@ -220,7 +222,6 @@ function judge(
     spec.kind === "process" && spec.who === "target" && spec.signal === "SIGKILL";
   const firstRan = ran(first.child);
   const freshRan = ran(fresh.child);
-  const goPassed = fired !== undefined && fired.unit.type === "GO";
   const error = source.events.find((e) => e.event === "error");
   const exit = { code: source.process.exitCode, signal: source.process.signalCode };
   const where = (): string => {
@@ -239,7 +240,7 @@ function judge(
 
   if (sourceKilled && exit.signal === "SIGKILL") {
     // The source is gone: no VM is fine, but the target may run one only after GO.
-    if (firstRan && !goPassed) problems.push(`the target ran the VM without GO${where()}`);
+    if (firstRan && !goSeen) problems.push(`the target ran the VM without GO${where()}`);
     if (firstRan) checked(problems, "the VM the target runs", () => expectRanWhole(first));
     return {
       outcome: firstRan ? "source killed after GO; target runs" : "source killed",
@@ -248,7 +249,7 @@ function judge(
   }
   if (exit.code === 0 && error === undefined) {
     // The fault did not stop the migration (a delay, a stop shorter than it mattered).
-    if (!firstRan && !(targetKilled && goPassed))
+    if (!firstRan && !(targetKilled && goSeen))
       problems.push(`the source completed but the target does not run the VM (VM lost)${where()}`);
     if (firstRan)
       checked(problems, "the migrated VM", () =>
@@ -282,8 +283,6 @@ function judge(
     if (saved === undefined) problems.push(`unresolved handover without a saved VM${where()}`);
     if (has(source, "still-running") || has(source, "result"))
       problems.push("the source ran the VM after GO");
-    if (!goPassed && !firstRan && cell.phase.name !== "after-LOADED")
-      problems.push(`unresolved handover before GO was sent${where()}`);
     return {
       outcome: firstRan ? "unresolved; target runs" : "unresolved; VM saved",
       retried: false,
