@@ -94,7 +94,9 @@ async function buildAndMigrate(options: MigrateOptions, interrupted: AbortSignal
       if (!err.rolledBack || (options.thenRun === 0 && options.retryTo === undefined)) throw err;
       if (!options.events)
         process.stderr.write(`${err.message}\nthe VM was rolled back and runs on here\n`);
-      if (options.thenRun > 0) await proveStillRunning(vm, options);
+      if (options.thenRun > 0) await proveStillRunning(vm, options, interrupted);
+      // A SIGINT during --then-run ends the command there: no retry after a cancel.
+      if (interrupted.aborted) throw ranOn(err);
       if (options.retryTo === undefined) throw err;
       await migrateOnce(host, vm, options.retryTo, options, interrupted);
     }
@@ -167,10 +169,15 @@ async function migrateOnce(
   }
 }
 
-async function proveStillRunning(vm: SimulatedVm, options: MigrateOptions): Promise<void> {
+async function proveStillRunning(
+  vm: SimulatedVm,
+  options: MigrateOptions,
+  interrupted: AbortSignal,
+): Promise<void> {
   const before = vm.vcpuWrites;
   const digest = ramSha256(vm.memory);
-  await new Promise((r) => setTimeout(r, options.thenRun));
+  await sleep(options.thenRun, undefined, { signal: interrupted }).catch(() => undefined);
+  if (interrupted.aborted) return;
   const after = vm.vcpuWrites;
   const changed = ramSha256(vm.memory) !== digest;
   if (options.events)
