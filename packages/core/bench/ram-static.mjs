@@ -6,7 +6,7 @@
 // Env: MDEVKIT_BENCH_CONFIG=path overrides the VM config (e.g. the dirtying demo VM).
 // Prints one JSON line per run and a median summary. Needs the CLI and core built.
 import { spawn } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -17,6 +17,9 @@ const BARE = fileURLToPath(new URL("../../cli/bench/bare-socket.mjs", import.met
 const args = process.argv.slice(2);
 const profIndex = args.indexOf("--cpu-prof");
 const profDir = profIndex >= 0 ? args.splice(profIndex, 2)[1] : undefined;
+// --compare DIR: also run DIR's build (a checkout of another commit, built) interleaved.
+const cmpIndex = args.indexOf("--compare");
+const compareDir = cmpIndex >= 0 ? args.splice(cmpIndex, 2)[1] : undefined;
 const extraIndex = args.indexOf("--");
 const extra = extraIndex >= 0 ? args.splice(extraIndex).slice(1) : [];
 const runs = Number(args[0] ?? 3);
@@ -41,9 +44,9 @@ const configPath =
   })();
 
 /** Starts an mdevkit child speaking --events; resolves events by name. */
-function child(cliArgs, prof) {
+function child(cliArgs, prof, bin = BIN) {
   const nodeArgs = prof ? ["--cpu-prof", "--cpu-prof-dir", prof] : [];
-  const p = spawn(process.execPath, [...nodeArgs, BIN, ...cliArgs, "--events"], {
+  const p = spawn(process.execPath, [...nodeArgs, bin, ...cliArgs, "--events"], {
     stdio: ["ignore", "pipe", "inherit"],
   });
   const waiting = new Map();
@@ -76,18 +79,42 @@ function child(cliArgs, prof) {
   };
 }
 
-async function migration() {
+/** CPU seconds [user, system] (all threads) a process used so far, from /proc. */
+function cpuSeconds(pid) {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = f.slice(f.lastIndexOf(")") + 2).split(" ");
+    return [Number(fields[11]) / 100, Number(fields[12]) / 100];
+  } catch {
+    return [Number.NaN, Number.NaN];
+  }
+}
+
+async function migration(bin = BIN) {
   const target = child(
     ["listen", "--on", "tcp://127.0.0.1:0", "--once", "--prealloc", String(mib)],
     profDir,
+    bin,
   );
   const { url } = await target.wait("listening");
   const source = child(
     ["migrate", "--to", url, "--config", configPath, "--warmup", "0", ...extra],
     profDir,
+    bin,
   );
+  // CPU from the start of the migration proper (VM built and filled) to its result.
+  await source.wait("phase");
+  const cpu0 = [cpuSeconds(source.p.pid), cpuSeconds(target.p.pid)];
   const e = await source.wait("result");
+  const cpu1 = [cpuSeconds(source.p.pid), cpuSeconds(target.p.pid)];
   await Promise.all([source.exited, target.exited]);
+  if (e.event === "result")
+    e.result.cpu = {
+      sourceS: +(cpu1[0][0] + cpu1[0][1] - cpu0[0][0] - cpu0[0][1]).toFixed(2),
+      sourceSysS: +(cpu1[0][1] - cpu0[0][1]).toFixed(2),
+      targetS: +(cpu1[1][0] + cpu1[1][1] - cpu0[1][0] - cpu0[1][1]).toFixed(2),
+      targetSysS: +(cpu1[1][1] - cpu0[1][1]).toFixed(2),
+    };
   if (e.event !== "result") throw new Error(`migration failed: ${e.code} ${e.message}`);
   return e.result;
 }
@@ -109,9 +136,23 @@ function bare(bytes) {
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const rows = [];
+const baseRows = [];
+const summary = (r, b) => ({
+  totalMs: Math.round(r.totalTimeMs),
+  ratioToBare: +(b.ms / r.totalTimeMs).toFixed(2),
+  downtimeMs: +r.downtimeMs.toFixed(1),
+  cpu: r.cpu,
+});
 for (let i = 0; i < runs; i++) {
   const r = await migration();
+  const base = compareDir
+    ? await migration(join(compareDir, "packages/cli/bin/mdevkit.js"))
+    : undefined;
   const b = await bare(r.wireBytes);
+  if (base) {
+    baseRows.push(summary(base, b));
+    console.log(JSON.stringify({ compare: compareDir, ...summary(base, b) }));
+  }
   const row = {
     totalMs: Math.round(r.totalTimeMs),
     bareMs: Math.round(b.ms),
@@ -122,6 +163,7 @@ for (let i = 0; i < runs; i++) {
     wireBytes: r.wireBytes,
     expectedDowntimeMs: r.iterations.at(-1)?.expectedDowntimeMs,
     finalPages: r.finalPages,
+    cpu: r.cpu,
   };
   rows.push(row);
   console.log(JSON.stringify(row));
@@ -133,6 +175,19 @@ console.log(
       bareMs: median(rows.map((r) => r.bareMs)),
       ratioToBare: median(rows.map((r) => r.ratioToBare)),
       downtimeMs: median(rows.map((r) => r.downtimeMs)),
+      sourceCpuS: median(rows.map((r) => r.cpu.sourceS)),
+      targetCpuS: median(rows.map((r) => r.cpu.targetS)),
     },
+    ...(baseRows.length > 0
+      ? {
+          compareMedian: {
+            totalMs: median(baseRows.map((r) => r.totalMs)),
+            ratioToBare: median(baseRows.map((r) => r.ratioToBare)),
+            downtimeMs: median(baseRows.map((r) => r.downtimeMs)),
+            sourceCpuS: median(baseRows.map((r) => r.cpu.sourceS)),
+            targetCpuS: median(baseRows.map((r) => r.cpu.targetS)),
+          },
+        }
+      : {}),
   }),
 );

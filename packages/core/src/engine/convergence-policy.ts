@@ -16,6 +16,11 @@ export interface ConvergenceInput {
   readonly switchoverAcked: boolean;
   /** Whether every device's initial precopy bytes were sent. */
   readonly initialPrecopyDone: boolean;
+  /**
+   * The switchover's fixed costs measured in this run (final sync, device transitions,
+   * END digest on both sides, target lag), ms; added to the transfer time (default 0).
+   */
+  readonly fixedCostMs?: number;
 }
 
 /**
@@ -32,7 +37,7 @@ export type ConvergenceDecision =
 /**
  * Decides after each iteration whether to switch over, iterate (possibly throttling the
  * vCPUs), wait for the switchover-ack or give up, from pending bytes over measured
- * bandwidth — the rule QEMU's `migration_iteration_run` applies with
+ * bandwidth plus the switchover's measured fixed costs — the rule QEMU's `migration_iteration_run` applies with
  * `threshold_size = bandwidth × downtime_limit`. Like QEMU, a missing switchover-ack only
  * holds the switchover back (`migration_can_switchover`); it never counts as a failed
  * iteration, so `maxIterations` bounds only passes that did not converge.
@@ -63,7 +68,8 @@ export class ConvergencePolicy {
   /** The decision for the state in `input`. */
   decide(input: ConvergenceInput): ConvergenceDecision {
     const pending = input.dirtyRamBytes + input.devicePrecopyBytes + input.deviceStopCopyBytes;
-    const expectedDowntimeMs = ConvergencePolicy.expectedDowntimeMs(pending, input.bandwidth);
+    const expectedDowntimeMs =
+      ConvergencePolicy.expectedDowntimeMs(pending, input.bandwidth) + (input.fixedCostMs ?? 0);
     const fits = expectedDowntimeMs <= this.options.downtimeLimitMs;
     if (fits && input.initialPrecopyDone) {
       return input.switchoverAcked
@@ -89,7 +95,10 @@ export class ConvergencePolicy {
         reason:
           `did not converge after ${this.#counted} iterations: dirty rate ${formatRate(input.dirtyRate)} ` +
           `against bandwidth ${formatRate(input.bandwidth)}, ${formatBytes(pending)} pending needs ` +
-          `${expectedDowntimeMs.toFixed(0)} ms of downtime (limit ${this.options.downtimeLimitMs} ms)` +
+          `${expectedDowntimeMs.toFixed(0)} ms of downtime (limit ${this.options.downtimeLimitMs} ms` +
+          ((input.fixedCostMs ?? 0) > 0
+            ? `, of which ${(input.fixedCostMs ?? 0).toFixed(0)} ms measured fixed switchover costs)`
+            : ")") +
           (this.options.autoConverge
             ? `; throttle reached ${this.#throttle}%`
             : "; consider --auto-converge"),

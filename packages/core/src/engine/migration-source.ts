@@ -32,6 +32,7 @@ import { MigrationTimeline } from "./migration-timeline.js";
 import { PageDigestTable } from "./page-digest-table.js";
 import { RamSender } from "./ram-sender.js";
 import { ramSha256 } from "./ram-sha256.js";
+import { SwitchoverCosts } from "./switchover-costs.js";
 import { TargetAnswers } from "./target-answers.js";
 import { drainStopCopy, vmHandshake } from "./vm-handshake.js";
 
@@ -118,6 +119,8 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
   readonly #encoder = new StreamEncoder();
   readonly #throughput: ThroughputSample[] = [];
   readonly #deviceBytes = new Map<string, number>();
+  /** The switchover's fixed costs, measured as precopy goes (see SwitchoverCosts). */
+  readonly #costs = new SwitchoverCosts();
   /** Bytes the channel took so far (what progress and the throughput samples count). */
   #written = 0;
   #phase: MigrationPhase = "handshake";
@@ -277,7 +280,9 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
   async #setup(run: SourceRun): Promise<void> {
     this.#enter("setup");
     await run.dirtySync.start();
+    const t0 = this.#timeline.now();
     await run.precopy.start();
+    this.#costs.transitions(this.#timeline.msSince(t0));
   }
 
   /**
@@ -287,44 +292,51 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
    */
   async #precopy(run: SourceRun): Promise<PrecopyOutcome> {
     this.#enter("precopy");
-    const policy = new ConvergencePolicy(this.#options);
-    const iterations: IterationStats[] = [];
-    let maxThrottle = 0;
-    let ackWaitedMs = 0;
-    let found = await run.dirtySync.sync(run.dirty);
-    for (;;) {
-      const pass = await this.#precopyPass(run);
-      const bandwidth = (pass.wireBytes / pass.durationMs) * 1000;
-      const pending = await run.precopy.pending();
-      const decision = policy.decide({
-        dirtyRamBytes: pass.dirtyAfter * PAGE_SIZE,
-        devicePrecopyBytes: pending.precopy,
-        deviceStopCopyBytes: pending.stopCopy,
-        bandwidth,
-        dirtyRate: (pass.dirtyAfter * PAGE_SIZE * 1000) / pass.durationMs,
-        switchoverAcked: !this.#options.switchoverAck || run.answers.switchoverAcked,
-        initialPrecopyDone: pending.initialDone,
-      });
-      const stats = this.#iterationStats(pass, found, bandwidth, decision, policy.throttle);
-      iterations.push(stats);
-      this.#emit({ kind: "iteration", stats });
-      found = pass.dirtyAfter;
-      switch (decision.action) {
-        case "switchover":
-          return { iterations, maxThrottle };
-        case "abort":
-          throw new MdevError("EAGAIN", decision.reason);
-        case "await-ack":
-          ackWaitedMs = await this.#awaitSwitchoverAck(run, ackWaitedMs);
-          break;
-        case "iterate":
-          if (decision.throttle !== undefined) {
-            this.#vm.setThrottle(decision.throttle);
-            maxThrottle = Math.max(maxThrottle, decision.throttle);
-          }
+    try {
+      const policy = new ConvergencePolicy(this.#options);
+      const iterations: IterationStats[] = [];
+      let maxThrottle = 0;
+      let ackWaitedMs = 0;
+      let found = await run.dirtySync.sync(run.dirty);
+      for (;;) {
+        const pass = await this.#precopyPass(run);
+        const bandwidth = (pass.wireBytes / pass.durationMs) * 1000;
+        const pending = await run.precopy.pending();
+        this.#measureDigest(run);
+        const decision = policy.decide({
+          dirtyRamBytes: pass.dirtyAfter * PAGE_SIZE,
+          devicePrecopyBytes: pending.precopy,
+          deviceStopCopyBytes: pending.stopCopy,
+          bandwidth,
+          dirtyRate: (pass.dirtyAfter * PAGE_SIZE * 1000) / pass.durationMs,
+          switchoverAcked: !this.#options.switchoverAck || run.answers.switchoverAcked,
+          initialPrecopyDone: pending.initialDone,
+          fixedCostMs: this.#costs.fixedMs,
+        });
+        const stats = this.#iterationStats(pass, found, bandwidth, decision, policy.throttle);
+        iterations.push(stats);
+        this.#emit({ kind: "iteration", stats });
+        found = pass.dirtyAfter;
+        switch (decision.action) {
+          case "switchover":
+            return { iterations, maxThrottle };
+          case "abort":
+            throw new MdevError("EAGAIN", decision.reason);
+          case "await-ack":
+            ackWaitedMs = await this.#awaitSwitchoverAck(run, ackWaitedMs);
+            break;
+          case "iterate":
+            if (decision.throttle !== undefined) {
+              this.#vm.setThrottle(decision.throttle);
+              maxThrottle = Math.max(maxThrottle, decision.throttle);
+            }
+        }
+        await yieldToEventLoop();
+        this.#checkAbort(run.answers);
       }
-      await yieldToEventLoop();
-      this.#checkAbort(run.answers);
+    } finally {
+      // No wait for a lag measurement outlives precopy.
+      this.#lagWaits.abort();
     }
   }
 
@@ -337,9 +349,14 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
     run.dirty.clear();
     const deviceBytes = await run.precopy.drain({
       data: (d, chunk) => this.#sendDeviceData(d, DevicePhase.PRE_COPY, chunk),
-      initDone: (d) => this.#send(this.#encoder.deviceInitDone(d.index)),
+      initDone: async (d) => {
+        await this.#send(this.#encoder.deviceInitDone(d.index));
+        this.#measureLag(run);
+      },
     });
+    const s0 = this.#timeline.now();
     const dirtyAfter = await run.dirtySync.sync(run.dirty);
+    this.#costs.sync(this.#timeline.msSince(s0));
     await this.#send(
       this.#encoder.iteration({
         iteration: this.#iteration,
@@ -376,9 +393,37 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
       durationMs: pass.durationMs,
       bandwidth,
       expectedDowntimeMs: decision.expectedDowntimeMs,
+      fixedCostMs: this.#costs.fixedMs,
       throttle,
     };
   }
+
+  /** Times one digest of the page table, once: END's hash here and its check there. */
+  #measureDigest(run: SourceRun): void {
+    if (this.#costs.digestMeasured) return;
+    const t0 = this.#timeline.now();
+    run.table.digest();
+    this.#costs.digest(this.#timeline.msSince(t0));
+  }
+
+  /**
+   * After a DEVICE_INIT_DONE: when the SWITCHOVER_ACK comes, the time since is how far the
+   * target lags behind the stream (plus a round trip). The last marker's wait settles
+   * last, so its lag is the one kept; a migration that ends first stops the waits.
+   */
+  #measureLag(run: SourceRun): void {
+    if (run.answers.switchoverAcked) return;
+    const t0 = this.#timeline.now();
+    run.answers
+      .waitForSwitchoverAck(this.#options.peerTimeoutMs, this.#lagWaits.signal)
+      .then((acked) => {
+        if (acked) this.#costs.lag(this.#timeline.msSince(t0));
+      })
+      .catch(() => {});
+  }
+
+  /** Aborted when precopy ends, so no lag wait outlives it. */
+  readonly #lagWaits = new AbortController();
 
   /**
    * Waits one slice for the switchover-ack (the timer lets the return path be read).

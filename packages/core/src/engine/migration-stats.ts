@@ -16,8 +16,10 @@ export interface IterationStats {
   readonly durationMs: number;
   /** Measured bandwidth, bytes/s. */
   readonly bandwidth: number;
-  /** Downtime expected if switching over now, ms. */
+  /** Downtime expected if switching over now, ms (transfer time plus the fixed costs). */
   readonly expectedDowntimeMs: number;
+  /** The part of `expectedDowntimeMs` that is the switchover's measured fixed costs, ms. */
+  readonly fixedCostMs?: number;
   /** vCPU throttle in force, percent. */
   readonly throttle: number;
 }

@@ -166,7 +166,7 @@ describe("StreamDecoder with a RAM sink (RAM_PAGES straight into guest memory)",
     expect(small.read(0, small.size).every((b) => b === 0)).toBe(true);
     // A flipped data byte: refused on the CRC; only the run's own pages were touched.
     const damaged = bytes.slice();
-    damaged[damaged.byteLength - 100] ^= 1;
+    damaged[damaged.byteLength - 100] = (damaged[damaged.byteLength - 100] as number) ^ 1;
     const memory = guest(16);
     expect(failure(() => decodeInto(damaged, 16, memory, [3000]))).toMatch(/^EBADMSG .*CRC32C/);
     expect(memory.read(0, 4 * PAGE_SIZE).every((b) => b === 0)).toBe(true);
