@@ -743,6 +743,16 @@ function machineLines(res) {
   return [
     `- **Machine:** ${m.cores} × ${m.cpu}, ${(m.ramBytes / 2 ** 30).toFixed(0)} GiB RAM, ${m.platform}`,
     `- **Node:** ${m.node}; **date:** ${m.date.replace("T", " ").replace(/\.\d+Z$/, " UTC")}; **mode:** ${res.mode} (${res.durationS.toFixed(0)} s${res.finished ? "" : `; still running — sections not reached yet: ${res.pending.join(", ")}`})`,
+    ...(res.sources
+      ? [
+          `- **Invocations:** the sections come from ${res.sources.length} runs of the harness (${res.sources
+            .map(
+              (x) =>
+                `${x.sections.join(", ")}: ${x.mode}, started ${x.date.replace("T", " ").replace(/\.\d+Z$/, " UTC")}, ${x.durationS.toFixed(0)} s`,
+            )
+            .join("; ")}), at the same time on this machine when their start times overlap.`,
+        ]
+      : []),
     `- **Load average** (1 min) when the migrations started: ${lo.toFixed(1)}–${hi.toFixed(1)}: other jobs share the cores, so absolute times vary from run to run; the ratios are measured within the same run.`,
   ];
 }

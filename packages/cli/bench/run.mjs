@@ -15,10 +15,13 @@
 //   --quick  smaller VMs and fewer runs (about 2 minutes on an idle 2-core machine);
 //            written to $TMPDIR/mdevkit-bench-quick unless --out is given.
 //   full     (default) written to docs/ of the repository.
+//   --only sideBySide,seed,…  run only these sections.
+//   --from a.json[,b.json]    measure nothing: render the report again from saved results,
+//                             adding the sections of later files to the first's.
 // Needs the packages built (`npm run bench` builds them first).
 // First: tsyringe (through @mdevkit/core) needs reflect-metadata before any decorated class.
 import "reflect-metadata";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -120,8 +123,41 @@ async function bare(label, bytes) {
 }
 
 /** Sections in the order they run; the report is rewritten after each one. */
-const SECTIONS = ["sideBySide", "seed", "dirtying", "ram", "devices", "dirtyRate", "dirtyLog"];
+const ALL_SECTIONS = ["sideBySide", "seed", "dirtying", "ram", "devices", "dirtyRate", "dirtyLog"];
+const onlyAt = args.indexOf("--only");
+const SECTIONS = onlyAt >= 0 ? args[onlyAt + 1].split(",") : ALL_SECTIONS;
+for (const s of SECTIONS)
+  if (!ALL_SECTIONS.includes(s))
+    throw new Error(`--only: no section "${s}" (${ALL_SECTIONS.join(", ")})`);
+const wanted = (section) => SECTIONS.includes(section);
 mkdirSync(outDir, { recursive: true });
+
+// --from a.json,b.json: no measuring; the report is rendered again from saved results, the
+// sections of later files added to the first's (e.g. sections measured by `--only` runs).
+const fromAt = args.indexOf("--from");
+if (fromAt >= 0) {
+  const files = args[fromAt + 1].split(",");
+  const runs = files.map((f) => JSON.parse(readFileSync(f, "utf8")));
+  const merged = { ...runs[0] };
+  for (const r of runs.slice(1))
+    for (const s of ALL_SECTIONS)
+      if (r[s] !== undefined && merged[s] === undefined) merged[s] = r[s];
+  if (runs.length > 1)
+    merged.sources = runs.map((r) => ({
+      mode: r.mode,
+      date: r.machine.date,
+      durationS: r.durationS,
+      sections: ALL_SECTIONS.filter((s) => r[s] !== undefined),
+      loadAverage: r.loadAverage,
+    }));
+  merged.loadAverage = { atRuns: runs.flatMap((r) => r.loadAverage?.atRuns ?? []) };
+  merged.pending = ALL_SECTIONS.filter((s) => merged[s] === undefined);
+  merged.finished = merged.pending.length === 0;
+  const { paths } = writeReport(outDir, merged);
+  process.stderr.write(`wrote ${paths.join(", ")}\n`);
+  rmSync(dir, { recursive: true, force: true });
+  process.exit(0);
+}
 
 /** Rewrites the report with what is measured so far, so a long run leaves results behind. */
 function checkpoint() {
@@ -140,7 +176,7 @@ const results = {
 log(`mode ${results.mode}; writing to ${outDir}`);
 
 // 1. Side by side, interleaved round by round.
-{
+if (wanted("sideBySide")) {
   const { mib, rounds } = PLAN.sideBySide;
   const qemu = qemuVersion();
   const section = { mib, qemu: qemu ?? null, rounds: [] };
@@ -175,7 +211,7 @@ log(`mode ${results.mode}; writing to ${outDir}`);
 }
 
 // 2. The seed's VM at the seed's 10 Gbps cap.
-{
+if (wanted("seed")) {
   const { mib, runs } = PLAN.seed;
   const migrateArgs = ["--max-bandwidth", "10Gbps", "--auto-converge"];
   const section = { mib, migrateArgs, runs: [] };
@@ -188,7 +224,7 @@ log(`mode ${results.mode}; writing to ${outDir}`);
 }
 
 // 3. The dirtying VM, uncapped, each run followed by the bare socket on its wire bytes.
-{
+if (wanted("dirtying")) {
   const { mib, runs } = PLAN.dirtying;
   const migrateArgs = ["--auto-converge"];
   const section = { mib, migrateArgs, runs: [] };
@@ -204,7 +240,7 @@ log(`mode ${results.mode}; writing to ${outDir}`);
 }
 
 // 4a. Scaling with RAM (the RAM-static VM: its cost is the RAM).
-{
+if (wanted("ram")) {
   const section = [];
   for (const mib of PLAN.ram)
     section.push({
@@ -216,7 +252,7 @@ log(`mode ${results.mode}; writing to ${outDir}`);
 }
 
 // 4b. Scaling with the device count.
-{
+if (wanted("devices")) {
   const { mib, counts } = PLAN.devices;
   const section = { mib, points: [] };
   for (const count of counts)
@@ -229,7 +265,7 @@ log(`mode ${results.mode}; writing to ${outDir}`);
 }
 
 // 4c. Scaling with the dirty rate, at a link cap, up to beyond the link (auto-converge).
-{
+if (wanted("dirtyRate")) {
   const { mib, linkMBps, shares } = PLAN.dirtyRate;
   const migrateArgs = ["--max-bandwidth", `${linkMBps}MB/s`, "--auto-converge"];
   const section = { mib, linkMBps, migrateArgs, points: [] };
@@ -250,10 +286,12 @@ log(`mode ${results.mode}; writing to ${outDir}`);
 }
 
 // 4d. Dirty-log sync against RAM, in this process.
-results.dirtyLog = dirtyLogSync(PLAN.dirtyLog);
-log(
-  `dirty-log sync: ${results.dirtyLog.map((r) => `${r.sizeMiB} MiB/${r.fraction * 100}% ${r.syncMs.toFixed(2)} ms`).join(", ")}`,
-);
+if (wanted("dirtyLog")) {
+  results.dirtyLog = dirtyLogSync(PLAN.dirtyLog);
+  log(
+    `dirty-log sync: ${results.dirtyLog.map((r) => `${r.sizeMiB} MiB/${r.fraction * 100}% ${r.syncMs.toFixed(2)} ms`).join(", ")}`,
+  );
+}
 
 const { paths, goals } = checkpoint();
 rmSync(dir, { recursive: true, force: true });
