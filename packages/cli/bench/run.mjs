@@ -139,15 +139,18 @@ if (fromAt >= 0) {
   const files = args[fromAt + 1].split(",");
   const runs = files.map((f) => JSON.parse(readFileSync(f, "utf8")));
   const merged = { ...runs[0] };
-  for (const r of runs.slice(1))
-    for (const s of ALL_SECTIONS)
-      if (r[s] !== undefined && merged[s] === undefined) merged[s] = r[s];
+  const used = runs.map((r, i) =>
+    ALL_SECTIONS.filter(
+      (s) => r[s] !== undefined && runs.findIndex((x) => x[s] !== undefined) === i,
+    ),
+  );
+  for (const [i, r] of runs.entries()) for (const s of used[i] ?? []) merged[s] = r[s];
   if (runs.length > 1)
-    merged.sources = runs.map((r) => ({
+    merged.sources = runs.map((r, i) => ({
       mode: r.mode,
       date: r.machine.date,
       durationS: r.durationS,
-      sections: ALL_SECTIONS.filter((s) => r[s] !== undefined),
+      sections: used[i],
       loadAverage: r.loadAverage,
     }));
   merged.loadAverage = { atRuns: runs.flatMap((r) => r.loadAverage?.atRuns ?? []) };
