@@ -150,6 +150,11 @@ export function buildProgram(): Command {
         arg(parseCount),
       )
       .option(
+        "--max-vcpus <n>",
+        "refuse a VM with more vCPUs (default: four per CPU here, at least 8)",
+        arg(parseCount),
+      )
+      .option(
         "--handshake-timeout <ms>",
         "drop a connection that has not sent its HANDSHAKE within this time",
         arg(parseDuration),
@@ -232,6 +237,11 @@ export function buildProgram(): Command {
     .option(
       "--max-memory <MiB>",
       "refuse, before allocating, a saved VM with more guest RAM (default: half of this machine's RAM)",
+      arg(parseCount),
+    )
+    .option(
+      "--max-vcpus <n>",
+      "refuse a saved VM with more vCPUs (default: four per CPU here, at least 8)",
       arg(parseCount),
     )
     .option("--json", "print the result as JSON", false)

@@ -12,9 +12,9 @@ import {
   startListener,
 } from "./listen-helpers.js";
 
-afterEach(cleanupListeners);
+afterEach(cleanupListeners, 60_000);
 
-describe("listen serves connections concurrently", () => {
+describe("listen serves connections concurrently", { timeout: 180_000 }, () => {
   it("an idle connection, then a real migration: the migration arrives", async () => {
     // A deadline far beyond the test: the idle peer is still connected while the VM arrives.
     const target = await startListener(["--once", "--handshake-timeout", "600000"]);

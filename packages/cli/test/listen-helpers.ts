@@ -41,7 +41,7 @@ export interface Listener {
 /** Starts `mdevkit listen ARGS` on `tcp://127.0.0.1:0` and waits until it listens. */
 export async function startListener(args: readonly string[]): Promise<Listener> {
   const child = spawnChild(["listen", "--on", "tcp://127.0.0.1:0", ...args]);
-  const { url } = await child.waitFor("listening", 60_000);
+  const { url } = await child.waitFor("listening", 120_000);
   return { child, url, port: Number(new URL(url).port) };
 }
 
@@ -73,8 +73,8 @@ export async function rawPeer(port: number): Promise<RawPeer> {
  * A stream header + HANDSHAKE for a device-less VM of `memoryMiB` (the name padded so the
  * message is about the size an attacker needs: 175 bytes for 2048 MiB).
  */
-export function handshakeBytes(memoryMiB: number): Buffer {
-  const config = { name: "x".repeat(38), memoryMiB, vcpus: 1, initialFill: 0, seed: 7 };
+export function handshakeBytes(memoryMiB: number, vcpus = 1): Buffer {
+  const config = { name: "x".repeat(38), memoryMiB, vcpus, initialFill: 0, seed: 7 };
   const bytes = new StreamEncoder().start({
     config: new TextEncoder().encode(JSON.stringify(config)),
     devices: [],
@@ -83,7 +83,11 @@ export function handshakeBytes(memoryMiB: number): Buffer {
 }
 
 /** Waits until `peer` received at least `n` bytes (the return path's header and an answer). */
-export async function receivedAtLeast(peer: RawPeer, n: number, timeoutMs = 60_000): Promise<void> {
+export async function receivedAtLeast(
+  peer: RawPeer,
+  n: number,
+  timeoutMs = 120_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (peer.received().length < n) {
     if (Date.now() > deadline) throw new Error(`only ${peer.received().length} bytes back`);
@@ -93,10 +97,15 @@ export async function receivedAtLeast(peer: RawPeer, n: number, timeoutMs = 60_0
 
 /** A /proc/PID/status field in MiB (VmRSS now, VmHWM the peak). */
 export function statusMiB(pid: number, field: "VmRSS" | "VmHWM"): number {
+  return statusField(pid, field) / 1024;
+}
+
+/** A numeric /proc/PID/status field as the kernel prints it (kB for sizes). */
+export function statusField(pid: number, field: string): number {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(status);
+  const m = new RegExp(`${field}:\\s+(\\d+)`).exec(status);
   if (!m) throw new Error(`no ${field} in /proc/${pid}/status`);
-  return Number(m[1]) / 1024;
+  return Number(m[1]);
 }
 
 /** Waits for the `n`-th event of `type` from `child`. */
@@ -104,7 +113,7 @@ export async function nthEvent<T extends Parameters<MdevkitChild["waitFor"]>[0]>
   child: MdevkitChild,
   type: T,
   n: number,
-  timeoutMs = 60_000,
+  timeoutMs = 120_000,
 ) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {

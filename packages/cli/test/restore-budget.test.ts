@@ -54,7 +54,7 @@ function claiming(save: Buffer, memoryMiB: number): Buffer {
   return Buffer.concat([...edited, save.subarray(next.offset)]);
 }
 
-describe("restore --max-memory", () => {
+describe("restore --max-memory", { timeout: 180_000 }, () => {
   it("a save edited to claim 2 GiB fails before allocating, naming the budget", async () => {
     const file = join(dir, "vm.save");
     const saved = await run(MDEVKIT_BIN, ["save", file, "--memory", "16", "--warmup", "0"]);

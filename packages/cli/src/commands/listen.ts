@@ -35,6 +35,8 @@ export interface ListenOptions extends TlsFlags {
   readonly goTimeout?: number;
   /** Memory budget, MiB: most guest RAM hosted at once (default: `prealloc`, else half of RAM). */
   readonly maxMemory?: number;
+  /** Most vCPUs of an incoming VM (default: four per CPU here, at least 8). */
+  readonly maxVcpus?: number;
   /** How long a connection has to deliver its HANDSHAKE before it is dropped, ms. */
   readonly handshakeTimeout: number;
 }
@@ -63,6 +65,7 @@ export async function listenCommand(options: ListenOptions): Promise<void> {
     const capacity = new TargetCapacity({
       maxMemoryMiB,
       ...(preallocated ? { preallocated } : {}),
+      ...(options.maxVcpus === undefined ? {} : { maxVcpus: options.maxVcpus }),
       reclaim: reclaimMemory,
     });
     if (options.events)

@@ -11,6 +11,8 @@ export interface RestoreOptions {
   readonly plugin: string[];
   /** Memory budget, MiB: a save whose VM has more guest RAM is refused before allocation. */
   readonly maxMemory?: number;
+  /** Most vCPUs of the saved VM (default: four per CPU here, at least 8). */
+  readonly maxVcpus?: number;
 }
 
 /**
@@ -27,6 +29,7 @@ export async function restoreCommand(file: string, options: RestoreOptions): Pro
     {
       verifyRam: options.verifyRam,
       ...(options.maxMemory === undefined ? {} : { maxMemoryMiB: options.maxMemory }),
+      ...(options.maxVcpus === undefined ? {} : { maxVcpus: options.maxVcpus }),
     },
   ).receive();
   try {

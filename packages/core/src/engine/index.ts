@@ -48,6 +48,7 @@ export { TargetAnswers } from "./target-answers.js";
 export {
   type Admission,
   defaultMaxMemoryMiB,
+  defaultMaxVcpus,
   TargetCapacity,
   type TargetCapacityOptions,
 } from "./target-capacity.js";

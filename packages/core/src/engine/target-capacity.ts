@@ -1,4 +1,4 @@
-import { totalmem } from "node:os";
+import { availableParallelism, totalmem } from "node:os";
 import { MdevError } from "../errors/mdev-error.js";
 import type { GuestMemory } from "../memory/guest-memory.js";
 import { MAX_VM_MEMORY_MIB, type VmConfig } from "../vm/vm-config.js";
@@ -14,6 +14,15 @@ export function defaultMaxMemoryMiB(): number {
   return Math.max(1, Math.min(MAX_VM_MEMORY_MIB, Math.floor(totalmem() / 2 / MIB)));
 }
 
+/**
+ * The default most vCPUs of an incoming VM: four per host CPU, at least 8. Each vCPU is a
+ * worker thread (several MiB each); without a bound, a HANDSHAKE asking for 64 of them
+ * costs the target hundreds of MiB outside the memory budget.
+ */
+export function defaultMaxVcpus(): number {
+  return Math.max(8, 4 * availableParallelism());
+}
+
 /** Options of a {@link TargetCapacity}. */
 export interface TargetCapacityOptions {
   /**
@@ -27,6 +36,8 @@ export interface TargetCapacityOptions {
    * target is then sized for a VM of exactly this size, and refuses any other.
    */
   readonly preallocated?: GuestMemory;
+  /** Most vCPUs an incoming VM may have (EINVAL beyond); default {@link defaultMaxVcpus}. */
+  readonly maxVcpus?: number;
   /**
    * Called after a refused or failed VM's memory was dropped (not kept for reuse): where
    * a caller can make the runtime return it to the OS now rather than at its next GC.
@@ -61,6 +72,8 @@ export interface Admission {
 export class TargetCapacity {
   /** The budget, MiB. */
   readonly maxMemoryMiB: number;
+  /** Most vCPUs of one incoming VM. */
+  readonly maxVcpus: number;
   readonly #reclaim: (() => void) | undefined;
   #preallocated: GuestMemory | undefined;
   /** MiB of the VM loading now and of the VMs admitted that run. */
@@ -82,7 +95,12 @@ export class TargetCapacity {
         `preallocated guest RAM of ${preallocMiB} MiB exceeds the memory budget of ${max} MiB`,
       );
     }
+    const maxVcpus = options.maxVcpus ?? defaultMaxVcpus();
+    if (!Number.isSafeInteger(maxVcpus) || maxVcpus < 1) {
+      throw new MdevError("EINVAL", `vCPU limit ${maxVcpus} is not a positive whole number`);
+    }
     this.maxMemoryMiB = max;
+    this.maxVcpus = maxVcpus;
     this.#preallocated = prealloc;
     this.#reclaim = options.reclaim;
   }
@@ -116,12 +134,19 @@ export class TargetCapacity {
 
   /**
    * Admits `config` to load here, or throws (nothing allocated): EBUSY while another VM
-   * loads, EINVAL for a size other than the preallocated RAM's, ENOMEM over the budget.
+   * loads, EINVAL for a size other than the preallocated RAM's or too many vCPUs, ENOMEM
+   * over the budget.
    */
   admit(config: VmConfig): Admission {
     const mib = config.memoryMiB;
     if (this.#loading) {
       throw new MdevError("EBUSY", "another migration is being received here; try again later");
+    }
+    if (config.vcpus > this.maxVcpus) {
+      throw new MdevError(
+        "EINVAL",
+        `the VM has ${config.vcpus} vCPUs; this target hosts at most ${this.maxVcpus}`,
+      );
     }
     const prealloc = this.#preallocated;
     if (prealloc !== undefined && prealloc.size !== mib * MIB) {

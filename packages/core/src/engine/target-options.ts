@@ -28,10 +28,12 @@ export interface MigrationTargetOptions {
    * is allocated. Default: the preallocated size, else half of this machine's RAM.
    */
   readonly maxMemoryMiB?: number;
+  /** Most vCPUs an incoming VM may have (EINVAL beyond); default four per host CPU, at least 8. */
+  readonly maxVcpus?: number;
   /**
    * What this target hosts, shared between the targets of one listener (budget,
-   * preallocated RAM, one VM loading at a time). When given, `maxMemoryMiB` and
-   * `preallocated` must not be: they are the capacity's.
+   * preallocated RAM, one VM loading at a time). When given, `maxMemoryMiB`, `maxVcpus`
+   * and `preallocated` must not be: they are the capacity's.
    */
   readonly capacity?: TargetCapacity;
   /**
@@ -84,7 +86,9 @@ export interface ResolvedTargetOptions {
 export function resolveTargetOptions(options: MigrationTargetOptions): ResolvedTargetOptions {
   if (
     options.capacity !== undefined &&
-    (options.maxMemoryMiB !== undefined || options.preallocated !== undefined)
+    (options.maxMemoryMiB !== undefined ||
+      options.maxVcpus !== undefined ||
+      options.preallocated !== undefined)
   ) {
     throw new MdevError(
       "EINVAL",
@@ -103,6 +107,7 @@ export function resolveTargetOptions(options: MigrationTargetOptions): ResolvedT
       options.capacity ??
       new TargetCapacity({
         ...(options.maxMemoryMiB === undefined ? {} : { maxMemoryMiB: options.maxMemoryMiB }),
+        ...(options.maxVcpus === undefined ? {} : { maxVcpus: options.maxVcpus }),
         ...(options.preallocated === undefined ? {} : { preallocated: options.preallocated }),
       }),
     handshakeTimeoutMs,

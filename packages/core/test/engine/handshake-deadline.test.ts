@@ -69,7 +69,7 @@ describe("handshake deadline", () => {
     received.catch(() => {});
     const config = new TextEncoder().encode(JSON.stringify({ name: "vm", memoryMiB: 4 }));
     await source.send(new StreamEncoder().start({ config, devices: [] }));
-    expect(await source.returnPath.next()).toMatchObject({ type: "ACCEPT" });
+    expect(await source.returnPath?.next()).toMatchObject({ type: "ACCEPT" });
     // Well past the deadline: the target still waits for the stream.
     await new Promise((r) => setTimeout(r, 3000));
     expect(migration.state).toBe("receiving");

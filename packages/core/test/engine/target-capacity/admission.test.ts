@@ -92,6 +92,19 @@ describe("TargetCapacity", () => {
     expect(capacity.loading).toBe(false);
   });
 
+  it("refuses a VM with more vCPUs than the target hosts (each is a worker thread)", () => {
+    const capacity = new TargetCapacity({ maxMemoryMiB: 64, maxVcpus: 4 });
+    expect(() => capacity.admit(parseVmConfig({ memoryMiB: 8, vcpus: 64 }))).toThrow(
+      expect.objectContaining({
+        code: "EINVAL",
+        message: expect.stringMatching(/64 vCPUs; this target hosts at most 4/),
+      }),
+    );
+    expect(capacity.loading).toBe(false);
+    expect(capacity.admit(parseVmConfig({ memoryMiB: 8, vcpus: 4 }))).toBeDefined();
+    expect(new TargetCapacity().maxVcpus).toBeGreaterThanOrEqual(8);
+  });
+
   it("refuses a budget that is not a positive whole number, or smaller than the preallocation", () => {
     expect(() => new TargetCapacity({ maxMemoryMiB: 0 })).toThrow(/EINVAL/);
     expect(() => new TargetCapacity({ maxMemoryMiB: 1.5 })).toThrow(/EINVAL/);

@@ -34,7 +34,7 @@ describe("memory budget", () => {
     }).receive();
     received.catch(() => {});
     await source.send(handshakeFrames(2048));
-    const answer = await source.returnPath.next();
+    const answer = await source.returnPath?.next();
     expect(answer).toMatchObject({
       type: "REJECT",
       reason: expect.stringMatching(/2048 MiB .* memory budget is 64 MiB/),
@@ -52,7 +52,7 @@ describe("memory budget", () => {
     }).receive();
     received.catch(() => {});
     await source.send(handshakeFrames(8));
-    expect(await source.returnPath.next()).toMatchObject({
+    expect(await source.returnPath?.next()).toMatchObject({
       type: "REJECT",
       reason: expect.stringMatching(/8 MiB of RAM; this target is prepared for 4 MiB/),
     });
