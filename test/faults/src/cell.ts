@@ -298,6 +298,11 @@ function judge(
       ...(saved ? { saved } : {}),
     };
   }
+  if (!has(source, "phase")) {
+    // It failed before migrating (its stderr says why): a broken run, not a lost VM.
+    problems.push(`the source failed to start its VM (exit ${exit.code}); see its stderr`);
+    return { outcome: "source failed to start", retried: false };
+  }
   problems.push(
     `the source ended ${exit.signal ?? `with exit ${exit.code}`} without a verdict the rules allow (VM lost)${where()}`,
   );
