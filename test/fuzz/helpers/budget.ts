@@ -58,6 +58,8 @@ export class FuzzStats {
   maxRssGrowthBytes = 0;
   /** Growth of retained heap + array buffers over the run, after GC, MiB. */
   retainedGrowthMiB = 0;
+  /** A few accepted inputs' labels: what a reader let through, for the report. */
+  readonly acceptedSamples: string[] = [];
   /** Why the property failed (a crash, a hang, an over-allocation...), if it did. */
   failure: string | undefined;
 
@@ -67,8 +69,16 @@ export class FuzzStats {
   }
 
   /** Counts one input's outcome. */
-  record(outcome: { refusal?: string; ms: number; allocation?: number; rssGrowth?: number }): void {
+  record(outcome: {
+    refusal?: string;
+    ms: number;
+    allocation?: number;
+    rssGrowth?: number;
+    label?: string;
+  }): void {
     this.inputs++;
+    if (outcome.refusal === undefined && outcome.label && this.acceptedSamples.length < 8)
+      this.acceptedSamples.push(outcome.label);
     if (outcome.refusal === undefined) this.accepted++;
     else this.refusals.set(outcome.refusal, (this.refusals.get(outcome.refusal) ?? 0) + 1);
     this.maxInputMs = Math.max(this.maxInputMs, outcome.ms);
@@ -111,6 +121,7 @@ export class FuzzStats {
           maxRssGrowthMiB: this.maxRssGrowthBytes / 2 ** 20,
           retainedGrowthMiB: this.retainedGrowthMiB,
           refusals: Object.fromEntries(this.refusals),
+          acceptedSamples: this.acceptedSamples,
         })}\n`,
       );
     }

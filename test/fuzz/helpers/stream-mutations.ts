@@ -86,6 +86,7 @@ function covered(r: Uint8Array, at: number): boolean {
   const t = recordTypeOf(r);
   if (t === RecordType.DEVICE_DATA) return at >= 4; // the device bytes END digests
   if (t === RecordType.HANDSHAKE) {
+    if (r.byteLength < FRAME_HEADER_LENGTH + 8) return false;
     const configLen = new DataView(r.buffer, r.byteOffset + FRAME_HEADER_LENGTH).getUint32(0, true);
     return at >= 4 && at < 4 + configLen; // the config the header's SHA-256 covers
   }

@@ -80,15 +80,24 @@ export function renumber(records: Uint8Array[]): Uint8Array[] {
 
 /** Recomputes the header's CRC32C (bytes 48..51 over 0..47), in place. */
 export function resealHeader(header: Uint8Array): Uint8Array {
+  if (header.byteLength < HEADER_LENGTH) return header; // cut short by an earlier edit
   view(header).setUint32(HEADER_LENGTH - 4, crc32c(header.subarray(0, HEADER_LENGTH - 4)), true);
   return header;
+}
+
+/**
+ * The config length a HANDSHAKE payload declares, clipped to what it holds: an earlier
+ * edit may have cut the payload or set the field to anything.
+ */
+function configLength(payload: Uint8Array): number {
+  if (payload.byteLength < 4) return 0;
+  return Math.min(view(payload).getUint32(0, true), payload.byteLength - 4);
 }
 
 /** The VM config JSON text the HANDSHAKE (record 0) carries. */
 export function configOf(s: SplitStream): string {
   const p = payloadOf(s.records[0] ?? new Uint8Array(FRAME_HEADER_LENGTH + 8));
-  const len = view(p).getUint32(0, true);
-  return new TextDecoder().decode(p.subarray(4, 4 + len));
+  return new TextDecoder().decode(p.subarray(4, 4 + configLength(p)));
 }
 
 /**
@@ -100,14 +109,14 @@ export function withConfig(s: SplitStream, config: Uint8Array): SplitStream {
   const first = s.records[0];
   if (first === undefined || recordTypeOf(first) !== RecordType.HANDSHAKE) return s;
   const p = payloadOf(first);
-  const oldLen = view(p).getUint32(0, true);
-  const manifest = p.subarray(4 + oldLen);
+  const manifest = p.subarray(Math.min(p.byteLength, 4 + configLength(p)));
   const payload = new Uint8Array(4 + config.byteLength + manifest.byteLength);
   view(payload).setUint32(0, config.byteLength, true);
   payload.set(config, 4);
   payload.set(manifest, 4 + config.byteLength);
   const header = s.header.slice();
-  header.set(createHash("sha256").update(config).digest(), 16);
+  if (header.byteLength >= HEADER_LENGTH)
+    header.set(createHash("sha256").update(config).digest(), 16);
   resealHeader(header);
   return {
     header,

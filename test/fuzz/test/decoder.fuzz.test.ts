@@ -97,7 +97,13 @@ describe("stream decoder on mutated save files", () => {
             expect(rssGrowth, `${m.label}: RSS grew ${rssGrowth} bytes`).toBeLessThanOrEqual(
               RSS_GROWTH_BOUND_MIB * 2 ** 20,
             );
-            stats.record({ ms, allocation: largest, rssGrowth, ...(refusal ? { refusal } : {}) });
+            stats.record({
+              ms,
+              allocation: largest,
+              rssGrowth,
+              label: m.label,
+              ...(refusal ? { refusal } : {}),
+            });
             if (stats.inputs % 500 === 0) {
               stats.retainedGrowthMiB = Math.max(stats.retainedGrowthMiB, retainedMiB() - start);
               expect(stats.retainedGrowthMiB).toBeLessThan(RETAINED_BOUND_MIB);

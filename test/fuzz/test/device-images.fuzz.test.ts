@@ -102,7 +102,13 @@ describe.each(FUZZED_PLUGINS.map((p) => [p.name, p] as const))("%s device images
             expect(rssGrowth, `${m.label}: RSS grew ${rssGrowth} bytes`).toBeLessThanOrEqual(
               RSS_GROWTH_BOUND_MIB * 2 ** 20,
             );
-            stats.record({ ms, allocation: largest, rssGrowth, ...(refusal ? { refusal } : {}) });
+            stats.record({
+              ms,
+              allocation: largest,
+              rssGrowth,
+              label: m.label,
+              ...(refusal ? { refusal } : {}),
+            });
             if (stats.inputs % 200 === 0) {
               stats.retainedGrowthMiB = Math.max(stats.retainedGrowthMiB, retainedMiB() - start);
               expect(stats.retainedGrowthMiB).toBeLessThan(RETAINED_BOUND_MIB);

@@ -98,6 +98,7 @@ describe("mdevkit inspect and restore on mutated save files", () => {
             ms: i.ms,
             allocation: i.largest,
             rssGrowth: i.rssGrowth,
+            label: m.label,
             ...(i.refusal ? { refusal: i.refusal } : {}),
           });
           const r = await outcome(
@@ -117,6 +118,7 @@ describe("mdevkit inspect and restore on mutated save files", () => {
             ms: r.ms,
             allocation: r.largest,
             rssGrowth: r.rssGrowth,
+            label: m.label,
             ...(r.refusal ? { refusal: r.refusal } : {}),
           });
           if (m.mustRefuse && (i.refusal === undefined || r.refusal === undefined))
