@@ -17,10 +17,11 @@ function pick<T extends string>(all: readonly T[], env: string | undefined): T[]
  * The cells to run. `full`: every fault × phase × plugin. `reduced` (CI): every phase
  * with two faults, so that the 16 cells cover each fault and each phase at least once,
  * and each phase runs with one plugin (rotating, so each plugin serves two phases).
- * FAULTS_FAULTS, FAULTS_PHASES and FAULTS_PLUGINS (comma-separated names) narrow either.
+ * FAULTS_FAULTS, FAULTS_PHASES and FAULTS_PLUGINS (comma-separated names) narrow either;
+ * `cells` runs exactly the cells FAULTS_CELLS lists.
  */
 export function selectCells(
-  size: "full" | "reduced",
+  size: "full" | "reduced" | "cells",
   env: NodeJS.ProcessEnv = process.env,
 ): Cell[] {
   const faults = pick(
@@ -33,6 +34,18 @@ export function selectCells(
   );
   const plugins = pick<PluginName>(PLUGINS, env["FAULTS_PLUGINS"]);
   const cells: Cell[] = [];
+  if (size === "cells") {
+    // FAULTS_CELLS="fault@phase@plugin,…": exactly these cells (to re-run a few).
+    for (const spec of (env["FAULTS_CELLS"] ?? "").split(",").filter((s) => s.trim() !== "")) {
+      const [f, p, plugin] = spec.trim().split("@");
+      const fault = FAULTS.find((x) => x.name === f);
+      const phase = PHASES.find((x) => x.name === p);
+      if (!fault || !phase || !PLUGINS.includes(plugin as PluginName))
+        throw new Error(`FAULTS_CELLS: "${spec}" is not fault@phase@plugin`);
+      cells.push({ fault, phase, plugin: plugin as PluginName });
+    }
+    return cells;
+  }
   if (size === "full") {
     // Plugin by plugin, so a run stopped early holds whole fault × phase tables.
     for (const plugin of plugins)

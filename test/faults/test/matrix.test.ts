@@ -7,7 +7,11 @@ import { afterAll, describe, expect, it } from "vitest";
 import { type CellResult, runCell } from "../src/cell.js";
 import { matrixTable, outcomeCounts, selectCells } from "../src/matrix.js";
 
-const size = process.env["FAULTS_MATRIX"] === "full" ? "full" : "reduced";
+const size = process.env["FAULTS_CELLS"]
+  ? "cells"
+  : process.env["FAULTS_MATRIX"] === "full"
+    ? "full"
+    : "reduced";
 const repeat = Number(process.env["FAULTS_REPEAT"] ?? "1");
 const cells = selectCells(size).flatMap((c) => Array.from({ length: repeat }, () => c));
 const results: CellResult[] = [];
