@@ -1,0 +1,36 @@
+// `migrate --switchover-timeout` (#14 item 2): a bound the pause could never meet is refused
+// with the other option checks, before the VM is built.
+import { spawnSync } from "node:child_process";
+import { describe, expect, it } from "vitest";
+import { MDEVKIT_BIN } from "../src/child.js";
+
+function mdevkit(args: readonly string[]) {
+  return spawnSync(process.execPath, [MDEVKIT_BIN, ...args], { encoding: "utf8", timeout: 60_000 });
+}
+
+describe("migrate --switchover-timeout", () => {
+  it("at or below --downtime-limit: one EINVAL line, before the VM config is even read", () => {
+    // The config file does not exist: had the VM been built first, that would be the error.
+    const run = mdevkit([
+      "migrate",
+      "--to",
+      "tcp://127.0.0.1:1",
+      "--config",
+      "/nonexistent/vm.json",
+      "--downtime-limit",
+      "5s",
+      "--switchover-timeout",
+      "5s",
+    ]);
+    expect(run.status).toBe(1);
+    expect(run.stderr.trim().split("\n")).toEqual([
+      "mdevkit: EINVAL: invalid migration options: switchoverTimeoutMs: must exceed downtimeLimitMs (the pause it bounds includes the downtime)",
+    ]);
+  });
+
+  it("a value that is not a duration is refused naming it", () => {
+    const run = mdevkit(["migrate", "--to", "tcp://127.0.0.1:1", "--switchover-timeout", "soon"]);
+    expect(run.status).toBe(1);
+    expect(run.stderr).toMatch(/duration "soon" is not like 300ms or 2s/);
+  });
+});
