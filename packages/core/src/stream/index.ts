@@ -17,6 +17,7 @@ export {
 export type { ForwardPhase } from "./forward-rules.js";
 export { frameRecord } from "./frame.js";
 export { countDataPages, kindsLength } from "./ram-pages-codec.js";
+export type { RamSink } from "./ram-pages-sink.js";
 export { applyRamRun, forEachRamPage, isDataPage, isZeroPage } from "./ram-run.js";
 export {
   isKnownRecordType,
