@@ -65,9 +65,9 @@ export interface Admission {
  * What a target host agrees to receive — the one place the socket target and the
  * one-way restore ask before anything is allocated. It holds the memory budget (an
  * incoming VM's RAM is the target's decision, as QEMU sizes incoming RAM from its own
- * `-m`), the preallocated RAM if any, and a single loading slot: one VM is received at a
- * time, a second is refused with EBUSY rather than queued. Share one between every
- * {@link MigrationTarget} of a listener.
+ * `-m`), the vCPU limit, the preallocated RAM if any, and a single loading slot: one VM
+ * is received at a time, a second is refused with EBUSY rather than queued. Share one
+ * between every {@link MigrationTarget} of a listener.
  */
 export class TargetCapacity {
   /** The budget, MiB. */
