@@ -347,7 +347,7 @@ function analyse(res) {
     ]);
     out.sections.push({
       id: "seed",
-      title: `The seed's VM (the demo's default), ${mib(s.mib)}, 10 Gbps cap, ${runsOf(s.runs.length)}`,
+      title: `The seed's VM (the demo's default), ${mib(s.mib)}, 10 Gbps cap, ${runsOf(s.runs.length)}${s.planned > s.runs.length ? ` of ${s.planned} planned (run interrupted)` : ""}`,
       text: `2 vCPUs dirtying (a 16 MiB hot set at 20,000 pages/s and a 48 MiB one at 5,000 pages/s), half of RAM zero, a GVTg_V5_4 vGPU under its heavy profile (plugin default dirty tracking), a sriov-nic VF and an accel VF; \`migrate ${s.migrateArgs.join(" ")}\`, 1 s warmup. Downtime is vCPUs paused → target resumed; its parts are the result's breakdown (medians over the verified runs).${failures(s.runs)}`,
       tables: [summary, anchors, perRun],
       chart: barChart(
@@ -422,7 +422,7 @@ function analyse(res) {
     ]);
     out.sections.push({
       id: "dirtying",
-      title: `The dirtying VM, ${mib(s.mib)}, uncapped, ${runsOf(s.runs.length)}`,
+      title: `The dirtying VM, ${mib(s.mib)}, uncapped, ${runsOf(s.runs.length)}${s.planned > s.runs.length ? ` of ${s.planned} planned (run interrupted)` : ""}`,
       text: `The issue's "demo VM" (the demo's default before #13): 2 vCPUs dirtying about 100 MB/s (a 16 MiB hot set and a sequential stream), half of RAM zero, one mtty; \`migrate ${s.migrateArgs.join(" ")}\`. After each migration the bare socket moves the same number of wire bytes; "vs bare" is total time / that time (the goal: ≤ 1.15×).${failures(s.runs.map((r) => r.mdevkit))}`,
       tables: [
         table(

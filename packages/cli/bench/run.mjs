@@ -217,29 +217,31 @@ if (wanted("sideBySide")) {
 if (wanted("seed")) {
   const { mib, runs } = PLAN.seed;
   const migrateArgs = ["--max-bandwidth", "10Gbps", "--auto-converge"];
-  const section = { mib, migrateArgs, runs: [] };
-  for (let i = 0; i < runs; i++)
+  const section = { mib, migrateArgs, planned: runs, runs: [] };
+  // Rewritten after every run: a 2 GiB seed run is minutes on a loaded machine.
+  results.seed = section;
+  for (let i = 0; i < runs; i++) {
     section.runs.push(
       await mdevkit(`seed VM ${mib} MiB, run ${i + 1}`, seedVm(mib), { migrateArgs }),
     );
-  results.seed = section;
-  checkpoint();
+    checkpoint();
+  }
 }
 
 // 3. The dirtying VM, uncapped, each run followed by the bare socket on its wire bytes.
 if (wanted("dirtying")) {
   const { mib, runs } = PLAN.dirtying;
   const migrateArgs = ["--auto-converge"];
-  const section = { mib, migrateArgs, runs: [] };
+  const section = { mib, migrateArgs, planned: runs, runs: [] };
+  results.dirtying = section;
   for (let i = 0; i < runs; i++) {
     const m = await mdevkit(`dirtying VM ${mib} MiB, run ${i + 1}`, dirtyingVm(mib), {
       migrateArgs,
     });
     const b = m.ok ? await bare(`dirtying VM run ${i + 1}`, m.result.wireBytes) : null;
     section.runs.push({ mdevkit: m, bare: b });
+    checkpoint();
   }
-  results.dirtying = section;
-  checkpoint();
 }
 
 // 4a. Scaling with RAM (the RAM-static VM: its cost is the RAM).
