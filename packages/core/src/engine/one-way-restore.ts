@@ -117,6 +117,8 @@ export class OneWayRestore {
     if ("refusal" in built) throw new MdevError(built.code, `refused the VM: ${built.refusal}`);
     this.#admission = built.admission;
     this.#decoder.setGuestPageCount(built.prepared.vm.memory.pages);
+    // RAM pages go straight from the file's bytes into guest memory (see setRamSink).
+    this.#decoder.setRamSink(built.prepared.vm.memory);
     this.events.accepted(verdict.config);
     this.events.state("receiving");
     // No source listens for a switchover-ack: there is nothing to report.
