@@ -179,7 +179,7 @@ const damage = fc.oneof(
 export function mutatedImage(bases: readonly Uint8Array[]): fc.Arbitrary<MutatedImage> {
   const parsed = bases.map(parseImage);
   return fc
-    .tuple(fc.nat(), fc.nat(), fc.array(edit, { minLength: 0, maxLength: 3 }), damage)
+    .tuple(fc.nat(), fc.nat(), fc.array(edit, { minLength: 1, maxLength: 3 }), damage)
     .map(([a, b, edits, dmg]) => {
       const segs = clone(parsed[a % parsed.length] ?? []);
       const other = parsed[b % parsed.length] ?? [];

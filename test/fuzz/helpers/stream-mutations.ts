@@ -67,6 +67,12 @@ type Edit = (
 ) => { s: SplitStream; label: string; mustRefuse?: boolean };
 
 const pick = <T>(xs: readonly T[], n: number): T => xs[n % xs.length] as T;
+
+/** Index of the `n`-th record (cyclically) whose payload is not empty, or -1. */
+function withPayload(s: SplitStream, n: number): number {
+  const idx = s.records.flatMap((r, i) => (payloadOf(r).byteLength > 0 ? [i] : []));
+  return idx.length === 0 ? -1 : (idx[n % idx.length] as number);
+}
 const bodyRecords = (s: SplitStream): number => Math.max(1, s.records.length);
 
 /** Writes `value` as a little-endian integer of `width` bytes at `at` (truncated to width). */
@@ -96,10 +102,10 @@ function covered(r: Uint8Array, at: number): boolean {
 const byteEdit: fc.Arbitrary<Edit> = fc
   .tuple(fc.nat(), fc.nat(), fc.integer({ min: 1, max: 255 }))
   .map(([ri, bi, x]) => (s: SplitStream) => {
-    const i = ri % bodyRecords(s);
-    const r = (s.records[i] ?? new Uint8Array(16)).slice();
+    const i = withPayload(s, ri);
+    if (i < 0) return { s, label: "byte (no payload left)" };
+    const r = (s.records[i] as Uint8Array).slice();
     const p = payloadOf(r);
-    if (p.byteLength === 0) return { s, label: "byte (empty payload, no edit)" };
     const at = bi % p.byteLength;
     p[at] = (p[at] ?? 0) ^ x;
     return {
@@ -118,10 +124,10 @@ const fieldEdit: fc.Arbitrary<Edit> = fc
     fc.boolean(),
   )
   .map(([ri, bi, width, value, nearStart]) => (s: SplitStream) => {
-    const i = ri % bodyRecords(s);
-    const r = (s.records[i] ?? new Uint8Array(16)).slice();
+    const i = withPayload(s, ri);
+    if (i < 0) return { s, label: "field (no payload left)" };
+    const r = (s.records[i] as Uint8Array).slice();
     const p = payloadOf(r);
-    if (p.byteLength === 0) return { s, label: "field (empty payload, no edit)" };
     // Fields live mostly in the first bytes of a payload (its head); bulk follows.
     const at = nearStart ? bi % Math.min(p.byteLength, 64) : bi % p.byteLength;
     const before = p.slice(at, at + width);

@@ -59,6 +59,9 @@ for (const r of rows) {
 console.log(
   `${pad("core decoder properties", 28)}${num(`${runs}+`, 8)} each of 6 properties on generated streams (packages/core/test/stream/fuzz.test.ts): ${coreStatus === 0 ? "passed" : "FAILED"}`,
 );
+const samples = rows.filter((r) => r.acceptedSamples?.length > 0);
+if (samples.length > 0) console.log("\nAccepted inputs (a sample: edits that left a valid input):");
+for (const r of samples) console.log(`  ${r.target}: ${r.acceptedSamples.slice(0, 3).join(" | ")}`);
 console.log(
   `\n${total} mutated inputs through test/fuzz; ${fuzzStatus === 0 ? "no failure" : "FAILURES above (each names its seed and path)"}.`,
 );
