@@ -17,8 +17,8 @@ export interface ConvergenceInput {
   /** Whether every device's initial precopy bytes were sent. */
   readonly initialPrecopyDone: boolean;
   /**
-   * The switchover's fixed costs measured in this run (final sync, device transitions,
-   * END digest on both sides, target lag), ms; added to the transfer time (default 0).
+   * The switchover's fixed costs measured in this run (final dirty sync, END digest on
+   * both sides: `SwitchoverCosts`), ms; added to the transfer time (default 0).
    */
   readonly fixedCostMs?: number;
 }

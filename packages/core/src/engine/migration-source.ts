@@ -408,8 +408,9 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
 
   /**
    * After a DEVICE_INIT_DONE: when the SWITCHOVER_ACK comes, the time since is how far the
-   * target lags behind the stream (plus a round trip). The last marker's wait settles
-   * last, so its lag is the one kept; a migration that ends first stops the waits.
+   * target lagged behind the stream (plus a round trip) — reported, not predicted (see
+   * SwitchoverCosts). The last marker's wait settles last, so its lag is the one kept; a
+   * migration that ends first stops the waits.
    */
   #measureLag(run: SourceRun): void {
     if (run.answers.switchoverAcked) return;

@@ -1,18 +1,18 @@
 /**
  * The fixed costs of a switchover — what the paused window costs beyond moving the pending
  * bytes — measured in this run from the operations precopy already performs, so a downtime
- * limit is a promise rather than a bytes-over-bandwidth guess:
+ * limit is a promise rather than a bytes-over-bandwidth guess. In the prediction
+ * ({@link fixedMs}):
  *
  * - the final dirty sync: as long as the sync that ended the last pass;
- * - stopping the devices and loading them on the target: as long as the state
- *   transitions that put them into PRE_COPY at setup took (one driver walk each way);
  * - END's RAM digest, hashed by the source and checked by the target: twice the time of
- *   one digest of the page table, measured once;
- * - the target catching up with what is in flight and answering: the lag from the last
- *   DEVICE_INIT_DONE to the SWITCHOVER_ACK it caused (stream backlog + round trip), when
- *   the VM has PRE_COPY devices to measure it with.
+ *   one digest of the page table, measured once.
  *
- * Device stop-copy bytes are not here: the policy counts them as pending bytes.
+ * Measured and reported ({@link parts}) but not predicted, because they are poor proxies:
+ * the device walk into PRE_COPY at setup (entering PRE_COPY can cost far more than
+ * stopping), and the lag from the last DEVICE_INIT_DONE to the SWITCHOVER_ACK (it includes
+ * loading all initial device data: seconds for a vGPU under load, where the backlog at
+ * switchover is one pass). Device stop-copy bytes are pending bytes in the policy.
  */
 export class SwitchoverCosts {
   #syncMs = 0;
@@ -45,9 +45,9 @@ export class SwitchoverCosts {
     return this.#digestMs > 0;
   }
 
-  /** The predicted fixed part of the downtime, ms. */
+  /** The predicted fixed part of the downtime, ms: final sync and both digests. */
   get fixedMs(): number {
-    return this.#syncMs + 2 * this.#transitionMs + 2 * this.#digestMs + this.#lagMs;
+    return this.#syncMs + 2 * this.#digestMs;
   }
 
   /** Each measured part, ms, for reports. */

@@ -29,7 +29,7 @@ describe("switchover prediction", () => {
     await received;
     expect(result.iterations.length).toBeGreaterThan(0);
     for (const it of result.iterations) {
-      // The final sync, the device walks and the digests all take some time.
+      // The final sync and the digests take some time.
       expect(it.fixedCostMs).toBeGreaterThan(0);
       expect(it.expectedDowntimeMs).toBeGreaterThanOrEqual(it.fixedCostMs ?? 0);
     }
@@ -38,7 +38,7 @@ describe("switchover prediction", () => {
   it("a limit below the measured fixed costs is not promised: the migration gives up", async () => {
     const host = toyHost("src");
     // Every reading of this clock is 2 ms after the last: each measured part of the
-    // switchover (final sync, device walks, digests) takes at least that long.
+    // switchover (final sync, digests) takes at least that long.
     host.container.register(TOKENS.Clock, { useValue: new SteppingClock(2_000_000n) });
     const vm = await startVm(host, vms, {
       memoryMiB: 8,
@@ -49,7 +49,8 @@ describe("switchover prediction", () => {
       seed: 9,
     });
     const { source } = memoryTarget(toyHost("dst"), vms);
-    // Nothing is left to send after the first pass, but 5 ms of fixed costs exceed 5 ms.
+    // Nothing is left to send after the first pass, but at least 6 ms of fixed costs
+    // (a 2 ms sync, two 2 ms digests) exceed 5 ms.
     const err = await new MigrationSource(
       vm,
       source,
