@@ -184,7 +184,7 @@ function analyse(res) {
     out.sections.push({
       id: "side-by-side",
       title: `The RAM-static ${mib(s.mib)} VM, side by side (median of ${rounds.length}, interleaved)`,
-      text: `${mib(s.mib)} of guest RAM, ¾ random and ¼ zero pages, two processes on TCP loopback, target RAM preallocated. Each round runs mdevkit, then the bare socket on the bytes mdevkit put on the wire, then QEMU${s.qemu ? "" : " (skipped: `qemu-system-x86_64` is not installed)"}. QEMU's times are its own \`query-migrate\` \`total-time\` and \`downtime\`; mdevkit's are its result's (start → target resumed). Peak RSS is VmHWM of each process (source / target). Every migration was verified (mdevkit: SHA-256 of all RAM and END digest equal on both sides; QEMU: the target's RAM dumped with \`pmemsave\` and hashed against the blob).${failures(rounds.map((r) => r.mdevkit))}`,
+      text: `${mib(s.mib)} of guest RAM, ¾ random and ¼ zero pages, two processes on TCP loopback, target RAM preallocated. Each round runs mdevkit, then the bare socket on the bytes mdevkit put on the wire, then QEMU${s.qemu ? "" : " (skipped: `qemu-system-x86_64` is not installed)"}. QEMU's times are its own \`query-migrate\` \`total-time\` and \`downtime\`; mdevkit's are its result's (start → target resumed), with \`--downtime-limit 30s\`: the VM is idle, so the limit changes no work, but on a loaded machine the engine's measured fixed switchover costs alone can exceed the default 300 ms and an idle VM would never switch over. Peak RSS is VmHWM of each process (source / target). Every migration was verified (mdevkit: SHA-256 of all RAM and END digest equal on both sides; QEMU: the target's RAM dumped with \`pmemsave\` and hashed against the blob).${failures(rounds.map((r) => r.mdevkit))}`,
       tables: [
         table(
           [
@@ -491,7 +491,7 @@ function analyse(res) {
     out.sections.push({
       id: "ram",
       title: "Scaling with guest RAM",
-      text: `The RAM-static VM (1 idle vCPU, ¾ random pages) at each size, one verified run each, uncapped. Peak RSS is VmHWM (× guest RAM in brackets); prefault is the target's \`--prealloc\` before it listens (not in the total). Line fit: total ≈ ${fit.slope.toFixed(0)} ms per GiB ${plusMs(fit.intercept)} (R² ${fit.r2.toFixed(3)}).`,
+      text: `The RAM-static VM (1 idle vCPU, ¾ random pages) at each size, one verified run each, uncapped, \`--downtime-limit 30s\` (a cost series: see the side-by-side section). Peak RSS is VmHWM (× guest RAM in brackets); prefault is the target's \`--prealloc\` before it listens (not in the total). Line fit: total ≈ ${fit.slope.toFixed(0)} ms per GiB ${plusMs(fit.intercept)} (R² ${fit.r2.toFixed(3)}).`,
       tables: [
         table(
           [
@@ -649,7 +649,7 @@ function analyse(res) {
     out.sections.push({
       id: "devices",
       title: `Scaling with the device count (${mib(s.mib)}, idle vCPU)`,
-      text: "Devices cycle through a sriov-nic VF, an accel VF and an mtty, each NIC and accelerator with its own guest region; the vCPU is idle, so the downtime is the devices' part plus a small final pass. Target load is the per-device load times the target reports in LOADED: their sum against the longest (equal when they load one after another, the longest alone when in parallel).",
+      text: "`migrate --downtime-limit 30s` (a cost series). Devices cycle through a sriov-nic VF, an accel VF and an mtty, each NIC and accelerator with its own guest region; the vCPU is idle, so the downtime is the devices' part plus a small final pass. Target load is the per-device load times the target reports in LOADED: their sum against the longest (equal when they load one after another, the longest alone when in parallel).",
       tables: [
         table(
           [
