@@ -57,7 +57,7 @@ for (const r of rows) {
   );
 }
 console.log(
-  `${pad("core decoder properties", 28)}${num(`${runs}+`, 8)} each of 6 properties on generated streams (packages/core/test/stream/fuzz.test.ts): ${coreStatus === 0 ? "passed" : "FAILED"}`,
+  `${pad("core decoder properties", 28)}${num(`${runs}+`, 8)} inputs per property on generated streams (packages/core/test/stream/fuzz.test.ts): ${coreStatus === 0 ? "passed" : "FAILED"}`,
 );
 const samples = rows.filter((r) => r.acceptedSamples?.length > 0);
 if (samples.length > 0) console.log("\nAccepted inputs (a sample: edits that left a valid input):");
