@@ -191,7 +191,7 @@ log(`mode ${results.mode}; writing to ${outDir}`);
 if (wanted("sideBySide")) {
   const { mib, rounds } = PLAN.sideBySide;
   const qemu = qemuVersion();
-  const section = { mib, qemu: qemu ?? null, rounds: [] };
+  const section = { mib, qemu: qemu ?? null, migrateArgs: COST_ONLY, rounds: [] };
   let blob;
   if (qemu) {
     const blobBytes = mib * 0.75 * 2 ** 20;
