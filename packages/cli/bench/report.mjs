@@ -279,7 +279,10 @@ function analyse(res) {
             rs.map((r) => r.iterations),
             (v) => String(Math.round(v)),
           ),
-          String(Math.round(median(rs.map((r) => r.finalPages)))),
+          spread(
+            rs.map((r) => r.finalPages),
+            (v) => String(Math.round(v)),
+          ),
           `${Math.max(0, ...rs.map((r) => r.maxThrottle))} %`,
         ],
       ],

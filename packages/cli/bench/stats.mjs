@@ -49,6 +49,7 @@ export const rssGiB = (kB) => (Number.isFinite(kB) ? `${(kB / 2 ** 20).toFixed(2
 
 /** "median (min–max)" of `xs` formatted by `f`. */
 export function spread(xs, f) {
+  if (!Number.isFinite(median(xs))) return "–";
   const [lo, hi] = range(xs);
   return xs.length > 1 ? `${f(median(xs))} (${f(lo)}–${f(hi)})` : f(median(xs));
 }
