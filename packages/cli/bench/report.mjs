@@ -493,7 +493,11 @@ function analyse(res) {
     out.goals.push([
       `Cost linear in RAM (${mib(res.ram[0].mib)} → ${mib(res.ram.at(-1).mib)}): least-squares line R² ≥ 0.95`,
       `${fit.slope.toFixed(0)} ms/GiB ${plusMs(fit.intercept)}, R² ${fit.r2.toFixed(3)}${pts.length < res.ram.length ? ` (${res.ram.length - pts.length} sizes missing)` : ""}`,
-      pts.length >= 3 ? met(fit.r2 >= 0.95) : "not measured",
+      pts.length < res.ram.length
+        ? "not judged (sizes missing)"
+        : pts.length >= 3
+          ? met(fit.r2 >= 0.95)
+          : "not measured",
     ]);
     out.goals.push([
       "Peak RSS of each process ≤ guest RAM + 10 % (RAM series, ≥ 1 GiB)",
