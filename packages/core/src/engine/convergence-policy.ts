@@ -95,10 +95,10 @@ export class ConvergencePolicy {
         reason:
           `did not converge after ${this.#counted} iterations: dirty rate ${formatRate(input.dirtyRate)} ` +
           `against bandwidth ${formatRate(input.bandwidth)}, ${formatBytes(pending)} pending needs ` +
-          `${expectedDowntimeMs.toFixed(0)} ms of downtime (limit ${this.options.downtimeLimitMs} ms` +
+          `${expectedDowntimeMs.toFixed(0)} ms of downtime (limit ${this.options.downtimeLimitMs} ms)` +
           ((input.fixedCostMs ?? 0) > 0
-            ? `, of which ${(input.fixedCostMs ?? 0).toFixed(0)} ms measured fixed switchover costs)`
-            : ")") +
+            ? `, ${(input.fixedCostMs ?? 0).toFixed(0)} ms of it measured fixed switchover costs`
+            : "") +
           (this.options.autoConverge
             ? `; throttle reached ${this.#throttle}%`
             : "; consider --auto-converge"),

@@ -19,7 +19,8 @@ describe("ConvergencePolicy: the switchover's measured fixed costs", () => {
     const p = policy({ maxIterations: 1 });
     const d = p.decide({ ...TOO_MUCH, fixedCostMs: 42 });
     expect(d.action).toBe("abort");
-    if (d.action === "abort") expect(d.reason).toMatch(/42 ms measured fixed switchover costs/);
+    if (d.action === "abort")
+      expect(d.reason).toMatch(/42 ms of it measured fixed switchover costs/);
   });
 });
 
