@@ -49,6 +49,10 @@ export class RamSender {
     const pagesPerSegment = this.memory.segmentSize / PAGE_SIZE;
     const before = this.encoder.stats;
     const table = this.table;
+    // Complete for `dirty`: it came from the CPU log, whose pages the guest folds into its
+    // populated map as it hands them over, and from device reports of DMA writes, which
+    // mark populated as they store.
+    const populated = this.memory.populated;
     let lastDataPages = 0;
     const onRun = (start: number, count: number, kinds: Uint8Array, crcs: Uint32Array): void => {
       table.recordRun(start, count, kinds, crcs);
@@ -78,10 +82,16 @@ export class RamSender {
           );
           const record = this.encoder.ramRange(
             start,
-            this.memory.view(start * PAGE_SIZE, count * PAGE_SIZE),
+            this.memory.peek(start * PAGE_SIZE, count * PAGE_SIZE),
             staging === undefined
-              ? { detectZero: true, onRun }
-              : { snapshot: true, detectZero: true, onRun, snapshotInto: staging.subarray(staged) },
+              ? { detectZero: true, onRun, populated }
+              : {
+                  snapshot: true,
+                  detectZero: true,
+                  onRun,
+                  populated,
+                  snapshotInto: staging.subarray(staged),
+                },
           );
           staged += lastDataPages * PAGE_SIZE;
           start += count;

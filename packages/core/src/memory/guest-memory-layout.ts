@@ -21,6 +21,9 @@ export const MAX_GUEST_MEMORY = 2 ** 40;
  * guest physical address `gpa` lives in `segments[gpa / segmentSize]` at offset
  * `gpa % segmentSize`, and page `gpa >> 12` is bit `n % 32` of the `Int32Array` word
  * `n >> 5` of `dirtyLog` (little-endian hosts), set with `Atomics.or` after the write.
+ * Such code must also set the page's bit in `populated` (same layout) with `Atomics.or`
+ * *before* the write: a page whose bit is clear there is known to be zero and is never
+ * read when it migrates.
  */
 export interface GuestMemoryLayout {
   /** Guest RAM size in bytes (a multiple of 4 KiB). */
@@ -33,6 +36,8 @@ export interface GuestMemoryLayout {
   readonly segments: readonly SharedArrayBuffer[];
   /** The CPU dirty log, in {@link DirtyBitmap} layout. */
   readonly dirtyLog: SharedArrayBuffer;
+  /** Pages that may hold data (ever written), in {@link DirtyBitmap} layout. */
+  readonly populated: SharedArrayBuffer;
 }
 
 const layoutSchema = z.object({
@@ -46,6 +51,7 @@ const layoutSchema = z.object({
     .refine(isPowerOfTwo, "must be a power of two"),
   segments: z.array(z.instanceof(SharedArrayBuffer)).min(1),
   dirtyLog: z.instanceof(SharedArrayBuffer),
+  populated: z.instanceof(SharedArrayBuffer),
 });
 
 /**
@@ -83,6 +89,12 @@ export function parseGuestMemoryLayout(input: unknown): GuestMemoryLayout {
     throw new MdevError(
       "EINVAL",
       `guest dirty log has ${layout.dirtyLog.byteLength} bytes, ${logBytes} expected`,
+    );
+  }
+  if (layout.populated.byteLength !== logBytes) {
+    throw new MdevError(
+      "EINVAL",
+      `guest populated map has ${layout.populated.byteLength} bytes, ${logBytes} expected`,
     );
   }
   return layout;

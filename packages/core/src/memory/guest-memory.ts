@@ -40,6 +40,12 @@ export interface GuestMemoryOptions {
  * data is stored, so a sync that sees the bit also sees the data. Device DMA goes through
  * {@link writeUntracked}: it must not mark the CPU log, since each device dirty-tracking
  * method has to find those pages on its own.
+ *
+ * {@link populated} marks every page that may hold data: written through any method here,
+ * or handed out as a writable view ({@link view}, {@link pageView}); another thread writing
+ * through the {@link layout} marks it too, before it stores. A page outside it is zero
+ * and is never read by a migration: a guest's never-touched RAM stays unbacked, where
+ * reading it would cost the OS a page fault per 4 KiB and back memory the guest never used.
  */
 export class GuestMemory {
   /** Guest RAM size in bytes. */
@@ -50,6 +56,11 @@ export class GuestMemory {
   readonly segmentSize: number;
   /** The CPU dirty log (shared): one bit per guest page. */
   readonly dirtyLog: DirtyBitmap;
+  /**
+   * Pages that may hold data (shared): set before any write, never cleared. A page whose
+   * bit is clear here is zero; see {@link mayHoldData}.
+   */
+  readonly populated: DirtyBitmap;
   readonly #segments: readonly SharedArrayBuffer[];
   readonly #bytes: readonly Uint8Array[];
   readonly #ints: readonly Int32Array[];
@@ -64,6 +75,7 @@ export class GuestMemory {
     this.#ints = layout.segments.map((s) => new Int32Array(s));
     this.#pagesPerSegmentShift = Math.log2(layout.segmentSize) - PAGE_SHIFT;
     this.dirtyLog = new DirtyBitmap(this.pages, { buffer: layout.dirtyLog });
+    this.populated = new DirtyBitmap(this.pages, { buffer: layout.populated });
   }
 
   /** Allocates (lazily) a zeroed guest of `options.size` bytes with a clean dirty log. */
@@ -92,17 +104,26 @@ export class GuestMemory {
     }
     const segments: SharedArrayBuffer[] = [];
     let dirtyLog: SharedArrayBuffer;
+    let populated: SharedArrayBuffer;
     try {
       for (let offset = 0; offset < size; offset += segmentSize) {
         segments.push(new SharedArrayBuffer(Math.min(segmentSize, size - offset)));
       }
       dirtyLog = new DirtyBitmap(size / PAGE_SIZE, { shared: true }).buffer as SharedArrayBuffer;
+      populated = new DirtyBitmap(size / PAGE_SIZE, { shared: true }).buffer as SharedArrayBuffer;
     } catch (err) {
       throw new MdevError("ENOMEM", `cannot reserve ${gib(size)} of guest memory: ${String(err)}`, {
         cause: err,
       });
     }
-    return new GuestMemory({ size, pageSize: PAGE_SIZE, segmentSize, segments, dirtyLog });
+    return new GuestMemory({
+      size,
+      pageSize: PAGE_SIZE,
+      segmentSize,
+      segments,
+      dirtyLog,
+      populated,
+    });
   }
 
   /** Rebuilds a guest memory over shared segments (in a worker thread); validates the layout. */
@@ -118,6 +139,7 @@ export class GuestMemory {
       segmentSize: this.segmentSize,
       segments: this.#segments,
       dirtyLog: this.dirtyLog.buffer as SharedArrayBuffer,
+      populated: this.populated.buffer as SharedArrayBuffer,
     };
   }
 
@@ -144,19 +166,40 @@ export class GuestMemory {
     }
   }
 
-  /** A live view of page `pfn` (4096 bytes, never straddling a segment). */
+  /**
+   * A live view of page `pfn` (4096 bytes, never straddling a segment). The page counts as
+   * populated from now on, since the caller may write through the view.
+   */
   pageView(pfn: number): Uint8Array {
     this.#checkPfn(pfn);
+    Atomics.or(this.populated.words, word32Of(pfn), 1 << (pfn & 31));
+    return this.#pageBytes(pfn);
+  }
+
+  #pageBytes(pfn: number): Uint8Array {
     const seg = pfn >>> this.#pagesPerSegmentShift;
     const offset = (pfn - seg * (this.segmentSize / PAGE_SIZE)) * PAGE_SIZE;
     return this.#bytes[seg]!.subarray(offset, offset + PAGE_SIZE);
   }
 
   /**
-   * A live view of `[gpa, gpa + length)`, for batched zero-copy sends and loads. Refuses
-   * (EINVAL) a range that straddles two segments: there is no contiguous memory for it.
+   * A live view of `[gpa, gpa + length)`, for batched loads. Refuses (EINVAL) a range that
+   * straddles two segments: there is no contiguous memory for it. Its pages count as
+   * populated from now on, since the caller may write through the view; to only read, use
+   * {@link peek}.
    */
   view(gpa: number, length: number): Uint8Array {
+    const bytes = this.peek(gpa, length);
+    if (length > 0) this.#markPopulated(gpa, length);
+    return bytes;
+  }
+
+  /**
+   * A live view of `[gpa, gpa + length)` to read from, e.g. for zero-copy sends: like
+   * {@link view}, but the caller must not write through it. Reading a page that is not
+   * {@link mayHoldData} makes the OS back it: skip those when the bytes are known zero.
+   */
+  peek(gpa: number, length: number): Uint8Array {
     this.#checkRange(gpa, length);
     if (length === 0) return new Uint8Array(0);
     const seg = Math.floor(gpa / this.segmentSize);
@@ -174,7 +217,9 @@ export class GuestMemory {
   readPage(pfn: number, into: Uint8Array = new Uint8Array(PAGE_SIZE)): Uint8Array {
     if (into.length !== PAGE_SIZE)
       throw new MdevError("EINVAL", `page buffer has ${into.length} bytes, ${PAGE_SIZE} expected`);
-    into.set(this.pageView(pfn));
+    this.#checkPfn(pfn);
+    if (this.mayHoldData(pfn)) into.set(this.#pageBytes(pfn));
+    else into.fill(0);
     return into;
   }
 
@@ -208,6 +253,7 @@ export class GuestMemory {
    */
   writeUntracked(gpa: number, data: Uint8Array): void {
     this.#checkRange(gpa, data.length);
+    if (data.length > 0) this.#markPopulated(gpa, data.length);
     this.#forEachChunk(gpa, data.length, (bytes, offset, done, n) =>
       bytes.set(data.subarray(done, done + n), offset),
     );
@@ -232,21 +278,22 @@ export class GuestMemory {
   /** Marks the pages of `[gpa, gpa + length)` in the CPU dirty log (atomically, word by word). */
   markDirty(gpa: number, length: number): void {
     this.#checkRange(gpa, length);
-    if (length === 0) return;
-    const first = Math.floor(gpa / PAGE_SIZE);
-    const end = Math.floor((gpa + length - 1) / PAGE_SIZE) + 1;
-    const words = this.dirtyLog.words;
-    for (let n = first; n < end; ) {
-      const bit = n & 31;
-      const take = Math.min(32 - bit, end - n);
-      Atomics.or(words, word32Of(n), rangeMask(bit, bit + take));
-      n += take;
-    }
+    if (length > 0) orPages(this.dirtyLog.words, gpa, length);
+  }
+
+  #markPopulated(gpa: number, length: number): void {
+    orPages(this.populated.words, gpa, length);
+  }
+
+  /** Whether page `pfn` is {@link populated}: when not, it is zero without reading it. */
+  mayHoldData(pfn: number): boolean {
+    return ((this.populated.words[word32Of(pfn)]! >>> (pfn & 31)) & 1) === 1;
   }
 
   /** Whether page `pfn` holds only zero bytes (early exit on the first non-zero word). */
   isZeroPage(pfn: number): boolean {
     this.#checkPfn(pfn);
+    if (!this.mayHoldData(pfn)) return true;
     const seg = pfn >>> this.#pagesPerSegmentShift;
     const pageInSeg = pfn - seg * (this.segmentSize / PAGE_SIZE);
     return isZeroWords(this.#ints[seg]!, pageInSeg * (PAGE_SIZE / 4), PAGE_SIZE / 4);
@@ -280,6 +327,18 @@ export class GuestMemory {
       // Atomics.add of 0 is a real write the OS must back, yet cannot clobber a concurrent vCPU store.
       Atomics.add(bytes, offset, 0);
     }
+  }
+}
+
+/** Sets, atomically word by word, the bit of every page of `[gpa, gpa + length)` in `words`. */
+function orPages(words: Int32Array, gpa: number, length: number): void {
+  const first = Math.floor(gpa / PAGE_SIZE);
+  const end = Math.floor((gpa + length - 1) / PAGE_SIZE) + 1;
+  for (let n = first; n < end; ) {
+    const bit = n & 31;
+    const take = Math.min(32 - bit, end - n);
+    Atomics.or(words, word32Of(n), rangeMask(bit, bit + take));
+    n += take;
   }
 }
 

@@ -1,5 +1,7 @@
 import { crc32c } from "@node-rs/crc32";
 import { MdevError } from "../errors/mdev-error.js";
+import { word32Of } from "../memory/bit-words.js";
+import type { DirtyBitmap } from "../memory/dirty-bitmap.js";
 import { isZeroWords } from "../memory/zero-page.js";
 import { PAGE_SIZE } from "./format.js";
 import { kindsLength } from "./ram-pages-codec.js";
@@ -31,6 +33,10 @@ export interface ScannedRamRun {
  * at the first non-zero group (a data page is rejected within its first 16 bytes), so it
  * costs no call and no view per page.
  *
+ * With `populated` (the guest's map of pages that may hold data, and the guest page of
+ * `pages[0]`), a page whose bit is clear is zero without being read: reading never-touched
+ * memory would make the OS back it, at the cost of a page fault per page.
+ *
  * With `snapshotInto`, data pages are copied there (from its start) a few at a time and
  * hashed from the copy while it is hot in cache: the CRC, the digest table and the wire
  * all see the copy, which a running vCPU cannot change. Without it, the data pages go out
@@ -41,6 +47,7 @@ export function scanRamRun(
   count: number,
   detectZero: boolean,
   snapshotInto?: Uint8Array,
+  populated?: { readonly map: DirtyBitmap; readonly startPage: number },
 ): ScannedRamRun {
   if (pages.byteLength !== count * PAGE_SIZE)
     throw new MdevError(
@@ -53,12 +60,16 @@ export function scanRamRun(
       : undefined;
   const kinds = new Uint8Array(kindsLength(count));
   let dataPages = 0;
+  const known = detectZero ? populated?.map.words : undefined;
+  const first = populated?.startPage ?? 0;
   for (let i = 0; i < count; i++) {
+    const p = first + i;
     const zero =
       detectZero &&
-      (words !== undefined
+      ((known !== undefined && ((known[word32Of(p)] as number) & (1 << (p & 31))) === 0) ||
+        (words !== undefined
         ? isZeroWords(words, i * PAGE_WORDS, PAGE_WORDS)
-        : isZeroBytes(pages, i * PAGE_SIZE));
+          : isZeroBytes(pages, i * PAGE_SIZE)));
     if (zero) continue;
     kinds[i >> 3] = (kinds[i >> 3] as number) | (1 << (i & 7));
     dataPages++;

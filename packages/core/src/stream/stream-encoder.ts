@@ -1,6 +1,7 @@
 import { crc32c } from "@node-rs/crc32";
 import { MdevError } from "../errors/mdev-error.js";
 import { StreamError } from "../errors/stream-error.js";
+import type { DirtyBitmap } from "../memory/dirty-bitmap.js";
 import type { ByteBuilder } from "./byte-builder.js";
 import { reasonBytes } from "./control-codec.js";
 import { crc32cExtendPages } from "./crc32c-combine.js";
@@ -59,6 +60,12 @@ export interface RamPagesOptions {
    * The caller keeps it unchanged until the frames are sent.
    */
   readonly snapshotInto?: Uint8Array;
+  /**
+   * {@link ramRange} with `detectZero`: the guest's map of pages that may hold data
+   * (`GuestMemory.populated`). A page whose bit is clear is sent as a zero marker without
+   * reading it, so never-touched guest RAM is not faulted in by its migration.
+   */
+  readonly populated?: DirtyBitmap;
 }
 
 /** Running totals of an encoder. */
@@ -186,7 +193,13 @@ export class StreamEncoder {
     const into = options.snapshot
       ? (options.snapshotInto ?? new Uint8Array(pages.byteLength))
       : undefined;
-    const scan = scanRamRun(pages, count, options.detectZero ?? true, into);
+    const scan = scanRamRun(
+      pages,
+      count,
+      options.detectZero ?? true,
+      into,
+      options.populated && { map: options.populated, startPage },
+    );
     return this.#ramRecord(startPage, count, scan, options);
   }
 

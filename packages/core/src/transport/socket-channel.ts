@@ -8,6 +8,7 @@ import type {
   TargetChannel,
 } from "./channel.js";
 import { ReturnPathInbox, ReturnPathOutbox } from "./return-path-endpoints.js";
+import { reusedBufferReads } from "./reused-read-buffer.js";
 import { TransportError } from "./transport-error.js";
 
 /**
@@ -145,6 +146,8 @@ export class SocketTargetChannel implements TargetChannel {
   readonly capabilities: ChannelCapabilities;
   readonly returnPath: ReturnPathWriter;
   readonly #socket: Socket;
+  /** The socket's reads into one reused buffer, where this Node allows it (set up at once). */
+  readonly #reused: AsyncIterable<Uint8Array> | undefined;
   #receiving = false;
 
   constructor(socket: Socket, peer: string, capabilities: ChannelCapabilities) {
@@ -154,12 +157,24 @@ export class SocketTargetChannel implements TargetChannel {
     this.returnPath = new ReturnPathOutbox((frames) => writeFrames(socket, peer, frames));
     // Until someone iterates, errors must not crash the process as unhandled 'error' events.
     socket.on("error", () => {});
+    this.#reused = reusedBufferReads(socket, peer);
+  }
+
+  /** Whether reads go into one reused buffer rather than a fresh Buffer each. */
+  get reusesReadBuffer(): boolean {
+    return this.#reused !== undefined;
   }
 
   async *receive(): AsyncIterable<Uint8Array> {
     if (this.#receiving)
       throw new TransportError("EINVAL", this.peer, "receive() may be iterated only once");
     this.#receiving = true;
+    // Chunks of the reused buffer are valid until the next is asked for: what the decoder
+    // yields is, by its contract, valid only that long too.
+    if (this.#reused !== undefined) {
+      yield* this.#reused;
+      return;
+    }
     try {
       // The stream's async iterator pulls: while we do not ask, the socket is paused and TCP
       // flow control pushes back on the source.

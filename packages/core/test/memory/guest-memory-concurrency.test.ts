@@ -5,7 +5,8 @@ import { DirtyBitmap, GuestMemory, HALF_SWAP } from "../../src/memory/index.js";
 
 /**
  * A vCPU stand-in, self-contained so it runs without TypeScript: it relies only on the
- * documented GuestMemoryLayout (segments + Int32 dirty log, store then Atomics.or). It
+ * documented GuestMemoryLayout (segments, Int32 populated map and dirty log: mark
+ * populated, store, then Atomics.or the dirty log). It
  * writes pages at full speed, records each one in a private truth bitmap
  * (shared, so the main thread can read it), and raises `done` when its time is up.
  */
@@ -14,6 +15,7 @@ const { workerData } = require("node:worker_threads");
 const { layout, truth, done, durationMs, seed, halfSwap, randomPages } = workerData;
 const bytes = layout.segments.map((s) => new Uint8Array(s));
 const log = new Int32Array(layout.dirtyLog);
+const populated = new Int32Array(layout.populated);
 const mine = new Int32Array(truth);
 const flag = new Int32Array(done);
 const pages = layout.size / 4096;
@@ -21,6 +23,7 @@ let writes = 0;
 function write(pfn) {
   const gpa = pfn * 4096;
   const seg = Math.floor(gpa / layout.segmentSize);
+  Atomics.or(populated, (pfn >>> 5) ^ halfSwap, 1 << (pfn & 31));
   bytes[seg][gpa - seg * layout.segmentSize + (writes & 4095)] = (writes & 0xff) | 1;
   const w = (pfn >>> 5) ^ halfSwap;
   const bit = 1 << (pfn & 31);
