@@ -236,7 +236,8 @@ function judge(
   const exit = { code: source.process.exitCode, signal: source.process.signalCode };
   const where = (): string => {
     const t = first.child.process;
-    return `\nsource:\n${transcript(source)}\ntarget (exit ${t.exitCode ?? t.signalCode}):\n${transcript(first.child)}`;
+    const f = fresh.child.process;
+    return `\nsource:\n${transcript(source)}\ntarget (exit ${t.exitCode ?? t.signalCode}):\n${transcript(first.child)}\nfresh target (exit ${f.exitCode ?? f.signalCode}):\n${transcript(fresh.child)}`;
   };
   for (const [name, t] of [
     ["faulted", first],
