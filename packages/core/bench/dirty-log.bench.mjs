@@ -6,46 +6,10 @@
 // 2 and 16 GiB use a real (lazily allocated) GuestMemory; 64 GiB measures the dirty log
 // alone, since this host cannot back 64 GiB of RAM.
 import { DirtyBitmap, GuestMemory } from "../dist/memory/index.js";
+import { measure, pattern, timeSync } from "./dirty-log-sync.mjs";
 
 const GiB = 2 ** 30;
 const PAGE = 4096;
-
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
-
-/** Runs `prepare` (untimed) then `fn` (timed) for 500 ms (7..200 samples); median ms. */
-function measure(prepare, fn) {
-  const samples = [];
-  const start = performance.now();
-  while (samples.length < 7 || (performance.now() - start < 500 && samples.length < 200)) {
-    prepare();
-    const t = performance.now();
-    fn();
-    samples.push(performance.now() - t);
-  }
-  return median(samples);
-}
-
-/** A pattern of `fraction` of `pages` dirty, scattered pseudo-randomly (deterministic). */
-function pattern(pages, fraction) {
-  const b = new DirtyBitmap(pages);
-  let x = 0x2545f491;
-  const rnd = () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return x >>> 0;
-  };
-  if (fraction >= 0.5) {
-    for (let i = 0; i < b.words.length; i++) b.words[i] = rnd() | 0; // each bit 50% (pages % 64 === 0 here)
-  } else {
-    const n = Math.round(pages * fraction);
-    for (let i = 0; i < n; i++) b.set(rnd() % pages);
-  }
-  return b;
-}
 
 const rows = [];
 for (const sizeGiB of [2, 16, 64]) {
@@ -57,21 +21,7 @@ for (const sizeGiB of [2, 16, 64]) {
   const work = new DirtyBitmap(pages);
   for (const fraction of [0.01, 0.5]) {
     const pat = pattern(pages, fraction);
-    let dirty = 0;
-    let runs = 0;
-    const syncMs = measure(
-      () => {
-        log.words.set(pat.words);
-        work.clear();
-      },
-      () => {
-        dirty = log.readAndClear(work);
-        runs = 0;
-        work.forEachRun(() => {
-          runs++;
-        });
-      },
-    );
+    const { syncMs, dirtyPages: dirty, runs } = timeSync(log, work, pat);
     const src = new Uint8Array(pat.words.buffer);
     const dst = new Uint8Array(src.length);
     const memcpyMs = measure(

@@ -68,7 +68,7 @@ export function scanRamRun(
       detectZero &&
       ((known !== undefined && ((known[word32Of(p)] as number) & (1 << (p & 31))) === 0) ||
         (words !== undefined
-        ? isZeroWords(words, i * PAGE_WORDS, PAGE_WORDS)
+          ? isZeroWords(words, i * PAGE_WORDS, PAGE_WORDS)
           : isZeroBytes(pages, i * PAGE_SIZE)));
     if (zero) continue;
     kinds[i >> 3] = (kinds[i >> 3] as number) | (1 << (i & 7));

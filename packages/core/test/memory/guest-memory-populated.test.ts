@@ -13,7 +13,8 @@ import { CONFIG } from "../stream/stream-fixtures.js";
 // pass. The populated map lets a migration skip those pages; these tests pin down which
 // paths mark it, and that the sender really does not read unpopulated pages.
 
-const mem = (pages = 64) => GuestMemory.create({ size: pages * PAGE_SIZE, segmentSize: 16 * PAGE_SIZE });
+const mem = (pages = 64) =>
+  GuestMemory.create({ size: pages * PAGE_SIZE, segmentSize: 16 * PAGE_SIZE });
 const populatedPages = (m: GuestMemory) => m.populated.toPageList();
 
 describe("GuestMemory populated map", () => {

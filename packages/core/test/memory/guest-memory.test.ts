@@ -158,9 +158,9 @@ describe("GuestMemory layout", () => {
     expect(() => parseGuestMemoryLayout({ ...good, dirtyLog: new SharedArrayBuffer(16) })).toThrow(
       /dirty log/,
     );
-    expect(() =>
-      parseGuestMemoryLayout({ ...good, populated: new SharedArrayBuffer(16) }),
-    ).toThrow(/populated map/);
+    expect(() => parseGuestMemoryLayout({ ...good, populated: new SharedArrayBuffer(16) })).toThrow(
+      /populated map/,
+    );
     expect(() => parseGuestMemoryLayout({ ...good, pageSize: 8192 })).toThrow(/pageSize/);
     expect(() => parseGuestMemoryLayout({ ...good, segments: [new ArrayBuffer(8)] })).toThrow(
       /EINVAL/,
