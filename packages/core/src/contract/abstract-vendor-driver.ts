@@ -392,10 +392,16 @@ export abstract class AbstractVendorDriver implements VendorDriver {
   /**
    * Advances the simulated device by one step of its own work. Does nothing while the
    * device is not {@link running}, so a stopped device never changes; otherwise calls
-   * {@link _tick}.
+   * {@link _tick}. When `_tick` throws, the device enters ERROR (only a reset leaves it)
+   * instead of the exception taking down the process that hosts the VM.
    */
   tick(): void {
-    if (this.running) this._tick();
+    if (!this.running) return;
+    try {
+      this._tick();
+    } catch {
+      this.#enterError();
+    }
   }
 
   async reset(): Promise<void> {

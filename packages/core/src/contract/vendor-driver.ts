@@ -83,7 +83,8 @@ export interface VendorDriver {
    * Advances the simulated device by one step of the work a real device does on its own
    * while running (traffic arriving, jobs completing): DMA into guest memory, interrupts.
    * The host calls it periodically while the VM exists; a device that is not running
-   * (STOP, STOP_COPY, RESUMING, ERROR) does nothing.
+   * (STOP, STOP_COPY, RESUMING, ERROR) does nothing. It must not throw: a device that fails
+   * in its own work enters ERROR, as hardware does, and the VM goes on running.
    */
   tick(): void;
 

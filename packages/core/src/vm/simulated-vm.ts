@@ -58,6 +58,8 @@ export class SimulatedVm {
   readonly devices: readonly VmDevice[];
   readonly #vcpus: Vcpu[];
   #ticker: NodeJS.Timeout | undefined;
+  /** Devices whose driver threw from tick(): no longer ticked. */
+  readonly #tickFailed = new Set<number>();
   #running = false;
 
   private constructor(
@@ -163,7 +165,16 @@ export class SimulatedVm {
     if (this.#ticker !== undefined) return;
     if (this.devices.length === 0) return;
     this.#ticker = setInterval(() => {
-      for (const d of this.devices) d.driver.tick();
+      for (const d of this.devices) {
+        if (this.#tickFailed.has(d.index)) continue;
+        try {
+          d.driver.tick();
+        } catch {
+          // A driver that breaks tick()'s contract (it must not throw) is not ticked again:
+          // its device stops doing work on its own, and the VM and its process go on.
+          this.#tickFailed.add(d.index);
+        }
+      }
     }, this.config.deviceTickMs);
     this.#ticker.unref();
   }
