@@ -1,4 +1,8 @@
-import { DEFAULT_HANDSHAKE_TIMEOUT_MS, vmConfigJsonSchema } from "@mdevkit/core";
+import {
+  DEFAULT_HANDSHAKE_TIMEOUT_MS,
+  DEFAULT_RECEIVE_IDLE_TIMEOUT_MS,
+  vmConfigJsonSchema,
+} from "@mdevkit/core";
 import { Argument, Command, InvalidArgumentError, Option } from "commander";
 import { demoCommand } from "./commands/demo.js";
 import { inspectCommand } from "./commands/inspect.js";
@@ -159,6 +163,12 @@ export function buildProgram(): Command {
         "drop a connection that has not sent its HANDSHAKE within this time",
         arg(parseDuration),
         DEFAULT_HANDSHAKE_TIMEOUT_MS,
+      )
+      .option(
+        "--idle-timeout <ms>",
+        "drop a VM whose source sent nothing for this long while its state arrived",
+        arg(parseDuration),
+        DEFAULT_RECEIVE_IDLE_TIMEOUT_MS,
       )
       .option("--plugin <module>", "load an extra plugin module (repeatable)", collect, [])
       .addOption(

@@ -39,6 +39,8 @@ export interface ListenOptions extends TlsFlags {
   readonly maxVcpus?: number;
   /** How long a connection has to deliver its HANDSHAKE before it is dropped, ms. */
   readonly handshakeTimeout: number;
+  /** How long a source may send nothing while its VM's state arrives, ms. */
+  readonly idleTimeout: number;
 }
 
 /**
@@ -82,6 +84,7 @@ export async function listenCommand(options: ListenOptions): Promise<void> {
           verifyRam: options.verifyRam,
           capacity,
           handshakeTimeoutMs: options.handshakeTimeout,
+          receiveIdleTimeoutMs: options.idleTimeout,
           ...(options.goTimeout === undefined ? {} : { goTimeoutMs: options.goTimeout }),
         });
         if (options.crashAt) armCrash(target, options.crashAt);

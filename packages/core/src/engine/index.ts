@@ -53,4 +53,7 @@ export {
   type TargetCapacityOptions,
 } from "./target-capacity.js";
 export { checkHandshake, type HandshakeVerdict } from "./target-handshake.js";
-export { DEFAULT_HANDSHAKE_TIMEOUT_MS } from "./target-options.js";
+export {
+  DEFAULT_HANDSHAKE_TIMEOUT_MS,
+  DEFAULT_RECEIVE_IDLE_TIMEOUT_MS,
+} from "./target-options.js";

@@ -29,7 +29,7 @@ import {
   DISCARDED,
   type Discarded,
   detachStack,
-  HandshakeDeadline,
+  PeerDeadline,
   readRecords,
   type TargetSessionEvents,
   unexpected,
@@ -114,7 +114,7 @@ class DuplexTargetSession {
   #state: AwaitingHandshake | ReceivingState | LoadedState | Discarded = AWAITING_HANDSHAKE;
   /** The VM's claim on the target's capacity, from admission until it runs or is dropped. */
   #admission: Admission | undefined;
-  #deadline: HandshakeDeadline | undefined;
+  #deadline: PeerDeadline | undefined;
   /** The source was already told why (REJECT, or FAILED when GO was late): nothing after it. */
   #answeredFinally = false;
   /** Set when the GO timer fired: a GO arriving now must not start the VM. */
@@ -129,10 +129,17 @@ class DuplexTargetSession {
   ) {}
 
   async run(): Promise<TargetResult> {
-    const deadline = new HandshakeDeadline(this.channel, this.options.handshakeTimeoutMs);
+    const deadline = new PeerDeadline(this.channel);
+    deadline.arm(this.options.handshakeTimeoutMs, "no HANDSHAKE");
     this.#deadline = deadline;
     try {
-      return await readRecords(this.channel, this.#decoder, this.events, (r) => this.#step(r));
+      return await readRecords(
+        this.channel,
+        this.#decoder,
+        this.events,
+        (r) => this.#step(r),
+        () => this.#rearmIdle(),
+      );
     } catch (err) {
       // A late GO or HANDSHAKE ends the channel from here; the timeout, not the hang-up,
       // is the reason.
@@ -146,6 +153,13 @@ class DuplexTargetSession {
     }
   }
 
+  /** While the VM's state flows in, every arrival restarts the receive-idle deadline. */
+  #rearmIdle(): void {
+    if (this.#state.kind !== "receiving") return;
+    const ms = this.options.receiveIdleTimeoutMs;
+    this.#deadline?.arm(ms, "no more of the VM's state");
+  }
+
   async #step(record: StreamRecord): Promise<TargetResult | undefined> {
     const state = this.#state;
     switch (state.kind) {
@@ -155,8 +169,11 @@ class DuplexTargetSession {
         this.#state = await this.#accept(record);
         return undefined;
       case "receiving":
-        if (record.type === "END") this.#state = await this.#load(state, record);
-        else await state.apply(record);
+        if (record.type === "END") {
+          // Loading and the wait for GO have deadlines of their own.
+          this.#deadline?.met();
+          this.#state = await this.#load(state, record);
+        } else await state.apply(record);
         return undefined;
       case "loaded":
         if (record.type !== "GO") throw unexpected(record, state.kind);
@@ -197,6 +214,7 @@ class DuplexTargetSession {
     this.events.accepted(vm.config);
     await this.#answer({ type: "ACCEPT" });
     this.events.state("receiving");
+    this.#rearmIdle();
     await receiving.start();
     return receiving;
   }

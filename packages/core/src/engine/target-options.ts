@@ -6,6 +6,9 @@ import { TargetCapacity } from "./target-capacity.js";
 /** Default time a peer has to deliver its HANDSHAKE, ms. */
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
 
+/** Default longest silence of a source while its VM's state arrives, ms. */
+export const DEFAULT_RECEIVE_IDLE_TIMEOUT_MS = 60_000;
+
 /** Options of a {@link MigrationTarget}. */
 export interface MigrationTargetOptions {
   /** How long to wait for GO after LOADED before giving up (the VM then never runs), ms. */
@@ -43,6 +46,14 @@ export interface MigrationTargetOptions {
    */
   readonly handshakeTimeoutMs?: number;
   /**
+   * How long the source may send nothing while its VM's state arrives (from ACCEPT to
+   * END), ms; default 60 s. A source sends at least once per precopy pass, so a longer
+   * silence is a stalled or stopped peer: the VM being received is dropped and its RAM
+   * and loading slot given back (ETIMEDOUT). Loading and the wait for GO have their own
+   * deadlines.
+   */
+  readonly receiveIdleTimeoutMs?: number;
+  /**
    * Called once the devices are RUNNING here and RESUMED was sent, before the vCPUs and
    * device activity start: the one moment the VM is exactly what arrived (tests compare
    * device state here).
@@ -76,11 +87,13 @@ export interface ResolvedTargetOptions {
   readonly startVcpus: boolean;
   readonly capacity: TargetCapacity;
   readonly handshakeTimeoutMs: number;
+  readonly receiveIdleTimeoutMs: number;
   readonly beforeRun: MigrationTargetOptions["beforeRun"];
 }
 
 /**
- * Applies the defaults (GO within 30 s, HANDSHAKE within 10 s, no RAM hash, vCPUs
+ * Applies the defaults (GO within 30 s, HANDSHAKE within 10 s, no silence over 60 s
+ * while receiving, no RAM hash, vCPUs
  * started, a capacity of its own when none is shared); EINVAL for contradictions.
  */
 export function resolveTargetOptions(options: MigrationTargetOptions): ResolvedTargetOptions {
@@ -95,10 +108,14 @@ export function resolveTargetOptions(options: MigrationTargetOptions): ResolvedT
       "a shared capacity carries the memory budget and preallocated RAM; pass them to it",
     );
   }
-  const handshakeTimeoutMs = options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
-  if (!Number.isSafeInteger(handshakeTimeoutMs) || handshakeTimeoutMs < 1) {
-    throw new MdevError("EINVAL", `handshake timeout ${handshakeTimeoutMs} ms is not positive`);
-  }
+  const handshakeTimeoutMs = positiveMs(
+    "handshake timeout",
+    options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
+  );
+  const receiveIdleTimeoutMs = positiveMs(
+    "receive idle timeout",
+    options.receiveIdleTimeoutMs ?? DEFAULT_RECEIVE_IDLE_TIMEOUT_MS,
+  );
   return {
     goTimeoutMs: options.goTimeoutMs ?? 30_000,
     verifyRam: options.verifyRam ?? false,
@@ -111,6 +128,13 @@ export function resolveTargetOptions(options: MigrationTargetOptions): ResolvedT
         ...(options.preallocated === undefined ? {} : { preallocated: options.preallocated }),
       }),
     handshakeTimeoutMs,
+    receiveIdleTimeoutMs,
     beforeRun: options.beforeRun,
   };
+}
+
+function positiveMs(what: string, ms: number): number {
+  if (!Number.isSafeInteger(ms) || ms < 1)
+    throw new MdevError("EINVAL", `${what} ${ms} ms is not positive`);
+  return ms;
 }

@@ -48,23 +48,32 @@ export function detachStack(err: unknown): void {
 }
 
 /**
- * Arms the handshake deadline of a session over `channel`: unless {@link HandshakeDeadline.met}
- * is called within `ms`, the channel is destroyed and {@link HandshakeDeadline.expired}
- * holds the ETIMEDOUT that explains why the session ended. A peer that connected and sends
- * nothing, half a header, or an HTTP request thus cannot hold the target.
+ * What a session over `channel` waits for from its peer, with a deadline: unless
+ * {@link PeerDeadline.met} or a new {@link PeerDeadline.arm} comes within the armed time,
+ * the channel is destroyed and {@link PeerDeadline.expired} holds the ETIMEDOUT that
+ * explains why the session ended. A peer that connects and sends nothing, half a header or
+ * an HTTP request, or that handshakes and then goes silent, thus cannot hold the target
+ * (its loading slot, the RAM reserved for its VM).
  */
-export class HandshakeDeadline {
+export class PeerDeadline {
+  readonly #channel: TargetChannel;
   #timer: NodeJS.Timeout | undefined;
   #expired: MdevError | undefined;
 
-  constructor(channel: TargetChannel, ms: number) {
+  constructor(channel: TargetChannel) {
+    this.#channel = channel;
+  }
+
+  /** (Re)starts the deadline: `ms` from now; `what` names what did not come in time. */
+  arm(ms: number, what: string): void {
+    clearTimeout(this.#timer);
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       this.#expired = new MdevError(
         "ETIMEDOUT",
-        `no HANDSHAKE from ${channel.peer} within ${ms} ms; dropped the connection`,
+        `${what} from ${this.#channel.peer} within ${ms} ms; dropped the connection`,
       );
-      channel.destroy(this.#expired);
+      this.#channel.destroy(this.#expired);
     }, ms);
     // A silent peer's timer alone must not keep a process alive.
     this.#timer.unref();
@@ -75,7 +84,7 @@ export class HandshakeDeadline {
     return this.#expired;
   }
 
-  /** The HANDSHAKE arrived (or the session ended): disarms the deadline. */
+  /** What was awaited arrived (or the session ended): disarms the deadline. */
   met(): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;
@@ -84,16 +93,18 @@ export class HandshakeDeadline {
 
 /**
  * Feeds the channel's bytes through the decoder and each validated record to `step` until
- * it returns the result. ABORT ends the session (ECONNABORTED); a stream that ends first is
- * ECONNRESET.
+ * it returns the result; `arrived` is told of every chunk (before it is decoded). ABORT
+ * ends the session (ECONNABORTED); a stream that ends first is ECONNRESET.
  */
 export async function readRecords(
   channel: TargetChannel,
   decoder: StreamDecoder,
   events: TargetSessionEvents,
   step: (record: StreamRecord) => Promise<TargetResult | undefined>,
+  arrived: () => void = () => {},
 ): Promise<TargetResult> {
   for await (const chunk of channel.receive()) {
+    arrived();
     for (const record of decoder.push(chunk)) {
       events.record(record.type, record.offset);
       if (record.type === "ABORT")

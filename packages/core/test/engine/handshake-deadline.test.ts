@@ -9,6 +9,7 @@ import {
   listenTcp,
   MigrationTarget,
   StreamEncoder,
+  TargetCapacity,
 } from "../../src/index.js";
 
 const listeners: ChannelListener[] = [];
@@ -77,6 +78,26 @@ describe("handshake deadline", () => {
     await expect(received).rejects.toMatchObject({ code: expect.not.stringMatching("ETIMEDOUT") });
   });
 
+  it("drops a peer that handshook and then went silent, and gives back the RAM reserved for its VM", async () => {
+    const { source, target } = createMemoryChannelPair();
+    const capacity = new TargetCapacity({ maxMemoryMiB: 64 });
+    const received = new MigrationTarget(createHost({ name: "dst", plugins: [] }), target, {
+      capacity,
+      receiveIdleTimeoutMs: 300,
+    }).receive();
+    received.catch(() => {});
+    const config = new TextEncoder().encode(JSON.stringify({ name: "vm", memoryMiB: 4 }));
+    await source.send(new StreamEncoder().start({ config, devices: [] }));
+    expect(await source.returnPath?.next()).toMatchObject({ type: "ACCEPT" });
+    expect(capacity.loading).toBe(true);
+    await expect(received).rejects.toMatchObject({
+      code: "ETIMEDOUT",
+      message: expect.stringMatching(/no more of the VM's state from .* within 300 ms/),
+    });
+    expect(capacity.loading).toBe(false);
+    expect(capacity.hostedMiB).toBe(0);
+  });
+
   it("refuses a deadline that is not a positive whole number of ms", () => {
     const { target } = createMemoryChannelPair();
     expect(
@@ -85,5 +106,11 @@ describe("handshake deadline", () => {
           handshakeTimeoutMs: 0,
         }),
     ).toThrow(/EINVAL/);
+    expect(
+      () =>
+        new MigrationTarget(createHost({ name: "dst", plugins: [] }), target, {
+          receiveIdleTimeoutMs: 1.5,
+        }),
+    ).toThrow(/receive idle timeout/);
   });
 });
