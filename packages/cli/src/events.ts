@@ -32,6 +32,8 @@ export const childEventSchema = z.discriminatedUnion("event", [
     message: z.string(),
     rolledBack: z.boolean().optional(),
     phase: z.string().optional(),
+    /** Set on the failure of the `--retry-to` migration (the first attempt's came before). */
+    retry: z.boolean().optional(),
   }),
   z.object({
     // A connection that never became a migration here: no HANDSHAKE in time, bytes that

@@ -81,6 +81,32 @@ describe("errors", () => {
     expect(run.stdout).toBe("");
   });
 
+  it("with --events, a failed --retry-to attempt is an error line too, marked as the retry", async () => {
+    const run = await mdevkit([
+      "migrate",
+      "--to",
+      "tcp://127.0.0.1:1",
+      "--retry-to",
+      "tcp://127.0.0.1:2",
+      "--memory",
+      "16",
+      "--warmup",
+      "0",
+      "--events",
+    ]);
+    expect(run.code, run.stderr).toBe(1);
+    const errors = lines(run.stdout)
+      .map((l) => JSON.parse(l) as { event: string; retry?: boolean; message: string })
+      .filter((e) => e.event === "error");
+    expect(errors).toHaveLength(2);
+    expect(errors[0]).not.toHaveProperty("retry");
+    expect(errors[0]?.message).toMatch(/127\.0\.0\.1:1/);
+    expect(errors[1]).toMatchObject({
+      retry: true,
+      message: expect.stringMatching(/127\.0\.0\.1:2/),
+    });
+  });
+
   it("an unreadable VM config is refused naming the file", async () => {
     const run = await mdevkit([
       "migrate",

@@ -78,17 +78,7 @@ async function buildAndMigrate(options: MigrateOptions, interrupted: AbortSignal
       await migrateOnce(host, vm, options.to, options, interrupted);
     } catch (err) {
       if (!(err instanceof MigrationError)) throw err;
-      const failure =
-        err.phase === "handover" && !err.rolledBack ? await keepUnresolvedVm(host, vm, err) : err;
-      if (options.events) {
-        emitEvent({
-          event: "error",
-          code: failure.code,
-          message: failure.message,
-          rolledBack: failure.rolledBack,
-          phase: failure.phase,
-        });
-      }
+      const failure = await reportFailure(host, vm, err, options, false);
       if (failure !== err) throw failure;
       if (interrupted.aborted && err.rolledBack) throw ranOn(err);
       if (!err.rolledBack || (options.thenRun === 0 && options.retryTo === undefined)) throw err;
@@ -98,11 +88,44 @@ async function buildAndMigrate(options: MigrateOptions, interrupted: AbortSignal
       // A SIGINT during --then-run ends the command there: no retry after a cancel.
       if (interrupted.aborted) throw ranOn(err);
       if (options.retryTo === undefined) throw err;
-      await migrateOnce(host, vm, options.retryTo, options, interrupted);
+      await migrateOnce(host, vm, options.retryTo, options, interrupted).catch(
+        async (retryErr: unknown) => {
+          throw retryErr instanceof MigrationError
+            ? await reportFailure(host, vm, retryErr, options, true)
+            : retryErr;
+        },
+      );
     }
   } finally {
     await vm.destroy();
   }
+}
+
+/**
+ * A failed migration attempt: an unresolved handover keeps the VM in a file (the error then
+ * says where), and with `--events` the failure is an `error` line. Returns the error to
+ * report.
+ */
+async function reportFailure(
+  host: MdevHost,
+  vm: SimulatedVm,
+  err: MigrationError,
+  options: MigrateOptions,
+  retry: boolean,
+): Promise<MigrationError> {
+  const failure =
+    err.phase === "handover" && !err.rolledBack ? await keepUnresolvedVm(host, vm, err) : err;
+  if (options.events) {
+    emitEvent({
+      event: "error",
+      code: failure.code,
+      message: failure.message,
+      rolledBack: failure.rolledBack,
+      phase: failure.phase,
+      ...(retry ? { retry: true } : {}),
+    });
+  }
+  return failure;
 }
 
 /** The error of a migration cut by SIGINT, saying where the VM is (one line). */
