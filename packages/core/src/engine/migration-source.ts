@@ -461,7 +461,11 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
     await run.dirtySync.sync(run.dirty);
     await run.dirtySync.stop();
     const finalPages = run.dirty.count();
-    await run.ram.send(run.dirty, "zero-copy", () => this.#betweenBatches(run));
+    // The guest is paused, so views of its memory would do; copying costs ~0.3 µs a page,
+    // yet the final pass runs faster through the same path as every precopy pass (the
+    // dirtying bench VM: 50–60 ms of downtime instead of 80–87 ms, final RAM 18–38 ms
+    // instead of 70–76 ms for ~3,000 scattered pages).
+    await run.ram.send(run.dirty, "snapshot", () => this.#betweenBatches(run));
     this.#timeline.mark("ramSent");
     for (const d of vm.devices) {
       const stream = saving.get(d.index);

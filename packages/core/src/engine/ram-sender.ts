@@ -28,7 +28,8 @@ const RECORD_PAGES = 256;
  *   markers; the encoder copies each record's data pages once, and the CRC, the digest
  *   table and the wire all see that copy — a page changing mid-send is simply dirty
  *   again and goes in a later pass.
- * - `"zero-copy"` (vCPUs paused, devices stopped): pages go out as views of guest memory.
+ * - `"zero-copy"` (nothing can write guest RAM: saving a paused VM to a file): pages go out
+ *   as views of guest memory.
  */
 export class RamSender {
   constructor(
