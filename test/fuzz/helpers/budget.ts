@@ -4,6 +4,7 @@
 // FUZZ_SEED=<seed> (and the path fast-check prints).
 import { appendFileSync } from "node:fs";
 import { join } from "node:path";
+import { expect } from "vitest";
 
 /** Inputs per property: `FUZZ_RUNS` scaled by `weight` (cheaper targets run more), or `ci`. */
 export function fuzzRuns(ci: number, weight = 1): number {
@@ -41,6 +42,25 @@ export const INPUT_TIME_BOUND_MS = 20_000;
  * claim does not.
  */
 export const RSS_GROWTH_BOUND_MIB = 256;
+
+/**
+ * The bounds every input of every target must hold: its time, its largest single
+ * allocation (at most `allocationBound` bytes) and the growth of the resident set.
+ */
+export function expectWithinBudget(
+  label: string,
+  input: { readonly ms: number; readonly largest: number; readonly rssGrowth: number },
+  allocationBound: number,
+): void {
+  const { ms, largest, rssGrowth } = input;
+  expect(ms, `${label}: took ${ms.toFixed(0)} ms`).toBeLessThan(INPUT_TIME_BOUND_MS);
+  expect(largest, `${label}: allocated ${largest} bytes at once`).toBeLessThanOrEqual(
+    allocationBound,
+  );
+  expect(rssGrowth, `${label}: RSS grew ${rssGrowth} bytes`).toBeLessThanOrEqual(
+    RSS_GROWTH_BOUND_MIB * 2 ** 20,
+  );
+}
 
 /** The memory budget (`--max-memory`) restore runs with under fuzzing, MiB; base VMs have 4–8. */
 export const RESTORE_BUDGET_MIB = 64;
@@ -84,6 +104,12 @@ export class FuzzStats {
     this.maxInputMs = Math.max(this.maxInputMs, outcome.ms);
     this.maxAllocationBytes = Math.max(this.maxAllocationBytes, outcome.allocation ?? 0);
     this.maxRssGrowthBytes = Math.max(this.maxRssGrowthBytes, outcome.rssGrowth ?? 0);
+  }
+
+  /** Notes the retained growth measured now (MiB since the run began); fails past `boundMiB`. */
+  checkRetained(growthMiB: number, boundMiB: number): void {
+    this.retainedGrowthMiB = Math.max(this.retainedGrowthMiB, growthMiB);
+    expect(this.retainedGrowthMiB).toBeLessThan(boundMiB);
   }
 
   /** Runs the property `fn`, keeping its failure for the report (and rethrowing it). */

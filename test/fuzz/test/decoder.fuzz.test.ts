@@ -13,13 +13,7 @@ import {
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { measureAllocationsSync, retainedMiB } from "../helpers/allocation-probe.js";
-import {
-  FuzzStats,
-  fuzzRuns,
-  fuzzSeed,
-  INPUT_TIME_BOUND_MS,
-  RSS_GROWTH_BOUND_MIB,
-} from "../helpers/budget.js";
+import { expectWithinBudget, FuzzStats, fuzzRuns, fuzzSeed } from "../helpers/budget.js";
 import { baseSaveFiles } from "../helpers/save-files.js";
 import { mutatedStream } from "../helpers/stream-mutations.js";
 import { typedRefusal } from "../helpers/typed-rejection.js";
@@ -90,13 +84,7 @@ describe("stream decoder on mutated save files", () => {
             const refusal = err === undefined ? undefined : typedRefusal(err, m.label);
             if (refusal === undefined && m.mustRefuse)
               throw new Error(`accepted a stream every reader must refuse: ${m.label}`);
-            expect(ms, `${m.label}: took ${ms.toFixed(0)} ms`).toBeLessThan(INPUT_TIME_BOUND_MS);
-            expect(largest, `${m.label}: allocated ${largest} bytes at once`).toBeLessThanOrEqual(
-              ALLOCATION_BOUND,
-            );
-            expect(rssGrowth, `${m.label}: RSS grew ${rssGrowth} bytes`).toBeLessThanOrEqual(
-              RSS_GROWTH_BOUND_MIB * 2 ** 20,
-            );
+            expectWithinBudget(m.label, { ms, largest, rssGrowth }, ALLOCATION_BOUND);
             stats.record({
               ms,
               allocation: largest,
@@ -104,16 +92,13 @@ describe("stream decoder on mutated save files", () => {
               label: m.label,
               ...(refusal ? { refusal } : {}),
             });
-            if (stats.inputs % 500 === 0) {
-              stats.retainedGrowthMiB = Math.max(stats.retainedGrowthMiB, retainedMiB() - start);
-              expect(stats.retainedGrowthMiB).toBeLessThan(RETAINED_BOUND_MIB);
-            }
+            if (stats.inputs % 500 === 0)
+              stats.checkRetained(retainedMiB() - start, RETAINED_BOUND_MIB);
           },
         ),
         { numRuns: fuzzRuns(150, 2), seed: stats.seed },
       ),
     );
-    stats.retainedGrowthMiB = Math.max(stats.retainedGrowthMiB, retainedMiB() - start);
-    expect(stats.retainedGrowthMiB).toBeLessThan(RETAINED_BOUND_MIB);
+    stats.checkRetained(retainedMiB() - start, RETAINED_BOUND_MIB);
   });
 });

@@ -8,11 +8,11 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { measureAllocations, retainedMiB } from "../helpers/allocation-probe.js";
 import {
+  expectWithinBudget,
   FuzzStats,
   fuzzRuns,
   fuzzSeed,
   INPUT_TIME_BOUND_MS,
-  RSS_GROWTH_BOUND_MIB,
 } from "../helpers/budget.js";
 import {
   deviceImage,
@@ -95,13 +95,7 @@ describe.each(FUZZED_PLUGINS.map((p) => [p.name, p] as const))("%s device images
               }
             });
             const ms = performance.now() - t0;
-            expect(ms, `${m.label}: took ${ms.toFixed(0)} ms`).toBeLessThan(INPUT_TIME_BOUND_MS);
-            expect(largest, `${m.label}: allocated ${largest} bytes at once`).toBeLessThanOrEqual(
-              ALLOCATION_BOUND,
-            );
-            expect(rssGrowth, `${m.label}: RSS grew ${rssGrowth} bytes`).toBeLessThanOrEqual(
-              RSS_GROWTH_BOUND_MIB * 2 ** 20,
-            );
+            expectWithinBudget(m.label, { ms, largest, rssGrowth }, ALLOCATION_BOUND);
             stats.record({
               ms,
               allocation: largest,
@@ -109,16 +103,13 @@ describe.each(FUZZED_PLUGINS.map((p) => [p.name, p] as const))("%s device images
               label: m.label,
               ...(refusal ? { refusal } : {}),
             });
-            if (stats.inputs % 200 === 0) {
-              stats.retainedGrowthMiB = Math.max(stats.retainedGrowthMiB, retainedMiB() - start);
-              expect(stats.retainedGrowthMiB).toBeLessThan(RETAINED_BOUND_MIB);
-            }
+            if (stats.inputs % 200 === 0)
+              stats.checkRetained(retainedMiB() - start, RETAINED_BOUND_MIB);
           },
         ),
         { numRuns: fuzzRuns(60, 1), seed: stats.seed, timeout: INPUT_TIME_BOUND_MS * 2 },
       ),
     );
-    stats.retainedGrowthMiB = Math.max(stats.retainedGrowthMiB, retainedMiB() - start);
-    expect(stats.retainedGrowthMiB).toBeLessThan(RETAINED_BOUND_MIB);
+    stats.checkRetained(retainedMiB() - start, RETAINED_BOUND_MIB);
   });
 });

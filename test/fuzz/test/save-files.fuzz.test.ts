@@ -7,12 +7,12 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { measureAllocations, retainedMiB } from "../helpers/allocation-probe.js";
 import {
+  expectWithinBudget,
   FuzzStats,
   fuzzRuns,
   fuzzSeed,
   INPUT_TIME_BOUND_MS,
   RESTORE_BUDGET_MIB,
-  RSS_GROWTH_BOUND_MIB,
 } from "../helpers/budget.js";
 import { runInProcess } from "../helpers/cli-run.js";
 import { baseSaveFiles, scratch } from "../helpers/save-files.js";
@@ -43,13 +43,7 @@ async function outcome(
     }
   });
   const ms = performance.now() - t0;
-  expect(ms, `${args[0]} ${label}: took ${ms.toFixed(0)} ms`).toBeLessThan(INPUT_TIME_BOUND_MS);
-  expect(largest, `${args[0]} ${label}: allocated ${largest} bytes at once`).toBeLessThanOrEqual(
-    bound,
-  );
-  expect(rssGrowth, `${args[0]} ${label}: RSS grew ${rssGrowth} bytes`).toBeLessThanOrEqual(
-    RSS_GROWTH_BOUND_MIB * 2 ** 20,
-  );
+  expectWithinBudget(`${args[0]} ${label}`, { ms, largest, rssGrowth }, bound);
   return { refusal, ms, largest, rssGrowth };
 }
 
@@ -129,23 +123,14 @@ describe("mdevkit inspect and restore on mutated save files", () => {
             throw new Error(
               `restore ran a VM from a file inspect refuses (${i.refusal}): ${m.label}`,
             );
-          if (restoreStats.inputs % 100 === 0) {
-            restoreStats.retainedGrowthMiB = Math.max(
-              restoreStats.retainedGrowthMiB,
-              retainedMiB() - start,
-            );
-            expect(restoreStats.retainedGrowthMiB).toBeLessThan(RETAINED_BOUND_MIB);
-          }
+          if (restoreStats.inputs % 100 === 0)
+            restoreStats.checkRetained(retainedMiB() - start, RETAINED_BOUND_MIB);
         }),
         { numRuns: fuzzRuns(20, 0.2), seed: inspectStats.seed, timeout: INPUT_TIME_BOUND_MS * 3 },
       ),
     );
-    restoreStats.retainedGrowthMiB = Math.max(
-      restoreStats.retainedGrowthMiB,
-      retainedMiB() - start,
-    );
+    restoreStats.checkRetained(retainedMiB() - start, RETAINED_BOUND_MIB);
     inspectStats.retainedGrowthMiB = restoreStats.retainedGrowthMiB;
-    expect(restoreStats.retainedGrowthMiB).toBeLessThan(RETAINED_BOUND_MIB);
     // Every VM a restore built was destroyed: no worker, timer or file handle left behind.
     await new Promise((r) => setTimeout(r, 200));
     expect(process.getActiveResourcesInfo().length).toBeLessThanOrEqual(handles + 2);
