@@ -50,9 +50,8 @@ export class RamSender {
     const pagesPerSegment = this.memory.segmentSize / PAGE_SIZE;
     const before = this.encoder.stats;
     const table = this.table;
-    // Complete for `dirty`: it came from the CPU log, whose pages the guest folds into its
-    // populated map as it hands them over, and from device reports of DMA writes, which
-    // mark populated as they store.
+    // Every writer marks a page populated before it stores (GuestMemory's contract), so a
+    // page whose bit is clear is still zero and is sent as a marker without being read.
     const populated = this.memory.populated;
     let lastDataPages = 0;
     const onRun = (start: number, count: number, kinds: Uint8Array, crcs: Uint32Array): void => {
