@@ -107,6 +107,15 @@ describe("errors", () => {
     });
   });
 
+  it.each(["--handshake-timeout", "--idle-timeout"])(
+    "listen %s 0 is refused before listening, naming the flag",
+    async (flag) => {
+      const run = await mdevkit(["listen", flag, "0", "--once"]);
+      expect(run.code, run.stderr).toBe(1);
+      expect(lines(run.stderr)).toEqual([`mdevkit: EINVAL: ${flag} must be at least 1 ms`]);
+    },
+  );
+
   it("an unreadable VM config is refused naming the file", async () => {
     const run = await mdevkit([
       "migrate",

@@ -52,8 +52,11 @@ export interface ListenOptions extends TlsFlags {
 export async function listenCommand(options: ListenOptions): Promise<void> {
   checkListenExposure(options.on, options.insecureBind);
   const maxMemoryMiB = memoryBudget(options);
-  if (options.handshakeTimeout < 1) {
-    throw new MdevError("EINVAL", "--handshake-timeout must be at least 1 ms");
+  for (const [flag, ms] of [
+    ["--handshake-timeout", options.handshakeTimeout],
+    ["--idle-timeout", options.idleTimeout],
+  ] as const) {
+    if (ms < 1) throw new MdevError("EINVAL", `${flag} must be at least 1 ms`);
   }
   const host = await makeHost("target", options.plugin);
   const listener = await channelsOf(host).listen(options.on, channelOptions(options, options.on));
