@@ -5,6 +5,7 @@ import { driveTransition } from "../fsm/drive-transition.js";
 import { MigFlags } from "../fsm/mig-flags.js";
 import { MigState } from "../fsm/mig-state.js";
 import { PAGE_SIZE } from "../memory/page.js";
+import { copyBytes } from "../memory/shared-copy.js";
 import { isDataPage } from "../stream/ram-run.js";
 import type { DeviceLoadTime, EndBody, RamPagesBody, StreamRecord } from "../stream/records.js";
 import type { SimulatedVm, VmDevice } from "../vm/simulated-vm.js";
@@ -139,9 +140,10 @@ export class ReceivingState {
       )
         n++;
       if (!inSink)
-        memory
-          .view(pfn * PAGE_SIZE, n * PAGE_SIZE)
-          .set(record.data.subarray(at, at + n * PAGE_SIZE));
+        copyBytes(
+          memory.view(pfn * PAGE_SIZE, n * PAGE_SIZE),
+          record.data.subarray(at, at + n * PAGE_SIZE),
+        );
       written.fill(1, pfn, pfn + n);
       at += n * PAGE_SIZE;
       i += n;

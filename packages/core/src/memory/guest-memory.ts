@@ -10,6 +10,7 @@ import {
   parseGuestMemoryLayout,
 } from "./guest-memory-layout.js";
 import { checkInteger, hex, isPowerOfTwo, PAGE_SHIFT, PAGE_SIZE } from "./page.js";
+import { copyBytes } from "./shared-copy.js";
 import { isZeroWords } from "./zero-page.js";
 
 /** Options for {@link GuestMemory.create}. */
@@ -227,7 +228,7 @@ export class GuestMemory {
   writePage(pfn: number, data: Uint8Array): void {
     if (data.length !== PAGE_SIZE)
       throw new MdevError("EINVAL", `page data has ${data.length} bytes, ${PAGE_SIZE} expected`);
-    this.pageView(pfn).set(data);
+    copyBytes(this.pageView(pfn), data);
     Atomics.or(this.dirtyLog.words, word32Of(pfn), 1 << (pfn & 31));
   }
 
@@ -236,7 +237,7 @@ export class GuestMemory {
     this.#checkRange(gpa, length);
     const out = new Uint8Array(length);
     this.#forEachChunk(gpa, length, (bytes, offset, done, n) =>
-      out.set(bytes.subarray(offset, offset + n), done),
+      copyBytes(out.subarray(done, done + n), bytes.subarray(offset, offset + n)),
     );
     return out;
   }
@@ -255,7 +256,7 @@ export class GuestMemory {
     this.#checkRange(gpa, data.length);
     if (data.length > 0) this.#markPopulated(gpa, data.length);
     this.#forEachChunk(gpa, data.length, (bytes, offset, done, n) =>
-      bytes.set(data.subarray(done, done + n), offset),
+      copyBytes(bytes.subarray(offset, offset + n), data.subarray(done, done + n)),
     );
   }
 

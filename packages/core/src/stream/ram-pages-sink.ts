@@ -1,5 +1,6 @@
 import { crc32c } from "@node-rs/crc32";
 import { StreamError } from "../errors/stream-error.js";
+import { copyBytes } from "../memory/shared-copy.js";
 import { crc32cExtendPages } from "./crc32c-combine.js";
 import { PAGE_SIZE } from "./format.js";
 import type { StreamedPayload } from "./frame-reader.js";
@@ -122,7 +123,7 @@ class RamPagesWriter implements StreamedPayload {
         pages++;
       const take = Math.min(bytes.byteLength - pos, pages * PAGE_SIZE - within);
       const dest = this.#sink.view(gpa, take);
-      dest.set(bytes.subarray(pos, pos + take));
+      copyBytes(dest, bytes.subarray(pos, pos + take));
       pos += take;
       const before = this.#received;
       this.#received += take;
