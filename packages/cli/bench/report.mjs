@@ -648,8 +648,9 @@ function analyse(res) {
             ms(p.run.result.downtime.endToLoadedMs),
             `${ms(loads(p).reduce((a, b) => a + b, 0))} / ${ms(Math.max(...loads(p)))}`,
             ms(p.run.result.totalTimeMs),
+            (p.downtimesMs ?? [p.run.result.downtimeMs]).map(ms).join(", "),
           ]
-        : [String(p.count), `failed: ${reason(p.run.error)}`, "", "", "", "", ""],
+        : [String(p.count), `failed: ${reason(p.run.error)}`, "", "", "", "", "", ""],
     );
     const first = pts[0];
     const last = pts.at(-1);
@@ -665,7 +666,7 @@ function analyse(res) {
     out.sections.push({
       id: "devices",
       title: `Scaling with the device count (${mib(s.mib)}, idle vCPU)`,
-      text: "`migrate --downtime-limit 30s` (a cost series). Devices cycle through a sriov-nic VF, an accel VF and an mtty, each NIC and accelerator with its own guest region; the vCPU is idle, so the downtime is the devices' part plus a small final pass. Target load is the per-device load times the target reports in LOADED: their sum against the longest (equal when they load one after another, the longest alone when in parallel).",
+      text: `\`migrate --downtime-limit 30s\` (a cost series). Devices cycle through a sriov-nic VF, an accel VF and an mtty, each NIC and accelerator with its own guest region; the vCPU is idle, so the downtime is the devices' part plus a small final pass. ${(s.runs ?? 1) > 1 ? `Each row is the run with the median downtime of ${s.runs} (all runs' downtimes in the last column): one run's downtime swings more than the device count moves it. ` : ""}Target load is the per-device load times the target reports in LOADED: their sum against the longest (equal when they load one after another, the longest alone when in parallel).`,
       tables: [
         table(
           [
@@ -676,6 +677,7 @@ function analyse(res) {
             "target verify + load",
             "device load: sum / longest",
             "total",
+            "downtime of each run",
           ],
           rows,
         ),

@@ -52,7 +52,7 @@ const PLAN = smoke
       dirtying: { mib: 128, runs: 1 },
       ram: [128, 256],
       dirtyRate: { mib: 128, linkMBps: 125, shares: [0, 2] },
-      devices: { mib: 256, counts: [1, 3] },
+      devices: { mib: 256, counts: [1, 3], runs: 1 },
       dirtyLog: [512],
     }
   : quick
@@ -62,7 +62,7 @@ const PLAN = smoke
         dirtying: { mib: 512, runs: 2 },
         ram: [256, 512, 1024],
         dirtyRate: { mib: 256, linkMBps: 125, shares: [0, 0.5, 2] },
-        devices: { mib: 256, counts: [1, 4] },
+        devices: { mib: 256, counts: [1, 4], runs: 1 },
         dirtyLog: [512, 2048, 8192],
       }
     : {
@@ -71,7 +71,7 @@ const PLAN = smoke
         dirtying: { mib: 2048, runs: 5 },
         ram: [512, 1024, 2048, 4096, 8192],
         dirtyRate: { mib: 512, linkMBps: 125, shares: [0, 0.25, 0.5, 1, 2] },
-        devices: { mib: 256, counts: [1, 2, 4, 8] },
+        devices: { mib: 256, counts: [1, 2, 4, 8], runs: 5 },
         dirtyLog: [512, 1024, 2048, 4096, 8192],
       };
 
@@ -123,6 +123,19 @@ async function mdevkit(label, config, opts) {
       : `${label}: FAILED — ${r.error}`,
   );
   return r;
+}
+
+/** The verified run with the median downtime (the first failure when any run failed). */
+function medianRun(runs) {
+  const failed = runs.find((r) => !r.ok);
+  if (failed) return failed;
+  const sorted = [...runs].sort((a, b) => a.result.downtimeMs - b.result.downtimeMs);
+  return sorted[(sorted.length - 1) >> 1];
+}
+
+/** Every verified run's downtime, ms, in run order. */
+function downtimes(runs) {
+  return runs.filter((r) => r.ok).map((r) => r.result.downtimeMs);
 }
 
 async function bare(label, bytes) {
@@ -272,17 +285,21 @@ if (wanted("ram")) {
 
 // 4b. Scaling with the device count.
 if (wanted("devices")) {
-  const { mib, counts } = PLAN.devices;
-  const section = { mib, migrateArgs: COST_ONLY, points: [] };
+  const { mib, counts, runs } = PLAN.devices;
+  const section = { mib, runs, migrateArgs: COST_ONLY, points: [] };
   results.devices = section;
   for (const count of counts) {
-    section.points.push({
-      count,
-      run: await mdevkit(`${count} devices`, deviceCountVm(mib, count), {
-        warmupMs: 500,
-        migrateArgs: COST_ONLY,
-      }),
-    });
+    // A single run's downtime swings ±50 % here (scheduling on two shared cores), more
+    // than the device count moves it: each point is the run with the median downtime.
+    const all = [];
+    for (let i = 0; i < runs; i++)
+      all.push(
+        await mdevkit(`${count} devices, run ${i + 1}`, deviceCountVm(mib, count), {
+          warmupMs: 500,
+          migrateArgs: COST_ONLY,
+        }),
+      );
+    section.points.push({ count, run: medianRun(all), downtimesMs: downtimes(all) });
     checkpoint();
   }
 }

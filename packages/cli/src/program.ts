@@ -17,7 +17,13 @@ import { migrateCommand } from "./commands/migrate.js";
 import { type NewPluginOptions, newPluginCommand } from "./commands/new-plugin.js";
 import { restoreCommand } from "./commands/restore.js";
 import { saveCommand } from "./commands/save.js";
-import { parseBandwidth, parseCount, parseDuration, parseMemoryMiB } from "./units.js";
+import {
+  parseBandwidth,
+  parseCount,
+  parseCountOrZero,
+  parseDuration,
+  parseMemoryMiB,
+} from "./units.js";
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
@@ -51,6 +57,12 @@ function migrationOptions(cmd: Command): Command {
       0,
     )
     .option("--max-iterations <n>", "precopy iterations before giving up", arg(parseCount), 30)
+    .option(
+      "--settle-passes <n>",
+      "extra passes once the rest fits --downtime-limit, while each halves it (0: switch over at once, like QEMU)",
+      arg(parseCountOrZero),
+      3,
+    )
     .option("--auto-converge", "throttle vCPUs when precopy does not converge", false)
     .option("--no-switchover-ack", "do not wait for the target to load initial device data")
     .option("--no-p2p", "skip the RUNNING_P2P phase for multi-device VMs")
@@ -217,6 +229,7 @@ export function buildProgram(): Command {
         downtimeLimitMs: o.downtimeLimit,
         maxBandwidth: o.maxBandwidth,
         maxIterations: o.maxIterations,
+        settlePasses: o.settlePasses,
         autoConverge: o.autoConverge,
         switchoverAck: o.switchoverAck,
         p2p: o.p2p,

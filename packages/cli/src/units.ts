@@ -40,6 +40,13 @@ export function parseCount(text: string): number {
   return n;
 }
 
+/** Parses a whole number that may be 0 (a count of optional extras). */
+export function parseCountOrZero(text: string): number {
+  const n = /^\s*[0-9]+\s*$/.test(text) ? Number(text) : Number.NaN;
+  if (!Number.isSafeInteger(n)) throw new MdevError("EINVAL", `"${text}" is not a whole number`);
+  return n;
+}
+
 /** Parses a guest RAM size in MiB within what a VM config allows. */
 export function parseMemoryMiB(text: string): number {
   const mib = parseCount(text);

@@ -1,6 +1,12 @@
 import { MdevError } from "@mdevkit/core";
 import { describe, expect, it } from "vitest";
-import { parseBandwidth, parseCount, parseDuration, parseMemoryMiB } from "../src/units.js";
+import {
+  parseBandwidth,
+  parseCount,
+  parseCountOrZero,
+  parseDuration,
+  parseMemoryMiB,
+} from "../src/units.js";
 
 describe("parseBandwidth", () => {
   it.each([
@@ -62,6 +68,18 @@ describe("parseCount", () => {
 
   it.each(["0", "-3", "1.5", "abc", "", "9007199254740993"])("refuses %j", (text) => {
     expect(() => parseCount(text)).toThrow(/is not a positive whole number/);
+  });
+});
+
+describe("parseCountOrZero", () => {
+  it("accepts 0 and positive whole numbers", () => {
+    expect(parseCountOrZero("0")).toBe(0);
+    expect(parseCountOrZero(" 00 ")).toBe(0);
+    expect(parseCountOrZero("3")).toBe(3);
+  });
+
+  it.each(["-1", "1.5", "abc", ""])("refuses %j", (text) => {
+    expect(() => parseCountOrZero(text)).toThrow(/is not a whole number/);
   });
 });
 
