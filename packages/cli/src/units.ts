@@ -32,18 +32,23 @@ export function parseDuration(text: string): number {
   return ms;
 }
 
+/** `text` as a whole number in decimal digits (no `0x40`, `1e3` or `+5`), else NaN. */
+function wholeNumber(text: string): number {
+  const n = /^\s*[0-9]+\s*$/.test(text) ? Number(text) : Number.NaN;
+  return Number.isSafeInteger(n) ? n : Number.NaN;
+}
+
 /** Parses a positive whole number in decimal digits (no `0x40`, `1e3` or `+5`). */
 export function parseCount(text: string): number {
-  const n = /^\s*[0-9]+\s*$/.test(text) ? Number(text) : Number.NaN;
-  if (!Number.isSafeInteger(n) || n <= 0)
-    throw new MdevError("EINVAL", `"${text}" is not a positive whole number`);
+  const n = wholeNumber(text);
+  if (!(n > 0)) throw new MdevError("EINVAL", `"${text}" is not a positive whole number`);
   return n;
 }
 
 /** Parses a whole number that may be 0 (a count of optional extras). */
 export function parseCountOrZero(text: string): number {
-  const n = /^\s*[0-9]+\s*$/.test(text) ? Number(text) : Number.NaN;
-  if (!Number.isSafeInteger(n)) throw new MdevError("EINVAL", `"${text}" is not a whole number`);
+  const n = wholeNumber(text);
+  if (Number.isNaN(n)) throw new MdevError("EINVAL", `"${text}" is not a whole number`);
   return n;
 }
 
