@@ -39,6 +39,17 @@ function mdevkit(args: readonly string[]): Promise<Run> {
 /** Lines of `text` that are not empty. */
 const lines = (text: string): string[] => text.split("\n").filter((l) => l !== "");
 
+/** A 16 MiB VM migrated at once to a port where nothing listens: the connect fails. */
+const MIGRATE_TO_NOTHING = [
+  "migrate",
+  "--to",
+  "tcp://127.0.0.1:1",
+  "--memory",
+  "16",
+  "--warmup",
+  "0",
+] as const;
+
 describe("mdevkit schema", () => {
   it("prints the JSON Schema of VM config files", async () => {
     const run = await mdevkit(["schema"]);
@@ -65,15 +76,7 @@ describe("mdevkit schema", () => {
 
 describe("errors", () => {
   it("a migration with nothing listening: exit 1 and one `mdevkit: ...` line", async () => {
-    const run = await mdevkit([
-      "migrate",
-      "--to",
-      "tcp://127.0.0.1:1",
-      "--memory",
-      "16",
-      "--warmup",
-      "0",
-    ]);
+    const run = await mdevkit(MIGRATE_TO_NOTHING);
     expect(run.code, run.stderr).toBe(1);
     expect(lines(run.stderr), run.stderr).toHaveLength(1);
     expect(run.stderr).toMatch(/^mdevkit: E[A-Z]+: .*127\.0\.0\.1:1/);
@@ -83,15 +86,9 @@ describe("errors", () => {
 
   it("with --events, a failed --retry-to attempt is an error line too, marked as the retry", async () => {
     const run = await mdevkit([
-      "migrate",
-      "--to",
-      "tcp://127.0.0.1:1",
+      ...MIGRATE_TO_NOTHING,
       "--retry-to",
       "tcp://127.0.0.1:2",
-      "--memory",
-      "16",
-      "--warmup",
-      "0",
       "--events",
     ]);
     expect(run.code, run.stderr).toBe(1);
@@ -137,16 +134,7 @@ describe("errors", () => {
   });
 
   it("--verbose adds the stack trace", async () => {
-    const run = await mdevkit([
-      "--verbose",
-      "migrate",
-      "--to",
-      "tcp://127.0.0.1:1",
-      "--memory",
-      "16",
-      "--warmup",
-      "0",
-    ]);
+    const run = await mdevkit(["--verbose", ...MIGRATE_TO_NOTHING]);
     expect(run.code, run.stderr).toBe(1);
     expect(lines(run.stderr)[0]).toMatch(/^mdevkit: /);
     expect(run.stderr).toMatch(/\n\s+at /);
