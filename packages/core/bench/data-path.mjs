@@ -7,10 +7,14 @@ import { resolve } from "node:path";
 //           vCPUs run), into a channel that keeps the frames;
 //   target: StreamDecoder over those bytes in 64 KiB chunks cut anywhere (as socket reads),
 //           with the RAM sink when the build has one, applying pages into a second guest.
-// Usage: node packages/core/bench/data-path.mjs [MiB=512] [distDir=../dist]
+// With a dirty share below 1, the pass sends only that share of pages, picked at random:
+// a later precopy pass or the final one, whose records hold a page or two each, so the
+// figures per record show what framing and decoding a record costs beyond its pages.
+// Usage: node packages/core/bench/data-path.mjs [MiB=512] [distDir=../dist] [dirtyShare=1]
 import { pathToFileURL } from "node:url";
 
 const mib = Number(process.argv[2] ?? 512);
+const dirtyShare = Number(process.argv[4] ?? 1);
 const dist = resolve(process.argv[3] ?? new URL("../dist", import.meta.url).pathname);
 const load = (p) => import(pathToFileURL(`${dist}/${p}`).href);
 const { GuestMemory, DirtyBitmap } = await load("memory/index.js");
@@ -106,7 +110,16 @@ const cpu = async (f) => {
 const encoder = new StreamEncoder();
 for (const f of encoder.start({ config: new TextEncoder().encode("{}"), devices: [] })) receive(f);
 const dirty = new DirtyBitmap(pages);
-dirty.setAll();
+if (dirtyShare >= 1) dirty.setAll();
+else {
+  let r = 0x9e3779b9;
+  for (let p = 0; p < pages; p++) {
+    r ^= r << 13;
+    r ^= r >>> 17;
+    r ^= r << 5;
+    if ((r >>> 0) / 2 ** 32 < dirtyShare) dirty.set(p);
+  }
+}
 const table = new PageDigestTable(pages);
 const sender = new RamSender(src, encoder, channel, table, 4 * 2 ** 20);
 // The source's share: everything but the target's decode and the bench's chunk copies
@@ -127,5 +140,9 @@ console.log(
     chunkCopyCpuMs: Math.round(copyCpu),
     sourceGBps: +(gb / (sourceCpu / 1000)).toFixed(2),
     targetGBps: +(gb / (targetCpu / 1000)).toFixed(2),
+    dirtyPages: dirty.count(),
+    records: encoder.stats.records,
+    sourceUsPerRecord: +((sourceCpu * 1000) / encoder.stats.records).toFixed(2),
+    targetUsPerRecord: +((targetCpu * 1000) / encoder.stats.records).toFixed(2),
   }),
 );

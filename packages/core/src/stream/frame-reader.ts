@@ -68,6 +68,9 @@ interface PendingFrame {
 /** What the reader is collecting: the stream header, a frame header, a payload or a trailer. */
 type ReadState = "header" | "frame-head" | "probe" | "payload" | "streamed" | "trailer";
 
+/** The payload of a streamed frame, whose bytes went to the probe's writer. */
+const NO_PAYLOAD = new Uint8Array(0);
+
 /** Initial bytes of a payload a probe asks for before it knows more. */
 const FIRST_PROBE = 16;
 
@@ -271,13 +274,21 @@ export class FrameReader {
   #complete(p: PendingFrame, payload: Uint8Array): RawFrame {
     const headCrc = crc32c(this.#frameHead);
     const expected = this.#trailerView.getUint32(0, true);
-    const base = { type: p.type, seq: p.seq, offset: p.offset };
+    // Frames are built as literals, never by spreading: on Node 20, spreading an object and
+    // adding properties costs about 3 µs, more than the rest of a small record's decoding.
     if (this.#streamed !== undefined) {
       const streamed = this.#streamed.finish(headCrc, expected);
       this.#streamed = undefined;
-      return { ...base, payload: new Uint8Array(0), streamed };
+      return { type: p.type, seq: p.seq, offset: p.offset, payload: NO_PAYLOAD, streamed };
     }
-    if (this.#deferCrc(p.type)) return { ...base, payload, deferredCrc: { headCrc, expected } };
+    if (this.#deferCrc(p.type))
+      return {
+        type: p.type,
+        seq: p.seq,
+        offset: p.offset,
+        payload,
+        deferredCrc: { headCrc, expected },
+      };
     if (crc32c(payload as Buffer, headCrc) !== expected) {
       throw new StreamError(
         "EBADMSG",
@@ -287,7 +298,7 @@ export class FrameReader {
         "record CRC32C mismatch",
       );
     }
-    return { ...base, payload };
+    return { type: p.type, seq: p.seq, offset: p.offset, payload };
   }
 
   /** Copies from `chunk[pos..]` into `dest` until it is full; returns the new position. */

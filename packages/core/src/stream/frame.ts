@@ -22,7 +22,7 @@ export function frameWhole(
   writeFrameHeader(b, type, seq, payloadLength);
   fill(b);
   const crc = crc32c(b.bytes.subarray(0, total - FRAME_TRAILER_LENGTH));
-  new DataView(b.bytes.buffer).setUint32(total - FRAME_TRAILER_LENGTH, crc, true);
+  b.u32At(total - FRAME_TRAILER_LENGTH, crc);
   return b.bytes;
 }
 
@@ -50,11 +50,10 @@ export function frameWithBulk(
   // (RAM pages: their per-page CRCs), instead of hashing the bytes a second time.
   if (bulkCrc) crc = bulkCrc(crc);
   else for (const v of bulk) crc = crc32c(v, crc);
-  const trailer = new Uint8Array(FRAME_TRAILER_LENGTH);
-  new DataView(trailer.buffer).setUint32(0, crc, true);
+  const trailer = new ByteBuilder(FRAME_TRAILER_LENGTH).u32(crc);
   const frames: Uint8Array[] = [head.bytes];
   for (const v of bulk) if (v.byteLength > 0) frames.push(v);
-  frames.push(trailer);
+  frames.push(trailer.bytes);
   return frames;
 }
 

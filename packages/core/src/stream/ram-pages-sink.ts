@@ -63,6 +63,9 @@ export function probeRamPages(
   );
 }
 
+/** `data` of a record whose pages went straight into guest memory. */
+const NO_DATA = new Uint8Array(0);
+
 /**
  * Writes a RAM_PAGES run's data pages into guest memory as the payload arrives, hashing
  * each page once it is whole (from guest memory, while it is still in cache), and checks
@@ -150,7 +153,7 @@ class RamPagesWriter implements StreamedPayload {
       startPage: this.#startPage,
       count: this.#count,
       kinds: this.#kinds,
-      data: new Uint8Array(0),
+      data: NO_DATA,
       pageCrcs: this.#crcs,
       inSink: true,
     };

@@ -156,7 +156,7 @@ export class ReturnPathDecoder {
         const c = new ByteCursor(frame.payload, name, frame.offset + FRAME_HEADER_LENGTH);
         const msg = decodeReturnMessage(frame.type, c, this.#limits);
         this.#rules.accept(msg, frame.offset);
-        record = { ...msg, seq: frame.seq, offset: frame.offset };
+        record = Object.assign(msg, { seq: frame.seq, offset: frame.offset });
       } catch (err) {
         if (err instanceof StreamError) this.#frames.fail(err);
         throw err;

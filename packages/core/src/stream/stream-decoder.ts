@@ -148,7 +148,9 @@ export class StreamDecoder {
     if (frame.streamed !== undefined) {
       const body = frame.streamed;
       this.#rules.accept(body, frame.offset, body.pageCrcs?.length ?? 0);
-      return { ...body, seq: frame.seq, offset: frame.offset };
+      // Fresh objects of the decoder's own get their position added in place: spreading
+      // them into new ones costs microseconds a record on Node 20 (see FrameReader).
+      return Object.assign(body, { seq: frame.seq, offset: frame.offset });
     }
     const c = new ByteCursor(frame.payload, name, frame.offset + FRAME_HEADER_LENGTH);
     const meta = { seq: frame.seq, offset: frame.offset };
@@ -186,7 +188,7 @@ export class StreamDecoder {
           this.#guestPages,
         );
         dataPages = countDataPages(run.kinds);
-        body = pageCrcs ? { ...run, pageCrcs } : run;
+        body = pageCrcs ? Object.assign(run, { pageCrcs }) : run;
         break;
       }
       case RecordType.DEVICE_CONFIG:
@@ -214,7 +216,7 @@ export class StreamDecoder {
         body = decodeAbort(c, this.#limits);
     }
     this.#rules.accept(body, frame.offset, dataPages);
-    return { ...body, ...meta };
+    return Object.assign(body, meta);
   }
 
   #checkConfig(config: Uint8Array, offset: number): void {

@@ -33,11 +33,7 @@ export function encodeStreamHeader(
     throw new MdevError("EINVAL", "config digest must be 32 bytes");
   const b = new ByteBuilder(HEADER_LENGTH);
   b.raw(STREAM_MAGIC).u16(FORMAT_VERSION).u8(direction).u8(0).u32(PAGE_SIZE).raw(configDigest);
-  new DataView(b.bytes.buffer).setUint32(
-    HEADER_LENGTH - 4,
-    crc32c(b.bytes.subarray(0, HEADER_LENGTH - 4)),
-    true,
-  );
+  b.u32At(HEADER_LENGTH - 4, crc32c(b.bytes.subarray(0, HEADER_LENGTH - 4)));
   return b.bytes;
 }
 
