@@ -162,7 +162,22 @@ export class Ggtt {
   restore(virtual: Uint32Array, partial: ReadonlyMap<number, number>): void {
     this.clear();
     this.virtual.set(virtual);
-    for (let i = 0; i < this.entries; i++) this.#mapHost(i);
+    // One pass over the raw PTEs, then one batch of mappings: this runs once per process on
+    // a target, so in cold code, over every entry of the partition.
+    const v = this.virtual;
+    const mapped: number[] = [];
+    const gfns: number[] = [];
+    for (let i = 0; i < this.entries; i++) {
+      const lo = v[2 * i] as number;
+      if ((lo & PTE_PRESENT) === 0) continue;
+      const gfn = gfnOfPte(lo, v[2 * i + 1] as number);
+      // A frame outside guest RAM cannot be mapped: its host PTE stays the scratch page.
+      if (gfn >= this.#guestPages) continue;
+      mapped.push(i);
+      gfns.push(gfn);
+    }
+    const dma = this.#host.mapMany(gfns);
+    for (let k = 0; k < mapped.length; k++) this.host[mapped[k] as number] = dma[k] as number;
     for (const [i, lo] of partial) this.partial.set(i, lo);
   }
 

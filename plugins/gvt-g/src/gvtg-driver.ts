@@ -107,7 +107,7 @@ export class GvtgDriver extends AbstractVendorDriver {
     // KVMGT pins every page it DMA-maps whatever the VMM tracks with; the IOMMU reports
     // the pins only when the VMM chose iommu-pinned tracking.
     const pins: PinPort | undefined = pinner && {
-      pin: (gfn) => pinner.pin(gfn * 4096, 1),
+      pin: (gfn, count) => pinner.pin(gfn * 4096, count),
       unpin: (gfn) => pinner.unpin(gfn * 4096, 1),
     };
     const profile = options.profile;

@@ -8,7 +8,7 @@
  * what makes a stream that carries one of them detectably wrong.
  */
 import { randomBytes } from "node:crypto";
-import { MdevError } from "@mdevkit/core";
+import { MdevError, PIN_PAGES_MAX_ENTRIES } from "@mdevkit/core";
 
 /** Host page size. */
 const PAGE = 4096;
@@ -28,7 +28,8 @@ interface DmaEntry {
 
 /** Callbacks into the host IOMMU for pinned-page tracking (absent for vendor-bitmap). */
 export interface PinPort {
-  pin(gfn: number): void;
+  /** Pins the `count` guest frames from `gfn` on. */
+  pin(gfn: number, count: number): void;
   unpin(gfn: number): void;
 }
 
@@ -72,7 +73,42 @@ export class HostSpace {
       hit.refs++;
       return hit.dmaAddr;
     }
-    this.#pins?.pin(gfn);
+    this.#pins?.pin(gfn, 1);
+    return this.#insert(gfn);
+  }
+
+  /**
+   * {@link map} for many frames at once (a restore re-emulating a whole GGTT): the frames
+   * mapped for the first time are pinned in runs of adjacent frames, one call a run, where
+   * a call per frame made the vGPU's load most of a seed-VM downtime (runs are cut at the
+   * kernel's `vfio_pin_pages` limit). Returns each frame's
+   * DMA address, in the order of `gfns`.
+   */
+  mapMany(gfns: readonly number[]): number[] {
+    if (this.#pins !== undefined) {
+      const fresh = [...new Set(gfns.filter((g) => !this.#byGfn.has(g)))].sort((a, b) => a - b);
+      for (let k = 0; k < fresh.length; ) {
+        let n = 1;
+        while (
+          n < PIN_PAGES_MAX_ENTRIES &&
+          k + n < fresh.length &&
+          fresh[k + n] === (fresh[k] as number) + n
+        )
+          n++;
+        this.#pins.pin(fresh[k] as number, n);
+        k += n;
+      }
+    }
+    return gfns.map((gfn) => {
+      const hit = this.#byGfn.get(gfn);
+      if (hit === undefined) return this.#insert(gfn);
+      hit.refs++;
+      return hit.dmaAddr;
+    });
+  }
+
+  /** A new mapping of `gfn` (already pinned), with one reference. */
+  #insert(gfn: number): number {
     const dmaAddr = (this.#dmaBasePfn + this.#nextDmaPfn++) * PAGE;
     this.#byGfn.set(gfn, { dmaAddr, refs: 1 });
     this.#gfnByDmaPfn.set(dmaAddr / PAGE, gfn);
