@@ -58,6 +58,8 @@ export function detachStack(err: unknown): void {
 export class PeerDeadline {
   readonly #channel: TargetChannel;
   #timer: NodeJS.Timeout | undefined;
+  #armedMs = 0;
+  #armedWhat = "";
   #expired: MdevError | undefined;
 
   constructor(channel: TargetChannel) {
@@ -66,6 +68,14 @@ export class PeerDeadline {
 
   /** (Re)starts the deadline: `ms` from now; `what` names what did not come in time. */
   arm(ms: number, what: string): void {
+    // The receive-idle deadline is re-armed for every socket read: restarting the running
+    // timer in place spares the bulk pass a fresh Timeout (and its garbage) per read.
+    if (this.#timer !== undefined && this.#armedMs === ms && this.#armedWhat === what) {
+      this.#timer.refresh();
+      return;
+    }
+    this.#armedMs = ms;
+    this.#armedWhat = what;
     clearTimeout(this.#timer);
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
