@@ -78,11 +78,10 @@ export class HostSpace {
   }
 
   /**
-   * {@link map} for many frames at once (a restore re-emulating a whole GGTT): the frames
-   * mapped for the first time are pinned in runs of adjacent frames, one call a run, where
-   * a call per frame made the vGPU's load most of a seed-VM downtime (runs are cut at the
-   * kernel's `vfio_pin_pages` limit). Returns each frame's
-   * DMA address, in the order of `gfns`.
+   * {@link map} for many frames at once (a restore re-emulating a whole GGTT, inside the
+   * downtime): the frames mapped for the first time are pinned in runs of adjacent frames,
+   * one call through pinner and IOMMU a run instead of one a frame (runs are cut at the
+   * kernel's `vfio_pin_pages` limit). Returns each frame's DMA address, in `gfns` order.
    */
   mapMany(gfns: readonly number[]): number[] {
     if (this.#pins !== undefined) {
