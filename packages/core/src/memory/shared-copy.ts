@@ -21,13 +21,13 @@ export function copyBytes(dest: Uint8Array, src: Uint8Array): void {
   const length = src.byteLength;
   if (dest.byteLength !== length)
     throw new RangeError(`copy of ${length} bytes into ${dest.byteLength}`);
+  // The offsets first: asking a small on-heap array for its buffer moves it off-heap.
+  if (length < BOUNCE_THRESHOLD || (dest.byteOffset & 7) === (src.byteOffset & 7)) {
+    dest.set(src);
+    return;
+  }
   const destShared = isShared(dest);
-  const srcShared = isShared(src);
-  if (
-    length < BOUNCE_THRESHOLD ||
-    destShared === srcShared ||
-    (dest.byteOffset & 7) === (src.byteOffset & 7)
-  ) {
+  if (destShared === isShared(src)) {
     dest.set(src);
     return;
   }
