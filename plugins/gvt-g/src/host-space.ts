@@ -68,13 +68,8 @@ export class HostSpace {
 
   /** DMA-maps guest frame `gfn` (pinning it on first use); returns its host DMA address. */
   map(gfn: number): number {
-    const hit = this.#byGfn.get(gfn);
-    if (hit) {
-      hit.refs++;
-      return hit.dmaAddr;
-    }
-    this.#pins?.pin(gfn, 1);
-    return this.#insert(gfn);
+    if (!this.#byGfn.has(gfn)) this.#pins?.pin(gfn, 1);
+    return this.#reference(gfn);
   }
 
   /**
@@ -98,16 +93,16 @@ export class HostSpace {
         k += n;
       }
     }
-    return gfns.map((gfn) => {
-      const hit = this.#byGfn.get(gfn);
-      if (hit === undefined) return this.#insert(gfn);
-      hit.refs++;
-      return hit.dmaAddr;
-    });
+    return gfns.map((gfn) => this.#reference(gfn));
   }
 
-  /** A new mapping of `gfn` (already pinned), with one reference. */
-  #insert(gfn: number): number {
+  /** One more reference to `gfn`'s mapping, made (the frame already pinned) on first use. */
+  #reference(gfn: number): number {
+    const hit = this.#byGfn.get(gfn);
+    if (hit) {
+      hit.refs++;
+      return hit.dmaAddr;
+    }
     const dmaAddr = (this.#dmaBasePfn + this.#nextDmaPfn++) * PAGE;
     this.#byGfn.set(gfn, { dmaAddr, refs: 1 });
     this.#gfnByDmaPfn.set(dmaAddr / PAGE, gfn);
