@@ -26,18 +26,23 @@ const PAGE = 4096;
 const size = mib * 2 ** 20;
 const src = GuestMemory.create({ size });
 const pages = size / PAGE;
+/** A xorshift32 generator from `seed`: the same numbers on every run. */
+function xorshift(seed) {
+  let x = seed;
+  return () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return x;
+  };
+}
 // ¾ random data pages, ¼ zero pages, interleaved in blocks as a real guest's would be.
-let x = 0x12345678;
+const fill = xorshift(0x12345678);
 for (let p = 0; p < pages; p++) {
   if (p % 16 >= 12) continue;
   const v = src.pageView(p);
   const w = new Int32Array(v.buffer, v.byteOffset, 1024);
-  for (let i = 0; i < 1024; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    w[i] = x;
-  }
+  for (let i = 0; i < 1024; i++) w[i] = fill();
 }
 const dst = GuestMemory.create({ size });
 dst.prefault();
@@ -112,13 +117,8 @@ for (const f of encoder.start({ config: new TextEncoder().encode("{}"), devices:
 const dirty = new DirtyBitmap(pages);
 if (dirtyShare >= 1) dirty.setAll();
 else {
-  let r = 0x9e3779b9;
-  for (let p = 0; p < pages; p++) {
-    r ^= r << 13;
-    r ^= r >>> 17;
-    r ^= r << 5;
-    if ((r >>> 0) / 2 ** 32 < dirtyShare) dirty.set(p);
-  }
+  const pick = xorshift(0x9e3779b9);
+  for (let p = 0; p < pages; p++) if (pick() >>> 0 < dirtyShare * 2 ** 32) dirty.set(p);
 }
 const table = new PageDigestTable(pages);
 const sender = new RamSender(src, encoder, channel, table, 4 * 2 ** 20);
