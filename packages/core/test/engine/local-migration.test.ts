@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import {
   createHost,
   createMemoryChannelPair,
@@ -101,9 +101,16 @@ describe("rollback", () => {
     for (const d of vm.devices) expect(d.driver.getState()).toBe(MigState.RUNNING);
     const writes = vm.vcpuWrites;
     const counter = toy(vm).counter;
-    await new Promise((r) => setTimeout(r, 40));
-    expect(vm.vcpuWrites).toBeGreaterThan(writes);
-    expect(toy(vm).counter).toBeGreaterThan(counter);
+    // Running means progress: vCPU writes and device activity go on. How soon depends on
+    // when the loaded machine schedules the vCPU threads, so wait for it (bounded), not a
+    // fixed 40 ms that a busy CI core can spend elsewhere.
+    await vi.waitFor(
+      () => {
+        expect(vm.vcpuWrites).toBeGreaterThan(writes);
+        expect(toy(vm).counter).toBeGreaterThan(counter);
+      },
+      { timeout: 5000, interval: 20 },
+    );
   }
 
   it("a target without the plugin REJECTs; the source runs on and a second migration succeeds", async () => {
