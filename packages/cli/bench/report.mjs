@@ -464,6 +464,7 @@ function analyse(res) {
         ? [
             mib(p.mib),
             ms(p.run.result.totalTimeMs),
+            (p.totalsMs ?? [p.run.result.totalTimeMs]).map((t) => ms(t)).join(", "),
             ms(p.run.result.totalTimeMs / (p.mib / 1024)),
             ms(p.run.result.downtimeMs),
             gb(p.run.result.wireBytes),
@@ -482,8 +483,10 @@ function analyse(res) {
             "",
             "",
             "",
+            "",
           ],
     );
+    const runsPerSize = Math.max(...res.ram.map((p) => p.totalsMs?.length ?? 1));
     const big = pts.filter((p) => p.mib >= 1024);
     const worstRss = Math.max(
       ...big.flatMap((p) =>
@@ -507,12 +510,13 @@ function analyse(res) {
     out.sections.push({
       id: "ram",
       title: "Scaling with guest RAM",
-      text: `The RAM-static VM (1 idle vCPU, ¾ random pages) at each size, one verified run each, uncapped, \`--downtime-limit 30s\` (a cost series: see the side-by-side section). Peak RSS is VmHWM (× guest RAM in brackets); prefault is the target's \`--prealloc\` before it listens (not in the total). Line fit: total ≈ ${fit.slope.toFixed(0)} ms per GiB ${plusMs(fit.intercept)} (R² ${fit.r2.toFixed(3)}).`,
+      text: `The RAM-static VM (1 idle vCPU, ¾ random pages) at each size, ${runsPerSize > 1 ? `${runsPerSize} verified runs each, sizes taken round-robin; each row is the run with the median total (every run's total is listed)` : "one verified run each"}, uncapped, \`--downtime-limit 30s\` (a cost series: see the side-by-side section). Peak RSS is VmHWM (× guest RAM in brackets); prefault is the target's \`--prealloc\` before it listens (not in the total). Line fit: total ≈ ${fit.slope.toFixed(0)} ms per GiB ${plusMs(fit.intercept)} (R² ${fit.r2.toFixed(3)}).`,
       tables: [
         table(
           [
             "guest RAM",
             "total",
+            "every run",
             "per GiB",
             "downtime",
             "on the wire",

@@ -104,6 +104,24 @@ describe("the benchmark report", () => {
     expect(md).toContain("| 2 | failed: verification failed: ramSha256 |");
   });
 
+  it("fits the RAM line through each size's median run and lists every run's total", () => {
+    const dir = mkdtempSync(join(tmpdir(), "bench-report-"));
+    dirs.push(dir);
+    // Median runs on an exact line (1000 ms a GiB): R² 1 although one 4 GiB run was slow.
+    const ram = [1024, 2048, 4096].map((mib) => ({
+      mib,
+      run: run(mib, 10),
+      totalsMs: mib === 4096 ? [4096, 9000, 4000] : [mib, mib, mib],
+    }));
+    const { goals } = writeReport(dir, { ...results(), ram });
+    const linear = goals.find((g: string[]) => g[0]?.startsWith("Cost linear in RAM"));
+    expect(linear?.[1]).toContain("R² 1.000");
+    expect(linear?.[2]).toBe("**met**");
+    const md = readFileSync(join(dir, "benchmarks.md"), "utf8");
+    expect(md).toContain("3 verified runs each");
+    expect(md).toContain("| 4 GiB | 4096 ms | 4096 ms, 9000 ms, 4000 ms |");
+  });
+
   it("keeps the hand-written text above and below the generated block", () => {
     const dir = mkdtempSync(join(tmpdir(), "bench-report-"));
     dirs.push(dir);
