@@ -505,7 +505,7 @@ function analyse(res) {
     out.goals.push([
       "Peak RSS of each process ≤ guest RAM + 10 % (RAM series, ≥ 1 GiB)",
       // Three decimals: the verdict is exact, and 1.101× must not read as 1.10×.
-      `worst ${Number.isFinite(worstRss) ? `${worstRss.toFixed(3)}×` : "–"} of guest RAM`,
+      `worst ${ratio(worstRss, 3)} of guest RAM`,
       big.length ? met(worstRss <= 1.1) : "not measured",
     ]);
     out.sections.push({

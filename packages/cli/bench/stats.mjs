@@ -38,8 +38,8 @@ export const rate = (bps) =>
       ? `${(bps / 1e9).toFixed(2)} GB/s`
       : `${(bps / 1e6).toFixed(0)} MB/s`;
 
-/** "0.82×". */
-export const ratio = (v) => (Number.isFinite(v) ? `${v.toFixed(2)}×` : "–");
+/** "0.82×" (`digits` decimals). */
+export const ratio = (v, digits = 2) => (Number.isFinite(v) ? `${v.toFixed(digits)}×` : "–");
 
 /** "2.0 GiB" / "512 MiB". */
 export const mib = (m) => (m >= 1024 ? `${(m / 1024).toFixed(m % 1024 ? 1 : 0)} GiB` : `${m} MiB`);
