@@ -32,6 +32,7 @@ import { killChildren, migrateVerified } from "./mdevkit-run.mjs";
 import { killQemus, qemuMigrateVerified, qemuVersion, writeRandomBlob } from "./qemu.mjs";
 import { writeReport } from "./report.mjs";
 import { deviceCountVm, dirtyingVm, dirtyRateVm, ramStaticVm, seedVm } from "./scenarios.mjs";
+import { medianBy } from "./stats.mjs";
 
 const args = process.argv.slice(2);
 const smoke = args.includes("--smoke");
@@ -128,14 +129,6 @@ async function mdevkit(label, config, opts) {
 /** The verified run with the median downtime (the first failure when any run failed). */
 function medianRun(runs) {
   return medianBy(runs, (r) => r.result.downtimeMs);
-}
-
-/** The run with the median `key` (a failed run, if any: it must show). */
-function medianBy(runs, key) {
-  const failed = runs.find((r) => !r.ok);
-  if (failed) return failed;
-  const sorted = [...runs].sort((a, b) => key(a) - key(b));
-  return sorted[(sorted.length - 1) >> 1];
 }
 
 /** Every verified run's downtime, ms, in run order. */

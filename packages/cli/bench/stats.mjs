@@ -18,6 +18,18 @@ export function percentile(xs, p) {
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
 }
 
+/**
+ * The run with the median `key` — the lower middle one for an even count, so the row is a
+ * run that happened, never an average of two — or the first failed run (`ok` false), which
+ * must show instead of a figure.
+ */
+export function medianBy(runs, key) {
+  const failed = runs.find((r) => !r.ok);
+  if (failed) return failed;
+  const byKey = [...runs].sort((a, b) => key(a) - key(b));
+  return byKey[(byKey.length - 1) >> 1];
+}
+
 /** Smallest and largest. */
 export const range = (xs) => {
   const s = sorted(xs);
