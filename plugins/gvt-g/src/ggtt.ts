@@ -157,20 +157,42 @@ export class Ggtt {
 
   /**
    * Restores guest PTEs and partial PTEs from a migration image and re-emulates every
-   * present entry, which pins and DMA-maps each guest frame on this host.
+   * entry that differs from the table's: all present ones on a fresh table, and on a
+   * target that {@link preload}ed the GGTT sent during precopy, only the entries rewritten
+   * since — the rest of the pinning and DMA-mapping was done before the downtime.
    */
   restore(virtual: Uint32Array, partial: ReadonlyMap<number, number>): void {
-    this.clear();
-    this.virtual.set(virtual);
-    // One pass over the raw PTEs, then one batch of mappings: this runs once per process on
-    // a target, so in cold code, over every entry of the partition.
+    this.#sync(virtual);
+    this.partial.clear();
+    this.#dirty.clear();
+    for (const [i, lo] of partial) this.partial.set(i, lo);
+  }
+
+  /**
+   * Takes the guest PTEs of a GGTT received during precopy (RESUMING, nothing runs), pinning
+   * and DMA-mapping their frames ahead of the final {@link restore}. A migration that fails
+   * afterwards resets the vGPU, which drops them.
+   */
+  preload(virtual: Uint32Array): void {
+    this.#sync(virtual);
+  }
+
+  /** Makes the guest PTEs equal `virtual`, re-emulating each entry that changes. */
+  #sync(virtual: Uint32Array): void {
     const v = this.virtual;
+    // One pass over the raw PTEs, then one batch of mappings: on a fresh target this runs
+    // in cold code over every entry of the partition.
     const mapped: number[] = [];
     const gfns: number[] = [];
     for (let i = 0; i < this.entries; i++) {
-      const lo = v[2 * i] as number;
+      const lo = virtual[2 * i] as number;
+      const hi = virtual[2 * i + 1] as number;
+      if (lo === v[2 * i] && hi === v[2 * i + 1]) continue;
+      this.#unmapHost(i);
+      v[2 * i] = lo;
+      v[2 * i + 1] = hi;
       if ((lo & PTE_PRESENT) === 0) continue;
-      const gfn = gfnOfPte(lo, v[2 * i + 1] as number);
+      const gfn = gfnOfPte(lo, hi);
       // A frame outside guest RAM cannot be mapped: its host PTE stays the scratch page.
       if (gfn >= this.#guestPages) continue;
       mapped.push(i);
@@ -178,7 +200,6 @@ export class Ggtt {
     }
     const dma = this.#host.mapMany(gfns);
     for (let k = 0; k < mapped.length; k++) this.host[mapped[k] as number] = dma[k] as number;
-    for (const [i, lo] of partial) this.partial.set(i, lo);
   }
 
   /** Guest frames of present entries (what the host must have pinned). */

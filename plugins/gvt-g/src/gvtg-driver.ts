@@ -36,6 +36,7 @@ import {
   encodeGgttDelta,
   encodeStopCopy,
   ggttDeltaBytes,
+  precopyGgtt,
   stopCopyBound,
 } from "./migration-format.js";
 import { type GvtgOptions, parseGvtgOptions, renderPagesOf } from "./options.js";
@@ -79,6 +80,12 @@ export class GvtgDriver extends AbstractVendorDriver {
   #docsSent = 0;
   /** Whether the compat record of the current resuming session has been checked. */
   #prefixChecked = false;
+  /** Resuming bytes already read for their GGTT (−1: past the precopy documents). */
+  #previewed = 0;
+  /** The GGTT the precopy documents received so far describe. */
+  #previewGgtt: Uint32Array | undefined;
+  /** The guest PTEs as RESUMING found them, kept once a preload changed them. */
+  #ggttBefore: Uint32Array | undefined;
 
   constructor(ctx: DeviceContext) {
     const type = vgpuTypeOf(ctx.deviceType);
@@ -272,10 +279,17 @@ export class GvtgDriver extends AbstractVendorDriver {
 
   protected override _beginResuming(): void {
     this.#prefixChecked = false;
+    this.#previewed = 0;
+    this.#previewGgtt = undefined;
+    this.#ggttBefore = undefined;
   }
 
   protected override _checkResumingPrefix(received: Uint8Array): void {
-    if (this.#prefixChecked || received.byteLength < 12) return;
+    if (this.#prefixChecked) {
+      this.#preloadGgtt(received);
+      return;
+    }
+    if (received.byteLength < 12) return;
     // The compat record's length is fixed by the type: a wrong length is refused at once
     // instead of waiting for bytes that a corrupted header says are still to come.
     const expected = encodeCompat(this.#compat()).byteLength;
@@ -294,11 +308,58 @@ export class GvtgDriver extends AbstractVendorDriver {
     const problem = compatProblem(decodeCompat(doc), this.type);
     if (problem !== undefined) throw new MdevError("EPROTO", `gvt-g: incoming vGPU has ${problem}`);
     this.#prefixChecked = true;
+    this.#previewed = doc.byteLength;
+    this.#preloadGgtt(received);
+  }
+
+  /**
+   * Maps the GGTT of each precopy document as it arrives (RESUMING; the vGPU does not run),
+   * the way mlx5 loads precopy images on write: re-emulating the whole partition's PTEs —
+   * pinning and DMA-mapping every present frame — was most of the vGPU's load in the
+   * downtime. The restore then redoes only the entries rewritten since. Stops at the first
+   * document that is not precopy GGTT: the final state is read whole by the restore.
+   */
+  #preloadGgtt(received: Uint8Array): void {
+    let changed = false;
+    try {
+      while (this.#previewed >= 0) {
+        const doc = docAt(received, this.#previewed);
+        if (doc === undefined) break;
+        const ggtt = precopyGgtt(doc, this.type, this.#previewGgtt);
+        if (ggtt === undefined) {
+          this.#previewed = -1;
+          break;
+        }
+        this.#previewGgtt = ggtt;
+        this.#previewed += doc.byteLength;
+        changed = true;
+      }
+    } catch (err) {
+      this.#undoPreload();
+      throw err;
+    }
+    if (!changed || this.#previewGgtt === undefined) return;
+    this.#ggttBefore ??= this.vgpu.ggtt.virtual.slice();
+    this.vgpu.ggtt.preload(this.#previewGgtt);
+  }
+
+  /** A refused load leaves the vGPU as RESUMING found it: the GGTT goes back too. */
+  #undoPreload(): void {
+    if (this.#ggttBefore !== undefined) this.vgpu.ggtt.preload(this.#ggttBefore);
+    this.#ggttBefore = undefined;
+    this.#previewed = -1;
   }
 
   protected _loadState(bytes: Uint8Array): void {
     // Decoding validates everything into a fresh image; only then is the vGPU rebuilt.
-    const { image } = decodeStream(bytes, this.type);
+    let image: ReturnType<typeof decodeStream>["image"];
+    try {
+      ({ image } = decodeStream(bytes, this.type));
+    } catch (err) {
+      this.#undoPreload();
+      throw err;
+    }
+    this.#ggttBefore = undefined;
     this.vgpu.restore(image);
   }
 

@@ -278,6 +278,56 @@ export function splitDocs(bytes: Uint8Array): Uint8Array[] {
   return docs;
 }
 
+/**
+ * Applies one `ggtt` (the whole table) or `ggtt-delta` (rewritten entries) section to
+ * `ggtt`, the guest PTEs as (lo, hi) pairs; returns the table (new for `ggtt`).
+ */
+function readGgttSection(
+  tag: "ggtt" | "ggtt-delta",
+  f: FieldReader,
+  t: VgpuType,
+  ggtt: Uint32Array | undefined,
+): Uint32Array {
+  const entries = ggttEntries(t);
+  if (tag === "ggtt") {
+    const n = f.u32();
+    if (n !== entries) throw bad("ggtt", "size", `GGTT of ${n} entries, ${t.name} has ${entries}`);
+    if (ggtt) throw new StateError("EPROTO", "ggtt", 0, "duplicate-section", "ggtt appears twice");
+    const table = new Uint32Array(entries * 2);
+    new Uint8Array(table.buffer).set(f.raw(entries * 8));
+    return table;
+  }
+  if (!ggtt) throw new StateError("EPROTO", "ggtt-delta", 0, "order", "GGTT delta before the GGTT");
+  const n = f.u32();
+  if (n > entries) throw bad("ggtt-delta", "count", `${n} entries exceed ${entries}`);
+  for (let i = 0; i < n; i++) {
+    const idx = f.u32();
+    if (idx >= entries) throw bad("ggtt-delta", "index", `entry ${idx} outside ${entries}`);
+    ggtt[2 * idx] = f.u32();
+    ggtt[2 * idx + 1] = f.u32();
+  }
+  return ggtt;
+}
+
+/**
+ * The GGTT after a precopy document (the whole table, or a delta over `ggtt`), or
+ * undefined when `doc` is not a precopy document: the final state carries more than GGTT
+ * sections and is read whole by {@link decodeStream}.
+ */
+export function precopyGgtt(
+  doc: Uint8Array,
+  t: VgpuType,
+  ggtt: Uint32Array | undefined,
+): Uint32Array | undefined {
+  const sections = [...new Reader(doc, { sections: STOP_SECTIONS, maxSectionLength: MAX_SECTION })];
+  if (sections.length === 0 || sections.some((s) => s.tag !== "ggtt" && s.tag !== "ggtt-delta"))
+    return undefined;
+  let table = ggtt;
+  for (const s of sections)
+    table = readGgttSection(s.tag as "ggtt" | "ggtt-delta", s.fields, t, table);
+  return table;
+}
+
 /** The complete document starting at `at`, or undefined if not all of it is there yet. */
 export function docAt(bytes: Uint8Array, at: number): Uint8Array | undefined {
   if (bytes.byteLength - at < DOC_HEADER) return undefined;
@@ -364,29 +414,10 @@ export function decodeStream(
         seen.add(s.tag);
       }
       switch (s.tag) {
-        case "ggtt": {
-          const n = f.u32();
-          if (n !== entries)
-            throw bad("ggtt", "size", `GGTT of ${n} entries, ${t.name} has ${entries}`);
-          if (ggtt)
-            throw new StateError("EPROTO", "ggtt", 0, "duplicate-section", "ggtt appears twice");
-          ggtt = new Uint32Array(entries * 2);
-          new Uint8Array(ggtt.buffer).set(f.raw(entries * 8));
+        case "ggtt":
+        case "ggtt-delta":
+          ggtt = readGgttSection(s.tag, f, t, ggtt);
           break;
-        }
-        case "ggtt-delta": {
-          if (!ggtt)
-            throw new StateError("EPROTO", "ggtt-delta", 0, "order", "GGTT delta before the GGTT");
-          const n = f.u32();
-          if (n > entries) throw bad("ggtt-delta", "count", `${n} entries exceed ${entries}`);
-          for (let i = 0; i < n; i++) {
-            const idx = f.u32();
-            if (idx >= entries) throw bad("ggtt-delta", "index", `entry ${idx} outside ${entries}`);
-            ggtt[2 * idx] = f.u32();
-            ggtt[2 * idx + 1] = f.u32();
-          }
-          break;
-        }
         case "cfg":
           parts["cfg"] = f.raw(CFG_BYTES).slice();
           break;
