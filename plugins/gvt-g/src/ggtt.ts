@@ -170,8 +170,8 @@ export class Ggtt {
 
   /**
    * Takes the guest PTEs of a GGTT received during precopy (RESUMING, nothing runs), pinning
-   * and DMA-mapping their frames ahead of the final {@link restore}. A migration that fails
-   * afterwards resets the vGPU, which drops them.
+   * and DMA-mapping their frames ahead of the final {@link restore}. The driver puts the old
+   * PTEs back the same way when the load is refused; a reset drops them all.
    */
   preload(virtual: Uint32Array): void {
     this.#sync(virtual);

@@ -20,6 +20,7 @@ import {
   type FieldWriter,
   StateReader as Reader,
   StateError,
+  type StateSection,
   StateWriter,
 } from "@mdevkit/core";
 import { CFG_BYTES } from "./config-space.js";
@@ -319,9 +320,13 @@ export function precopyGgtt(
   t: VgpuType,
   ggtt: Uint32Array | undefined,
 ): Uint32Array | undefined {
-  const sections = [...new Reader(doc, { sections: STOP_SECTIONS, maxSectionLength: MAX_SECTION })];
-  if (sections.length === 0 || sections.some((s) => s.tag !== "ggtt" && s.tag !== "ggtt-delta"))
-    return undefined;
+  const sections: StateSection[] = [];
+  // The final document begins with a GGTT section too: its second section gives it away,
+  // before the rest of it is read.
+  for (const s of new Reader(doc, { sections: STOP_SECTIONS, maxSectionLength: MAX_SECTION })) {
+    if (s.tag !== "ggtt" && s.tag !== "ggtt-delta") return undefined;
+    sections.push(s);
+  }
   let table = ggtt;
   for (const s of sections)
     table = readGgttSection(s.tag as "ggtt" | "ggtt-delta", s.fields, t, table);
