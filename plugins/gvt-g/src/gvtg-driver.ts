@@ -42,6 +42,7 @@ import {
 import { type GvtgOptions, parseGvtgOptions, renderPagesOf } from "./options.js";
 import { GTT_WINDOW_OFFSET, MMIO_BYTES } from "./registers.js";
 import { Vgpu } from "./vgpu.js";
+import type { VgpuImage } from "./vgpu-image.js";
 import { ggttEntries, type VgpuType, vgpuTypeOf } from "./vgpu-types.js";
 
 /** Capability flags: STOP_COPY and PRE_COPY (GGTT as initial bytes). GVT-g does no P2P DMA. */
@@ -352,7 +353,7 @@ export class GvtgDriver extends AbstractVendorDriver {
 
   protected _loadState(bytes: Uint8Array): void {
     // Decoding validates everything into a fresh image; only then is the vGPU rebuilt.
-    let image: ReturnType<typeof decodeStream>["image"];
+    let image: VgpuImage;
     try {
       ({ image } = decodeStream(bytes, this.type));
     } catch (err) {

@@ -5,7 +5,14 @@ import { saveDevice, writeChunks } from "@mdevkit/conformance";
 import { MigState } from "@mdevkit/core";
 import { describe, expect, it } from "vitest";
 import { pteOf, splitDocs } from "../src/index.js";
-import { expectedPins, gvtgHarness, pinnedGfns, sorted, ticks } from "./helpers.js";
+import {
+  expectedPins,
+  type GvtgDriver,
+  gvtgHarness,
+  pinnedGfns,
+  sorted,
+  ticks,
+} from "./helpers.js";
 
 /** A source saved through PRE_COPY, with one GGTT entry rewritten after the first drain. */
 async function savedWithRewrite() {
@@ -20,10 +27,7 @@ async function savedWithRewrite() {
 }
 
 /** Indices of present GGTT entries other than `except`. */
-function presentEntries(
-  driver: { vgpu: { ggtt: { entries: number; present(i: number): boolean } } },
-  except: number,
-): number[] {
+function presentEntries(driver: GvtgDriver, except: number): number[] {
   const out: number[] = [];
   for (let i = 0; i < driver.vgpu.ggtt.entries; i++)
     if (i !== except && driver.vgpu.ggtt.present(i)) out.push(i);
