@@ -3,13 +3,12 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { GuestMemory } from "../memory/guest-memory.js";
 import { VcpuCommand, VcpuRunState, VcpuSlot, type VcpuWorkerData } from "./vcpu-control.js";
-import { workloadSchema } from "./vm-config.js";
 import { createPagePicker } from "./workload-pattern.js";
 
 const data = workerData as VcpuWorkerData;
 const memory = GuestMemory.fromLayout(data.layout);
 const control = new Int32Array(data.control);
-const workload = workloadSchema.parse(data.workload);
+const workload = data.workload;
 const rate = workload.pattern === "idle" ? 0 : workload.pagesPerSecond;
 const picker = createPagePicker(workload, memory.pages, data.seed, data.vcpu);
 // The value stored in each written page: a per-vCPU counter, so content really changes.
@@ -47,8 +46,10 @@ for (;;) {
   credit = Math.min(credit, rate / 100 + BATCH);
   const n = Math.min(BATCH, Math.floor(credit));
   if (n === 0) {
-    // Sleep ~1 ms, but wake at once when the command word changes.
-    Atomics.wait(control, VcpuSlot.COMMAND, command, 1);
+    // Sleep ~1 ms, but wake at once when the command word changes. An idle vCPU has no
+    // credit to wait for and sleeps until the next command: waking a thousand times a
+    // second would take CPU from the migration on a machine with no core to spare.
+    Atomics.wait(control, VcpuSlot.COMMAND, command, rate === 0 ? undefined : 1);
     continue;
   }
   for (let i = 0; i < n; i++) {

@@ -172,5 +172,12 @@ describe("GuestMemory layout", () => {
       }),
     ).toThrow(/segment 3/);
     expect(() => parseGuestMemoryLayout(null)).toThrow(/EINVAL/);
+    expect(() => parseGuestMemoryLayout({ ...good, size: good.size + 1 })).toThrow(/size:/);
+    expect(() => parseGuestMemoryLayout({ ...good, segmentSize: 3 * PAGE_SIZE })).toThrow(
+      /segmentSize: must be a power of two/,
+    );
+    const { populated: _, ...noPopulated } = good;
+    expect(() => parseGuestMemoryLayout(noPopulated)).toThrow(/populated: must be/);
+    expect(() => parseGuestMemoryLayout({ ...good, segments: [] })).toThrow(/segments:/);
   });
 });
