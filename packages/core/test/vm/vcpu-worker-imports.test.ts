@@ -15,7 +15,9 @@ function runtimeGraph(entry: string): Set<string> {
     if (seen.has(file)) return;
     seen.add(file);
     const text = readFileSync(file, "utf8");
-    for (const m of text.matchAll(/^(?:import|export)\s+(type\s+)?[^;]*?from\s+"([^"]+)";/gms)) {
+    // `import … from "x"`, `export … from "x"`, and side-effect `import "x"`.
+    const statements = /^(?:(?:import|export)\s+(type\s+)?[^;"]*?from\s+|import\s+)"([^"]+)";/gms;
+    for (const m of text.matchAll(statements)) {
       const [, typeOnly, spec] = m;
       if (typeOnly !== undefined || spec === undefined) continue;
       if (spec.startsWith(".")) visit(resolve(dirname(file), spec.replace(/\.js$/, ".ts")));
