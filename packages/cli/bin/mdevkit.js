@@ -1,5 +1,9 @@
 #!/usr/bin/env node
-// The CLI's entry point: tsyringe needs the Reflect metadata API before any decorated class
-// is defined, so it is loaded here, once, before the CLI's modules.
-import "reflect-metadata";
-import "../dist/main.js";
+// The CLI's entry point. The young generation is pinned before any large module is even
+// parsed (static imports would all load first, so the rest is imported dynamically), and
+// tsyringe needs the Reflect metadata API before any decorated class is defined.
+import { keepYoungGenerationSmall } from "../dist/young-generation.js";
+
+keepYoungGenerationSmall();
+await import("reflect-metadata");
+await import("../dist/main.js");
