@@ -3,6 +3,13 @@ import { driveTransition } from "../fsm/drive-transition.js";
 import { MigFlags } from "../fsm/mig-flags.js";
 import { MigState, migStateName } from "../fsm/mig-state.js";
 import type { VmDevice } from "../vm/simulated-vm.js";
+import { DeviceCallGuard } from "./device-call-guard.js";
+
+/**
+ * How long the rollback waits for one device to return to RUNNING before it reports the
+ * device and goes on: the migration already failed, and the paused guest waits for this.
+ */
+export const ROLLBACK_DEVICE_TIMEOUT_MS = 5_000;
 
 /** True when every device declares P2P, so the VM can use the P2P-quiet phase. */
 export function allSupportP2P(devices: readonly VmDevice[]): boolean {
@@ -13,23 +20,25 @@ export function allSupportP2P(devices: readonly VmDevice[]): boolean {
  * Moves every device to STOP_COPY for switchover. With `p2p`, all devices first reach a
  * P2P-quiet state (RUNNING_P2P, or PRE_COPY_P2P for those in PRE_COPY) before any stops,
  * so no device is stopped while a peer could still DMA into it. Returns each device's
- * saving stream: the PRE_COPY stream that continues, or the one STOP_COPY opened.
+ * saving stream: the PRE_COPY stream that continues, or the one STOP_COPY opened. Each
+ * driver's transition is waited for through `guard` (see {@link DeviceCallGuard}).
  */
 export async function stopDevicesForSwitchover(
   devices: readonly VmDevice[],
   precopyStreams: ReadonlyMap<number, MigrationDataStream>,
   p2p: boolean,
+  guard: DeviceCallGuard = DeviceCallGuard.unbounded(),
 ): Promise<Map<number, MigrationDataStream>> {
   if (p2p) {
     for (const d of devices) {
       const quiet =
         d.driver.getState() === MigState.PRE_COPY ? MigState.PRE_COPY_P2P : MigState.RUNNING_P2P;
-      await driveTransition(d.driver, quiet);
+      await guard.run([d], () => driveTransition(d.driver, quiet));
     }
   }
   const streams = new Map<number, MigrationDataStream>();
   for (const d of devices) {
-    const { stream } = await driveTransition(d.driver, MigState.STOP_COPY);
+    const { stream } = await guard.run([d], () => driveTransition(d.driver, MigState.STOP_COPY));
     const saving = stream ?? precopyStreams.get(d.index);
     if (saving === undefined) {
       throw new Error(`device ${d.config.slot} reached STOP_COPY without a saving stream`);
@@ -43,25 +52,52 @@ export async function stopDevicesForSwitchover(
  * Returns every device to RUNNING through the FSM after a failed migration (the kernel's
  * paths: STOP_COPY → STOP → … → RUNNING, PRE_COPY → RUNNING, RESUMING → STOP → …).
  * A device the FSM cannot bring back is reset, which loses its state; that is reported.
- * Never throws: rollback must reach every device. Returns a line per problem.
+ * A device `guard` holds busy (a call into it was abandoned) is not called at all, and one
+ * that does not answer within `timeoutMs` is given up on: both are reported and left as
+ * they are. Never throws and always returns: rollback must reach every device, and the
+ * guest waits for it. Returns a line per problem.
  */
-export async function returnDevicesToRunning(devices: readonly VmDevice[]): Promise<string[]> {
+export async function returnDevicesToRunning(
+  devices: readonly VmDevice[],
+  guard: DeviceCallGuard = DeviceCallGuard.unbounded(),
+  timeoutMs = ROLLBACK_DEVICE_TIMEOUT_MS,
+): Promise<string[]> {
   const problems: string[] = [];
   for (const d of devices) {
+    if (guard.isBusy(d)) {
+      problems.push(
+        `device ${d.config.slot} did not finish a driver call before the migration was aborted; it was left in ${migStateName(d.driver.getState())} and not called again`,
+      );
+      continue;
+    }
+    const bounded = guard.after(timeoutMs);
     try {
-      await d.driver.logStop().catch(() => {});
-      await driveTransition(d.driver, MigState.RUNNING);
+      const reset = await bounded.run([d], () => returnToRunning(d));
+      if (reset !== undefined) problems.push(reset);
     } catch (err) {
       const state = migStateName(d.driver.getState());
-      try {
-        await d.driver.reset();
-        problems.push(
-          `device ${d.config.slot} could not return to RUNNING from ${state} (${String(err)}); it was reset`,
-        );
-      } catch (resetErr) {
-        problems.push(`device ${d.config.slot} is stuck in ${state}: ${String(resetErr)}`);
-      }
+      problems.push(
+        bounded.isBusy(d)
+          ? `device ${d.config.slot} did not return to RUNNING within ${timeoutMs} ms; it was left in ${state}`
+          : `device ${d.config.slot} is stuck in ${state}: ${String(err)}`,
+      );
     }
   }
   return problems;
+}
+
+/**
+ * RUNNING through the FSM; when that fails, a reset, and the line that reports it. Throws
+ * only when the reset fails too.
+ */
+async function returnToRunning(d: VmDevice): Promise<string | undefined> {
+  try {
+    await d.driver.logStop().catch(() => {});
+    await driveTransition(d.driver, MigState.RUNNING);
+    return undefined;
+  } catch (err) {
+    const state = migStateName(d.driver.getState());
+    await d.driver.reset();
+    return `device ${d.config.slot} could not return to RUNNING from ${state} (${String(err)}); it was reset`;
+  }
 }

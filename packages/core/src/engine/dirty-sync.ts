@@ -3,6 +3,7 @@ import { isMdevError, MdevError } from "../errors/mdev-error.js";
 import { DirtyBitmap } from "../memory/dirty-bitmap.js";
 import { PAGE_SIZE } from "../memory/page.js";
 import type { SimulatedVm, VmDevice } from "../vm/simulated-vm.js";
+import { DeviceCallGuard } from "./device-call-guard.js";
 
 /**
  * Starts and reads every source of dirty pages of a VM the way QEMU's migration does:
@@ -52,14 +53,20 @@ export class DirtySync {
     this.#started = true;
   }
 
-  /** Stops every dirty log (the CPU log simply stops being read). Never throws. */
-  async stop(): Promise<void> {
+  /**
+   * Stops every dirty log (the CPU log simply stops being read). Never throws. Each driver
+   * call goes through `guard`; a device it holds busy is not called, and one it gives up on
+   * is left running its log.
+   */
+  async stop(guard: DeviceCallGuard = DeviceCallGuard.unbounded()): Promise<void> {
     if (!this.#started) return;
     this.#started = false;
     for (const d of this.#vm.devices) {
-      if (d.driver.dirtyTracking === "dma-logging") await d.driver.logStop().catch(() => {});
+      if (guard.isBusy(d)) continue;
+      if (d.driver.dirtyTracking === "dma-logging")
+        await guard.run([d], () => d.driver.logStop()).catch(() => {});
       if (d.driver.dirtyTracking === "vendor-bitmap") {
-        await d.driver.vendorDirtyStop().catch(() => {});
+        await guard.run([d], () => d.driver.vendorDirtyStop()).catch(() => {});
       }
     }
     if (this.#iommuTracking) this.#vm.iommu.dirtyStop();
@@ -68,36 +75,43 @@ export class DirtySync {
 
   /**
    * Read-and-clear of every log into `into` (bits are only added). Returns the number of
-   * pages set in `into` afterwards.
+   * pages set in `into` afterwards. Each driver call goes through `guard`: once it aborts,
+   * the sync fails with its reason instead of counting the device's log as failed.
    */
-  async sync(into: DirtyBitmap): Promise<number> {
+  async sync(
+    into: DirtyBitmap,
+    guard: DeviceCallGuard = DeviceCallGuard.unbounded(),
+  ): Promise<number> {
     if (!this.#started) throw new MdevError("EINVAL", "dirty tracking is not started");
     const { memory, iommu, devices } = this.#vm;
     memory.logReadAndClear(into);
     if (this.#iommuTracking) iommu.getDirtyGuestPages(into);
-    for (const d of devices) await this.#syncDevice(d, into);
+    for (const d of devices) await this.#syncDevice(d, into, guard);
     if (this.failed.size > 0) into.setAll();
     return into.count();
   }
 
-  async #syncDevice(d: VmDevice, into: DirtyBitmap): Promise<void> {
+  async #syncDevice(d: VmDevice, into: DirtyBitmap, guard: DeviceCallGuard): Promise<void> {
     if (this.failed.has(d.index)) return;
     try {
       if (d.driver.dirtyTracking === "dma-logging") {
         this.#scratch.clear();
-        await d.driver.logReadAndClear(
-          0,
-          this.#vm.memory.size,
-          PAGE_SIZE,
-          this.#scratch.asBigUint64Array(),
+        await guard.run([d], () =>
+          d.driver.logReadAndClear(
+            0,
+            this.#vm.memory.size,
+            PAGE_SIZE,
+            this.#scratch.asBigUint64Array(),
+          ),
         );
         into.union(this.#scratch);
       } else if (d.driver.dirtyTracking === "vendor-bitmap") {
         this.#scratch.clear();
-        await d.driver.reportDirtyPages(this.#scratch.asBigUint64Array());
+        await guard.run([d], () => d.driver.reportDirtyPages(this.#scratch.asBigUint64Array()));
         into.union(this.#scratch);
       }
-    } catch {
+    } catch (err) {
+      if (guard.aborted) throw err;
       this.failed.add(d.index);
     }
   }

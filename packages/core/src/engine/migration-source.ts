@@ -13,8 +13,10 @@ import { rateLimited, TokenBucket } from "../transport/rate-limiter.js";
 import type { SimulatedVm, VmDevice } from "../vm/simulated-vm.js";
 import { type ConvergenceDecision, ConvergencePolicy } from "./convergence-policy.js";
 import { countingChannel } from "./counting-channel.js";
+import { DeviceCallGuard } from "./device-call-guard.js";
 import {
   allSupportP2P,
+  ROLLBACK_DEVICE_TIMEOUT_MS,
   returnDevicesToRunning,
   stopDevicesForSwitchover,
 } from "./device-handover.js";
@@ -75,6 +77,8 @@ interface SourceRun {
   readonly precopy: DevicePrecopy;
   readonly table: PageDigestTable;
   readonly ram: RamSender;
+  /** Bounds the waits on drivers by the migration's abort (its deadlines and cancel()). */
+  readonly guard: DeviceCallGuard;
   /** Whether vCPUs were paused (rollback resumes them). */
   paused: boolean;
 }
@@ -265,6 +269,7 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
         table,
         this.#options.batchPages * PAGE_SIZE,
       ),
+      guard: new DeviceCallGuard(this.#abort.signal),
       paused: false,
     };
   }
@@ -297,7 +302,7 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
       const iterations: IterationStats[] = [];
       let maxThrottle = 0;
       let ackWaitedMs = 0;
-      let found = await run.dirtySync.sync(run.dirty);
+      let found = await run.dirtySync.sync(run.dirty, run.guard);
       for (;;) {
         const pass = await this.#precopyPass(run);
         const bandwidth = (pass.wireBytes / pass.durationMs) * 1000;
@@ -355,7 +360,7 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
       },
     });
     const s0 = this.#timeline.now();
-    const dirtyAfter = await run.dirtySync.sync(run.dirty);
+    const dirtyAfter = await run.dirtySync.sync(run.dirty, run.guard);
     this.#costs.sync(this.#timeline.msSince(s0));
     await this.#send(
       this.#encoder.iteration({
@@ -455,11 +460,12 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
       vm.devices,
       run.precopy.streams,
       this.#options.p2p && allSupportP2P(vm.devices),
+      run.guard,
     );
     this.#timeline.mark("devicesStopped");
     await this.#send(this.#encoder.precopyEnd());
-    await run.dirtySync.sync(run.dirty);
-    await run.dirtySync.stop();
+    await run.dirtySync.sync(run.dirty, run.guard);
+    await run.dirtySync.stop(run.guard);
     const finalPages = run.dirty.count();
     // The guest is paused, so views of its memory would do; copying costs ~0.3 µs a page,
     // yet the final pass runs faster through the same path as every precopy pass (the
@@ -474,7 +480,11 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
       await this.#send(
         this.#encoder.deviceConfig(d.index, d.driver.configRead(0, d.driver.configSpaceSize)),
       );
-      await drainStopCopy(stream, (chunk) => this.#sendDeviceData(d, DevicePhase.STOP_COPY, chunk));
+      await drainStopCopy(
+        stream,
+        (chunk) => this.#sendDeviceData(d, DevicePhase.STOP_COPY, chunk),
+        (read) => run.guard.run([d], read),
+      );
     }
     const ramDigest = run.table.digest();
     await this.#send(this.#encoder.end(ramDigest));
@@ -640,8 +650,10 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
       clearTimeout(giveUp);
     }
     run.channel.destroy();
-    await run.dirtySync.stop();
-    const problems = await returnDevicesToRunning(this.#vm.devices);
+    // The guard gave up with the migration: the cleanup gets its own deadline and leaves
+    // alone the devices whose calls were abandoned.
+    await run.dirtySync.stop(run.guard.after(ROLLBACK_DEVICE_TIMEOUT_MS));
+    const problems = await returnDevicesToRunning(this.#vm.devices, run.guard);
     this.#vm.setThrottle(0);
     if (run.paused) {
       try {

@@ -19,13 +19,17 @@ export function vmHandshake(vm: SimulatedVm): Omit<HandshakeBody, "type"> {
   };
 }
 
-/** Reads a stopped device's saving stream to its permanent end, handing each chunk on. */
+/**
+ * Reads a stopped device's saving stream to its permanent end, handing each chunk on.
+ * Each read goes through `guarded` (the source bounds it: see DeviceCallGuard).
+ */
 export async function drainStopCopy(
   stream: MigrationDataStream,
   chunk: (bytes: Uint8Array) => Promise<void>,
+  guarded: (read: () => Promise<Uint8Array>) => Promise<Uint8Array> = (read) => read(),
 ): Promise<void> {
   for (;;) {
-    const bytes = await stream.read(DEVICE_READ_BYTES);
+    const bytes = await guarded(() => stream.read(DEVICE_READ_BYTES));
     if (bytes.byteLength === 0) return;
     await chunk(bytes);
   }

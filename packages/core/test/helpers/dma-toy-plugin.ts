@@ -23,7 +23,12 @@ export interface DmaToyOptions {
   readonly maxDmaLogRanges?: number;
   /** Fail STOP -> RUNNING (a target whose device cannot start). */
   readonly failStart?: boolean;
+  /** A hook whose promise never settles: a driver waiting for an event that never comes. */
+  readonly hang?: "stop" | "save" | "start";
 }
+
+/** What a hung hook returns. */
+const never = <T>(): Promise<T> => new Promise<T>(() => {});
 
 /**
  * A device that, on every tick while running, DMAs a 64-byte stamp into the next page of
@@ -36,6 +41,7 @@ export class DmaToyDriver extends AbstractVendorDriver {
   readonly #ring: number;
   readonly #failSave: boolean;
   readonly #failStart: boolean;
+  readonly #hang: DmaToyOptions["hang"];
 
   constructor(ctx: DeviceContext, options: DmaToyOptions) {
     super(ctx, {
@@ -47,6 +53,7 @@ export class DmaToyDriver extends AbstractVendorDriver {
     this.#ring = options.ringPages ?? 32;
     this.#failSave = options.failSave ?? false;
     this.#failStart = options.failStart ?? false;
+    this.#hang = options.hang;
     if (this.dirtyTracking === "iommu-pinned") ctx.pinner?.pin(16 * 4096, this.#ring);
   }
 
@@ -60,9 +67,12 @@ export class DmaToyDriver extends AbstractVendorDriver {
     this.ctx.irq.raise(0);
   }
 
-  protected _stopDevice(): void {}
-  protected _startDevice(): void {
+  protected _stopDevice(): Promise<void> | undefined {
+    return this.#hang === "stop" ? never() : undefined;
+  }
+  protected _startDevice(): Promise<void> | undefined {
     if (this.#failStart) throw new MdevError("EIO", "toy device failed to start");
+    return this.#hang === "start" ? never() : undefined;
   }
   protected override _precopyStart(): Uint8Array {
     return this.#header();
@@ -72,7 +82,8 @@ export class DmaToyDriver extends AbstractVendorDriver {
     new DataView(h.buffer).setUint32(0, MAGIC, true);
     return h;
   }
-  protected _saveState(opts: { afterPrecopy: boolean }): Uint8Array {
+  protected _saveState(opts: { afterPrecopy: boolean }): Uint8Array | Promise<Uint8Array> {
+    if (this.#hang === "save") return never();
     if (this.#failSave) throw new MdevError("EIO", "toy device failed to save its state");
     const body = new Uint8Array(8);
     const v = new DataView(body.buffer);

@@ -1,0 +1,80 @@
+import type { VmDevice } from "../vm/simulated-vm.js";
+
+/**
+ * Bounds the engine's waits on vendor drivers while the guest is paused. The contract says
+ * every driver call settles, but a plugin that awaits an event that never comes would
+ * otherwise hold the VM paused for good: the switchover deadline or cancel() aborts the
+ * signal, and the wait rejects with the signal's reason so the rollback can run.
+ *
+ * JavaScript cannot stop the abandoned call, so its devices are remembered as busy. The
+ * kernel serializes a device's state changes (a second ioctl waits for the first), so
+ * calling into a busy device again could interleave with the arc still in flight: the
+ * rollback leaves busy devices alone and reports them.
+ */
+export class DeviceCallGuard {
+  readonly #busy: Set<number>;
+  readonly #signal: AbortSignal;
+
+  constructor(signal: AbortSignal, busy: Set<number> = new Set()) {
+    this.#signal = signal;
+    this.#busy = busy;
+  }
+
+  /** A guard that never gives up (saving to a file has no deadline to keep). */
+  static unbounded(): DeviceCallGuard {
+    return new DeviceCallGuard(new AbortController().signal);
+  }
+
+  /**
+   * A guard for cleaning up after this one: the same busy devices (still not to be called),
+   * and its own deadline `ms` from now.
+   */
+  after(ms: number): DeviceCallGuard {
+    return new DeviceCallGuard(AbortSignal.timeout(ms), this.#busy);
+  }
+
+  /**
+   * Runs `call`, which calls into `devices`, and settles as it does — or rejects with the
+   * abort reason once the signal aborts first, marking `devices` busy. Rejects without
+   * calling if the signal already aborted, so a sequence stops at its next device.
+   */
+  run<T>(devices: readonly VmDevice[], call: () => Promise<T>): Promise<T> {
+    const signal = this.#signal;
+    if (signal.aborted) return Promise.reject(signal.reason);
+    let work: Promise<T>;
+    try {
+      work = call();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return new Promise<T>((resolve, reject) => {
+      const onAbort = (): void => {
+        for (const d of devices) this.#busy.add(d.index);
+        // The abandoned call may still fail later: that is no longer anyone's error.
+        work.catch(() => {});
+        reject(signal.reason);
+      };
+      signal.addEventListener("abort", onAbort, { once: true });
+      work.then(
+        (value) => {
+          signal.removeEventListener("abort", onAbort);
+          resolve(value);
+        },
+        (err: unknown) => {
+          signal.removeEventListener("abort", onAbort);
+          reject(err);
+        },
+      );
+    });
+  }
+
+  /** Whether the guard gave up (every later {@link run} rejects at once). */
+  get aborted(): boolean {
+    return this.#signal.aborted;
+  }
+
+  /** Whether a call into `device` was abandoned and may still be running. */
+  isBusy(device: VmDevice): boolean {
+    return this.#busy.has(device.index);
+  }
+}

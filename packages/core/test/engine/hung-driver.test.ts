@@ -1,0 +1,110 @@
+// A vendor driver whose call never settles (it awaits an event that never comes) must not
+// keep the guest paused. Before DeviceCallGuard the source awaited every driver call
+// unbounded: the switchover deadline and cancel() cut the connection, but the await on the
+// driver never returned, so migrate() never settled and the VM stayed paused; these tests
+// hung until vitest's timeout.
+import { afterEach, describe, expect, it } from "vitest";
+import {
+  createHost,
+  driveTransition,
+  MigFlags,
+  MigrationError,
+  type MigrationOptionsInput,
+  MigrationSource,
+  MigState,
+  parseVmConfig,
+  returnDevicesToRunning,
+  SimulatedVm,
+} from "../../src/index.js";
+import { type DmaToyOptions, dmaToyPlugin } from "../helpers/dma-toy-plugin.js";
+import { memoryTarget, SMALL_VM, startVm } from "../helpers/engine-fixtures.js";
+
+const vms: SimulatedVm[] = [];
+afterEach(async () => {
+  await Promise.all(vms.splice(0).map((vm) => vm.destroy()));
+});
+
+/** Migrates SMALL_VM whose toy device is built with `toy`; resolves with the failure. */
+async function migrateWithToy(
+  toy: DmaToyOptions,
+  options: MigrationOptionsInput,
+  onSwitchover?: (source: MigrationSource) => void,
+): Promise<{ vm: SimulatedVm; error: MigrationError; ms: number }> {
+  const host = createHost({ name: "src", plugins: [dmaToyPlugin(toy)] });
+  const vm = await startVm(host, vms);
+  // The target's device has the same flags, and nothing hangs there.
+  const dst = createHost({ name: "dst", plugins: [dmaToyPlugin({ ...toy, hang: undefined })] });
+  const { source: channel } = memoryTarget(dst, vms);
+  const source = new MigrationSource(vm, channel, options, host);
+  if (onSwitchover) source.on("phase", (p) => p === "switchover" && onSwitchover(source));
+  const t0 = performance.now();
+  const error = await source.migrate().then(
+    () => {
+      throw new Error("the migration completed with a hung driver");
+    },
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(MigrationError);
+  return { vm, error: error as MigrationError, ms: performance.now() - t0 };
+}
+
+/** The guest runs again: its vCPU writes. */
+async function expectGuestRunning(vm: SimulatedVm): Promise<void> {
+  expect(vm.running).toBe(true);
+  const before = vm.vcpuWrites;
+  await new Promise((r) => setTimeout(r, 100));
+  expect(vm.vcpuWrites).toBeGreaterThan(before);
+}
+
+// Generous bounds: deadlines of 1 s, a finish well inside vitest's 60 s; nothing depends
+// on timing.
+describe("a driver call that never settles", { timeout: 60_000 }, () => {
+  it("in the stop arc: the switchover deadline rolls back, the guest runs, the device is reported", async () => {
+    const { vm, error, ms } = await migrateWithToy(
+      { hang: "stop" },
+      { switchoverTimeoutMs: 1000, peerTimeoutMs: 600_000, timeoutMs: 600_000 },
+    );
+    expect(error).toMatchObject({ code: "ETIMEDOUT", rolledBack: true, phase: "switchover" });
+    expect(ms).toBeLessThan(30_000);
+    // The abandoned arc may still be running in the driver: it is not called again.
+    expect(error.problems.join("\n")).toMatch(
+      /device 00:05\.0 did not finish a driver call .* not called again/,
+    );
+    await expectGuestRunning(vm);
+  });
+
+  it("in the save (stop-copy data): the deadline rolls back the same way", async () => {
+    const { vm, error } = await migrateWithToy(
+      { hang: "save", flags: MigFlags.STOP_COPY | MigFlags.P2P },
+      { switchoverTimeoutMs: 1000, peerTimeoutMs: 600_000, timeoutMs: 600_000 },
+    );
+    expect(error).toMatchObject({ code: "ETIMEDOUT", rolledBack: true, phase: "switchover" });
+    expect(error.problems.join("\n")).toMatch(/device 00:05\.0 did not finish a driver call/);
+    await expectGuestRunning(vm);
+  });
+
+  it("cancel() ends the wait at once (ECANCELED, guest running)", async () => {
+    const { vm, error } = await migrateWithToy(
+      { hang: "stop" },
+      { switchoverTimeoutMs: 3_600_000, peerTimeoutMs: 3_600_000, timeoutMs: 86_400_000 },
+      (source) => setTimeout(() => source.cancel("operator said stop"), 200),
+    );
+    expect(error).toMatchObject({ code: "ECANCELED", rolledBack: true });
+    await expectGuestRunning(vm);
+  });
+});
+
+describe("returnDevicesToRunning", { timeout: 60_000 }, () => {
+  it("gives up on a device that does not answer, reports it, and returns", async () => {
+    const host = createHost({ name: "h", plugins: [dmaToyPlugin({ hang: "start" })] });
+    const vm = await SimulatedVm.create(parseVmConfig(SMALL_VM), host, { role: "source" });
+    vms.push(vm);
+    const device = vm.devices[0];
+    if (device === undefined) throw new Error("SMALL_VM has a device");
+    await driveTransition(device.driver, MigState.STOP);
+    const problems = await returnDevicesToRunning(vm.devices, undefined, 200);
+    expect(problems).toEqual([
+      "device 00:05.0 did not return to RUNNING within 200 ms; it was left in STOP",
+    ]);
+  });
+});
