@@ -55,8 +55,18 @@ export interface NicTrace {
   rxWriteback?(queue: number, index: number, seq: number, rssHash: number): void;
   /** A whole frame left on `queue`. */
   txEmitted?(queue: number, seq: number | undefined, bytes: number): void;
-  /** A partially gathered packet was resolved at a stop (dropped, or rewound to refetch). */
-  txPartial?(queue: number, seq: number | undefined, outcome: PartialPolicy): void;
+  /**
+   * A partially gathered packet was resolved at a stop (dropped, or rewound to refetch).
+   * `seq` is its marker's when the fetched descriptors hold it, and undefined when they do
+   * not (a short packet split in two carries its marker across both halves);
+   * `firstDesc` is the packet's first descriptor, which identifies it either way.
+   */
+  txPartial?(
+    queue: number,
+    seq: number | undefined,
+    outcome: PartialPolicy,
+    firstDesc: number,
+  ): void;
   /** The remaining descriptors of a dropped packet completed without transmitting. */
   txSkipped?(queue: number, firstDesc: number): void;
   /** The PF handled mailbox request `id` of `type`. */
@@ -485,7 +495,7 @@ export class NicDevice {
       } else {
         p.policy = "drop";
       }
-      this.trace.txPartial?.(q, seq, outcome);
+      this.trace.txPartial?.(q, seq, outcome, p.firstDesc);
     }
     this.#initiatorSuspended = true;
   }

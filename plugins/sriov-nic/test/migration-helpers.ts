@@ -12,6 +12,7 @@ import {
 } from "@mdevkit/core";
 import {
   describeState,
+  type NicState,
   readMarker,
   SimulatedSwitch,
   type SriovNicDriver,
@@ -27,8 +28,13 @@ export class Recorder {
   readonly mbxSent: number[] = [];
   readonly mbxReplies: number[] = [];
   readonly mbxHandled: { id: number; role: string }[] = [];
-  readonly partials: { queue: number; seq: number | undefined; outcome: string; role: string }[] =
-    [];
+  readonly partials: {
+    queue: number;
+    seq: number | undefined;
+    outcome: string;
+    role: string;
+    firstDesc: number;
+  }[] = [];
   readonly msis: { vector: number; role: string; n: number }[] = [];
   readonly rxWritebacks: { queue: number; index: number; role: string }[] = [];
   /** State transitions of each driver, with the switch tick they completed at. */
@@ -43,7 +49,8 @@ export class Recorder {
     };
     driver.deviceTrace = {
       mailboxHandled: (id) => this.mbxHandled.push({ id, role }),
-      txPartial: (queue, seq, outcome) => this.partials.push({ queue, seq, outcome, role }),
+      txPartial: (queue, seq, outcome, firstDesc) =>
+        this.partials.push({ queue, seq, outcome, role, firstDesc }),
       msi: (vector) => this.msis.push({ vector, role, n: this.msis.length }),
       rxWriteback: (queue, index) => this.rxWritebacks.push({ queue, index, role }),
     };
@@ -162,28 +169,55 @@ export function pendingTxSeqs(driver: SriovNicDriver, vm: SimulatedVm): number[]
   const s = driver.snapshot();
   const out: number[] = [];
   for (const q of s.tx) {
-    const n = q.lenBytes / 16;
-    // A packet being gathered started before the head; its first buffer holds the marker.
-    let i = q.partial !== null && q.partial.policy === "gathering" ? q.partial.firstDesc : q.head;
-    let parts: Uint8Array[] = [];
-    while (i !== q.tail) {
-      const desc = vm.memory.read(q.baseGpa + i * 16, 16);
-      const dv = new DataView(desc.buffer, desc.byteOffset, 16);
-      const cmd = dv.getUint32(8, true);
-      const context =
-        (cmd & TxCmd.DEXT) !== 0 && ((cmd >>> TxCmd.DTYP_SHIFT) & 0xf) === TxCmd.DTYP_CONTEXT;
-      if (context) {
-        i = (i + 1) % n;
-        continue;
-      }
+    // A packet being gathered started before the head.
+    const from =
+      q.partial !== null && q.partial.policy === "gathering" ? q.partial.firstDesc : q.head;
+    out.push(...txRingSeqs(q, vm, from));
+  }
+  return out;
+}
+
+/**
+ * The seq of the TX packet whose first descriptor is `firstDesc` in `driver`'s ring
+ * `queue`, read from guest memory: what a dropped partial packet was, when the device saw
+ * too little of it to name it.
+ */
+export function txSeqAt(
+  driver: SriovNicDriver,
+  vm: SimulatedVm,
+  queue: number,
+  firstDesc: number,
+): number | undefined {
+  const q = driver.snapshot().tx[queue];
+  return q === undefined ? undefined : txRingSeqs(q, vm, firstDesc, 1)[0];
+}
+
+/** Seqs of the whole packets in a TX ring from descriptor `from` to its tail (at most `limit`). */
+function txRingSeqs(
+  q: NicState["tx"][number],
+  vm: SimulatedVm,
+  from: number,
+  limit = Number.POSITIVE_INFINITY,
+): number[] {
+  const out: number[] = [];
+  const n = q.lenBytes / 16;
+  let i = from;
+  let parts: Uint8Array[] = [];
+  while (i !== q.tail && out.length < limit) {
+    const desc = vm.memory.read(q.baseGpa + i * 16, 16);
+    const dv = new DataView(desc.buffer, desc.byteOffset, 16);
+    const cmd = dv.getUint32(8, true);
+    const context =
+      (cmd & TxCmd.DEXT) !== 0 && ((cmd >>> TxCmd.DTYP_SHIFT) & 0xf) === TxCmd.DTYP_CONTEXT;
+    if (!context) {
       parts.push(vm.memory.read(Number(dv.getBigUint64(0, true)), cmd & 0xffff));
       if ((cmd & TxCmd.EOP) !== 0) {
         const marker = readMarker(Uint8Array.from(parts.flatMap((p) => Array.from(p))));
         if (marker !== undefined) out.push(marker.seq);
         parts = [];
       }
-      i = (i + 1) % n;
     }
+    i = (i + 1) % n;
   }
   return out;
 }
