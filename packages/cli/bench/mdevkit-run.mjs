@@ -71,10 +71,28 @@ export async function migrateVerified(dir, config, { migrateArgs = [], warmupMs 
         ...migrateArgs,
       ]),
     );
-    const src = await source.result(1_800_000);
-    const sourcePeakRssKiB = peakRssKiB(source.process.pid);
-    const dst = await target.waitFor("result", 600_000);
-    const targetPeakRssKiB = peakRssKiB(target.process.pid);
+    // A `--once` listener exits right after its result, sometimes before its VmHWM can be
+    // read: the peak is also sampled while both run (it only grows), and the larger kept.
+    const peaks = { source: 0, target: 0 };
+    // A gone process reads NaN, which Math.max would spread: it keeps the last reading.
+    const higher = (kept, pid) => Math.max(kept, peakRssKiB(pid) || 0);
+    const sample = () => {
+      peaks.source = higher(peaks.source, source.process.pid);
+      peaks.target = higher(peaks.target, target.process.pid);
+    };
+    const sampler = setInterval(sample, 100);
+    let src;
+    let dst;
+    try {
+      src = await source.result(1_800_000);
+      sample();
+      dst = await target.waitFor("result", 600_000);
+      sample();
+    } finally {
+      clearInterval(sampler);
+    }
+    const sourcePeakRssKiB = peaks.source || Number.NaN;
+    const targetPeakRssKiB = peaks.target || Number.NaN;
     const r = src.result;
     const t = dst.result;
     const checks = {

@@ -101,16 +101,24 @@ const log = (line) =>
   );
 const loads = [];
 
-/** Both processes hold all guest RAM: skip a size the machine cannot hold with room to spare. */
-function fits(mib) {
+/**
+ * Both processes hold all guest RAM: skip a size the machine cannot hold with room to spare.
+ * The processes of the run before may still be handing their RAM back (8 GiB takes
+ * seconds), so a shortfall is looked at again for up to 30 s before the size is skipped.
+ */
+async function fits(mib) {
   const need = 2 * mib * 2 ** 20 + 2 * 2 ** 30;
-  const avail = memAvailable();
+  let avail = memAvailable();
+  for (let waited = 0; avail < need && waited < 30_000; waited += 1000) {
+    await new Promise((r) => setTimeout(r, 1000));
+    avail = memAvailable();
+  }
   return { ok: !(avail < need), avail };
 }
 
 /** A verified mdevkit migration, logged; `skipped` when the RAM is not there. */
 async function mdevkit(label, config, opts) {
-  const room = fits(config.memoryMiB);
+  const room = await fits(config.memoryMiB);
   if (!room.ok) {
     const why = `skipped: needs ${(2 * config.memoryMiB) / 1024 + 2} GiB free, ${(room.avail / 2 ** 30).toFixed(1)} GiB available`;
     log(`${label}: ${why}`);

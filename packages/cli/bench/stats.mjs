@@ -21,12 +21,15 @@ export function percentile(xs, p) {
 /**
  * The run with the median `key` — the lower middle one for an even count, so the row is a
  * run that happened, never an average of two — or the first failed run (`ok` false), which
- * must show instead of a figure.
+ * must show instead of a figure. A run `skipped` (the machine lacked the RAM for it) is no
+ * failure and no figure: it is left out, and returned only when every run was skipped.
  */
 export function medianBy(runs, key) {
-  const failed = runs.find((r) => !r.ok);
+  const counted = runs.filter((r) => !r.skipped);
+  if (counted.length === 0) return runs[0];
+  const failed = counted.find((r) => !r.ok);
   if (failed) return failed;
-  const byKey = [...runs].sort((a, b) => key(a) - key(b));
+  const byKey = [...counted].sort((a, b) => key(a) - key(b));
   return byKey[(byKey.length - 1) >> 1];
 }
 

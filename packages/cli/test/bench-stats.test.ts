@@ -31,6 +31,13 @@ describe("medianBy", () => {
     expect(pick([run("a", 3), run("b", 1, false), run("c", 2), run("d", 0, false)])).toBe("b");
   });
 
+  it("leaves out a skipped run (no RAM for it): neither a failure nor a figure", () => {
+    const skipped = { id: "s", ms: Number.NaN, ok: false, skipped: true };
+    expect(pick([run("a", 3), skipped, run("c", 2)])).toBe("c");
+    expect(pick([skipped, run("b", 1, false)])).toBe("b");
+    expect(pick([skipped])).toBe("s");
+  });
+
   it("leaves the caller's array in its order", () => {
     const runs = [run("a", 3), run("b", 1), run("c", 2)];
     pick(runs);
