@@ -104,7 +104,7 @@ const loads = [];
 /**
  * Both processes hold all guest RAM: skip a size the machine cannot hold with room to spare.
  * The processes of the run before may still be handing their RAM back (8 GiB takes
- * seconds), so a shortfall is looked at again for up to 30 s before the size is skipped.
+ * seconds), so a shortfall is looked at again for up to 30 s before the run is skipped.
  */
 async function fits(mib) {
   const need = 2 * mib * 2 ** 20 + 2 * 2 ** 30;

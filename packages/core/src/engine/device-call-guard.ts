@@ -1,10 +1,10 @@
 import type { VmDevice } from "../vm/simulated-vm.js";
 
 /**
- * Bounds the engine's waits on vendor drivers while the guest is paused. The contract says
+ * Bounds the engine's waits on vendor drivers by the migration's abort. The contract says
  * every driver call settles, but a plugin that awaits an event that never comes would
- * otherwise hold the VM paused for good: the switchover deadline or cancel() aborts the
- * signal, and the wait rejects with the signal's reason so the rollback can run.
+ * otherwise hold the migration, and in switchover the paused VM, for good: the deadlines or
+ * cancel() abort the signal, and the wait rejects with its reason so the rollback can run.
  *
  * JavaScript cannot stop the abandoned call, so its devices are remembered as busy. The
  * kernel serializes a device's state changes (a second ioctl waits for the first), so
