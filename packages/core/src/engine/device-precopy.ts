@@ -4,6 +4,7 @@ import { driveTransition } from "../fsm/drive-transition.js";
 import { MigFlags } from "../fsm/mig-flags.js";
 import { MigState } from "../fsm/mig-state.js";
 import type { VmDevice } from "../vm/simulated-vm.js";
+import { DeviceCallGuard } from "./device-call-guard.js";
 import { DEVICE_READ_BYTES } from "./vm-handshake.js";
 
 /** Most precopy bytes drained from one device per iteration, so RAM is not starved. */
@@ -29,15 +30,18 @@ export interface PrecopyOutput {
 
 /**
  * The source's PRE_COPY devices: moves the capable ones into PRE_COPY, drains what they
- * have each iteration, and reports what is pending for the convergence check.
+ * have each iteration, and reports what is pending for the convergence check. Every driver
+ * call is waited for through `guard` (see {@link DeviceCallGuard}).
  */
 export class DevicePrecopy {
   readonly #devices: readonly VmDevice[];
+  readonly #guard: DeviceCallGuard;
   readonly #streams = new Map<number, MigrationDataStream>();
   readonly #initialSent = new Set<number>();
 
-  constructor(devices: readonly VmDevice[]) {
+  constructor(devices: readonly VmDevice[], guard = DeviceCallGuard.unbounded()) {
     this.#devices = devices;
+    this.#guard = guard;
   }
 
   /** PRE_COPY streams by device index (the saving streams switchover continues). */
@@ -49,7 +53,9 @@ export class DevicePrecopy {
   async start(): Promise<void> {
     for (const d of this.#devices) {
       if ((d.driver.migrationFlags & MigFlags.PRE_COPY) === 0) continue;
-      const { stream } = await driveTransition(d.driver, MigState.PRE_COPY);
+      const { stream } = await this.#guard.run([d], () =>
+        driveTransition(d.driver, MigState.PRE_COPY),
+      );
       if (stream === undefined)
         throw new MdevError(
           "EIO",
@@ -67,13 +73,16 @@ export class DevicePrecopy {
       if (stream === undefined) continue;
       let taken = 0;
       while (taken < DEVICE_PRECOPY_BYTES_PER_ITERATION) {
-        const chunk = await readPrecopy(stream);
+        const chunk = await this.#guard.run([d], () => readPrecopy(stream));
         if (chunk === undefined) break;
         await out.data(d, chunk);
         taken += chunk.byteLength;
       }
       total += taken;
-      if (!this.#initialSent.has(d.index) && (await d.driver.precopyInfo()).initialBytes === 0) {
+      if (
+        !this.#initialSent.has(d.index) &&
+        (await this.#guard.run([d], () => d.driver.precopyInfo())).initialBytes === 0
+      ) {
         this.#initialSent.add(d.index);
         await out.initDone(d);
       }
@@ -88,11 +97,11 @@ export class DevicePrecopy {
     let initialDone = true;
     for (const d of this.#devices) {
       if (this.#streams.has(d.index)) {
-        const info = await d.driver.precopyInfo();
+        const info = await this.#guard.run([d], () => d.driver.precopyInfo());
         precopy += info.initialBytes + info.dirtyBytes;
         if (info.initialBytes > 0) initialDone = false;
       }
-      stopCopy += await d.driver.getDataSize();
+      stopCopy += await this.#guard.run([d], () => d.driver.getDataSize());
     }
     return { precopy, stopCopy, initialDone };
   }

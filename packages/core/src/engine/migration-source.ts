@@ -251,6 +251,7 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
   #newRun(channel: DuplexSourceChannel): SourceRun {
     const memory = this.#vm.memory;
     const table = new PageDigestTable(memory.pages);
+    const guard = new DeviceCallGuard(this.#abort.signal);
     return {
       channel,
       // A failure read while the source is blocked (e.g. writing to a target that said FAILED
@@ -260,7 +261,7 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
       }),
       dirtySync: new DirtySync(this.#vm),
       dirty: new DirtyBitmap(memory.pages),
-      precopy: new DevicePrecopy(this.#vm.devices),
+      precopy: new DevicePrecopy(this.#vm.devices, guard),
       table,
       ram: new RamSender(
         memory,
@@ -269,7 +270,7 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
         table,
         this.#options.batchPages * PAGE_SIZE,
       ),
-      guard: new DeviceCallGuard(this.#abort.signal),
+      guard,
       paused: false,
     };
   }

@@ -83,6 +83,16 @@ describe("a driver call that never settles", { timeout: 60_000 }, () => {
     await expectGuestRunning(vm);
   });
 
+  it("in the PRE_COPY arc: the migration's timeout ends the wait, the guest never stopped", async () => {
+    const { vm, error } = await migrateWithToy(
+      { hang: "precopy" },
+      { switchoverTimeoutMs: 600_000, peerTimeoutMs: 600_000, timeoutMs: 1000 },
+    );
+    expect(error).toMatchObject({ code: "ETIMEDOUT", rolledBack: true, phase: "setup" });
+    expect(error.problems.join("\n")).toMatch(/device 00:05\.0 did not finish a driver call/);
+    await expectGuestRunning(vm);
+  });
+
   it("cancel() ends the wait at once (ECANCELED, guest running)", async () => {
     const { vm, error } = await migrateWithToy(
       { hang: "stop" },

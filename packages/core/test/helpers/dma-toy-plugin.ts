@@ -24,7 +24,7 @@ export interface DmaToyOptions {
   /** Fail STOP -> RUNNING (a target whose device cannot start). */
   readonly failStart?: boolean;
   /** A hook whose promise never settles: a driver waiting for an event that never comes. */
-  readonly hang?: "stop" | "save" | "start";
+  readonly hang?: "stop" | "save" | "start" | "precopy";
 }
 
 /** What a hung hook returns. */
@@ -74,7 +74,8 @@ export class DmaToyDriver extends AbstractVendorDriver {
     if (this.#failStart) throw new MdevError("EIO", "toy device failed to start");
     return this.#hang === "start" ? never() : undefined;
   }
-  protected override _precopyStart(): Uint8Array {
+  protected override _precopyStart(): Uint8Array | Promise<Uint8Array> {
+    if (this.#hang === "precopy") return never();
     return this.#header();
   }
   #header(): Uint8Array {
