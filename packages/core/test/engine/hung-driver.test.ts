@@ -17,7 +17,7 @@ import {
   SimulatedVm,
 } from "../../src/index.js";
 import { type DmaToyOptions, dmaToyPlugin } from "../helpers/dma-toy-plugin.js";
-import { memoryTarget, SMALL_VM, startVm } from "../helpers/engine-fixtures.js";
+import { failedMigration, memoryTarget, SMALL_VM, startVm } from "../helpers/engine-fixtures.js";
 
 const vms: SimulatedVm[] = [];
 afterEach(async () => {
@@ -37,15 +37,7 @@ async function migrateWithToy(
   const { source: channel } = memoryTarget(dst, vms);
   const source = new MigrationSource(vm, channel, options, host);
   if (onSwitchover) source.on("phase", (p) => p === "switchover" && onSwitchover(source));
-  const t0 = performance.now();
-  const error = await source.migrate().then(
-    () => {
-      throw new Error("the migration completed with a hung driver");
-    },
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(MigrationError);
-  return { vm, error: error as MigrationError, ms: performance.now() - t0 };
+  return { vm, ...(await failedMigration(source, "the migration completed with a hung driver")) };
 }
 
 /** The guest runs again: its vCPU writes. */

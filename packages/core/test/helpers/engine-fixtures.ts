@@ -3,8 +3,10 @@ import {
   createHost,
   createMemoryChannelPair,
   type MdevHost,
+  MigrationError,
   type MigrationEvent,
   type MigrationEventSink,
+  type MigrationSource,
   MigrationTarget,
   parseVmConfig,
   SimulatedVm,
@@ -95,4 +97,23 @@ export class RecordingSink implements MigrationEventSink {
   of<K extends MigrationEvent["kind"]>(kind: K): Extract<MigrationEvent, { kind: K }>[] {
     return this.events.filter((e): e is Extract<MigrationEvent, { kind: K }> => e.kind === kind);
   }
+}
+
+/**
+ * Runs a migration that must fail: resolves with its MigrationError and how long it took
+ * to fail; throws if it completed (`completed` says why that is wrong) or failed otherwise.
+ */
+export async function failedMigration(
+  source: MigrationSource,
+  completed: string,
+): Promise<{ error: MigrationError; ms: number }> {
+  const t0 = performance.now();
+  const error = await source.migrate().then(
+    () => {
+      throw new Error(completed);
+    },
+    (e: unknown) => e,
+  );
+  if (!(error instanceof MigrationError)) throw error;
+  return { error, ms: performance.now() - t0 };
 }
