@@ -34,11 +34,11 @@ export class DeviceCallGuard {
   }
 
   /**
-   * Runs `call`, which calls into `devices`, and settles as it does — or rejects with the
-   * abort reason once the signal aborts first, marking `devices` busy. Rejects without
+   * Runs `call`, which calls into `device`, and settles as it does — or rejects with the
+   * abort reason once the signal aborts first, marking `device` busy. Rejects without
    * calling if the signal already aborted, so a sequence stops at its next device.
    */
-  run<T>(devices: readonly VmDevice[], call: () => Promise<T>): Promise<T> {
+  run<T>(device: VmDevice, call: () => Promise<T>): Promise<T> {
     const signal = this.#signal;
     if (signal.aborted) return Promise.reject(signal.reason);
     let work: Promise<T>;
@@ -49,7 +49,7 @@ export class DeviceCallGuard {
     }
     return new Promise<T>((resolve, reject) => {
       const onAbort = (): void => {
-        for (const d of devices) this.#busy.add(d.index);
+        this.#busy.add(device.index);
         // The abandoned call may still fail later: that is no longer anyone's error.
         work.catch(() => {});
         reject(signal.reason);

@@ -33,12 +33,12 @@ export async function stopDevicesForSwitchover(
     for (const d of devices) {
       const quiet =
         d.driver.getState() === MigState.PRE_COPY ? MigState.PRE_COPY_P2P : MigState.RUNNING_P2P;
-      await guard.run([d], () => driveTransition(d.driver, quiet));
+      await guard.run(d, () => driveTransition(d.driver, quiet));
     }
   }
   const streams = new Map<number, MigrationDataStream>();
   for (const d of devices) {
-    const { stream } = await guard.run([d], () => driveTransition(d.driver, MigState.STOP_COPY));
+    const { stream } = await guard.run(d, () => driveTransition(d.driver, MigState.STOP_COPY));
     const saving = stream ?? precopyStreams.get(d.index);
     if (saving === undefined) {
       throw new Error(`device ${d.config.slot} reached STOP_COPY without a saving stream`);
@@ -72,7 +72,7 @@ export async function returnDevicesToRunning(
     }
     const bounded = guard.after(timeoutMs);
     try {
-      const reset = await bounded.run([d], () => returnToRunning(d));
+      const reset = await bounded.run(d, () => returnToRunning(d));
       if (reset !== undefined) problems.push(reset);
     } catch (err) {
       const state = migStateName(d.driver.getState());

@@ -53,7 +53,7 @@ export class DevicePrecopy {
   async start(): Promise<void> {
     for (const d of this.#devices) {
       if ((d.driver.migrationFlags & MigFlags.PRE_COPY) === 0) continue;
-      const { stream } = await this.#guard.run([d], () =>
+      const { stream } = await this.#guard.run(d, () =>
         driveTransition(d.driver, MigState.PRE_COPY),
       );
       if (stream === undefined)
@@ -73,7 +73,7 @@ export class DevicePrecopy {
       if (stream === undefined) continue;
       let taken = 0;
       while (taken < DEVICE_PRECOPY_BYTES_PER_ITERATION) {
-        const chunk = await this.#guard.run([d], () => readPrecopy(stream));
+        const chunk = await this.#guard.run(d, () => readPrecopy(stream));
         if (chunk === undefined) break;
         await out.data(d, chunk);
         taken += chunk.byteLength;
@@ -81,7 +81,7 @@ export class DevicePrecopy {
       total += taken;
       if (
         !this.#initialSent.has(d.index) &&
-        (await this.#guard.run([d], () => d.driver.precopyInfo())).initialBytes === 0
+        (await this.#guard.run(d, () => d.driver.precopyInfo())).initialBytes === 0
       ) {
         this.#initialSent.add(d.index);
         await out.initDone(d);
@@ -97,11 +97,11 @@ export class DevicePrecopy {
     let initialDone = true;
     for (const d of this.#devices) {
       if (this.#streams.has(d.index)) {
-        const info = await this.#guard.run([d], () => d.driver.precopyInfo());
+        const info = await this.#guard.run(d, () => d.driver.precopyInfo());
         precopy += info.initialBytes + info.dirtyBytes;
         if (info.initialBytes > 0) initialDone = false;
       }
-      stopCopy += await this.#guard.run([d], () => d.driver.getDataSize());
+      stopCopy += await this.#guard.run(d, () => d.driver.getDataSize());
     }
     return { precopy, stopCopy, initialDone };
   }

@@ -64,9 +64,9 @@ export class DirtySync {
     for (const d of this.#vm.devices) {
       if (guard.isBusy(d)) continue;
       if (d.driver.dirtyTracking === "dma-logging")
-        await guard.run([d], () => d.driver.logStop()).catch(() => {});
+        await guard.run(d, () => d.driver.logStop()).catch(() => {});
       if (d.driver.dirtyTracking === "vendor-bitmap") {
-        await guard.run([d], () => d.driver.vendorDirtyStop()).catch(() => {});
+        await guard.run(d, () => d.driver.vendorDirtyStop()).catch(() => {});
       }
     }
     if (this.#iommuTracking) this.#vm.iommu.dirtyStop();
@@ -96,7 +96,7 @@ export class DirtySync {
     try {
       if (d.driver.dirtyTracking === "dma-logging") {
         this.#scratch.clear();
-        await guard.run([d], () =>
+        await guard.run(d, () =>
           d.driver.logReadAndClear(
             0,
             this.#vm.memory.size,
@@ -107,7 +107,7 @@ export class DirtySync {
         into.union(this.#scratch);
       } else if (d.driver.dirtyTracking === "vendor-bitmap") {
         this.#scratch.clear();
-        await guard.run([d], () => d.driver.reportDirtyPages(this.#scratch.asBigUint64Array()));
+        await guard.run(d, () => d.driver.reportDirtyPages(this.#scratch.asBigUint64Array()));
         into.union(this.#scratch);
       }
     } catch (err) {

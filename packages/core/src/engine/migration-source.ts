@@ -484,7 +484,7 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
       await drainStopCopy(
         stream,
         (chunk) => this.#sendDeviceData(d, DevicePhase.STOP_COPY, chunk),
-        (read) => run.guard.run([d], read),
+        (read) => run.guard.run(d, read),
       );
     }
     const ramDigest = run.table.digest();
