@@ -2,6 +2,7 @@
 // figure because this machine is shared and its speed varies from hour to hour.
 import { readFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
+import { describePageRoutines } from "@mdevkit/core";
 
 /** The CPU model from /proc/cpuinfo (Node's `os.cpus()` as a fallback). */
 function cpuModel() {
@@ -34,6 +35,8 @@ export function describeMachine() {
     platform: `${process.platform} ${process.arch}`,
     date: new Date().toISOString(),
     loadAverage: loadavg(),
+    // The addon or its JavaScript fallback: the RAM path's speed depends on which.
+    pageRoutines: describePageRoutines(),
   };
 }
 

@@ -190,6 +190,10 @@ describe.skipIf(!built)("a standalone plugin built from npm-packed tarballs", ()
       expect(lstatSync(at).isSymbolicLink(), name).toBe(false);
       expect(realpathSync(at).startsWith(dir), name).toBe(true);
     }
+    // Core's C page routines are built from the tarball's sources at install, as a vendor gets them.
+    expect(
+      existsSync(join(dir, "node_modules/@mdevkit/core/build/Release/page_routines.node")),
+    ).toBe(true);
     await sh("npm", ["run", "build"], dir);
     expect(existsSync(join(dir, "dist/index.js"))).toBe(true);
     await sh("npm", ["run", "typecheck"], dir);

@@ -32,6 +32,7 @@ export {
   PIN_PAGES_MAX_ENTRIES,
 } from "./iommu.js";
 export { IommuPagePinner } from "./iommu-page-pinner.js";
+export { describePageRoutines } from "./native-page-routines.js";
 export { isPageAligned, isPowerOfTwo, PAGE_SHIFT, PAGE_SIZE } from "./page.js";
 export { VendorDirtyTracker } from "./vendor-dirty-tracker.js";
 export { isZeroWords } from "./zero-page.js";

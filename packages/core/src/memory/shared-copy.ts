@@ -1,3 +1,5 @@
+import { nativePageRoutines } from "./native-page-routines.js";
+
 /** Size of the unshared scratch buffer a misaligned copy bounces through: 16 pages. */
 const BOUNCE_BYTES = 64 * 1024;
 
@@ -6,8 +8,11 @@ const BOUNCE_THRESHOLD = 256;
 
 let bounce: Uint8Array | undefined;
 
+const nativeCopy = nativePageRoutines?.copy;
+
 /**
- * Copies `src` into `dest` (equal lengths) at memcpy speed when either is guest memory.
+ * Copies `src` into `dest` (equal lengths) at memcpy speed when either is guest memory:
+ * with the native addon's memmove where it is built, else as below.
  *
  * V8 copies into or out of SharedArrayBuffer memory with relaxed atomic stores: a word at
  * a time when both sides have the same address modulo 8, else a byte at a time, about five
@@ -18,6 +23,18 @@ let bounce: Uint8Array | undefined;
  * side is an ordinary memmove and the one on the shared side is word-wise.
  */
 export function copyBytes(dest: Uint8Array, src: Uint8Array): void {
+  // Short copies never ask for the buffer (that would move a small on-heap array off-heap).
+  if (
+    nativeCopy !== undefined &&
+    src.byteLength >= BOUNCE_THRESHOLD &&
+    (isShared(dest) || isShared(src))
+  )
+    nativeCopy(dest, src); // a RangeError for unequal lengths, as below
+  else copyBytesInJs(dest, src);
+}
+
+/** {@link copyBytes} without the addon: where it is missing (and for its tests). */
+export function copyBytesInJs(dest: Uint8Array, src: Uint8Array): void {
   const length = src.byteLength;
   if (dest.byteLength !== length)
     throw new RangeError(`copy of ${length} bytes into ${dest.byteLength}`);

@@ -2,6 +2,7 @@ import { crc32c } from "@node-rs/crc32";
 import { StreamError } from "../errors/stream-error.js";
 import { crc32cExtendPages } from "./crc32c-combine.js";
 import { PAGE_SIZE } from "./format.js";
+import { crc32cPages } from "./page-crc.js";
 import { kindsLength, RAM_RUN_HEAD_LENGTH } from "./ram-pages-codec.js";
 
 /**
@@ -28,11 +29,7 @@ export function checkRamPagesCrc(
   if (count > 0 && body >= 0 && body % PAGE_SIZE === 0) {
     crc = crc32c(payload.subarray(0, head) as Buffer, headCrc);
     pageCrcs = new Uint32Array(body / PAGE_SIZE);
-    for (let j = 0; j < pageCrcs.length; j++) {
-      pageCrcs[j] = crc32c(
-        payload.subarray(head + j * PAGE_SIZE, head + (j + 1) * PAGE_SIZE) as Buffer,
-      );
-    }
+    crc32cPages(payload.subarray(head), pageCrcs);
     crc = crc32cExtendPages(crc, pageCrcs);
   } else {
     crc = crc32c(payload as Buffer, headCrc);

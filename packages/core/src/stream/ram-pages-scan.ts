@@ -1,9 +1,10 @@
-import { crc32c } from "@node-rs/crc32";
 import { MdevError } from "../errors/mdev-error.js";
 import { word32Of } from "../memory/bit-words.js";
 import type { DirtyBitmap } from "../memory/dirty-bitmap.js";
+import { copyBytes } from "../memory/shared-copy.js";
 import { isZeroWords } from "../memory/zero-page.js";
 import { PAGE_SIZE } from "./format.js";
+import { crc32cPages } from "./page-crc.js";
 import { kindsLength } from "./ram-pages-codec.js";
 
 const PAGE_WORDS = PAGE_SIZE / 4;
@@ -92,18 +93,17 @@ export function scanRamRun(
     let end = i + 1;
     while (end < count && ((kinds[end >> 3] as number) & (1 << (end & 7))) !== 0) end++;
     if (snapshotInto === undefined) {
-      bulk.push(pages.subarray(i * PAGE_SIZE, end * PAGE_SIZE));
-      for (let p = i; p < end; p++)
-        crcs[j++] = crc32c(pages.subarray(p * PAGE_SIZE, (p + 1) * PAGE_SIZE) as Buffer);
+      const run = pages.subarray(i * PAGE_SIZE, end * PAGE_SIZE);
+      bulk.push(run);
+      crc32cPages(run, crcs, j);
+      j += end - i;
     } else {
       for (let p = i; p < end; p += SNAPSHOT_SLICE_PAGES) {
         const n = Math.min(SNAPSHOT_SLICE_PAGES, end - p);
-        const at = j * PAGE_SIZE;
-        snapshotInto.set(pages.subarray(p * PAGE_SIZE, (p + n) * PAGE_SIZE), at);
-        for (let k = 0; k < n; k++, j++) {
-          const o = at + k * PAGE_SIZE;
-          crcs[j] = crc32c(snapshotInto.subarray(o, o + PAGE_SIZE) as Buffer);
-        }
+        const copy = snapshotInto.subarray(j * PAGE_SIZE, (j + n) * PAGE_SIZE);
+        copyBytes(copy, pages.subarray(p * PAGE_SIZE, (p + n) * PAGE_SIZE));
+        crc32cPages(copy, crcs, j);
+        j += n;
       }
     }
     i = end;

@@ -4,6 +4,7 @@ import { copyBytes } from "../memory/shared-copy.js";
 import { crc32cExtendPages } from "./crc32c-combine.js";
 import { PAGE_SIZE } from "./format.js";
 import type { StreamedPayload } from "./frame-reader.js";
+import { crc32cPages } from "./page-crc.js";
 import { countDataPages, kindsLength, RAM_RUN_HEAD_LENGTH } from "./ram-pages-codec.js";
 import type { RamPagesBody } from "./records.js";
 import type { StreamLimits } from "./stream-limits.js";
@@ -132,14 +133,16 @@ class RamPagesWriter implements StreamedPayload {
       this.#received += take;
       // Hash every page this copy completed: page k is whole once (k + 1) pages arrived.
       const done = Math.floor(this.#received / PAGE_SIZE);
-      for (let k = j; k < done; k++) {
-        // A page begun by an earlier piece is hashed from guest memory, else from `dest`.
-        const pageStart = k * PAGE_SIZE - before;
-        const page =
-          pageStart >= 0
-            ? dest.subarray(pageStart, pageStart + PAGE_SIZE)
-            : this.#sink.view(targets[k] as number, PAGE_SIZE);
-        this.#crcs[k] = crc32c(page as Buffer);
+      let k = j;
+      if (k < done && k * PAGE_SIZE < before) {
+        // Begun by an earlier piece: hashed from guest memory.
+        this.#crcs[k] = crc32c(this.#sink.view(targets[k] as number, PAGE_SIZE) as Buffer);
+        k++;
+      }
+      // The rest lie whole in `dest`, one after the other.
+      if (k < done) {
+        const from = k * PAGE_SIZE - before;
+        crc32cPages(dest.subarray(from, from + (done - k) * PAGE_SIZE), this.#crcs, k);
       }
     }
   }

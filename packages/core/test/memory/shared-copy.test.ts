@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { copyBytes } from "../../src/memory/shared-copy.js";
+import { copyBytes, copyBytesInJs } from "../../src/memory/shared-copy.js";
 import { FC_RUNS } from "./fc-runs.js";
 
 /** Bytes that differ at every offset, so a shifted or partial copy cannot pass. */
@@ -14,7 +14,12 @@ function region(shared: boolean, length: number): Uint8Array {
   return new Uint8Array(shared ? new SharedArrayBuffer(length) : new ArrayBuffer(length));
 }
 
-describe("copyBytes", () => {
+// copyBytes takes the native addon's memmove for long copies to or from shared memory;
+// copyBytesInJs is what runs where the addon did not build. Both must copy exactly.
+describe.each([
+  ["copyBytes", copyBytes],
+  ["copyBytesInJs", copyBytesInJs],
+])("%s", (_, copyBytes) => {
   it("copies exactly, with the bytes around the destination untouched, for every pair of alignments, both directions and both kinds of memory", () => {
     // 200 KiB crosses the 64 KiB scratch buffer several times and ends mid-way through it.
     const length = 200 * 1024 + 5;
@@ -65,5 +70,7 @@ describe("copyBytes", () => {
 
   it("refuses views of different lengths instead of copying part", () => {
     expect(() => copyBytes(new Uint8Array(10), new Uint8Array(11))).toThrow(RangeError);
+    const shared = new Uint8Array(new SharedArrayBuffer(4096));
+    expect(() => copyBytes(shared, new Uint8Array(4097))).toThrow(RangeError);
   });
 });

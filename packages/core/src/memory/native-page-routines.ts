@@ -1,0 +1,54 @@
+import { createRequire } from "node:module";
+
+/**
+ * The page routines of core's C addon (`native/page_routines.c`, built by node-gyp when
+ * the package installs). Each checks its arguments and throws TypeError or RangeError
+ * rather than touch memory outside the views it was given.
+ */
+export interface NativePageRoutines {
+  /**
+   * Writes the CRC32C (Castagnoli, as `@node-rs/crc32`'s `crc32c(page)`) of each 4 KiB page
+   * of `pages` to `out[at]`, `out[at + 1]`, …. Present only where the CPU has a crc32
+   * instruction the addon uses (x86-64 with SSE4.2).
+   */
+  readonly crc32cPages?: (pages: Uint8Array, out: Uint32Array, at: number) => void;
+  /** Copies `src` into `dest` (equal lengths; overlapping views are allowed) with memmove. */
+  readonly copy: (dest: Uint8Array, src: Uint8Array) => void;
+  /** The instruction set `crc32cPages` uses, or null when it is absent. */
+  readonly crc32c: string | null;
+}
+
+function load(): { routines?: NativePageRoutines; unavailable?: string } {
+  if (process.env.MDEVKIT_NATIVE === "0") return { unavailable: "turned off by MDEVKIT_NATIVE=0" };
+  try {
+    // The same path from src/memory (tests) and dist/memory (the build).
+    return { routines: createRequire(import.meta.url)("../../build/Release/page_routines.node") };
+  } catch (err) {
+    const why = err instanceof Error ? err.message.split("\n")[0] : String(err);
+    return { unavailable: `not built (${why})` };
+  }
+}
+
+const loaded = load();
+
+/**
+ * The addon, or undefined when it did not build at install or `MDEVKIT_NATIVE=0` turns it
+ * off: callers then use their JavaScript routines (the same results, more slowly).
+ */
+export const nativePageRoutines: NativePageRoutines | undefined = loaded.routines;
+
+/** Why {@link nativePageRoutines} is undefined, or undefined when it is loaded. */
+export const nativeUnavailable: string | undefined = loaded.unavailable;
+
+/**
+ * Which routines move this process's page data, for reports: the addon's, or the
+ * JavaScript ones that replace it (the same bytes and CRCs, more slowly), and why.
+ */
+export function describePageRoutines(): string {
+  if (nativePageRoutines === undefined)
+    return `JavaScript (the native addon is ${nativeUnavailable})`;
+  const crc = nativePageRoutines.crc32c;
+  return crc === null
+    ? "native copy; CRC32C a page per call (the addon has no crc32 instruction on this CPU)"
+    : `native (CRC32C with ${crc}, 4 pages at a time; memmove to and from guest memory)`;
+}

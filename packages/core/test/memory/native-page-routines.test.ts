@@ -1,0 +1,158 @@
+import { crc32c } from "@node-rs/crc32";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import {
+  describePageRoutines,
+  nativePageRoutines,
+  nativeUnavailable,
+} from "../../src/memory/native-page-routines.js";
+
+const PAGE = 4096;
+const off = process.env.MDEVKIT_NATIVE === "0";
+
+/** CRC32C of each page, one call per page: the reference the addon must match. */
+function perPage(pages: Uint8Array): number[] {
+  const crcs: number[] = [];
+  for (let at = 0; at < pages.byteLength; at += PAGE)
+    crcs.push(crc32c(Buffer.from(pages.buffer, pages.byteOffset + at, PAGE)));
+  return crcs;
+}
+
+/** `count` random pages in a buffer of the given kind, starting `skew` bytes in. */
+function pagesIn(kind: "plain" | "shared", count: number, skew: number, seed: number): Uint8Array {
+  const buffer =
+    kind === "shared"
+      ? new SharedArrayBuffer(count * PAGE + skew)
+      : new ArrayBuffer(count * PAGE + skew);
+  const pages = new Uint8Array(buffer, skew, count * PAGE);
+  let x = seed | 1;
+  for (let i = 0; i < pages.length; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    pages[i] = x & 0xff;
+  }
+  return pages;
+}
+
+describe("the native page routines", () => {
+  it.skipIf(off)(
+    "are built and loaded (a missing build would slow every migration silently)",
+    () => {
+      expect(nativeUnavailable).toBeUndefined();
+      expect(nativePageRoutines?.crc32c).toBe(process.arch === "x64" ? "sse4.2" : null);
+      expect(describePageRoutines()).toMatch(/^native/);
+    },
+  );
+
+  it.skipIf(off)("turned off by MDEVKIT_NATIVE=0 they are not loaded", async () => {
+    const { execFileSync } = await import("node:child_process");
+    const out = execFileSync(
+      process.execPath,
+      [
+        "--input-type=module",
+        "-e",
+        `import("${new URL("../../dist/memory/native-page-routines.js", import.meta.url).href}").then((m) => console.log(String(m.nativePageRoutines), m.describePageRoutines()))`,
+      ],
+      { env: { ...process.env, MDEVKIT_NATIVE: "0" }, encoding: "utf8" },
+    );
+    expect(out.trim()).toBe(
+      "undefined JavaScript (the native addon is turned off by MDEVKIT_NATIVE=0)",
+    );
+  });
+});
+
+describe.skipIf(nativePageRoutines?.crc32cPages === undefined)("crc32cPages", () => {
+  const crc32cPages = nativePageRoutines?.crc32cPages as NonNullable<
+    NonNullable<typeof nativePageRoutines>["crc32cPages"]
+  >;
+
+  it("matches a per-page CRC32C for any batch size, alignment and buffer kind", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 11 }),
+        fc.integer({ min: 0, max: 7 }),
+        fc.constantFrom("plain" as const, "shared" as const),
+        fc.integer(),
+        fc.integer({ min: 0, max: 3 }),
+        (count, skew, kind, seed, at) => {
+          const pages = pagesIn(kind, count, skew, seed);
+          const out = new Uint32Array(at + count + 1).fill(0xdeadbeef);
+          crc32cPages(pages, out, at);
+          expect([...out.subarray(at, at + count)]).toEqual(perPage(pages));
+          // Nothing outside [at, at + count) is written.
+          expect([...out.subarray(0, at), out[at + count]]).toEqual(
+            new Array(at + 1).fill(0xdeadbeef),
+          );
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it("hashes a zero page and an all-ones page as the reference does", () => {
+    const pages = new Uint8Array(2 * PAGE);
+    pages.fill(0xff, PAGE);
+    const out = new Uint32Array(2);
+    crc32cPages(pages, out, 0);
+    expect([...out]).toEqual(perPage(pages));
+  });
+
+  it("refuses a partial page, an out-of-range slot and the wrong array types", () => {
+    const out = new Uint32Array(4);
+    expect(() => crc32cPages(new Uint8Array(PAGE + 1), out, 0)).toThrow(RangeError);
+    expect(() => crc32cPages(new Uint8Array(4 * PAGE), out, 1)).toThrow(RangeError);
+    expect(() => crc32cPages(new Uint8Array(PAGE), out, 4)).toThrow(RangeError);
+    expect(() => crc32cPages(new Uint8Array(PAGE), out, -1)).toThrow(RangeError);
+    expect(() => crc32cPages(new Uint8Array(PAGE), new Int32Array(1) as never, 0)).toThrow(
+      TypeError,
+    );
+    expect(() => crc32cPages(new Uint16Array(PAGE / 2) as never, out, 0)).toThrow(TypeError);
+    expect(() => (crc32cPages as (...a: unknown[]) => void)(new Uint8Array(PAGE), out)).toThrow(
+      TypeError,
+    );
+    expect([...out]).toEqual([0, 0, 0, 0]);
+  });
+});
+
+describe.skipIf(nativePageRoutines === undefined)("copy", () => {
+  const copy = nativePageRoutines?.copy as NonNullable<typeof nativePageRoutines>["copy"];
+
+  it("copies between plain and shared memory at any alignment", () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom("plain" as const, "shared" as const),
+        fc.constantFrom("plain" as const, "shared" as const),
+        fc.integer({ min: 0, max: 7 }),
+        fc.integer({ min: 0, max: 7 }),
+        fc.integer({ min: 0, max: 3 * PAGE }),
+        (fromKind, toKind, fromSkew, toSkew, length) => {
+          const src = pagesIn(fromKind, 3, fromSkew, length + 1).subarray(0, length);
+          const destAll = pagesIn(toKind, 3, toSkew, 7);
+          const before = destAll.slice();
+          const dest = destAll.subarray(0, length);
+          copy(dest, src);
+          expect(Buffer.compare(Buffer.from(dest), Buffer.from(src))).toBe(0);
+          expect(
+            Buffer.compare(
+              Buffer.from(destAll.subarray(length)),
+              Buffer.from(before.subarray(length)),
+            ),
+          ).toBe(0);
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+
+  it("copies overlapping views of one buffer as memmove does", () => {
+    const bytes = Uint8Array.from({ length: 64 }, (_, i) => i);
+    copy(bytes.subarray(8, 40), bytes.subarray(0, 32));
+    expect([...bytes.subarray(8, 40)]).toEqual(Array.from({ length: 32 }, (_, i) => i));
+  });
+
+  it("refuses unequal lengths and non-byte arrays", () => {
+    expect(() => copy(new Uint8Array(4), new Uint8Array(5))).toThrow(RangeError);
+    expect(() => copy(new Uint32Array(4) as never, new Uint8Array(16))).toThrow(TypeError);
+  });
+});
