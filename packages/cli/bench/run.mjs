@@ -204,7 +204,7 @@ const results = {
   plan: PLAN,
   machine: describeMachine(),
 };
-log(`mode ${results.mode}; writing to ${outDir}`);
+log(`mode ${results.mode}; writing to ${outDir}; page routines: ${results.machine.pageRoutines}`);
 
 // 1. Side by side, interleaved round by round.
 if (wanted("sideBySide")) {
