@@ -142,7 +142,9 @@ export class SimulatedVm {
 
   /** Pauses every vCPU; resolves when none will write again until {@link resume}. */
   async pause(): Promise<void> {
-    await Promise.all(this.#vcpus.map((v) => v.pause()));
+    // Every vCPU is told before any is waited for, so they stop together.
+    for (const v of this.#vcpus) v.requestPause();
+    for (const v of this.#vcpus) await v.awaitPaused();
     this.#running = false;
   }
 

@@ -19,8 +19,13 @@ export const VcpuSlot = {
 
 /** Commands the main thread gives. */
 export const VcpuCommand = { RUN: 0, PAUSE: 1, EXIT: 2 } as const;
-/** States the worker acknowledges. */
-export const VcpuRunState = { STARTING: 0, RUNNING: 1, PAUSED: 2, EXITED: 3 } as const;
+/**
+ * States the worker acknowledges. SLEEPING is RUNNING between batches: no write is in
+ * progress and none starts before the worker compare-exchanges SLEEPING back to RUNNING,
+ * so the main thread may take a pause by compare-exchanging SLEEPING to PAUSED, without
+ * waiting for a sleeping thread to be woken and scheduled.
+ */
+export const VcpuRunState = { STARTING: 0, RUNNING: 1, PAUSED: 2, EXITED: 3, SLEEPING: 4 } as const;
 
 /** Number of Int32 slots in a control block. */
 export const VCPU_CONTROL_SLOTS = 4;

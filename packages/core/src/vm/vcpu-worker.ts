@@ -33,10 +33,13 @@ for (;;) {
   if (command === VcpuCommand.PAUSE) {
     setState(VcpuRunState.PAUSED);
     Atomics.wait(control, VcpuSlot.COMMAND, VcpuCommand.PAUSE);
+    continue;
+  }
+  if (Atomics.load(control, VcpuSlot.STATE) === VcpuRunState.PAUSED) {
+    // Resumed: from the pause above, or from one the main thread took while this slept.
     setState(VcpuRunState.RUNNING);
     last = performance.now();
     credit = 0;
-    continue;
   }
   const now = performance.now();
   const throttle = Atomics.load(control, VcpuSlot.THROTTLE);
@@ -49,7 +52,19 @@ for (;;) {
     // Sleep ~1 ms, but wake at once when the command word changes. An idle vCPU has no
     // credit to wait for and sleeps until the next command: waking a thousand times a
     // second would take CPU from the migration on a machine with no core to spare.
-    Atomics.wait(control, VcpuSlot.COMMAND, command, rate === 0 ? undefined : 1);
+    // Asleep as SLEEPING, so a pause needs no wake-up (see VcpuRunState); a failed
+    // exchange back means the main thread took that pause, and the loop's top sees it.
+    if (
+      Atomics.compareExchange(
+        control,
+        VcpuSlot.STATE,
+        VcpuRunState.RUNNING,
+        VcpuRunState.SLEEPING,
+      ) === VcpuRunState.RUNNING
+    ) {
+      Atomics.wait(control, VcpuSlot.COMMAND, command, rate === 0 ? undefined : 1);
+      Atomics.compareExchange(control, VcpuSlot.STATE, VcpuRunState.SLEEPING, VcpuRunState.RUNNING);
+    }
     continue;
   }
   for (let i = 0; i < n; i++) {

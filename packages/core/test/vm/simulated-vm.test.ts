@@ -84,6 +84,39 @@ describe("SimulatedVm", () => {
     expect(vm.vcpuWrites).toBeGreaterThan(writes);
   });
 
+  it("a pause taken while a vCPU sleeps between batches holds, and resume always runs it again", async () => {
+    // Slow enough that the vCPUs sleep between batches most of the time, so most pauses are
+    // taken by exchanging their SLEEPING state, racing their wake-ups; an idle vCPU sleeps
+    // until its next command.
+    const cfg = parseVmConfig({
+      memoryMiB: 8,
+      vcpus: 2,
+      initialFill: 0,
+      workloads: [{ pattern: "uniform", pagesPerSecond: 20_000 }, { pattern: "idle" }],
+    });
+    vm = await SimulatedVm.create(cfg, host, { role: "source" });
+    await vm.start();
+    const running = vm;
+    const grew = async (from: number): Promise<boolean> => {
+      for (let i = 0; i < 200; i++) {
+        if (running.vcpuWrites > from) return true;
+        await new Promise((r) => setTimeout(r, 1));
+      }
+      return false;
+    };
+    for (let cycle = 0; cycle < 100; cycle++) {
+      expect(await grew(running.vcpuWrites), `cycle ${cycle}: writes after resume`).toBe(true);
+      await running.pause();
+      const writes = running.vcpuWrites;
+      running.memory.logReadAndClear(new DirtyBitmap(running.memory.pages));
+      // Past the vCPU's 1 ms sleep: a write the pause failed to stop would land here.
+      await new Promise((r) => setTimeout(r, 2));
+      expect(running.vcpuWrites, `cycle ${cycle}: writes while paused`).toBe(writes);
+      expect(running.memory.logReadAndClear(new DirtyBitmap(running.memory.pages))).toBe(0);
+      await running.resume();
+    }
+  });
+
   it("throttling slows the vCPUs", async () => {
     const rate = 100_000;
     const cfg = parseVmConfig({
