@@ -75,6 +75,83 @@ __attribute__((target("sse4.2"))) static void crc32c_pages(const uint8_t *pages,
   for (; i < count; i++) out[i] = crc32c_page(pages + i * PAGE_SIZE);
 }
 
+/*
+ * The data pages of a run (bit i of kinds set: page i of pages), copied one after another
+ * into dest and hashed there, four at a time while the copies are in cache.
+ */
+__attribute__((target("sse4.2"))) static void gather_pages(const uint8_t *pages,
+                                                           const uint8_t *kinds, size_t count,
+                                                           uint8_t *dest, uint32_t *out) {
+  size_t group[4];
+  size_t grouped = 0;
+  size_t j = 0;
+  for (size_t i = 0; i < count; i++) {
+    if (((kinds[i >> 3] >> (i & 7)) & 1) == 0) continue;
+    group[grouped++] = i;
+    if (grouped < 4 && i + 1 < count) continue;
+    for (size_t g = 0; g < grouped; g++)
+      memcpy(dest + (j + g) * PAGE_SIZE, pages + group[g] * PAGE_SIZE, PAGE_SIZE);
+    if (grouped == 4) {
+      crc32c_pages(dest + j * PAGE_SIZE, 4, out + j);
+    } else {
+      for (size_t g = 0; g < grouped; g++)
+        out[j + g] = crc32c_page(dest + (j + g) * PAGE_SIZE);
+    }
+    j += grouped;
+    grouped = 0;
+  }
+  for (size_t g = 0; g < grouped; g++) {
+    memcpy(dest + (j + g) * PAGE_SIZE, pages + group[g] * PAGE_SIZE, PAGE_SIZE);
+    out[j + g] = crc32c_page(dest + (j + g) * PAGE_SIZE);
+  }
+}
+
+/*
+ * gatherCrc32cPages(pages: Uint8Array, kinds: Uint8Array, count: number, dest: Uint8Array,
+ *                   out: Uint32Array): number — the data pages copied (and hashed).
+ */
+static napi_value gather_pages_js(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  if (argc < 5) {
+    napi_throw_type_error(env, NULL,
+                          "gatherCrc32cPages(pages, kinds, count, dest, out) takes five arguments");
+    return NULL;
+  }
+  void *pages, *kinds, *dest, *out;
+  size_t pages_length, kinds_length, dest_length, slots;
+  if (!typed_array_arg(env, argv[0], napi_uint8_array, "pages must be a Uint8Array", &pages,
+                       &pages_length) ||
+      !typed_array_arg(env, argv[1], napi_uint8_array, "kinds must be a Uint8Array", &kinds,
+                       &kinds_length) ||
+      !typed_array_arg(env, argv[3], napi_uint8_array, "dest must be a Uint8Array", &dest,
+                       &dest_length) ||
+      !typed_array_arg(env, argv[4], napi_uint32_array, "out must be a Uint32Array", &out,
+                       &slots))
+    return NULL;
+  int64_t count;
+  if (napi_get_value_int64(env, argv[2], &count) != napi_ok) {
+    napi_throw_type_error(env, NULL, "count must be a number");
+    return NULL;
+  }
+  if (count < 0 || (uint64_t)count > pages_length / PAGE_SIZE ||
+      (uint64_t)(count + 7) / 8 > kinds_length) {
+    napi_throw_range_error(env, NULL, "count exceeds the pages or the kinds bitmap");
+    return NULL;
+  }
+  size_t data = 0;
+  for (size_t i = 0; i < (size_t)count; i++) data += (((uint8_t *)kinds)[i >> 3] >> (i & 7)) & 1;
+  if (data > slots || data > dest_length / PAGE_SIZE) {
+    napi_throw_range_error(env, NULL, "dest or out has no room for every data page");
+    return NULL;
+  }
+  gather_pages(pages, kinds, (size_t)count, dest, out);
+  napi_value copied;
+  if (napi_create_uint32(env, (uint32_t)data, &copied) != napi_ok) return NULL;
+  return copied;
+}
+
 /* crc32cPages(pages: Uint8Array, out: Uint32Array, at: number): void */
 static napi_value crc32c_pages_js(napi_env env, napi_callback_info info) {
   size_t argc = 3;
@@ -152,7 +229,9 @@ NAPI_MODULE_INIT() {
   /* Compiled for any x86 CPU, run only where the instruction exists. */
   __builtin_cpu_init();
   if (__builtin_cpu_supports("sse4.2")) {
-    if (!export_function(env, exports, "crc32cPages", crc32c_pages_js)) return NULL;
+    if (!export_function(env, exports, "crc32cPages", crc32c_pages_js) ||
+        !export_function(env, exports, "gatherCrc32cPages", gather_pages_js))
+      return NULL;
     crc32c = "sse4.2";
   }
 #endif

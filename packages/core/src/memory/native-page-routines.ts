@@ -12,6 +12,18 @@ export interface NativePageRoutines {
    * instruction the addon uses (x86-64 with SSE4.2).
    */
   readonly crc32cPages?: (pages: Uint8Array, out: Uint32Array, at: number) => void;
+  /**
+   * Copies each page `i < count` of `pages` whose bit `i` is set in `kinds` (LSB first) to
+   * `dest`, one after another, and writes its CRC32C to `out[0]`, `out[1]`, …; returns how
+   * many it copied. Present with {@link crc32cPages}.
+   */
+  readonly gatherCrc32cPages?: (
+    pages: Uint8Array,
+    kinds: Uint8Array,
+    count: number,
+    dest: Uint8Array,
+    out: Uint32Array,
+  ) => number;
   /** Copies `src` into `dest` (equal lengths; overlapping views are allowed) with memmove. */
   readonly copy: (dest: Uint8Array, src: Uint8Array) => void;
   /** The instruction set `crc32cPages` uses, or null when it is absent. */

@@ -1,8 +1,17 @@
 import { crc32c } from "@node-rs/crc32";
 import { nativePageRoutines } from "../memory/native-page-routines.js";
+import { copyBytes } from "../memory/shared-copy.js";
 import { PAGE_SIZE } from "./format.js";
 
 const nativeCrc32cPages = nativePageRoutines?.crc32cPages;
+const nativeGather = nativePageRoutines?.gatherCrc32cPages;
+
+/**
+ * Pages copied per step of the JavaScript gather before they are hashed: small enough that
+ * the copy is still in the CPU cache when the CRC reads it (64 KiB), large enough that the
+ * copy is one call for many pages.
+ */
+const GATHER_SLICE_PAGES = 16;
 
 /**
  * Writes the CRC32C of each 4 KiB page of `pages` (whole pages, contiguous) to
@@ -21,4 +30,51 @@ export function crc32cPagesInJs(pages: Uint8Array, out: Uint32Array, at = 0): vo
   const count = pages.byteLength / PAGE_SIZE;
   for (let i = 0; i < count; i++)
     out[at + i] = crc32c(pages.subarray(i * PAGE_SIZE, (i + 1) * PAGE_SIZE) as Buffer);
+}
+
+/**
+ * Copies the data pages of a run — page `i < count` of `pages` when bit `i` of `kinds` is
+ * set — into `into`, one after another, and writes each one's CRC32C (of the copy) to
+ * `crcs[0..]`: the source's snapshot of a RAM_PAGES record, whose copy the CRC, the digest
+ * table and the wire all see. One native call per record where the addon is built: with
+ * data and zero pages interleaved, a call per run of adjacent data pages cost more than
+ * the copying.
+ */
+export function gatherCrc32cPages(
+  pages: Uint8Array,
+  kinds: Uint8Array,
+  count: number,
+  into: Uint8Array,
+  crcs: Uint32Array,
+): void {
+  if (nativeGather !== undefined) nativeGather(pages, kinds, count, into, crcs);
+  else gatherCrc32cPagesInJs(pages, kinds, count, into, crcs);
+}
+
+/** {@link gatherCrc32cPages} a run of adjacent data pages at a time (and for its tests). */
+export function gatherCrc32cPagesInJs(
+  pages: Uint8Array,
+  kinds: Uint8Array,
+  count: number,
+  into: Uint8Array,
+  crcs: Uint32Array,
+): void {
+  const isData = (i: number): boolean => ((kinds[i >> 3] as number) & (1 << (i & 7))) !== 0;
+  let j = 0;
+  for (let i = 0; i < count; ) {
+    if (!isData(i)) {
+      i++;
+      continue;
+    }
+    let end = i + 1;
+    while (end < count && isData(end)) end++;
+    for (let p = i; p < end; p += GATHER_SLICE_PAGES) {
+      const n = Math.min(GATHER_SLICE_PAGES, end - p);
+      const copy = into.subarray(j * PAGE_SIZE, (j + n) * PAGE_SIZE);
+      copyBytes(copy, pages.subarray(p * PAGE_SIZE, (p + n) * PAGE_SIZE));
+      crc32cPages(copy, crcs, j);
+      j += n;
+    }
+    i = end;
+  }
 }

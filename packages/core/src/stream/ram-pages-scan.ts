@@ -1,20 +1,12 @@
 import { MdevError } from "../errors/mdev-error.js";
 import { word32Of } from "../memory/bit-words.js";
 import type { DirtyBitmap } from "../memory/dirty-bitmap.js";
-import { copyBytes } from "../memory/shared-copy.js";
 import { isZeroWords } from "../memory/zero-page.js";
 import { PAGE_SIZE } from "./format.js";
-import { crc32cPages } from "./page-crc.js";
+import { crc32cPages, gatherCrc32cPages } from "./page-crc.js";
 import { kindsLength } from "./ram-pages-codec.js";
 
 const PAGE_WORDS = PAGE_SIZE / 4;
-
-/**
- * Pages copied per step of a snapshot before they are hashed: small enough that the copy
- * is still in the CPU cache when the CRC reads it (64 KiB), large enough that the copy
- * is one call for many pages.
- */
-const SNAPSHOT_SLICE_PAGES = 16;
 
 /** What {@link scanRamRun} found in a run of guest pages: the RAM_PAGES body, minus its head. */
 export interface ScannedRamRun {
@@ -83,33 +75,25 @@ export function scanRamRun(
   }
   const crcs = new Uint32Array(dataPages);
   const bulk: Uint8Array[] = [];
-  let j = 0;
-  // Walk runs of adjacent data pages: each is one view (zero-copy) or one copy step.
-  for (let i = 0; i < count; ) {
+  if (snapshotInto !== undefined) {
+    gatherCrc32cPages(pages, kinds, count, snapshotInto, crcs);
+    if (dataPages > 0) bulk.push(snapshotInto.subarray(0, dataPages * PAGE_SIZE));
+    return { kinds, dataPages, crcs, bulk };
+  }
+  // Runs of adjacent data pages go out as views, one each.
+  for (let i = 0, j = 0; i < count; ) {
     if (((kinds[i >> 3] as number) & (1 << (i & 7))) === 0) {
       i++;
       continue;
     }
     let end = i + 1;
     while (end < count && ((kinds[end >> 3] as number) & (1 << (end & 7))) !== 0) end++;
-    if (snapshotInto === undefined) {
-      const run = pages.subarray(i * PAGE_SIZE, end * PAGE_SIZE);
-      bulk.push(run);
-      crc32cPages(run, crcs, j);
-      j += end - i;
-    } else {
-      for (let p = i; p < end; p += SNAPSHOT_SLICE_PAGES) {
-        const n = Math.min(SNAPSHOT_SLICE_PAGES, end - p);
-        const copy = snapshotInto.subarray(j * PAGE_SIZE, (j + n) * PAGE_SIZE);
-        copyBytes(copy, pages.subarray(p * PAGE_SIZE, (p + n) * PAGE_SIZE));
-        crc32cPages(copy, crcs, j);
-        j += n;
-      }
-    }
+    const run = pages.subarray(i * PAGE_SIZE, end * PAGE_SIZE);
+    bulk.push(run);
+    crc32cPages(run, crcs, j);
+    j += end - i;
     i = end;
   }
-  if (snapshotInto !== undefined && dataPages > 0)
-    bulk.push(snapshotInto.subarray(0, dataPages * PAGE_SIZE));
   return { kinds, dataPages, crcs, bulk };
 }
 

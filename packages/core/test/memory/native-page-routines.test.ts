@@ -156,3 +156,32 @@ describe.skipIf(nativePageRoutines === undefined)("copy", () => {
     expect(() => copy(new Uint32Array(4) as never, new Uint8Array(16))).toThrow(TypeError);
   });
 });
+
+describe.skipIf(nativePageRoutines?.gatherCrc32cPages === undefined)("gatherCrc32cPages", () => {
+  const gather = nativePageRoutines?.gatherCrc32cPages as NonNullable<
+    NonNullable<typeof nativePageRoutines>["gatherCrc32cPages"]
+  >;
+
+  it("returns the pages it copied", () => {
+    const pages = pagesIn("plain", 9, 0, 5);
+    const kinds = Uint8Array.of(0b1011_0110, 0b1);
+    const out = new Uint32Array(6);
+    expect(gather(pages, kinds, 9, new Uint8Array(6 * PAGE), out)).toBe(6);
+    expect([...out]).toEqual([1, 2, 4, 5, 7, 8].map((p) => perPage(pages)[p]));
+  });
+
+  it("refuses a count beyond the pages or the bitmap, and too little room, before copying", () => {
+    const pages = pagesIn("shared", 8, 0, 3);
+    const all = Uint8Array.of(0xff);
+    const dest = new Uint8Array(8 * PAGE);
+    const out = new Uint32Array(8);
+    expect(() => gather(pages, all, 9, dest, out)).toThrow(RangeError);
+    expect(() => gather(pages, new Uint8Array(1), 9, dest, out)).toThrow(RangeError);
+    expect(() => gather(pages, all, -1, dest, out)).toThrow(RangeError);
+    expect(() => gather(pages, all, 8, dest.subarray(PAGE), out)).toThrow(RangeError);
+    expect(() => gather(pages, all, 8, dest, out.subarray(1))).toThrow(RangeError);
+    expect(() => gather(pages, all, 8, dest, new Int32Array(8) as never)).toThrow(TypeError);
+    expect(dest.every((b) => b === 0)).toBe(true);
+    expect(out.every((c) => c === 0)).toBe(true);
+  });
+});

@@ -2,7 +2,12 @@ import { crc32c } from "@node-rs/crc32";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { PAGE_SIZE } from "../../src/stream/format.js";
-import { crc32cPages, crc32cPagesInJs } from "../../src/stream/page-crc.js";
+import {
+  crc32cPages,
+  crc32cPagesInJs,
+  gatherCrc32cPages,
+  gatherCrc32cPagesInJs,
+} from "../../src/stream/page-crc.js";
 import { FC_RUNS } from "../memory/fc-runs.js";
 
 // crc32cPages hashes a batch in the native addon where it is built; crc32cPagesInJs is what
@@ -36,6 +41,61 @@ describe.each([
           for (let i = 0; i < count; i++)
             want[at + i] = crc32c(Buffer.from(pages.slice(i * PAGE_SIZE, (i + 1) * PAGE_SIZE)));
           expect([...out]).toEqual([...want]);
+        },
+      ),
+      { numRuns: FC_RUNS },
+    );
+  });
+});
+
+// The source's snapshot of a RAM_PAGES record: the native gather (one call per record) and
+// the JavaScript one (a run of adjacent data pages at a time) must copy and hash alike.
+describe.each([
+  ["gatherCrc32cPages", gatherCrc32cPages],
+  ["gatherCrc32cPagesInJs", gatherCrc32cPagesInJs],
+])("%s", (_, gather) => {
+  it("copies exactly the data pages, in order, and hashes each copy; nothing past them (property)", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 40 }),
+        fc.integer({ min: 0, max: 7 }),
+        fc.boolean(),
+        fc.integer({ min: 1 }),
+        fc.integer({ min: 0, max: 3 }),
+        (count, skew, shared, seed, kindsShape) => {
+          const length = skew + count * PAGE_SIZE;
+          const bytes = new Uint8Array(
+            shared ? new SharedArrayBuffer(length) : new ArrayBuffer(length),
+          );
+          let x = seed;
+          const next = (): number => {
+            x = (Math.imul(x, 1103515245) + 12345) | 0;
+            return x >>> 24;
+          };
+          for (let i = 0; i < length; i++) bytes[i] = next();
+          const pages = bytes.subarray(skew);
+          // All data, all zero, every other page, or random: runs of every length.
+          const kinds = new Uint8Array(Math.ceil(count / 8) + 1).fill(0xa5);
+          const data: number[] = [];
+          for (let i = 0; i < count; i++) {
+            const on = [true, false, i % 2 === 0, (next() & 1) === 1][kindsShape] as boolean;
+            if (on) data.push(i);
+            kinds[i >> 3] = on
+              ? (kinds[i >> 3] as number) | (1 << (i & 7))
+              : (kinds[i >> 3] as number) & ~(1 << (i & 7));
+          }
+          const into = new Uint8Array((data.length + 1) * PAGE_SIZE).fill(0xee);
+          const crcs = new Uint32Array(data.length + 1).fill(7);
+          gather(pages, kinds, count, into, crcs);
+          const want = new Uint8Array(into.length).fill(0xee);
+          const wantCrcs = new Uint32Array(crcs.length).fill(7);
+          data.forEach((p, j) => {
+            const page = pages.slice(p * PAGE_SIZE, (p + 1) * PAGE_SIZE);
+            want.set(page, j * PAGE_SIZE);
+            wantCrcs[j] = crc32c(Buffer.from(page));
+          });
+          expect(Buffer.compare(Buffer.from(into), Buffer.from(want))).toBe(0);
+          expect([...crcs]).toEqual([...wantCrcs]);
         },
       ),
       { numRuns: FC_RUNS },
