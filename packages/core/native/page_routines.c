@@ -1,11 +1,14 @@
 /*
- * The two per-byte costs of mdevkit's RAM path that JavaScript cannot make cheap:
+ * The per-byte costs of mdevkit's RAM path that JavaScript cannot make cheap:
  *
  * - crc32cPages: the CRC32C of every 4 KiB page of a batch in one call. A call per page
  *   into @node-rs/crc32 runs one dependent chain of crc32 instructions at about 6 GB/s on
  *   our EPYC machines; the instruction's latency is 3 cycles and its throughput 1 a cycle,
  *   so four pages hashed side by side keep the unit busy (17 GB/s from memory, 46 GB/s
  *   from cache, measured on the same machine).
+ * - gatherCrc32cPages: the source's snapshot of a record, the data pages among its zero
+ *   pages copied and hashed in one call (a call per run of data pages cost more than the
+ *   copying when the two kinds interleave).
  * - copy: V8 copies into or out of SharedArrayBuffer memory (guest RAM) with relaxed
  *   atomic word stores; memcpy uses the CPU's widest moves.
  *
