@@ -1,4 +1,4 @@
-import { setFlagsFromString } from "node:v8";
+import { setV8FlagUnlessChosen } from "./v8-flags.js";
 
 /**
  * Makes V8 compile each function of the modules loaded from here on as the module loads,
@@ -18,8 +18,5 @@ export function compileEagerly(
   execArgv: readonly string[] = process.execArgv,
   nodeOptions: string | undefined = process.env.NODE_OPTIONS,
 ): boolean {
-  const userFlags = [...execArgv, ...(nodeOptions ?? "").split(/\s+/)];
-  if (userFlags.some((f) => /^--(?:no[-_])?lazy$/.test(f))) return false;
-  setFlagsFromString("--no-lazy");
-  return true;
+  return setV8FlagUnlessChosen("--no-lazy", /^--(?:no[-_])?lazy$/, execArgv, nodeOptions);
 }

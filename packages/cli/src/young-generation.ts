@@ -1,4 +1,4 @@
-import { setFlagsFromString } from "node:v8";
+import { setV8FlagUnlessChosen } from "./v8-flags.js";
 
 /**
  * Keeps V8's young generation at its initial size (two 1 MiB semi-spaces) for the life of
@@ -21,8 +21,10 @@ export function keepYoungGenerationSmall(
   execArgv: readonly string[] = process.execArgv,
   nodeOptions: string | undefined = process.env.NODE_OPTIONS,
 ): boolean {
-  const userFlags = [...execArgv, ...(nodeOptions ?? "").split(/\s+/)];
-  if (userFlags.some((f) => /^--(?:(?:max|min)[-_])?semi[-_]space/.test(f))) return false;
-  setFlagsFromString("--semi-space-growth-factor=1");
-  return true;
+  return setV8FlagUnlessChosen(
+    "--semi-space-growth-factor=1",
+    /^--(?:(?:max|min)[-_])?semi[-_]space/,
+    execArgv,
+    nodeOptions,
+  );
 }

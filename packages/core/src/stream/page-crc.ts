@@ -2,6 +2,7 @@ import { crc32c } from "@node-rs/crc32";
 import { nativePageRoutines } from "../memory/native-page-routines.js";
 import { copyBytes } from "../memory/shared-copy.js";
 import { PAGE_SIZE } from "./format.js";
+import { isDataPage } from "./ram-run.js";
 
 const nativeCrc32cPages = nativePageRoutines?.crc32cPages;
 const nativeGather = nativePageRoutines?.gatherCrc32cPages;
@@ -59,15 +60,14 @@ export function gatherCrc32cPagesInJs(
   into: Uint8Array,
   crcs: Uint32Array,
 ): void {
-  const isData = (i: number): boolean => ((kinds[i >> 3] as number) & (1 << (i & 7))) !== 0;
   let j = 0;
   for (let i = 0; i < count; ) {
-    if (!isData(i)) {
+    if (!isDataPage(kinds, i)) {
       i++;
       continue;
     }
     let end = i + 1;
-    while (end < count && isData(end)) end++;
+    while (end < count && isDataPage(kinds, end)) end++;
     for (let p = i; p < end; p += GATHER_SLICE_PAGES) {
       const n = Math.min(GATHER_SLICE_PAGES, end - p);
       const copy = into.subarray(j * PAGE_SIZE, (j + n) * PAGE_SIZE);

@@ -107,11 +107,12 @@ export class Vcpu {
   }
 
   /**
-   * Resolves once the vCPU has acknowledged a pause. The thread first blocks on the
-   * acknowledgement for up to {@link PAUSE_ACK_BLOCK_MS}, as QEMU's pause_all_vcpus
-   * waits: the worker answers within microseconds and never needs this thread to do so,
-   * while an asynchronous wait let timers and I/O callbacks (device ticks among them) run
-   * first, which put 0.1–2.3 ms of pause into the downtime.
+   * Resolves once the vCPU has acknowledged a pause. A vCPU asleep between batches is
+   * paused at once by exchanging its state: waking it and getting it scheduled on a busy
+   * 2-core VM put 0.1–2.3 ms of pause into the downtime (0.03–0.4 ms since). One that is
+   * mid-batch answers within a batch and never needs this thread to do so: the thread
+   * blocks on it for up to {@link PAUSE_ACK_BLOCK_MS}, as QEMU's pause_all_vcpus waits, so
+   * timers and I/O callbacks do not run before the pause, then waits asynchronously.
    */
   async awaitPaused(): Promise<void> {
     const c = this.#control;
