@@ -32,6 +32,17 @@ function userBufferAccess(socket: Socket): UserBufferAccess | undefined {
   return { handle: handle as UserBufferAccess["handle"], kBuffer, kBufferCb };
 }
 
+/** The chunks of a socket read into one reused buffer, and a way to stop wanting them. */
+export interface ReusedReads extends AsyncIterable<Uint8Array> {
+  /**
+   * Drops what arrives from now on, reading on so the peer's end is still seen: for a
+   * close made while the consumer holds the iterator (it stopped reading after its last
+   * chunk, so the peer's FIN, which a graceful close waits for, would never be read).
+   * Leaving the iteration does the same.
+   */
+  abandon(): void;
+}
+
 /**
  * Reads an accepted socket into one buffer reused for every read, instead of a fresh
  * Buffer per read. Fresh memory is what a gigabyte stream cannot afford: every 4 KiB of it
@@ -48,12 +59,12 @@ export function reusedBufferReads(
   socket: Socket,
   peer: string,
   size = READ_BUFFER_SIZE,
-): AsyncIterable<Uint8Array> | undefined {
+): ReusedReads | undefined {
   const access = userBufferAccess(socket);
   if (access === undefined) return undefined;
   const buffer = Buffer.allocUnsafe(size);
   let chunk: Uint8Array | undefined;
-  /** Set once the consumer stopped iterating: reads then go on only to see the end. */
+  /** Set once the consumer stopped wanting chunks: reads then go on only to see the end. */
   let abandoned = false;
   let ended = false;
   let failure: Error | undefined;
@@ -87,7 +98,13 @@ export function reusedBufferReads(
     if (!ended) failure ??= new Error("connection closed");
     notify();
   });
+  const abandon = (): void => {
+    abandoned = true;
+    chunk = undefined;
+    if (!socket.destroyed) socket.resume();
+  };
   return {
+    abandon,
     async *[Symbol.asyncIterator]() {
       try {
         for (;;) {
@@ -107,9 +124,7 @@ export function reusedBufferReads(
           await arrived;
         }
       } finally {
-        abandoned = true;
-        chunk = undefined;
-        if (!socket.destroyed) socket.resume();
+        abandon();
       }
     },
   };

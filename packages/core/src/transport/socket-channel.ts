@@ -8,7 +8,7 @@ import type {
   TargetChannel,
 } from "./channel.js";
 import { ReturnPathInbox, ReturnPathOutbox } from "./return-path-endpoints.js";
-import { reusedBufferReads } from "./reused-read-buffer.js";
+import { type ReusedReads, reusedBufferReads } from "./reused-read-buffer.js";
 import { TransportError } from "./transport-error.js";
 
 /**
@@ -147,7 +147,7 @@ export class SocketTargetChannel implements TargetChannel {
   readonly returnPath: ReturnPathWriter;
   readonly #socket: Socket;
   /** The socket's reads into one reused buffer, where this Node allows it (set up at once). */
-  readonly #reused: AsyncIterable<Uint8Array> | undefined;
+  readonly #reused: ReusedReads | undefined;
   #receiving = false;
 
   constructor(socket: Socket, peer: string, capabilities: ChannelCapabilities) {
@@ -187,6 +187,9 @@ export class SocketTargetChannel implements TargetChannel {
   }
 
   close(): Promise<void> {
+    // The engine closes from inside its receive loop (after GO): that loop's reads stopped
+    // after its last chunk, and the close waits for the source's FIN, which only a read sees.
+    this.#reused?.abandon();
     return closeSocket(this.#socket);
   }
 
