@@ -12,7 +12,7 @@
 //
 // Usage: node packages/cli/bench/run.mjs [--quick] [--out DIR]
 //   --smoke  tiny VMs, one run each: checks the harness, measures nothing worth keeping.
-//   --quick  smaller VMs and fewer runs (about 2 minutes on an idle 2-core machine);
+//   --quick  smaller VMs and fewer runs (about 80 s on a 2-core machine);
 //            written to $TMPDIR/mdevkit-bench-quick unless --out is given.
 //   full     (default) written to docs/ of the repository.
 //   --only sideBySide,seed,…  run only these sections.
