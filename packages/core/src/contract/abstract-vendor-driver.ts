@@ -112,8 +112,9 @@ export abstract class AbstractVendorDriver implements VendorDriver {
       throw new MdevError("EINVAL", "config space image and write mask differ in size");
     }
     this.configSpaceSize = image?.bytes.byteLength ?? description.configSpaceSize ?? 256;
-    this.configSpace = image ? image.bytes.slice() : new Uint8Array(this.configSpaceSize);
-    this.#configWriteMask = image?.writeMask.slice();
+    // Copies even of a Buffer (whose slice() is a view): the plugin may reuse its image.
+    this.configSpace = image ? new Uint8Array(image.bytes) : new Uint8Array(this.configSpaceSize);
+    this.#configWriteMask = image ? new Uint8Array(image.writeMask) : undefined;
     this.#maxStateBytes = description.maxStateBytes;
     this.#maxDmaLogRanges = maxRanges;
     if (ctx.dirtyTracking === "dma-logging") this.#dmaLog = new DmaLogger();

@@ -107,8 +107,9 @@ export class ReceivingState {
     const stream = this.#streams.get(slot);
     if (stream === undefined)
       throw new MdevError("EPROTO", `device data for unknown device ${slot}`);
-    // The decoder's view is only valid until it resumes, and drivers may keep what they get.
-    await stream.write(data.slice());
+    // The decoder's view is only valid until it resumes, and drivers may keep what they get:
+    // a copy, even of a Buffer view (whose slice() would be another view).
+    await stream.write(new Uint8Array(data));
   }
 
   /**

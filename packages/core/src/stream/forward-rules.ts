@@ -105,9 +105,10 @@ export class ForwardRules {
         if (phase !== "stopcopy") fail("order", "config space is final only after PRECOPY_END");
         if (s.config !== undefined)
           fail("duplicate-config", `slot ${body.slot} already sent its config space`);
-        // A copy: the decoder's view is reused once the next record is read. The digest of
-        // a 4 KiB config is cheap; keeping the bytes avoids a second hash object per slot.
-        s.config = body.config.slice();
+        // A copy: the decoder's view is reused once the next record is read (and a view of a
+        // Buffer, whose slice() is another view, would not be one). The digest of a 4 KiB
+        // config is cheap; keeping the bytes avoids a second hash object per slot.
+        s.config = new Uint8Array(body.config);
         break;
       }
       case "DEVICE_DATA": {

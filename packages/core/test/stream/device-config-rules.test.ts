@@ -128,6 +128,27 @@ describe("DEVICE_CONFIG: exactly one per manifest slot", () => {
     expect(err).toMatchObject({ code: "EPROTO", recordType: "DEVICE_CONFIG", rule: "slot" });
   });
 
+  it("a config read into a buffer the next read reuses still counts at END", () => {
+    // The target reads its socket into one reused Buffer, and a record whole in a chunk is
+    // a view of it. A Buffer's slice() is a view too: the rules kept such a "copy" of each
+    // config, the reads after it overwrote the bytes, and END refused a valid stream
+    // (device-digest) whenever a config and END arrived in different reads.
+    const bytes = validStream();
+    const starts = decodeAll(bytes, 64).map((r) => r.offset);
+    const bounds = [0, ...starts.slice(1), bytes.byteLength];
+    const reused = Buffer.alloc(bytes.byteLength);
+    const dec = new StreamDecoder({ guestPages: 64 });
+    const types: string[] = [];
+    for (let i = 0; i + 1 < bounds.length; i++) {
+      const [from, to] = [bounds[i] as number, bounds[i + 1] as number];
+      reused.fill(0xee);
+      reused.set(bytes.subarray(from, to));
+      for (const r of dec.push(reused.subarray(0, to - from))) types.push(r.type);
+    }
+    dec.finish();
+    expect(types.at(-1)).toBe("END");
+  });
+
   it("a config byte changed (CRC recomputed) is refused at END (device-digest)", () => {
     const err = refusal(
       edited((r) => {
