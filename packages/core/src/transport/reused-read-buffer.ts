@@ -3,10 +3,17 @@ import { TLSSocket } from "node:tls";
 import { TransportError } from "./transport-error.js";
 
 /**
- * Bytes per socket read on the target. Large reads mean fewer calls per gigabyte; the
- * kernel's socket buffer on loopback holds megabytes when the source is ahead.
+ * Bytes per chunk the target's consumer gets at most (in the ordinary case). Large chunks
+ * mean fewer calls per gigabyte; the kernel's socket buffer on loopback holds megabytes
+ * when the source is ahead.
  */
 export const READ_BUFFER_SIZE = 2 ** 20;
+
+/**
+ * What a TLS handle hands over per read callback at most: one TLS record's plaintext
+ * (16 KiB, RFC 8446 §5.1); a larger buffer only leaves room.
+ */
+const TLS_RECORD_BUFFER_SIZE = 64 * 1024;
 
 /**
  * Node's private switch for reading a stream socket into one caller-owned buffer: the
@@ -21,8 +28,6 @@ interface UserBufferAccess {
 }
 
 function userBufferAccess(socket: Socket): UserBufferAccess | undefined {
-  // A TLS socket's handle decrypts into buffers of its own: the switch does not apply.
-  if (socket instanceof TLSSocket) return undefined;
   const handle = (socket as unknown as { _handle?: { useUserBuffer?: unknown } })._handle;
   if (typeof handle?.useUserBuffer !== "function") return undefined;
   const symbols = Object.getOwnPropertySymbols(socket);
@@ -32,7 +37,7 @@ function userBufferAccess(socket: Socket): UserBufferAccess | undefined {
   return { handle: handle as UserBufferAccess["handle"], kBuffer, kBufferCb };
 }
 
-/** The chunks of a socket read into one reused buffer, and a way to stop wanting them. */
+/** The chunks of a socket read into reused buffers, and a way to stop wanting them. */
 export interface ReusedReads extends AsyncIterable<Uint8Array> {
   /**
    * Drops what arrives from now on, reading on so the peer's end is still seen: for a
@@ -43,17 +48,110 @@ export interface ReusedReads extends AsyncIterable<Uint8Array> {
   abandon(): void;
 }
 
+/** How the bytes of each read become the consumer's chunks. */
+interface ChunkPlan {
+  /** The buffer the handle reads into. */
+  readonly readBuffer: Uint8Array;
+  /** Whether reading may go on while the consumer holds a chunk (it is not in `readBuffer`). */
+  readonly readsWhileHeld: boolean;
+  /** The handle read `nread` bytes into `readBuffer`; `false` stops reading until resumed. */
+  read(nread: number): boolean;
+  /** The next chunk, valid until `take` is called again; `undefined` when none waits. */
+  take(): Uint8Array | undefined;
+  /** Forgets what waits. */
+  clear(): void;
+  /** Wakes the consumer after a read (at once, or once the handle's burst of reads is over). */
+  wake(notify: () => void): void;
+}
+
 /**
- * Reads an accepted socket into one buffer reused for every read, instead of a fresh
- * Buffer per read. Fresh memory is what a gigabyte stream cannot afford: every 4 KiB of it
- * costs a page fault on first touch (about 17 µs on our CI machines) plus the collector's
- * work to free it, which made reading the target's main CPU cost. Must be called before
- * the socket delivered any data (in the server's `connection` event).
+ * A plain stream socket (TCP, UNIX): each read lands in the one buffer and is the chunk,
+ * and reading stops until the consumer asks for the next, so the view stays intact.
+ */
+function directPlan(size: number): ChunkPlan {
+  const buffer = Buffer.allocUnsafe(size);
+  let chunk: Uint8Array | undefined;
+  return {
+    readBuffer: buffer,
+    readsWhileHeld: false,
+    read(nread) {
+      chunk = buffer.subarray(0, nread);
+      return false;
+    },
+    take() {
+      const c = chunk;
+      chunk = undefined;
+      return c;
+    },
+    clear() {
+      chunk = undefined;
+    },
+    wake: (notify) => notify(),
+  };
+}
+
+/**
+ * A TLS socket: its handle decrypts record by record and calls back once per record, in a
+ * loop that goes on through every record it holds even after being told to stop. So no
+ * read may land in what the consumer holds: each record is copied into the other of two
+ * alternating buffers, and the consumer gets all that gathered since it last asked. One
+ * copy per byte costs far less than a fresh Buffer per 16 KiB record (page faults on new
+ * memory and the collector's work) and an async step per record.
+ */
+function coalescingPlan(size: number): ChunkPlan {
+  const record = Buffer.allocUnsafe(TLS_RECORD_BUFFER_SIZE);
+  let filling = Buffer.allocUnsafe(size);
+  let spare = Buffer.allocUnsafe(size);
+  let filled = 0;
+  let wakeScheduled = false;
+  return {
+    readBuffer: record,
+    readsWhileHeld: true,
+    read(nread) {
+      // Records decrypted after reading stopped still arrive: room is made, nothing lost.
+      if (filled + nread > filling.byteLength) {
+        const grown = Buffer.allocUnsafe(Math.max(2 * filling.byteLength, filled + nread));
+        grown.set(filling.subarray(0, filled));
+        filling = grown;
+      }
+      filling.set(record.subarray(0, nread), filled);
+      filled += nread;
+      return filled + TLS_RECORD_BUFFER_SIZE <= size;
+    },
+    take() {
+      if (filled === 0) return undefined;
+      const c = filling.subarray(0, filled);
+      [filling, spare] = [spare, filling];
+      filled = 0;
+      return c;
+    },
+    clear() {
+      filled = 0;
+    },
+    // Waking the consumer per record would hand it every record alone: the wake waits
+    // until this turn of the event loop has read what the socket held.
+    wake(notify) {
+      if (wakeScheduled) return;
+      wakeScheduled = true;
+      setImmediate(() => {
+        wakeScheduled = false;
+        notify();
+      });
+    },
+  };
+}
+
+/**
+ * Reads an accepted socket into reused buffers instead of a fresh Buffer per read. Fresh
+ * memory is what a gigabyte stream cannot afford: every 4 KiB of it costs a page fault on
+ * first touch (about 17 µs on our CI machines) plus the collector's work to free it, which
+ * made reading the target's main CPU cost. Must be called before the socket delivered any
+ * data (in the server's `connection` or `secureConnection` event).
  *
- * Each chunk is a view of the shared buffer, valid until the consumer asks for the next
- * one: the socket stops reading after every read and starts again only then, so TCP flow
- * control still pushes back on a fast source. Returns `undefined` where this Node cannot
- * (see {@link UserBufferAccess}); read the socket the ordinary way then.
+ * Each chunk is valid until the consumer asks for the next one; reading pauses while a
+ * buffer's worth waits, so TCP flow control still pushes back on a fast source. Returns
+ * `undefined` where this Node cannot (see {@link UserBufferAccess}); read the socket the
+ * ordinary way then.
  */
 export function reusedBufferReads(
   socket: Socket,
@@ -62,8 +160,7 @@ export function reusedBufferReads(
 ): ReusedReads | undefined {
   const access = userBufferAccess(socket);
   if (access === undefined) return undefined;
-  const buffer = Buffer.allocUnsafe(size);
-  let chunk: Uint8Array | undefined;
+  const plan = socket instanceof TLSSocket ? coalescingPlan(size) : directPlan(size);
   /** Set once the consumer stopped wanting chunks: reads then go on only to see the end. */
   let abandoned = false;
   let ended = false;
@@ -75,17 +172,17 @@ export function reusedBufferReads(
     w?.();
   };
   const target = socket as unknown as Record<symbol, unknown>;
-  target[access.kBuffer] = buffer;
-  // Returning false stops reading (readStop) until `resume()`: the view stays intact.
+  target[access.kBuffer] = plan.readBuffer;
+  // Returning false stops reading (readStop) until `resume()`.
   target[access.kBufferCb] = (nread: number): boolean => {
     // Nobody will ask for more: drop the bytes but keep reading, so the peer's close is
     // seen and the socket closes (as a socket read the ordinary way would).
     if (abandoned) return true;
-    chunk = buffer.subarray(0, nread);
-    notify();
-    return false;
+    const more = plan.read(nread);
+    if (wake !== undefined) plan.wake(notify);
+    return more;
   };
-  access.handle.useUserBuffer(buffer);
+  access.handle.useUserBuffer(plan.readBuffer);
   socket.on("end", () => {
     ended = true;
     notify();
@@ -100,7 +197,7 @@ export function reusedBufferReads(
   });
   const abandon = (): void => {
     abandoned = true;
-    chunk = undefined;
+    plan.clear();
     if (!socket.destroyed) socket.resume();
   };
   return {
@@ -108,9 +205,10 @@ export function reusedBufferReads(
     async *[Symbol.asyncIterator]() {
       try {
         for (;;) {
-          if (chunk !== undefined) {
-            const c = chunk;
-            chunk = undefined;
+          const c = plan.take();
+          if (c !== undefined) {
+            // Reading may have paused on a full buffer: the one just taken frees room.
+            if (plan.readsWhileHeld && !socket.destroyed) socket.resume();
             yield c;
             continue;
           }

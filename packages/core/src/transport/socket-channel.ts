@@ -146,7 +146,7 @@ export class SocketTargetChannel implements TargetChannel {
   readonly capabilities: ChannelCapabilities;
   readonly returnPath: ReturnPathWriter;
   readonly #socket: Socket;
-  /** The socket's reads into one reused buffer, where this Node allows it (set up at once). */
+  /** The socket's reads into reused buffers, where this Node allows it (set up at once). */
   readonly #reused: ReusedReads | undefined;
   #receiving = false;
 
@@ -160,7 +160,7 @@ export class SocketTargetChannel implements TargetChannel {
     this.#reused = reusedBufferReads(socket, peer);
   }
 
-  /** Whether reads go into one reused buffer rather than a fresh Buffer each. */
+  /** Whether reads go into reused buffers rather than a fresh Buffer each. */
   get reusesReadBuffer(): boolean {
     return this.#reused !== undefined;
   }
