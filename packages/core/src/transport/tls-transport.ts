@@ -20,9 +20,10 @@ export interface TlsCertificateAuth {
 }
 
 /**
- * Pre-shared key (RFC 4279). Node supports PSK only up to TLS 1.2, so this mode pins
- * TLS 1.2 with AEAD PSK ciphers (forward-secret ECDHE-PSK first). Both sides must hold the
- * same `key` (≥ 16 bytes) under the same `identity`.
+ * Pre-shared key: TLS 1.3 with an ephemeral key exchange on top of the key (RFC 8446
+ * psk_dhe_ke), or, with a peer that stops at TLS 1.2, the AEAD PSK ciphers of RFC 4279
+ * (forward-secret ECDHE-PSK first). Both sides must hold the same `key` (≥ 16 bytes) under
+ * the same `identity`.
  */
 export interface TlsPskAuth {
   readonly mode: "psk";
@@ -33,8 +34,12 @@ export interface TlsPskAuth {
 /** How a TLS channel authenticates its peer. There is no unauthenticated mode. */
 export type TlsAuth = TlsCertificateAuth | TlsPskAuth;
 
-/** TLS 1.2 PSK ciphers, strongest first. */
+/**
+ * PSK cipher suites, preferred first: TLS 1.3's that hash with SHA-256 (OpenSSL derives a
+ * TLS 1.3 PSK from the key only for those), then TLS 1.2's AEAD PSK ciphers.
+ */
 export const PSK_CIPHERS =
+  "TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256:" +
   "ECDHE-PSK-CHACHA20-POLY1305:PSK-AES256-GCM-SHA384:PSK-AES128-GCM-SHA256";
 
 const TLS12 = "TLSv1.2" as const;
@@ -96,7 +101,6 @@ export function connectTls(host: string, port: number, auth: TlsAuth): Promise<S
           port,
           ciphers: PSK_CIPHERS,
           minVersion: TLS12,
-          maxVersion: TLS12,
           pskCallback: () => ({ psk: Buffer.from(auth.key), identity: auth.identity }),
           // No certificates in PSK mode: the key itself authenticates the target.
           checkServerIdentity: () => undefined,
@@ -152,7 +156,6 @@ export async function listenTls(
       : createServer({
           ciphers: PSK_CIPHERS,
           minVersion: TLS12,
-          maxVersion: TLS12,
           handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS,
           pskCallback: (_socket, identity) => (identity === auth.identity && key ? key : null),
         });

@@ -1,4 +1,12 @@
 import { randomBytes } from "node:crypto";
+import { once } from "node:events";
+import type { AddressInfo } from "node:net";
+import {
+  type ConnectionOptions,
+  createServer,
+  type TLSSocket,
+  connect as tlsConnect,
+} from "node:tls";
 import { afterAll, describe, expect, it } from "vitest";
 import {
   type ChannelListener,
@@ -6,6 +14,7 @@ import {
   connectTls,
   listen,
   listenTls,
+  PSK_CIPHERS,
   type TargetChannel,
 } from "../../src/transport/index.js";
 import { guestRam, runSource, runTarget } from "./channel-conversation.js";
@@ -131,6 +140,59 @@ describe("TLS channel with a pre-shared key", () => {
       name: "TransportError",
     });
     expect(await accepted).toBe("none");
+    await l.close();
+  });
+
+  /** A plain Node TLS-PSK client of the listener: the protocol and key exchange it got. */
+  async function rawPskClient(
+    port: number,
+    pin: Partial<ConnectionOptions> = {},
+  ): Promise<{ protocol: string | null; kex: string | undefined }> {
+    const socket = tlsConnect({
+      host: "127.0.0.1",
+      port,
+      ciphers: PSK_CIPHERS,
+      pskCallback: () => ({ psk: key, identity: "mdevkit" }),
+      checkServerIdentity: () => undefined,
+      ...pin,
+    });
+    await once(socket, "secureConnect");
+    const info = socket.getEphemeralKeyInfo() as { type?: string } | null;
+    const got = { protocol: socket.getProtocol(), kex: info?.type };
+    socket.destroy();
+    return got;
+  }
+
+  it("negotiates TLS 1.3 with an ephemeral key exchange on top of the key", async () => {
+    // The PSK mode was pinned to TLS 1.2 in the belief that Node offers PSK only there.
+    const l = await listenTls(0, { mode: "psk", identity: "mdevkit", key });
+    const port = Number(l.url.split(":").pop());
+    expect(await rawPskClient(port)).toEqual({ protocol: "TLSv1.3", kex: "ECDH" });
+    await l.close();
+    // The source side offers it too.
+    const server = createServer({ ciphers: PSK_CIPHERS, pskCallback: () => key });
+    server.listen(0, "127.0.0.1");
+    await once(server, "listening");
+    const accepted = once(server, "secureConnection");
+    const source = await connectTls("127.0.0.1", (server.address() as AddressInfo).port, {
+      mode: "psk",
+      identity: "mdevkit",
+      key,
+    });
+    const [socket] = (await accepted) as [TLSSocket];
+    expect(socket.getProtocol()).toBe("TLSv1.3");
+    source.destroy();
+    socket.destroy();
+    server.close();
+  });
+
+  it("still accepts a peer that stops at TLS 1.2, with ECDHE-PSK", async () => {
+    const l = await listenTls(0, { mode: "psk", identity: "mdevkit", key });
+    const port = Number(l.url.split(":").pop());
+    expect(await rawPskClient(port, { maxVersion: "TLSv1.2" })).toEqual({
+      protocol: "TLSv1.2",
+      kex: "ECDH",
+    });
     await l.close();
   });
 
