@@ -1,12 +1,21 @@
-// Baseline for the migration benchmark: the same number of bytes through a bare TCP socket
+// Baseline for the migration benchmark: the same number of bytes through a bare socket
 // between two processes, in 1 MiB writes — what the link does with no migration logic.
+// With a pre-shared key, the socket is TLS with mdevkit's PSK cipher suites: what the
+// encrypted link does.
+// tsyringe (through @mdevkit/core) needs reflect-metadata loaded first.
+import "reflect-metadata";
 import { fork } from "node:child_process";
 import net from "node:net";
+import tls from "node:tls";
+import { PSK_CIPHERS } from "@mdevkit/core";
+
+const PSK_IDENTITY = "bench";
 
 if (process.argv[2] === "receiver") {
-  const server = net.createServer((sock) => {
+  const want = Number(process.argv[3]);
+  const key = process.argv[4] ? Buffer.from(process.argv[4], "hex") : undefined;
+  const onSocket = (sock) => {
     let got = 0;
-    const want = Number(process.argv[3]);
     sock.on("data", (d) => {
       // The sender writes whole 1 MiB chunks, so bytes may still arrive after `want`.
       if (got >= want) return;
@@ -16,20 +25,38 @@ if (process.argv[2] === "receiver") {
         server.close();
       }
     });
-  });
+  };
+  const server = key
+    ? tls.createServer({ ciphers: PSK_CIPHERS, pskCallback: () => key }, onSocket)
+    : net.createServer(onSocket);
   server.listen(0, "127.0.0.1", () => process.send?.(server.address().port));
 } else if (process.argv[1] === new URL(import.meta.url).pathname) {
   const bytes = Number(process.argv[2] ?? 2 ** 31);
   console.log(JSON.stringify(await bareSocket(bytes)));
 }
 
-/** Sends `bytes` through a bare loopback socket to a child process; returns the rate. */
-export async function bareSocket(bytes) {
-  const child = fork(new URL(import.meta.url).pathname, ["receiver", String(bytes)]);
+/**
+ * Sends `bytes` through a bare loopback socket to a child process; returns the rate. With
+ * `pskHex` (a pre-shared key, hex) the socket is TLS, its handshake before the clock starts.
+ */
+export async function bareSocket(bytes, { pskHex } = {}) {
+  const child = fork(new URL(import.meta.url).pathname, [
+    "receiver",
+    String(bytes),
+    ...(pskHex ? [pskHex] : []),
+  ]);
   const port = await new Promise((r) => child.once("message", r));
   const chunk = Buffer.alloc(1 << 20, 0x5a);
-  const sock = net.connect(port, "127.0.0.1");
-  await new Promise((r) => sock.once("connect", r));
+  const sock = pskHex
+    ? tls.connect({
+        port,
+        host: "127.0.0.1",
+        ciphers: PSK_CIPHERS,
+        pskCallback: () => ({ psk: Buffer.from(pskHex, "hex"), identity: PSK_IDENTITY }),
+        checkServerIdentity: () => undefined,
+      })
+    : net.connect(port, "127.0.0.1");
+  await new Promise((r) => sock.once(pskHex ? "secureConnect" : "connect", r));
   const t0 = performance.now();
   const done = new Promise((r) => sock.once("data", r));
   for (let sent = 0; sent < bytes; sent += chunk.length) {
@@ -37,7 +64,8 @@ export async function bareSocket(bytes) {
   }
   await done;
   const ms = performance.now() - t0;
+  const protocol = pskHex ? sock.getProtocol() : undefined;
   sock.destroy();
   child.kill();
-  return { bytes, ms, bytesPerSecond: (bytes / ms) * 1000 };
+  return { bytes, ms, bytesPerSecond: (bytes / ms) * 1000, ...(protocol ? { protocol } : {}) };
 }

@@ -1,4 +1,4 @@
-// One verified `mdevkit` migration between two processes on TCP loopback: `listen --once
+// One verified `mdevkit` migration between two processes on TCP (or TLS) loopback: `listen --once
 // --prealloc` (RAM backed and prefaulted before the source connects, like QEMU's
 // `-incoming -mem-prealloc`) and `migrate --config`. A run counts only if it verifies:
 // SHA-256 of all guest RAM equal on both sides (source at pause, target before its guest
@@ -37,18 +37,25 @@ function track(child) {
 
 /**
  * Migrates the VM `config` (a VM config object) and verifies it. `migrateArgs` go to
- * `migrate` (e.g. `--max-bandwidth 10Gbps`). Resolves with the source's result, the checks
+ * `migrate` (e.g. `--max-bandwidth 10Gbps`); with `pskFile` (a pre-shared key file, as
+ * `mdevkit keygen psk` writes) the migration runs over TLS instead of plain TCP. Resolves with the source's result, the checks
  * and both processes' peak RSS; a failed or unverified run resolves with `ok: false` and
  * the reason (the benchmark reports it instead of a figure).
  */
-export async function migrateVerified(dir, config, { migrateArgs = [], warmupMs = 1000 } = {}) {
+export async function migrateVerified(
+  dir,
+  config,
+  { migrateArgs = [], warmupMs = 1000, pskFile } = {},
+) {
   const file = join(dir, `vm-${++configs}.json`);
   writeFileSync(file, JSON.stringify(config));
+  const tls = pskFile ? ["--psk-file", pskFile] : [];
   const target = track(
     new MdevkitChild([
       "listen",
       "--on",
-      "tcp://127.0.0.1:0",
+      pskFile ? "tls://127.0.0.1:0" : "tcp://127.0.0.1:0",
+      ...tls,
       "--once",
       "--verify-ram",
       "--prealloc",
@@ -68,6 +75,7 @@ export async function migrateVerified(dir, config, { migrateArgs = [], warmupMs 
         "--verify-ram",
         "--warmup",
         String(warmupMs),
+        ...tls,
         ...migrateArgs,
       ]),
     );

@@ -81,6 +81,59 @@ const failures = (runs) => {
 };
 
 /** Everything derived from the raw results: tables, goals, charts. */
+/** mdevkit and the bare socket over TLS-PSK, per round, against the bare TLS socket and mdevkit on TCP. */
+function tlsTable(rounds, tcpTotal) {
+  const t = rounds.map((r) => (r.tls?.mdevkit.ok ? r.tls.mdevkit.result : undefined));
+  const tTotal = median(t.map((x) => x?.totalTimeMs ?? Number.NaN));
+  const bTimes = rounds.map((r) => r.tls?.bare?.ms ?? Number.NaN);
+  const bTotal = median(bTimes);
+  const protocol = rounds.find((r) => r.tls?.bare?.protocol)?.tls.bare.protocol ?? "TLS";
+  const wire = median(t.map((x) => x?.wireBytes ?? Number.NaN));
+  return table(
+    [
+      "over TLS, pre-shared key",
+      "total time",
+      "downtime",
+      "rate",
+      "vs bare TLS socket",
+      "vs mdevkit on TCP",
+      "per round (mdevkit / bare TLS)",
+    ],
+    [
+      [
+        `bare Node ${protocol} socket, 1 MiB writes`,
+        spread(bTimes, ms),
+        "–",
+        rate((wire / bTotal) * 1000),
+        "1.00×",
+        "–",
+        "–",
+      ],
+      [
+        "`mdevkit migrate` over `tls://` with `--psk-file`",
+        spread(
+          t.map((x) => x?.totalTimeMs ?? Number.NaN),
+          ms,
+        ),
+        spread(
+          t.map((x) => x?.downtimeMs ?? Number.NaN),
+          ms,
+        ),
+        rate((wire / tTotal) * 1000),
+        ratio(tTotal / bTotal),
+        ratio(tTotal / tcpTotal),
+        rounds
+          .map((r) =>
+            r.tls?.mdevkit.ok
+              ? `${ms(r.tls.mdevkit.result.totalTimeMs)} / ${ms(r.tls.bare?.ms)}`
+              : `failed: ${reason(r.tls?.mdevkit.error)}`,
+          )
+          .join("; "),
+      ],
+    ],
+  );
+}
+
 function analyse(res) {
   const out = { sections: [], goals: [] };
 
@@ -169,6 +222,7 @@ function analyse(res) {
         ),
       ]),
     );
+    const tlsTables = rounds.some((r) => r.tls) ? [tlsTable(rounds, mTotal)] : [];
     // Goals from the per-round ratios: each round's three measurements saw the same load.
     const vsQemu = median(
       rounds.map(
@@ -193,7 +247,7 @@ function analyse(res) {
     out.sections.push({
       id: "side-by-side",
       title: `The RAM-static ${mib(s.mib)} VM, side by side (median of ${rounds.length}, interleaved)`,
-      text: `${mib(s.mib)} of guest RAM, ¾ random and ¼ zero pages, two processes on TCP loopback, target RAM preallocated. Each round runs mdevkit, then the bare socket on the bytes mdevkit put on the wire, then QEMU${s.qemu ? "" : " (skipped: `qemu-system-x86_64` is not installed)"}. QEMU's times are its own \`query-migrate\` \`total-time\` and \`downtime\`; mdevkit's are its result's (start → target resumed)${s.migrateArgs ? `, with \`${s.migrateArgs.join(" ")}\`: the VM is idle, so the limit changes no work, but on a loaded machine the engine's measured fixed switchover costs alone can exceed the default 300 ms and an idle VM would never switch over` : ", with the default 300 ms downtime limit"}. Peak RSS is VmHWM of each process (source / target). Every migration was verified (mdevkit: SHA-256 of all RAM and END digest equal on both sides; QEMU: the target's RAM dumped with \`pmemsave\` and hashed against the blob).${failures(rounds.map((r) => r.mdevkit))}`,
+      text: `${mib(s.mib)} of guest RAM, ¾ random and ¼ zero pages, two processes on TCP loopback, target RAM preallocated. Each round runs mdevkit, then the bare socket on the bytes mdevkit put on the wire, then QEMU${s.qemu ? "" : " (skipped: `qemu-system-x86_64` is not installed)"}. QEMU's times are its own \`query-migrate\` \`total-time\` and \`downtime\`; mdevkit's are its result's (start → target resumed)${s.migrateArgs ? `, with \`${s.migrateArgs.join(" ")}\`: the VM is idle, so the limit changes no work, but on a loaded machine the engine's measured fixed switchover costs alone can exceed the default 300 ms and an idle VM would never switch over` : ", with the default 300 ms downtime limit"}. Peak RSS is VmHWM of each process (source / target). Every migration was verified (mdevkit: SHA-256 of all RAM and END digest equal on both sides; QEMU: the target's RAM dumped with \`pmemsave\` and hashed against the blob).${rounds.some((r) => r.tls) ? " The last table repeats mdevkit and the bare socket over TLS with a pre-shared key (each round after QEMU; the bare socket uses mdevkit's PSK cipher suites, its handshake before the clock starts): what an authenticated cross-host migration pays for encryption." : ""}${failures(rounds.flatMap((r) => [r.mdevkit, ...(r.tls ? [r.tls.mdevkit] : [])]))}`,
       tables: [
         table(
           [
@@ -209,6 +263,7 @@ function analyse(res) {
           rows,
         ),
         perRound,
+        ...tlsTables,
       ],
       chart: barChart(
         "RAM-static: total time per round",

@@ -3,7 +3,7 @@
 // docs/benchmarks.{md,json,html} comes from one invocation of this file, measured side by
 // side on this machine in the same run:
 //   1. the RAM-static 2 GiB VM: a bare socket moving the same bytes, QEMU (when installed)
-//      and mdevkit, interleaved round by round;
+//      and mdevkit, interleaved round by round; then mdevkit and a bare socket over TLS;
 //   2. the seed's VM (the demo's default) at a 10 Gbps cap, ≥ 5 runs;
 //   3. the dirtying VM at 2 GiB against the bare socket on its own wire bytes, ≥ 5 runs;
 //   4. scaling: RAM, dirty rate, device count, dirty-log sync, peak RSS.
@@ -21,7 +21,8 @@
 // Needs the packages built (`npm run bench` builds them first).
 // First: tsyringe (through @mdevkit/core) needs reflect-metadata before any decorated class.
 import "reflect-metadata";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -144,9 +145,11 @@ function downtimes(runs) {
   return runs.filter((r) => r.ok).map((r) => r.result.downtimeMs);
 }
 
-async function bare(label, bytes) {
-  const r = await bareSocket(bytes);
-  log(`${label}: bare socket ${(bytes / 1e9).toFixed(2)} GB in ${r.ms.toFixed(0)} ms`);
+async function bare(label, bytes, opts) {
+  const r = await bareSocket(bytes, opts);
+  log(
+    `${label}: bare ${opts?.pskHex ? `TLS (${r.protocol}) ` : ""}socket ${(bytes / 1e9).toFixed(2)} GB in ${r.ms.toFixed(0)} ms`,
+  );
   return r;
 }
 
@@ -211,6 +214,8 @@ if (wanted("sideBySide")) {
   const { mib, rounds } = PLAN.sideBySide;
   const qemu = qemuVersion();
   const section = { mib, qemu: qemu ?? null, migrateArgs: COST_ONLY, rounds: [] };
+  const psk = { file: join(dir, "bench.psk"), hex: randomBytes(32).toString("hex") };
+  writeFileSync(psk.file, `${psk.hex}\n`, { mode: 0o600 });
   let blob;
   if (qemu) {
     const blobBytes = mib * 0.75 * 2 ** 20;
@@ -236,7 +241,20 @@ if (wanted("sideBySide")) {
           : `RAM-static round ${i + 1}: QEMU FAILED — ${q.error}`,
       );
     }
-    section.rounds.push({ mdevkit: m, bare: b, qemu: q ?? null });
+    // The same VM over TLS with a pre-shared key, against a bare TLS socket on its bytes.
+    const t = await mdevkit(
+      `RAM-static ${mib} MiB, round ${i + 1}: mdevkit over TLS`,
+      ramStaticVm(mib),
+      {
+        warmupMs: 0,
+        migrateArgs: COST_ONLY,
+        pskFile: psk.file,
+      },
+    );
+    const tb = await bare(`RAM-static round ${i + 1}`, t.ok ? t.result.wireBytes : bytes, {
+      pskHex: psk.hex,
+    });
+    section.rounds.push({ mdevkit: m, bare: b, qemu: q ?? null, tls: { mdevkit: t, bare: tb } });
   }
   results.sideBySide = section;
   checkpoint();

@@ -122,6 +122,27 @@ describe("the benchmark report", () => {
     expect(md).toContain("| 4 GiB | 4096 ms | 4096 ms, 9000 ms, 4000 ms |");
   });
 
+  it("sets mdevkit over TLS against the bare TLS socket and mdevkit on TCP", () => {
+    const dir = mkdtempSync(join(tmpdir(), "bench-report-"));
+    dirs.push(dir);
+    const base = results();
+    const [round] = base.sideBySide.rounds;
+    const tls = {
+      mdevkit: run(2400, 5),
+      bare: { bytes: 1.6e9, ms: 2000, bytesPerSecond: 0.8e9, protocol: "TLSv1.3" },
+    };
+    writeReport(dir, { ...base, sideBySide: { ...base.sideBySide, rounds: [{ ...round, tls }] } });
+    const md = readFileSync(join(dir, "benchmarks.md"), "utf8");
+    expect(md).toContain("| bare Node TLSv1.3 socket, 1 MiB writes | 2000 ms |");
+    // 2400 ms against the TLS socket's 2000 ms, and against mdevkit's 1500 ms on TCP.
+    expect(md).toMatch(
+      /\| `mdevkit migrate` over `tls:\/\/` with `--psk-file` \| 2400 ms \| 5\.0 ms \| [^|]+ \| 1\.20× \| 1\.60× \| 2400 ms \/ 2000 ms \|/,
+    );
+    // A report of rounds measured before the TLS rows has no TLS table.
+    writeReport(dir, base);
+    expect(readFileSync(join(dir, "benchmarks.md"), "utf8")).not.toContain("over TLS");
+  });
+
   it("keeps the hand-written text above and below the generated block", () => {
     const dir = mkdtempSync(join(tmpdir(), "bench-report-"));
     dirs.push(dir);
