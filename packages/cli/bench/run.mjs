@@ -26,6 +26,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { PSK_CIPHERS } from "@mdevkit/core";
 import { dirtyLogSync } from "../../core/bench/dirty-log-sync.mjs";
 import { bareSocket } from "./bare-socket.mjs";
 import { describeMachine, load1, memAvailable } from "./machine.mjs";
@@ -253,6 +254,7 @@ if (wanted("sideBySide")) {
     );
     const tb = await bare(`RAM-static round ${i + 1}`, t.ok ? t.result.wireBytes : bytes, {
       pskHex: psk.hex,
+      ciphers: PSK_CIPHERS,
     });
     section.rounds.push({ mdevkit: m, bare: b, qemu: q ?? null, tls: { mdevkit: t, bare: tb } });
   }
