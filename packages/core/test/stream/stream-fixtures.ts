@@ -198,7 +198,12 @@ export function detach(r: StreamRecord): StreamRecord {
   return structuredClone(r);
 }
 
-/** Decodes `bytes` fed in chunks of the given sizes (cycled); returns the detached records. */
+/**
+ * Decodes `bytes` fed in chunks of the given sizes (cycled); returns the detached records.
+ * Every chunk is a view of one Buffer that the next chunk overwrites (scribbled over in
+ * between), as the target's socket reads are: a decoder that kept a view past its record
+ * would decode garbage or refuse the stream here.
+ */
 export function decodeAll(
   bytes: Uint8Array,
   guestPages: number,
@@ -206,11 +211,17 @@ export function decodeAll(
 ): StreamRecord[] {
   const dec = new StreamDecoder({ guestPages });
   const out: StreamRecord[] = [];
+  const reused = Buffer.alloc(Math.min(bytes.byteLength, Math.max(1, ...chunkSizes)));
   let at = 0;
   let i = 0;
   while (at < bytes.byteLength) {
-    const n = Math.max(1, chunkSizes[i++ % chunkSizes.length] ?? 1);
-    for (const r of dec.push(bytes.subarray(at, at + n))) out.push(detach(r));
+    const n = Math.min(
+      Math.max(1, chunkSizes[i++ % chunkSizes.length] ?? 1),
+      bytes.byteLength - at,
+    );
+    reused.set(bytes.subarray(at, at + n));
+    for (const r of dec.push(reused.subarray(0, n))) out.push(detach(r));
+    reused.fill(0xa5);
     at += n;
   }
   dec.finish();
