@@ -120,34 +120,24 @@ describe("target reads into one reused buffer", () => {
     server.close();
   });
 
-  it("ends when the peer ends", async () => {
-    const listener = await listen("tcp://127.0.0.1:0");
-    const accepted = listener.accept();
-    const source = await connect(listener.url);
-    const target = await accepted;
-    await source.send([new Uint8Array([1, 2, 3])]);
-    // The source's close waits for the target to see the end, which it does as it reads.
-    const closing = source.close();
-    const chunks: number[] = [];
-    for await (const c of target.receive()) chunks.push(...c);
-    expect(chunks).toEqual([1, 2, 3]);
-    await closing;
-    target.destroy();
-    await listener.close();
-  });
-
-  it("tls: ends when the peer ends", async () => {
-    const listener = await listen("tls://127.0.0.1:0", psk);
-    const accepted = listener.accept();
-    const source = await connect(listener.url, psk);
-    const target = await accepted;
-    await source.send([new Uint8Array([1, 2, 3])]);
-    const closing = source.close();
-    const chunks: number[] = [];
-    for await (const c of target.receive()) chunks.push(...c);
-    expect(chunks).toEqual([1, 2, 3]);
-    await closing;
-    target.destroy();
-    await listener.close();
-  });
+  for (const [url, options] of [
+    ["tcp://127.0.0.1:0", {}],
+    ["tls://127.0.0.1:0", psk],
+  ] as const) {
+    it(`${url.split(":")[0]}: ends when the peer ends`, async () => {
+      const listener = await listen(url, options);
+      const accepted = listener.accept();
+      const source = await connect(listener.url, options);
+      const target = await accepted;
+      await source.send([new Uint8Array([1, 2, 3])]);
+      // The source's close waits for the target to see the end, which it does as it reads.
+      const closing = source.close();
+      const chunks: number[] = [];
+      for await (const c of target.receive()) chunks.push(...c);
+      expect(chunks).toEqual([1, 2, 3]);
+      await closing;
+      target.destroy();
+      await listener.close();
+    });
+  }
 });
