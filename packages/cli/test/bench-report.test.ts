@@ -143,6 +143,23 @@ describe("the benchmark report", () => {
     expect(readFileSync(join(dir, "benchmarks.md"), "utf8")).not.toContain("over TLS");
   });
 
+  it("leaves a goal unjudged when its bare socket was slower than mdevkit", () => {
+    // No migration beats the link it runs over: such a baseline was slowed itself (a run
+    // whose bare socket imported core measured 0.89x and would have read "met").
+    const dir = mkdtempSync(join(tmpdir(), "bench-report-"));
+    dirs.push(dir);
+    const base = results();
+    const dirtying = {
+      ...base.dirtying,
+      runs: [{ mdevkit: run(900, 20), bare: { bytes: 1.6e9, ms: 1000, bytesPerSecond: 1.6e9 } }],
+    };
+    const { goals } = writeReport(dir, { ...base, dirtying });
+    const row = goals.find((g: string[]) => g[0]?.startsWith("Dirtying VM: total"));
+    expect(row?.[2]).toBe("not judged: baseline suspect");
+    expect(row?.[1]).toContain("slower than mdevkit in 1 of 1 runs");
+    expect(readFileSync(join(dir, "benchmarks.md"), "utf8")).toContain("**Baseline suspect:**");
+  });
+
   it("keeps the hand-written text above and below the generated block", () => {
     const dir = mkdtempSync(join(tmpdir(), "bench-report-"));
     dirs.push(dir);
