@@ -1,6 +1,6 @@
-// One verified `mdevkit` migration between two processes on TCP (or TLS) loopback: `listen --once
-// --prealloc` (RAM backed and prefaulted before the source connects, like QEMU's
-// `-incoming -mem-prealloc`) and `migrate --config`. A run counts only if it verifies:
+// One verified `mdevkit` migration between two processes on TCP (or TLS) loopback:
+// `listen --once --prealloc` (RAM backed and prefaulted before the source connects, like
+// QEMU's `-incoming -mem-prealloc`) and `migrate --config`. A run counts only if it verifies:
 // SHA-256 of all guest RAM equal on both sides (source at pause, target before its guest
 // runs), END's RAM digest equal, and every device's description equal.
 // tsyringe (through @mdevkit/core) needs reflect-metadata loaded before the CLI.
@@ -38,9 +38,10 @@ function track(child) {
 /**
  * Migrates the VM `config` (a VM config object) and verifies it. `migrateArgs` go to
  * `migrate` (e.g. `--max-bandwidth 10Gbps`); with `pskFile` (a pre-shared key file, as
- * `mdevkit keygen psk` writes) the migration runs over TLS instead of plain TCP. Resolves with the source's result, the checks
- * and both processes' peak RSS; a failed or unverified run resolves with `ok: false` and
- * the reason (the benchmark reports it instead of a figure).
+ * `mdevkit keygen psk` writes) the migration runs over TLS instead of plain TCP. Resolves
+ * with the source's result, the checks and both processes' peak RSS; a failed or
+ * unverified run resolves with `ok: false` and the reason (the benchmark reports it
+ * instead of a figure).
  */
 export async function migrateVerified(
   dir,
