@@ -159,7 +159,11 @@ function armCrash(target: MigrationTarget, point: NonNullable<ListenOptions["cra
   if (point === "accepted") target.once("accepted", die);
   else if (point === "loaded") target.once("loaded", die);
   else {
-    const type = { iteration: "ITERATION", stopcopy: "PRECOPY_END", end: "END" }[point];
+    // "iteration" dies at the first page run, in the middle of the first pass: the source
+    // still has most of guest RAM to write and no switchover-ack, so it is bound to be in
+    // precopy. Dying at ITERATION raced the source's decision right after it: with the ack
+    // already in, it had switched over by the time the hang-up surfaced.
+    const type = { iteration: "RAM_PAGES", stopcopy: "PRECOPY_END", end: "END" }[point];
     target.on("record", (t) => {
       if (t === type) die();
     });
