@@ -125,14 +125,13 @@ describe("the target process dies (SIGKILL) before GO", () => {
       // The fault really was injected: the first target died by SIGKILL, having run nothing.
       await expectExit(crashing.child, { code: null, signal: "SIGKILL" });
       expectNeverRan(crashing);
+      const first = source.events.slice(0, indexOf(source, "error"));
       if (point === "iteration") {
         // Mid-pass: the first pass never completed, so no iteration was reported before it.
-        const first = source.events.slice(0, indexOf(source, "error"));
         expect(first.filter((e) => e.event === "iteration")).toEqual([]);
       }
       if (point === "stopcopy" || point === "end") {
         // The VM had been paused for switchover before the failure, and resumed by rollback.
-        const first = source.events.slice(0, indexOf(source, "error"));
         expect(first).toContainEqual({ event: "phase", phase: "switchover" });
       }
     },
