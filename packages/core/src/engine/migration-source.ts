@@ -236,6 +236,9 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
       const precopy = await this.#precopy(run);
       const { finalPages, ramDigest } = await this.#switchover(run);
       const targetLoadMs = await this.#handover(run);
+      // The migration ended at RESUMED (#handover's last sample): the source's own checks
+      // and closing the channel after it are neither in its time nor in its throughput.
+      clearInterval(sampler);
       return await this.#complete(run, precopy, finalPages, ramDigest, targetLoadMs);
     } catch (err) {
       if (err instanceof MigrationError) throw err;
@@ -530,6 +533,7 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
         );
       });
     this.#timeline.mark("resumed");
+    this.#finalSample();
     return targetLoadMs;
   }
 
@@ -602,7 +606,7 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
     const vm = this.#vm;
     const t = this.#timeline;
     const sha = this.#options.verifyRam ? ramSha256(vm.memory) : undefined;
-    this.#emit({ kind: "phase", phase: "completed", tMs: t.elapsedMs() });
+    this.#emit({ kind: "phase", phase: "completed", tMs: t.between("started", "resumed") });
     await run.channel.close();
     const encoderStats = this.#encoder.stats;
     return {
@@ -708,15 +712,29 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
     this.#sample();
   }
 
-  /** Records a throughput sample (at most one per {@link SAMPLE_MIN_GAP_MS}) and emits progress. */
-  #sample(): void {
-    const s = { tMs: this.#timeline.elapsedMs(), bytes: this.#written };
+  /**
+   * Records a throughput sample (at most one per {@link SAMPLE_MIN_GAP_MS}) and emits
+   * progress, as of `tMs` (ms since the start; now unless given).
+   */
+  #sample(tMs = this.#timeline.elapsedMs()): void {
+    const s = { tMs, bytes: this.#written };
     const last = this.#throughput[this.#throughput.length - 1];
     if (last === undefined || s.tMs - last.tMs >= SAMPLE_MIN_GAP_MS) this.#throughput.push(s);
     this.#emit({
       kind: "progress",
       progress: { wireBytes: s.bytes, tMs: s.tMs, iteration: this.#iteration, phase: this.#phase },
     });
+  }
+
+  /**
+   * The sample at RESUMED, kept even when it comes within {@link SAMPLE_MIN_GAP_MS} of the
+   * last one (it takes that one's place), so the throughput ends where the migration does.
+   */
+  #finalSample(): void {
+    const tMs = this.#timeline.between("started", "resumed");
+    const last = this.#throughput.at(-1);
+    if (last !== undefined && tMs - last.tMs < SAMPLE_MIN_GAP_MS) this.#throughput.pop();
+    this.#sample(tMs);
   }
 
   async #send(frames: Uint8Array[]): Promise<void> {

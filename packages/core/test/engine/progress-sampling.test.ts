@@ -78,4 +78,42 @@ describe("progress through the bulk RAM pass", () => {
       ),
     ).toBeLessThanOrEqual(result.totalTimeMs * 0.2);
   });
+
+  // 20 ms per reading: a reading taken after RESUMED (while the source hashes its RAM for
+  // --verify-ram or closes the channel) lands past the total time. 1 ms: the sample at
+  // RESUMED comes within the samples' minimum gap of the one before it.
+  it.each([
+    [20, 20_000_000n],
+    [1, 1_000_000n],
+  ])(
+    "progress and the throughput samples end where the migration ends, not after the source's own checks (%i ms per clock reading)",
+    async (_ms, stepNs) => {
+      const host = toyHost("src");
+      const sink = new RecordingSink();
+      host.container.register(TOKENS.EventSink, { useValue: sink });
+      host.container.register(TOKENS.Clock, { useValue: new SteppingClock(stepNs) });
+      const vm = await startVm(host, vms, {
+        memoryMiB: 16,
+        vcpus: 1,
+        initialFill: 1,
+        workloads: [{ pattern: "idle" }],
+        devices: [],
+        seed: 6,
+      });
+      const { source, received } = memoryTarget(toyHost("dst"), vms);
+      const result = await new MigrationSource(vm, source, { verifyRam: true }, host).migrate();
+      await received;
+      const total = result.totalTimeMs;
+
+      // The demo's bar and log divide the bytes by the last progress event's time: that must
+      // be the migration's, or the final rate shown is the bytes over the checks' time too.
+      const progress = sink.of("progress").map((e) => e.progress);
+      for (const p of progress) expect(p.tMs).toBeLessThanOrEqual(total);
+      expect(progress.at(-1)).toMatchObject({ tMs: total, wireBytes: result.wireBytes });
+      expect(sink.of("phase").at(-1)).toMatchObject({ phase: "completed", tMs: total });
+      // The report's chart ends at the end of the migration, with every byte in it.
+      for (const s of result.throughput) expect(s.tMs).toBeLessThanOrEqual(total);
+      expect(result.throughput.at(-1)).toEqual({ tMs: total, bytes: result.wireBytes });
+    },
+  );
 });
