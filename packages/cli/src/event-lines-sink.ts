@@ -1,4 +1,4 @@
-import type { MigrationEvent, MigrationEventSink } from "@mdevkit/core";
+import type { MigrationEvent, MigrationEventSink, MigrationProgress } from "@mdevkit/core";
 import { emitEvent } from "./events.js";
 
 /** Fewest ms between two progress lines: a line per batch would flood the pipe. */
@@ -10,17 +10,26 @@ const PROGRESS_EVERY_MS = 50;
  */
 export class EventLinesSink implements MigrationEventSink {
   #lastProgress = Number.NEGATIVE_INFINITY;
+  /** The latest progress the throttle held back, if any. */
+  #heldBack: MigrationProgress | undefined;
 
   event(e: MigrationEvent): void {
     switch (e.kind) {
       case "phase":
+        // A display shows the bytes of the last progress line it got: at a phase change
+        // (above all "completed") those must be the current ones, not up to 50 ms old.
+        this.#flush();
         emitEvent({ event: "phase", phase: e.phase });
         return;
       case "iteration":
         emitEvent({ event: "iteration", stats: { ...e.stats } });
         return;
       case "progress":
-        if (e.progress.tMs - this.#lastProgress < PROGRESS_EVERY_MS) return;
+        if (e.progress.tMs - this.#lastProgress < PROGRESS_EVERY_MS) {
+          this.#heldBack = e.progress;
+          return;
+        }
+        this.#heldBack = undefined;
         this.#lastProgress = e.progress.tMs;
         emitEvent({ event: "progress", ...e.progress });
         return;
@@ -28,5 +37,13 @@ export class EventLinesSink implements MigrationEventSink {
         // Failures are reported once, by the command, with their rollback outcome.
         return;
     }
+  }
+
+  #flush(): void {
+    const p = this.#heldBack;
+    if (p === undefined) return;
+    this.#heldBack = undefined;
+    this.#lastProgress = p.tMs;
+    emitEvent({ event: "progress", ...p });
   }
 }

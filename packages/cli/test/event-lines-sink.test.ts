@@ -1,0 +1,60 @@
+import type { MigrationProgress } from "@mdevkit/core";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { EventLinesSink } from "../src/event-lines-sink.js";
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+/** The JSON lines `run` writes to stdout. */
+function linesOf(run: () => void): unknown[] {
+  const lines: unknown[] = [];
+  vi.spyOn(process.stdout, "write").mockImplementation((chunk) => {
+    lines.push(JSON.parse(String(chunk)));
+    return true;
+  });
+  run();
+  vi.restoreAllMocks();
+  return lines;
+}
+
+const progress = (tMs: number, wireBytes: number): MigrationProgress => ({
+  tMs,
+  wireBytes,
+  iteration: 2,
+  phase: "handover",
+});
+
+describe("the --events lines of migrate", () => {
+  it("throttles progress, but a phase change first sends the latest progress held back", () => {
+    const sink = new EventLinesSink();
+    const lines = linesOf(() => {
+      sink.event({ kind: "progress", progress: progress(1000, 100) });
+      sink.event({ kind: "progress", progress: progress(1010, 200) });
+      sink.event({ kind: "progress", progress: progress(1020, 300) });
+      sink.event({ kind: "phase", phase: "completed", tMs: 1020 });
+    });
+    // The demo's bar ends on the last progress line: it must carry the final bytes.
+    expect(lines).toEqual([
+      { event: "progress", ...progress(1000, 100) },
+      { event: "progress", ...progress(1020, 300) },
+      { event: "phase", phase: "completed" },
+    ]);
+  });
+
+  it("sends nothing extra at a phase change when no progress was held back", () => {
+    const sink = new EventLinesSink();
+    const lines = linesOf(() => {
+      sink.event({ kind: "progress", progress: progress(1000, 100) });
+      sink.event({ kind: "phase", phase: "switchover", tMs: 1000 });
+      sink.event({ kind: "progress", progress: progress(1060, 400) });
+      sink.event({ kind: "phase", phase: "handover", tMs: 1060 });
+    });
+    expect(lines).toEqual([
+      { event: "progress", ...progress(1000, 100) },
+      { event: "phase", phase: "switchover" },
+      { event: "progress", ...progress(1060, 400) },
+      { event: "phase", phase: "handover" },
+    ]);
+  });
+});
