@@ -18,6 +18,7 @@ export const childEventSchema = z.discriminatedUnion("event", [
     phase: z.string(),
     iteration: z.number(),
     wireBytes: z.number(),
+    ramPages: z.number(),
     tMs: z.number(),
   }),
   z.object({ event: z.literal("iteration"), stats: z.record(z.string(), z.unknown()) }),

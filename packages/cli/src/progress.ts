@@ -14,6 +14,7 @@ interface Sample {
   readonly phase: string;
   readonly iteration: number;
   readonly wireBytes: number;
+  readonly ramPages: number;
   readonly tMs: number;
 }
 
@@ -39,28 +40,29 @@ const rateOf = (s: Sample): string =>
   s.tMs > 0 ? `${formatBytes((s.wireBytes / s.tMs) * 1000)}/s` : "-";
 
 /**
- * A live bar on a terminal (phase, iteration, bytes, average rate), or on anything else one
- * line per phase and iteration plus a progress line at most every second, so a long RAM
- * pass shows in a CI log too. Writes through `log`/stderr so stdout stays clean for `--json`.
+ * A live bar on a terminal (phase, iteration, bytes, average rate; it fills with the guest
+ * pages sent against `ramPages`, so the first pass fills it), or on anything else one line
+ * per phase and iteration plus a progress line at most every second, so a long RAM pass
+ * shows in a CI log too. Writes through `log`/stderr so stdout stays clean for `--json`.
  */
-function display(ramBytes: number, log: PhaseLog): Display {
+function display(ramPages: number, log: PhaseLog): Display {
   if (process.stderr.isTTY) {
     const bar = new cliProgress.SingleBar(
       {
         stream: process.stderr,
         format:
-          " {phase} | iteration {iteration} | {sent} sent | {rate} | {bar} {percentage}% of RAM once",
+          " {phase} | iteration {iteration} | {sent} sent | {rate} | {bar} {percentage}% of RAM sent once",
         hideCursor: true,
         clearOnComplete: false,
       },
       cliProgress.Presets.shades_classic,
     );
     let value = 0;
-    bar.start(ramBytes, 0, { phase: "handshake", iteration: 0, sent: "0 B", rate: "-" });
+    bar.start(ramPages, 0, { phase: "handshake", iteration: 0, sent: "0 B", rate: "-" });
     return {
       phase: (phase) => bar.update(value, { phase }),
       progress: (s) => {
-        value = Math.min(ramBytes, s.wireBytes);
+        value = Math.min(ramPages, s.ramPages);
         bar.update(value, {
           phase: s.phase,
           iteration: s.iteration,
@@ -91,8 +93,8 @@ function display(ramBytes: number, log: PhaseLog): Display {
 }
 
 /** Shows a migration running in this process (`mdevkit migrate`). Returns a stop function. */
-export function showProgress(source: MigrationSource, ramBytes: number): () => void {
-  const d = display(ramBytes, (line) => process.stderr.write(`${line}\n`));
+export function showProgress(source: MigrationSource, ramPages: number): () => void {
+  const d = display(ramPages, (line) => process.stderr.write(`${line}\n`));
   source.on("phase", (phase) => d.phase(phase));
   source.on("progress", (p) => d.progress(p));
   source.on("iteration", (i) => d.iteration(i));
@@ -102,10 +104,10 @@ export function showProgress(source: MigrationSource, ramBytes: number): () => v
 /** Shows a migration running in a child `migrate --events` process (`mdevkit demo`). */
 export function followChildProgress(
   source: MdevkitChild,
-  ramBytes: number,
+  ramPages: number,
   log: PhaseLog,
 ): () => void {
-  const d = display(ramBytes, log);
+  const d = display(ramPages, log);
   source.on((e: ChildEvent) => {
     if (e.event === "phase") d.phase(e.phase);
     else if (e.event === "progress") d.progress(e);

@@ -21,6 +21,7 @@ function linesOf(run: () => void): unknown[] {
 const progress = (tMs: number, wireBytes: number): MigrationProgress => ({
   tMs,
   wireBytes,
+  ramPages: wireBytes / 4096,
   iteration: 2,
   phase: "handover",
 });

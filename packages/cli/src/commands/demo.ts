@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { formatBytes, MdevError, type MigrationResult } from "@mdevkit/core";
+import { formatBytes, MdevError, type MigrationResult, PAGE_SIZE } from "@mdevkit/core";
 import { MdevkitChild } from "../child.js";
 import { seedVmConfig } from "../default-vm.js";
 import { machineDescription } from "../machine.js";
@@ -79,7 +79,7 @@ export async function demoCommand(options: DemoOptions): Promise<void> {
     });
     const stop = options.json
       ? () => {}
-      : followChildProgress(source, options.memory * 2 ** 20, log);
+      : followChildProgress(source, (options.memory * 2 ** 20) / PAGE_SIZE, log);
     let srcEvent: Awaited<ReturnType<MdevkitChild["result"]>>;
     try {
       srcEvent = await source.result(600_000);

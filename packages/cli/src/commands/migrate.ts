@@ -159,7 +159,7 @@ async function migrateOnce(
     channelOptions(options, url),
   );
   // With --events the host's event sink (registered in migrateCommand) prints the lines.
-  const stop = options.events || options.json ? () => {} : showProgress(source, vm.memory.size);
+  const stop = options.events || options.json ? () => {} : showProgress(source, vm.memory.pages);
   const onInterrupt = (): void => source.cancel("interrupted (SIGINT)");
   if (interrupted.aborted) onInterrupt();
   else interrupted.addEventListener("abort", onInterrupt, { once: true });

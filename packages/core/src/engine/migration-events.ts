@@ -5,6 +5,12 @@ import type { IterationStats } from "./migration-stats.js";
 export interface MigrationProgress {
   /** Bytes on the wire so far. */
   readonly wireBytes: number;
+  /**
+   * Guest pages sent so far, data and zero, every pass counted: the first pass covers all
+   * of RAM, so a bar of these against RAM's pages fills as it does (zero pages, nearly free
+   * on the wire, keep a bar of bytes short of full).
+   */
+  readonly ramPages: number;
   /** Ms since the migration started (host clock). */
   readonly tMs: number;
   /** Precopy iteration under way (0 before the first). */

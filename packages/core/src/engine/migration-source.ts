@@ -720,9 +720,16 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
     const s = { tMs, bytes: this.#written };
     const last = this.#throughput[this.#throughput.length - 1];
     if (last === undefined || s.tMs - last.tMs >= SAMPLE_MIN_GAP_MS) this.#throughput.push(s);
+    const { dataPages, zeroPages } = this.#encoder.stats;
     this.#emit({
       kind: "progress",
-      progress: { wireBytes: s.bytes, tMs: s.tMs, iteration: this.#iteration, phase: this.#phase },
+      progress: {
+        wireBytes: s.bytes,
+        ramPages: dataPages + zeroPages,
+        tMs: s.tMs,
+        iteration: this.#iteration,
+        phase: this.#phase,
+      },
     });
   }
 

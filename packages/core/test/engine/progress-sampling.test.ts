@@ -61,6 +61,15 @@ describe("progress through the bulk RAM pass", () => {
     for (let i = 1; i < progress.length; i++)
       expect(progress[i]?.wireBytes).toBeGreaterThanOrEqual(progress[i - 1]?.wireBytes as number);
     expect(progress.at(-1)?.wireBytes).toBe(wire);
+    // The pages sent fill RAM once by the end of the first pass (what the CLI's bar shows)
+    // and end at every page the stream carried.
+    for (let i = 1; i < progress.length; i++)
+      expect(progress[i]?.ramPages).toBeGreaterThanOrEqual(progress[i - 1]?.ramPages as number);
+    const firstPassDone = progress.find(
+      (p) => p.iteration > 1 || p.phase === "switchover" || p.phase === "handover",
+    );
+    expect(firstPassDone?.ramPages).toBeGreaterThanOrEqual(vm.memory.pages);
+    expect(progress.at(-1)?.ramPages).toBe(result.dataPages + result.zeroPages);
 
     // The report's throughput chart is drawn from these samples: they cover the run in bytes
     // and in time.
