@@ -16,6 +16,12 @@ export class EventLinesSink implements MigrationEventSink {
   event(e: MigrationEvent): void {
     switch (e.kind) {
       case "phase":
+        if (e.phase === "handshake") {
+          // A new migration (`--retry-to` runs a second one through this sink): its clock
+          // starts at 0 again, and what the last one held back is not its progress.
+          this.#lastProgress = Number.NEGATIVE_INFINITY;
+          this.#heldBack = undefined;
+        }
         // A display shows the bytes of the last progress line it got: at a phase change
         // (above all "completed") those must be the current ones, not up to 50 ms old.
         this.#flush();

@@ -58,4 +58,24 @@ describe("the --events lines of migrate", () => {
       { event: "phase", phase: "handover" },
     ]);
   });
+
+  it("starts afresh with the next migration (--retry-to): its progress from 0 ms shows", () => {
+    const sink = new EventLinesSink();
+    const lines = linesOf(() => {
+      sink.event({ kind: "phase", phase: "handshake", tMs: 0 });
+      sink.event({ kind: "progress", progress: progress(800, 100) });
+      sink.event({ kind: "progress", progress: progress(820, 200) });
+      // The first migration fails here; the retry starts.
+      sink.event({ kind: "phase", phase: "handshake", tMs: 0 });
+      sink.event({ kind: "progress", progress: progress(5, 10) });
+      sink.event({ kind: "progress", progress: progress(60, 20) });
+    });
+    expect(lines).toEqual([
+      { event: "phase", phase: "handshake" },
+      { event: "progress", ...progress(800, 100) },
+      { event: "phase", phase: "handshake" },
+      { event: "progress", ...progress(5, 10) },
+      { event: "progress", ...progress(60, 20) },
+    ]);
+  });
 });
