@@ -4,7 +4,7 @@ import type { ChannelCapabilities, ChannelListener, SourceChannel } from "./chan
 import { formatChannelUrl } from "./channel-url.js";
 import { SocketSourceChannel, SocketTargetChannel } from "./socket-channel.js";
 import { SocketListener, startListening } from "./socket-listener.js";
-import { TransportError } from "./transport-error.js";
+import { connectErrno, TransportError } from "./transport-error.js";
 
 /** Default listening host: loopback, so nothing is exposed unless asked for. */
 export const DEFAULT_LISTEN_HOST = "127.0.0.1";
@@ -30,7 +30,9 @@ function connectSocket(socket: Socket, url: string): Promise<Socket> {
   return new Promise((resolve, reject) => {
     socket.once("error", (err) =>
       reject(
-        new TransportError("ECONNRESET", url, `cannot connect: ${err.message}`, { cause: err }),
+        new TransportError(connectErrno(err), url, `cannot connect: ${err.message}`, {
+          cause: err,
+        }),
       ),
     );
     socket.once("connect", () => resolve(socket));

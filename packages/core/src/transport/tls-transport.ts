@@ -4,7 +4,7 @@ import { formatChannelUrl } from "./channel-url.js";
 import { DEFAULT_LISTEN_HOST } from "./net-transport.js";
 import { SocketSourceChannel, SocketTargetChannel } from "./socket-channel.js";
 import { SocketListener, startListening } from "./socket-listener.js";
-import { TransportError } from "./transport-error.js";
+import { connectErrno, TransportError } from "./transport-error.js";
 
 /**
  * Mutual certificate authentication: each side presents `cert`/`key` and accepts only peers
@@ -108,7 +108,7 @@ export function connectTls(host: string, port: number, auth: TlsAuth): Promise<S
   socket.setNoDelay(true);
   return new Promise((resolve, reject) => {
     socket.once("error", (err) => {
-      const code = authFailure(err) ? "EPERM" : "ECONNRESET";
+      const code = authFailure(err) ? "EPERM" : connectErrno(err);
       reject(
         new TransportError(code, url, `TLS connection refused: ${err.message}`, { cause: err }),
       );

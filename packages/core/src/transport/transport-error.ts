@@ -2,8 +2,10 @@ import type { Errno } from "../errors/errno.js";
 import { MdevError, type MdevErrorOptions } from "../errors/mdev-error.js";
 
 /**
- * A transport failed: the peer went away (ECONNRESET), refused authentication (EPERM), an
- * address was malformed (EINVAL), or I/O failed (EIO). `peer` names the other end.
+ * A transport failed: nobody listens at the address (ECONNREFUSED; ENOENT for a UNIX
+ * socket path that does not exist), the connection attempt timed out (ETIMEDOUT), the peer
+ * went away (ECONNRESET), refused authentication (EPERM), an address was malformed
+ * (EINVAL), or I/O failed (EIO). `peer` names the other end.
  */
 export class TransportError extends MdevError {
   /** The peer (URL-like description) involved, if known. */
@@ -13,4 +15,14 @@ export class TransportError extends MdevError {
     super(code, `${peer}: ${message}`, options);
     this.peer = peer;
   }
+}
+
+/**
+ * The code of a failed connection attempt, from the socket's error: what the system said
+ * where mdevkit has that code (a refused or timed-out connection, a missing socket path),
+ * ECONNRESET for anything else, so a script can tell "nobody listens" from "went away".
+ */
+export function connectErrno(err: Error): Errno {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === "ECONNREFUSED" || code === "ETIMEDOUT" || code === "ENOENT" ? code : "ECONNRESET";
 }

@@ -39,13 +39,15 @@ describe("TCP channel", () => {
     target.destroy();
   });
 
-  it("a refused connection is a typed TransportError", async () => {
+  it("a refused connection is a typed TransportError that says so (ECONNREFUSED)", async () => {
     const l = await listenTcp();
     const url = l.url;
     await l.close();
+    // Not ECONNRESET: nothing was ever connected, so a script can tell "nobody listens
+    // there" from "the target went away".
     await expect(connect(url)).rejects.toMatchObject({
       name: "TransportError",
-      code: "ECONNRESET",
+      code: "ECONNREFUSED",
     });
   });
 });

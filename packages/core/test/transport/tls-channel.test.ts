@@ -125,6 +125,15 @@ describe("TLS channel with a pre-shared key", () => {
     await l.close();
   });
 
+  it("a target nobody listens at is ECONNREFUSED, not a refused key", async () => {
+    const l = await listenTls(0, { mode: "psk", identity: "mdevkit", key });
+    const port = Number(l.url.split(":").pop());
+    await l.close();
+    await expect(
+      connectTls("127.0.0.1", port, { mode: "psk", identity: "mdevkit", key }),
+    ).rejects.toMatchObject({ name: "TransportError", code: "ECONNREFUSED" });
+  });
+
   it("refuses a wrong key or identity during the handshake (EPERM), accepting nobody", async () => {
     const l = await listenTls(0, { mode: "psk", identity: "mdevkit", key });
     const port = Number(l.url.split(":").pop());

@@ -43,6 +43,21 @@ describe("UNIX socket channel", () => {
     await listener.close();
   });
 
+  it("a connection to a missing socket is ENOENT, to one nobody listens on ECONNREFUSED", async () => {
+    await expect(connect(`unix://${join(dir, "missing.sock")}`)).rejects.toMatchObject({
+      name: "TransportError",
+      code: "ENOENT",
+    });
+    // A socket file left behind by a listener that crashed (a clean close unlinks it).
+    const path = join(dir, "left.sock");
+    spawnSync(process.execPath, [
+      "-e",
+      `require("node:net").createServer().listen(${JSON.stringify(path)}, () => process.kill(process.pid, "SIGKILL"))`,
+    ]);
+    expect(lstatSync(path).isSocket()).toBe(true);
+    await expect(connect(`unix://${path}`)).rejects.toMatchObject({ code: "ECONNREFUSED" });
+  });
+
   it("refuses to listen over a regular file or a directory, and leaves it alone", async () => {
     const file = join(dir, "precious.txt");
     writeFileSync(file, "keep me");
