@@ -30,3 +30,13 @@ export const ERRNO = {
 
 /** Symbolic errno name, e.g. `"EINVAL"`. */
 export type Errno = keyof typeof ERRNO;
+
+/**
+ * The code of a system error (`err.code`, e.g. from a socket or a file) when mdevkit has
+ * that code, else `fallback`: a failure keeps the system's own reason where it can, so a
+ * caller tells "no such file" or "nobody listens" from a generic I/O error.
+ */
+export function errnoOf(err: unknown, fallback: Errno): Errno {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === "string" && Object.hasOwn(ERRNO, code) ? (code as Errno) : fallback;
+}

@@ -1,5 +1,5 @@
 export { DmaFaultError, type DmaFaultReason } from "./dma-fault-error.js";
-export { ERRNO, type Errno } from "./errno.js";
+export { ERRNO, type Errno, errnoOf } from "./errno.js";
 export { FsmError } from "./fsm-error.js";
 export { isMdevError, MdevError, type MdevErrorOptions } from "./mdev-error.js";
 export { PluginRegistrationError } from "./plugin-registration-error.js";

@@ -1,5 +1,6 @@
 import { createReadStream } from "node:fs";
 import { type FileHandle, open } from "node:fs/promises";
+import { errnoOf } from "../errors/errno.js";
 import type { ChannelCapabilities, SourceChannel, TargetChannel } from "./channel.js";
 import { formatChannelUrl } from "./channel-url.js";
 import { TransportError } from "./transport-error.js";
@@ -35,9 +36,12 @@ export class FileSourceChannel implements SourceChannel {
     try {
       return new FileSourceChannel(await open(path, "w", 0o600), url);
     } catch (err) {
-      throw new TransportError("EIO", url, `cannot create: ${(err as Error).message}`, {
-        cause: err,
-      });
+      throw new TransportError(
+        errnoOf(err, "EIO"),
+        url,
+        `cannot create: ${(err as Error).message}`,
+        { cause: err },
+      );
     }
   }
 
@@ -53,9 +57,12 @@ export class FileSourceChannel implements SourceChannel {
       if (bytesWritten < total) await this.#finish(frames, bytesWritten);
     } catch (err) {
       if (err instanceof TransportError) throw err;
-      throw new TransportError("EIO", this.peer, `write failed: ${(err as Error).message}`, {
-        cause: err,
-      });
+      throw new TransportError(
+        errnoOf(err, "EIO"),
+        this.peer,
+        `write failed: ${(err as Error).message}`,
+        { cause: err },
+      );
     }
   }
 
@@ -116,9 +123,12 @@ export class FileTargetChannel implements TargetChannel {
     try {
       for await (const chunk of this.#stream) yield chunk as Uint8Array;
     } catch (err) {
-      throw new TransportError("EIO", this.peer, `read failed: ${(err as Error).message}`, {
-        cause: err,
-      });
+      throw new TransportError(
+        errnoOf(err, "EIO"),
+        this.peer,
+        `read failed: ${(err as Error).message}`,
+        { cause: err },
+      );
     }
   }
 

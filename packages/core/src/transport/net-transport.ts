@@ -1,10 +1,11 @@
 import { lstat, rm } from "node:fs/promises";
 import { createServer, connect as netConnect, type Socket } from "node:net";
+import { errnoOf } from "../errors/errno.js";
 import type { ChannelCapabilities, ChannelListener, SourceChannel } from "./channel.js";
 import { formatChannelUrl } from "./channel-url.js";
 import { SocketSourceChannel, SocketTargetChannel } from "./socket-channel.js";
 import { SocketListener, startListening } from "./socket-listener.js";
-import { connectErrno, TransportError } from "./transport-error.js";
+import { TransportError } from "./transport-error.js";
 
 /** Default listening host: loopback, so nothing is exposed unless asked for. */
 export const DEFAULT_LISTEN_HOST = "127.0.0.1";
@@ -30,7 +31,7 @@ function connectSocket(socket: Socket, url: string): Promise<Socket> {
   return new Promise((resolve, reject) => {
     socket.once("error", (err) =>
       reject(
-        new TransportError(connectErrno(err), url, `cannot connect: ${err.message}`, {
+        new TransportError(errnoOf(err, "ECONNRESET"), url, `cannot connect: ${err.message}`, {
           cause: err,
         }),
       ),

@@ -1,4 +1,5 @@
 import type { Server, Socket } from "node:net";
+import { errnoOf } from "../errors/errno.js";
 import { AsyncQueue } from "./async-queue.js";
 import type { ChannelListener, TargetChannel } from "./channel.js";
 import { TransportError } from "./transport-error.js";
@@ -61,7 +62,11 @@ export function startListening(
 ): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (err: Error): void =>
-      reject(new TransportError("EIO", url, `cannot listen: ${err.message}`, { cause: err }));
+      reject(
+        new TransportError(errnoOf(err, "EIO"), url, `cannot listen: ${err.message}`, {
+          cause: err,
+        }),
+      );
     server.once("error", onError);
     server.listen(args, () => {
       server.off("error", onError);

@@ -1,10 +1,11 @@
 import { createServer, type TLSSocket, connect as tlsConnect } from "node:tls";
+import { errnoOf } from "../errors/errno.js";
 import type { ChannelCapabilities, ChannelListener, SourceChannel } from "./channel.js";
 import { formatChannelUrl } from "./channel-url.js";
 import { DEFAULT_LISTEN_HOST } from "./net-transport.js";
 import { SocketSourceChannel, SocketTargetChannel } from "./socket-channel.js";
 import { SocketListener, startListening } from "./socket-listener.js";
-import { connectErrno, TransportError } from "./transport-error.js";
+import { TransportError } from "./transport-error.js";
 
 /**
  * Mutual certificate authentication: each side presents `cert`/`key` and accepts only peers
@@ -108,7 +109,7 @@ export function connectTls(host: string, port: number, auth: TlsAuth): Promise<S
   socket.setNoDelay(true);
   return new Promise((resolve, reject) => {
     socket.once("error", (err) => {
-      const code = authFailure(err) ? "EPERM" : connectErrno(err);
+      const code = authFailure(err) ? "EPERM" : errnoOf(err, "ECONNRESET");
       reject(
         new TransportError(code, url, `TLS connection refused: ${err.message}`, { cause: err }),
       );

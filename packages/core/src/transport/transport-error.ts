@@ -16,13 +16,3 @@ export class TransportError extends MdevError {
     this.peer = peer;
   }
 }
-
-/**
- * The code of a failed connection attempt, from the socket's error: what the system said
- * where mdevkit has that code (a refused or timed-out connection, a missing socket path),
- * ECONNRESET for anything else, so a script can tell "nobody listens" from "went away".
- */
-export function connectErrno(err: Error): Errno {
-  const code = (err as NodeJS.ErrnoException).code;
-  return code === "ECONNREFUSED" || code === "ETIMEDOUT" || code === "ENOENT" ? code : "ECONNRESET";
-}

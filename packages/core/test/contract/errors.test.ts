@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ERRNO, FsmError, isMdevError, MdevError } from "../../src/index.js";
+import { ERRNO, errnoOf, FsmError, isMdevError, MdevError } from "../../src/index.js";
 
 describe("typed errors", () => {
   it("carry the code, Linux's errno and a message naming the problem", () => {
@@ -17,5 +17,16 @@ describe("typed errors", () => {
     expect(err.name).toBe("FsmError");
     expect(err).toBeInstanceOf(MdevError);
     expect([err.from, err.to, err.errno]).toEqual([3, 6, ERRNO.EINVAL]);
+  });
+  it("errnoOf keeps a system error's code where mdevkit has it, else the fallback", () => {
+    const sys = (code: string) => Object.assign(new Error(code), { code });
+    expect(errnoOf(sys("ENOENT"), "EIO")).toBe("ENOENT");
+    expect(errnoOf(sys("EADDRINUSE"), "EIO")).toBe("EADDRINUSE");
+    expect(errnoOf(sys("ECONNREFUSED"), "ECONNRESET")).toBe("ECONNREFUSED");
+    // Codes mdevkit does not have, a code that is an Object property, and no code at all.
+    expect(errnoOf(sys("EHOSTUNREACH"), "ECONNRESET")).toBe("ECONNRESET");
+    expect(errnoOf(sys("toString"), "EIO")).toBe("EIO");
+    expect(errnoOf(new Error("x"), "EIO")).toBe("EIO");
+    expect(errnoOf(undefined, "EIO")).toBe("EIO");
   });
 });

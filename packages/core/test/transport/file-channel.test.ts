@@ -31,6 +31,16 @@ describe("file channel (save/restore)", () => {
     await expect(runTarget(openRestore(`file://${path}`), 256)).rejects.toBeInstanceOf(StreamError);
   });
 
+  it("a missing save file or folder keeps the system's reason (ENOENT), not a bare EIO", async () => {
+    await expect(
+      runTarget(openRestore(`file://${join(dir, "none.save")}`), 256),
+    ).rejects.toMatchObject({ name: "TransportError", code: "ENOENT" });
+    await expect(connect(`file://${join(dir, "no-such-dir", "vm.save")}`)).rejects.toMatchObject({
+      name: "TransportError",
+      code: "ENOENT",
+    });
+  });
+
   it("file URLs are not listened on", async () => {
     await expect(listen(`file://${join(dir, "x")}`)).rejects.toMatchObject({ code: "EINVAL" });
   });

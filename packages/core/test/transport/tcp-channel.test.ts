@@ -39,6 +39,15 @@ describe("TCP channel", () => {
     target.destroy();
   });
 
+  it("a port another listener holds is EADDRINUSE", async () => {
+    listener = await listenTcp();
+    const port = Number(listener.url.split(":").pop());
+    await expect(listenTcp(port)).rejects.toMatchObject({
+      name: "TransportError",
+      code: "EADDRINUSE",
+    });
+  });
+
   it("a refused connection is a typed TransportError that says so (ECONNREFUSED)", async () => {
     const l = await listenTcp();
     const url = l.url;
