@@ -2,6 +2,7 @@ import { readFile } from "node:fs/promises";
 import {
   type ChannelFactory,
   createHost,
+  errnoOf,
   MdevError,
   type MdevHost,
   parseVmConfig,
@@ -27,7 +28,7 @@ export async function loadVmConfig(options: VmSetupOptions): Promise<VmConfig> {
     text = await readFile(options.config, "utf8");
   } catch (err) {
     throw new MdevError(
-      "ENOENT",
+      errnoOf(err, "EIO"),
       `cannot read VM config ${options.config}: ${(err as Error).message}`,
     );
   }

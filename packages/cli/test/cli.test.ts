@@ -127,6 +127,14 @@ describe("errors", () => {
     ]);
   });
 
+  it("a VM config path that is a folder says so (EISDIR), not that it is missing", async () => {
+    const run = await mdevkit(["migrate", "--to", "tcp://127.0.0.1:1", "--config", tmpdir()]);
+    expect(run.code, run.stderr).toBe(1);
+    expect(lines(run.stderr)).toEqual([
+      expect.stringMatching(/^mdevkit: EISDIR: cannot read VM config /),
+    ]);
+  });
+
   it("a bad flag value is refused before anything starts, naming the value", async () => {
     const run = await mdevkit(["migrate", "--to", "tcp://127.0.0.1:1", "--max-bandwidth", "lots"]);
     expect(run.code, run.stderr).not.toBe(0);
