@@ -29,9 +29,13 @@ export async function loadPlugins(specs: readonly string[]): Promise<VendorPlugi
     try {
       mod = (await import(target)) as Record<string, unknown>;
     } catch (err) {
+      // Not found is ENOENT; a module that is there but fails as it loads (a syntax error, a
+      // throw at the top level) is a bad plugin, which a vendor must not read as a wrong path.
+      const code = (err as { code?: unknown }).code;
       throw new MdevError(
-        "ENOENT",
+        code === "ERR_MODULE_NOT_FOUND" || code === "ENOENT" ? "ENOENT" : "EINVAL",
         `cannot load plugin module ${spec}: ${err instanceof Error ? err.message : String(err)}`,
+        { cause: err },
       );
     }
     const plugin = (mod.default ?? mod.plugin) as VendorPlugin | undefined;

@@ -127,6 +127,25 @@ describe("errors", () => {
     ]);
   });
 
+  it("a --plugin module that is missing is ENOENT; one that throws as it loads is EINVAL", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "mdevkit-plugin-"));
+    try {
+      const broken = join(dir, "broken.mjs");
+      writeFileSync(broken, 'throw new Error("vendor bug at load");\n');
+      const cases: [string, RegExp][] = [
+        [join(dir, "missing.mjs"), /^mdevkit: ENOENT: cannot load plugin module .*missing\.mjs/],
+        [broken, /^mdevkit: EINVAL: cannot load plugin module .*broken\.mjs: vendor bug at load/],
+      ];
+      for (const [plugin, expected] of cases) {
+        const run = await mdevkit(["migrate", "--to", "tcp://127.0.0.1:1", "--plugin", plugin]);
+        expect(run.code, run.stderr).toBe(1);
+        expect(lines(run.stderr)).toEqual([expect.stringMatching(expected)]);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("a VM config path that is a folder says so (EISDIR), not that it is missing", async () => {
     const run = await mdevkit(["migrate", "--to", "tcp://127.0.0.1:1", "--config", tmpdir()]);
     expect(run.code, run.stderr).toBe(1);
