@@ -4,7 +4,7 @@ import { createPrivateKey, createPublicKey, randomBytes, webcrypto } from "node:
 import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { join } from "node:path";
-import { MdevError } from "@mdevkit/core";
+import { errnoOf, MdevError } from "@mdevkit/core";
 import * as x509 from "@peculiar/x509";
 
 /** A key pair and its certificate. */
@@ -110,7 +110,7 @@ function readText(dir: string, path: string, what: string): string {
     return readFileSync(path, "latin1");
   } catch (err) {
     throw new MdevError(
-      "ENOENT",
+      errnoOf(err, "ENOENT"),
       `cannot read ${what} ${path} (${(err as NodeJS.ErrnoException).code ?? "error"}); make one with \`mdevkit keygen ca --out ${dir}\``,
     );
   }

@@ -1,5 +1,5 @@
 import { X509Certificate } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type ChannelListener, connect, listen, MdevError } from "@mdevkit/core";
@@ -122,6 +122,14 @@ describe("mdevkit keygen", () => {
     );
     writeFileSync(join(dir, "ca.crt"), readFileSync(join(dir, "server.crt")));
     await expect(keygen("client", { name: "third" })).rejects.toThrow(/is not a CA certificate/);
+  });
+
+  it("a file it cannot write or read keeps the system's reason (EISDIR), not EIO or ENOENT", async () => {
+    mkdirSync(join(dir, "ca.crt"));
+    await expect(keygen("ca", { force: true })).rejects.toThrow(
+      /^EISDIR: cannot write into .*: EISDIR$/,
+    );
+    await expect(keygen("server")).rejects.toThrow(/^EISDIR: cannot read the CA certificate /);
   });
 
   it("refuses bad options with one typed line naming the value", async () => {

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { join } from "node:path";
-import { MdevError } from "@mdevkit/core";
+import { errnoOf, MdevError } from "@mdevkit/core";
 import type { Identity } from "../keygen-certificates.js";
 
 /** What `mdevkit keygen` makes. */
@@ -100,10 +100,7 @@ function writeAll(dir: string, files: readonly OutputFile[], force: boolean): vo
     }
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    throw new MdevError(
-      e.code === "EEXIST" ? "EEXIST" : "EIO",
-      `cannot write into ${dir}: ${e.code ?? e.message}`,
-    );
+    throw new MdevError(errnoOf(e, "EIO"), `cannot write into ${dir}: ${e.code ?? e.message}`);
   }
 }
 
