@@ -1,6 +1,6 @@
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { type ChannelOptions, MdevError } from "@mdevkit/core";
+import { type ChannelOptions, errnoOf, MdevError } from "@mdevkit/core";
 
 /** TLS flags of `listen`, `migrate` and `demo`. */
 export interface TlsFlags {
@@ -38,7 +38,7 @@ function tlsChannelOptions(flags: TlsFlags): ChannelOptions {
     try {
       return readFileSync(path);
     } catch (err) {
-      throw new MdevError("ENOENT", `cannot read ${path}: ${(err as Error).message}`);
+      throw new MdevError(errnoOf(err, "ENOENT"), `cannot read ${path}: ${(err as Error).message}`);
     }
   };
   if (flags.pskFile !== undefined) {

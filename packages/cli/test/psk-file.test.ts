@@ -1,5 +1,7 @@
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { parsePskFile } from "../src/tls-options.js";
+import { channelOptions, parsePskFile } from "../src/tls-options.js";
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 const KEY = "00112233445566778899aabbccddeeff";
@@ -26,5 +28,13 @@ describe("PSK files", () => {
   it("refuse keys that are too short or too long", () => {
     expect(() => parsePskFile(enc("00112233"), "k")).toThrow(/4 bytes, need 16 to 512/);
     expect(() => parsePskFile(enc("ab".repeat(513)), "k")).toThrow(/513 bytes/);
+  });
+
+  it("a key file that cannot be read keeps the system's reason: missing ENOENT, a folder EISDIR", () => {
+    const url = "tls://127.0.0.1:4444";
+    expect(() => channelOptions({ pskFile: join(tmpdir(), "no-such.psk") }, url)).toThrow(
+      /^ENOENT: cannot read /,
+    );
+    expect(() => channelOptions({ pskFile: tmpdir() }, url)).toThrow(/^EISDIR: cannot read /);
   });
 });
