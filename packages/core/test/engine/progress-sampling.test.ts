@@ -24,23 +24,32 @@ function largestGap(xs: readonly number[], end: number): number {
   return gap;
 }
 
+/**
+ * An idle VM of `memoryMiB` of random pages on a host whose clock steps `stepNs` at each
+ * reading, with the host's events recorded.
+ */
+async function recordedVm(memoryMiB: number, stepNs: bigint, seed: number) {
+  const host = toyHost("src");
+  const sink = new RecordingSink();
+  host.container.register(TOKENS.EventSink, { useValue: sink });
+  host.container.register(TOKENS.Clock, { useValue: new SteppingClock(stepNs) });
+  const vm = await startVm(host, vms, {
+    memoryMiB,
+    vcpus: 1,
+    initialFill: 1,
+    workloads: [{ pattern: "idle" }],
+    devices: [],
+    seed,
+  });
+  return { host, sink, vm };
+}
+
 describe("progress through the bulk RAM pass", () => {
   it("progress events and throughput samples are spread over the whole run, not bunched at its end", async () => {
-    const host = toyHost("src");
-    const sink = new RecordingSink();
-    host.container.register(TOKENS.EventSink, { useValue: sink });
     // 20 ms per clock reading: every sample is at least the minimum gap after the last one,
     // so which samples are kept depends on the engine's calls, never on this machine's speed.
-    host.container.register(TOKENS.Clock, { useValue: new SteppingClock(20_000_000n) });
     // 64 MiB of random pages: one pass of several batches (a record holds up to 8 MiB).
-    const vm = await startVm(host, vms, {
-      memoryMiB: 64,
-      vcpus: 1,
-      initialFill: 1,
-      workloads: [{ pattern: "idle" }],
-      devices: [],
-      seed: 5,
-    });
+    const { host, sink, vm } = await recordedVm(64, 20_000_000n, 5);
     const { source, received } = memoryTarget(toyHost("dst"), vms);
     const result = await new MigrationSource(vm, source, { batchPages: 256 }, host).migrate();
     await received;
@@ -97,18 +106,7 @@ describe("progress through the bulk RAM pass", () => {
   ])(
     "progress and the throughput samples end where the migration ends, not after the source's own checks (%i ms per clock reading)",
     async (_ms, stepNs) => {
-      const host = toyHost("src");
-      const sink = new RecordingSink();
-      host.container.register(TOKENS.EventSink, { useValue: sink });
-      host.container.register(TOKENS.Clock, { useValue: new SteppingClock(stepNs) });
-      const vm = await startVm(host, vms, {
-        memoryMiB: 16,
-        vcpus: 1,
-        initialFill: 1,
-        workloads: [{ pattern: "idle" }],
-        devices: [],
-        seed: 6,
-      });
+      const { host, sink, vm } = await recordedVm(16, stepNs, 6);
       const { source, received } = memoryTarget(toyHost("dst"), vms);
       const result = await new MigrationSource(vm, source, { verifyRam: true }, host).migrate();
       await received;
