@@ -39,6 +39,10 @@ interface Display {
 const rateOf = (s: Sample): string =>
   s.tMs > 0 ? `${formatBytes((s.wireBytes / s.tMs) * 1000)}/s` : "-";
 
+/** Share of RAM's pages sent at least once, in whole percent (what the bar shows). */
+const percentOf = (s: Sample, ramPages: number): number =>
+  ramPages > 0 ? Math.floor((Math.min(ramPages, s.ramPages) / ramPages) * 100) : 0;
+
 /**
  * A live bar on a terminal (phase, iteration, bytes, average rate; it fills with the guest
  * pages sent against `ramPages`, so the first pass fills it), or on anything else one line
@@ -81,7 +85,7 @@ function display(ramPages: number, log: PhaseLog): Display {
       if (s.tMs - lastLine < LINE_EVERY_MS) return;
       lastLine = s.tMs;
       log(
-        `  ${(s.tMs / 1000).toFixed(1)} s: ${formatBytes(s.wireBytes)} sent (${s.phase}, iteration ${s.iteration}), ${rateOf(s)} on average`,
+        `  ${(s.tMs / 1000).toFixed(1)} s: ${formatBytes(s.wireBytes)} sent, ${percentOf(s, ramPages)}% of RAM once (${s.phase}, iteration ${s.iteration}), ${rateOf(s)} on average`,
       );
     },
     iteration: (i) =>
