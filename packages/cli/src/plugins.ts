@@ -1,5 +1,5 @@
 import { pathToFileURL } from "node:url";
-import { MdevError, type VendorPlugin } from "@mdevkit/core";
+import { errnoOf, MdevError, type VendorPlugin } from "@mdevkit/core";
 import { accelPlugin } from "@mdevkit/plugin-accel";
 import { gvtgPlugin } from "@mdevkit/plugin-gvt-g";
 import { mttyPlugin } from "@mdevkit/plugin-mtty";
@@ -31,9 +31,9 @@ export async function loadPlugins(specs: readonly string[]): Promise<VendorPlugi
     } catch (err) {
       // Not found is ENOENT; a module that is there but fails as it loads (a syntax error, a
       // throw at the top level) is a bad plugin, which a vendor must not read as a wrong path.
-      const code = (err as { code?: unknown }).code;
+      const notFound = (err as { code?: unknown }).code === "ERR_MODULE_NOT_FOUND";
       throw new MdevError(
-        code === "ERR_MODULE_NOT_FOUND" || code === "ENOENT" ? "ENOENT" : "EINVAL",
+        notFound ? "ENOENT" : errnoOf(err, "EINVAL"),
         `cannot load plugin module ${spec}: ${err instanceof Error ? err.message : String(err)}`,
         { cause: err },
       );
