@@ -113,6 +113,23 @@ function baselineGoal(goal, measured, pairs, isMet) {
   return [goal, measured, isMet === undefined ? "not measured" : met(isMet)];
 }
 
+/**
+ * The total-time and downtime cells of a table row: the spread of each over `results` (one
+ * per run, each with `totalTimeMs` and `downtimeMs`; undefined for a failed run).
+ */
+function timeCells(results) {
+  return [
+    spread(
+      results.map((x) => x?.totalTimeMs ?? Number.NaN),
+      ms,
+    ),
+    spread(
+      results.map((x) => x?.downtimeMs ?? Number.NaN),
+      ms,
+    ),
+  ];
+}
+
 /** mdevkit and the bare socket over TLS-PSK, per round, against the bare TLS socket and mdevkit on TCP. */
 function tlsTable(rounds, tcpTotal) {
   const t = rounds.map((r) => (r.tls?.mdevkit.ok ? r.tls.mdevkit.result : undefined));
@@ -143,14 +160,7 @@ function tlsTable(rounds, tcpTotal) {
       ],
       [
         "`mdevkit migrate` over `tls://` with `--psk-file`",
-        spread(
-          t.map((x) => x?.totalTimeMs ?? Number.NaN),
-          ms,
-        ),
-        spread(
-          t.map((x) => x?.downtimeMs ?? Number.NaN),
-          ms,
-        ),
+        ...timeCells(t),
         rate((wire / tTotal) * 1000),
         ratio(tTotal / bTotal),
         ratio(tTotal / tcpTotal),
@@ -198,14 +208,7 @@ function analyse(res) {
     if (s.qemu)
       rows.push([
         `QEMU (${s.qemu.replace(/^QEMU emulator version /, "")}), TCG, \`-incoming\` + \`-mem-prealloc\`, paused guest`,
-        spread(
-          qOk.map((q) => q.totalTimeMs),
-          ms,
-        ),
-        spread(
-          qOk.map((q) => q.downtimeMs),
-          ms,
-        ),
+        ...timeCells(qOk),
         gb(median(qOk.map((q) => q.wireBytes))),
         rate((median(qOk.map((q) => q.wireBytes)) / qTotal) * 1000),
         ratio(qTotal / bTotal),
@@ -214,14 +217,7 @@ function analyse(res) {
       ]);
     rows.push([
       "`mdevkit migrate` (1 idle vCPU, no devices), `listen --prealloc`",
-      spread(
-        m.map((x) => x?.totalTimeMs ?? Number.NaN),
-        ms,
-      ),
-      spread(
-        m.map((x) => x?.downtimeMs ?? Number.NaN),
-        ms,
-      ),
+      ...timeCells(m),
       gb(wire),
       rate((wire / mTotal) * 1000),
       ratio(mTotal / bTotal),
