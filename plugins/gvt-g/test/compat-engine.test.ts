@@ -109,7 +109,12 @@ describe("version skew through the engine", () => {
     // The source spoke v1 (no partial-PTE section); this build reads v1 and v2.
     expect(decodeCompat(src.compatibilityData()).streamVersion).toBe(1);
     const dst = arrived!.vm.devices[0]!.driver as GvtgDriver;
-    expect(arrived!.devices["00:02.0"]).toEqual(gvtgPlugin.describeState!(src));
+    // Everything arrives but a PTE the guest had half written at the stop (if its driver
+    // was between the two dwords then): v1 has no section for it, so the target has none.
+    expect(arrived!.devices["00:02.0"]).toEqual({
+      ...gvtgPlugin.describeState!(src),
+      partialPtes: [],
+    });
     expect(dst.getState()).toBe(MigState.RUNNING);
   });
 });
