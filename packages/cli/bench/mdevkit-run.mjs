@@ -1,6 +1,7 @@
 // One verified `mdevkit` migration between two processes on TCP (or TLS) loopback:
-// `listen --once --prealloc` (RAM backed and prefaulted before the source connects, like
-// QEMU's `-incoming -mem-prealloc`) and `migrate --config`. A run counts only if it verifies:
+// `listen --once --prealloc --vcpu-threads` (RAM backed and prefaulted and the vCPU threads
+// started before the source connects, like QEMU's `-incoming -mem-prealloc`) and
+// `migrate --config`. A run counts only if it verifies:
 // SHA-256 of all guest RAM equal on both sides (source at pause, target before its guest
 // runs), END's RAM digest equal, and every device's description equal.
 // tsyringe (through @mdevkit/core) needs reflect-metadata loaded before the CLI.
@@ -61,6 +62,8 @@ export async function migrateVerified(
       "--verify-ram",
       "--prealloc",
       String(config.memoryMiB),
+      "--vcpu-threads",
+      String(config.vcpus ?? 1),
     ]),
   );
   let source;

@@ -11,6 +11,8 @@ export const childEventSchema = z.discriminatedUnion("event", [
     url: z.string(),
     /** How long preallocating and prefaulting the target's RAM took (`--prealloc`), ms. */
     preallocMs: z.number().nonnegative().optional(),
+    /** vCPU threads started ahead for the next VM (`--vcpu-threads`). */
+    vcpuThreads: z.number().int().nonnegative().optional(),
   }),
   z.object({ event: z.literal("phase"), phase: z.string() }),
   z.object({

@@ -171,6 +171,12 @@ export function buildProgram(): Command {
         arg(parseCount),
       )
       .option(
+        "--vcpu-threads <n>",
+        "start this many vCPU threads before accepting, so none starts up while a VM's RAM streams in (a VM with more vCPUs starts the rest)",
+        arg(parseCountOrZero),
+        0,
+      )
+      .option(
         "--handshake-timeout <ms>",
         "drop a connection that has not sent its HANDSHAKE within this time",
         arg(parseDuration),

@@ -42,9 +42,12 @@ export async function demoCommand(options: DemoOptions): Promise<void> {
   const vm = seedVmConfig(options.memory);
   writeFileSync(config, JSON.stringify(vm));
   const log: PhaseLog = options.json ? () => {} : (line) => process.stderr.write(`${line}\n`);
-  // The target preallocates the VM's RAM before it reports listening, as a QEMU target
-  // started with -incoming -mem-prealloc does, so no incoming page pays a first-touch fault.
-  log(`target: preallocating ${formatBytes(options.memory * 2 ** 20)} of guest RAM`);
+  // The target preallocates the VM's RAM and starts its vCPU threads before it reports
+  // listening, as a QEMU target started with -incoming -mem-prealloc does, so no incoming
+  // page pays a first-touch fault and no thread starts up while RAM streams in.
+  log(
+    `target: preallocating ${formatBytes(options.memory * 2 ** 20)} of guest RAM, starting ${vm.vcpus} vCPU threads`,
+  );
   const target = new MdevkitChild([
     "listen",
     "--on",
@@ -53,12 +56,16 @@ export async function demoCommand(options: DemoOptions): Promise<void> {
     "--verify-ram",
     "--prealloc",
     String(options.memory),
+    "--vcpu-threads",
+    String(vm.vcpus ?? 1),
   ]);
   let source: MdevkitChild | undefined;
   try {
     const listening = await target.waitFor("listening", 120_000);
     const targetPreallocMs = listening.preallocMs ?? 0;
-    log(`target: RAM ready in ${targetPreallocMs.toFixed(0)} ms, listening on ${listening.url}`);
+    log(
+      `target: RAM ready in ${targetPreallocMs.toFixed(0)} ms, ${listening.vcpuThreads ?? 0} vCPU threads started, listening on ${listening.url}`,
+    );
     log(
       `source: building ${vm.name} (${formatBytes(options.memory * 2 ** 20)}, ${vm.devices?.length ?? 0} devices: ${(vm.devices ?? []).map((d) => d.deviceType).join(", ")}) and letting it run`,
     );

@@ -1,10 +1,12 @@
 import {
   defaultMaxMemoryMiB,
+  defaultMaxVcpus,
   GuestMemory,
   MdevError,
   MigrationTarget,
   TargetCapacity,
   type TargetResult,
+  VcpuThreads,
 } from "@mdevkit/core";
 import { emitEvent } from "../events.js";
 import { checkListenExposure } from "../exposure.js";
@@ -37,6 +39,8 @@ export interface ListenOptions extends TlsFlags {
   readonly maxMemory?: number;
   /** Most vCPUs of an incoming VM (default: four per CPU here, at least 8). */
   readonly maxVcpus?: number;
+  /** vCPU threads to start before accepting, for the next VM to take (0: none). */
+  readonly vcpuThreads: number;
   /** How long a connection has to deliver its HANDSHAKE before it is dropped, ms. */
   readonly handshakeTimeout: number;
   /** How long a source may send nothing while its VM's state arrives, ms. */
@@ -58,26 +62,45 @@ export async function listenCommand(options: ListenOptions): Promise<void> {
   ] as const) {
     if (ms < 1) throw new MdevError("EINVAL", `${flag} must be at least 1 ms`);
   }
+  const maxVcpus = options.maxVcpus ?? defaultMaxVcpus();
+  if (options.vcpuThreads > maxVcpus) {
+    throw new MdevError(
+      "EINVAL",
+      `--vcpu-threads ${options.vcpuThreads} is more than the ${maxVcpus} vCPUs a VM may have here (--max-vcpus)`,
+    );
+  }
   const host = await makeHost("target", options.plugin);
   const listener = await channelsOf(host).listen(options.on, channelOptions(options, options.on));
+  const vcpuThreads = options.vcpuThreads > 0 ? new VcpuThreads() : undefined;
   try {
+    // The threads start up on the other core while this one prefaults RAM.
+    const threadsStarted = vcpuThreads?.warm(options.vcpuThreads);
     const preallocStart = performance.now();
     // Like a QEMU target started with -incoming -mem-prealloc: RAM is backed before the
     // source connects, so no incoming page pays a first-touch fault.
     const preallocated = options.prealloc ? prefaulted(options.prealloc) : undefined;
     // The demo shows the prefault as a phase of its own: on a cold machine it is seconds.
     const preallocMs = preallocated ? performance.now() - preallocStart : undefined;
+    await threadsStarted;
     const capacity = new TargetCapacity({
       maxMemoryMiB,
+      maxVcpus,
       ...(preallocated ? { preallocated } : {}),
-      ...(options.maxVcpus === undefined ? {} : { maxVcpus: options.maxVcpus }),
+      ...(vcpuThreads ? { vcpuThreads } : {}),
       reclaim: reclaimMemory,
     });
+    // After a VM took threads (even one refused or failed after it was built), the next
+    // VM's start now; warm() only tops up. A thread that fails to start is left to the next
+    // VM to start itself.
+    const rewarm = (): void => {
+      if (!options.once) vcpuThreads?.warm(options.vcpuThreads).catch(() => {});
+    };
     if (options.events)
       emitEvent({
         event: "listening",
         url: listener.url,
         ...(preallocMs === undefined ? {} : { preallocMs }),
+        vcpuThreads: vcpuThreads?.waiting ?? 0,
       });
     else process.stderr.write(`listening on ${listener.url}\n`);
     await serveTargets(listener, {
@@ -94,22 +117,26 @@ export async function listenCommand(options: ListenOptions): Promise<void> {
         return target;
       },
       received: async (result) => {
+        rewarm();
         await report(result, options);
         if (options.once) await capacity.release(result.vm);
         else if (options.prealloc) refill(capacity, options.prealloc);
       },
       failed: (err) => {
+        rewarm();
         if (options.events)
           emitEvent({ event: "error", code: codeOf(err), message: messageOf(err) });
         else process.stderr.write(`migration not received: ${messageOf(err)}\n`);
       },
       dropped: (peer, err) => {
+        rewarm();
         if (options.events)
           emitEvent({ event: "dropped", peer, code: codeOf(err), message: messageOf(err) });
         else process.stderr.write(`dropped ${peer}: ${messageOf(err)}\n`);
       },
     });
   } finally {
+    await vcpuThreads?.close();
     await listener.close();
   }
 }

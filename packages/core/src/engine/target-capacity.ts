@@ -1,6 +1,7 @@
 import { availableParallelism, totalmem } from "node:os";
 import { MdevError } from "../errors/mdev-error.js";
 import type { GuestMemory } from "../memory/guest-memory.js";
+import type { VcpuThreads } from "../vm/vcpu-threads.js";
 import { MAX_VM_MEMORY_MIB, type VmConfig } from "../vm/vm-config.js";
 
 const MIB = 2 ** 20;
@@ -36,6 +37,12 @@ export interface TargetCapacityOptions {
    * target is then sized for a VM of exactly this size, and refuses any other.
    */
   readonly preallocated?: GuestMemory;
+  /**
+   * vCPU threads started ahead for the next VM, as a QEMU target has its vCPU threads
+   * before `-incoming`: the VM takes them when it is built, so no thread starts up while its
+   * RAM streams in. A VM with more vCPUs starts the rest itself.
+   */
+  readonly vcpuThreads?: VcpuThreads;
   /** Most vCPUs an incoming VM may have (EINVAL beyond); default {@link defaultMaxVcpus}. */
   readonly maxVcpus?: number;
   /**
@@ -74,6 +81,8 @@ export class TargetCapacity {
   readonly maxMemoryMiB: number;
   /** Most vCPUs of one incoming VM. */
   readonly maxVcpus: number;
+  /** The vCPU threads started ahead for incoming VMs, if any. */
+  readonly vcpuThreads: VcpuThreads | undefined;
   readonly #reclaim: (() => void) | undefined;
   #preallocated: GuestMemory | undefined;
   /** MiB of the VM loading now and of the VMs admitted that run. */
@@ -102,6 +111,7 @@ export class TargetCapacity {
     this.maxMemoryMiB = max;
     this.maxVcpus = maxVcpus;
     this.#preallocated = prealloc;
+    this.vcpuThreads = options.vcpuThreads;
     this.#reclaim = options.reclaim;
   }
 

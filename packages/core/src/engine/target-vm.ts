@@ -29,7 +29,7 @@ export type BuildOutcome =
 /**
  * Builds the incoming VM on `host` once `capacity` admitted it — the check before
  * anything is allocated (budget, preallocated size, one VM loading at a time) — on the
- * preallocated RAM when there is some, then prepares it ({@link prepareVm}). On failure
+ * preallocated RAM and vCPU threads when there are some, then prepares it ({@link prepareVm}). On failure
  * the VM is destroyed, the admission given back, and the outcome says why.
  */
 export async function buildVm(
@@ -46,7 +46,11 @@ export async function buildVm(
   const memory = admission.memory;
   let vm: SimulatedVm;
   try {
-    vm = await SimulatedVm.create(config, host, { role: "target", ...(memory ? { memory } : {}) });
+    vm = await SimulatedVm.create(config, host, {
+      role: "target",
+      ...(memory ? { memory } : {}),
+      ...(capacity.vcpuThreads ? { threads: capacity.vcpuThreads } : {}),
+    });
   } catch (err) {
     admission.discard();
     return { refusal: `cannot build the VM here: ${message(err)}`, code: codeOf(err) };

@@ -6,6 +6,7 @@ export {
   type VmDevice,
 } from "./simulated-vm.js";
 export { Vcpu } from "./vcpu.js";
+export { VcpuThreads } from "./vcpu-threads.js";
 export {
   type DeviceConfig,
   deviceConfigSchema,

@@ -11,6 +11,7 @@ import { IommuPagePinner } from "../memory/iommu-page-pinner.js";
 import { PAGE_SIZE } from "../memory/page.js";
 import { InterruptCounter } from "./interrupt-counter.js";
 import { Vcpu } from "./vcpu.js";
+import type { VcpuThreads } from "./vcpu-threads.js";
 import type { DeviceConfig, VmConfig } from "./vm-config.js";
 import { vcpuSeed } from "./workload-pattern.js";
 
@@ -45,6 +46,11 @@ export interface VmCreateOptions {
    * Must be exactly the config's size; it is used as is (a target overwrites every page).
    */
   readonly memory?: GuestMemory;
+  /**
+   * vCPU threads started ahead (a target that prepared for the next VM): each vCPU takes
+   * one while any wait, and starts its own thread otherwise.
+   */
+  readonly threads?: VcpuThreads;
 }
 
 /**
@@ -108,7 +114,14 @@ export class SimulatedVm {
     }
     const vcpus = Array.from(
       { length: config.vcpus },
-      (_, i) => new Vcpu(memory, i, config.workloads[i] ?? { pattern: "idle" }, config.seed),
+      (_, i) =>
+        new Vcpu(
+          memory,
+          i,
+          config.workloads[i] ?? { pattern: "idle" },
+          config.seed,
+          options.threads?.take(),
+        ),
     );
     return new SimulatedVm(config, memory, iommu, devices, vcpus);
   }

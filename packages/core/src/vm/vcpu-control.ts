@@ -30,7 +30,13 @@ export const VcpuRunState = { STARTING: 0, RUNNING: 1, PAUSED: 2, EXITED: 3, SLE
 /** Number of Int32 slots in a control block. */
 export const VCPU_CONTROL_SLOTS = 4;
 
-/** Message a vCPU worker receives as `workerData`. */
+/**
+ * What a vCPU thread started ahead of its VM ({@link VcpuThreads}) posts once its modules
+ * are loaded; its {@link VcpuWorkerData} then comes as its first message.
+ */
+export const VCPU_THREAD_READY = "vcpu-thread-ready";
+
+/** What a vCPU worker receives: as `workerData`, or as its first message when started ahead. */
 export interface VcpuWorkerData {
   /** {@link GuestMemory.layout} of the VM. */
   readonly layout: unknown;

@@ -28,7 +28,17 @@ export class Vcpu {
   #exited: Promise<void>;
   #error: Error | undefined;
 
-  constructor(memory: GuestMemory, index: number, workload: Workload, seed: number) {
+  /**
+   * Starts the vCPU paused, on `thread` (a worker started ahead by {@link VcpuThreads})
+   * when given, else on a new worker thread.
+   */
+  constructor(
+    memory: GuestMemory,
+    index: number,
+    workload: Workload,
+    seed: number,
+    thread?: Worker,
+  ) {
     const control = new SharedArrayBuffer(VCPU_CONTROL_SLOTS * 4);
     this.#control = new Int32Array(control);
     Atomics.store(this.#control, VcpuSlot.COMMAND, VcpuCommand.PAUSE);
@@ -39,8 +49,13 @@ export class Vcpu {
       seed,
       vcpu: index,
     };
-    this.#worker = new Worker(workerUrl("vcpu-worker", import.meta.url), { workerData });
-    this.#worker.unref();
+    if (thread === undefined) {
+      this.#worker = new Worker(workerUrl("vcpu-worker", import.meta.url), { workerData });
+      this.#worker.unref();
+    } else {
+      this.#worker = thread;
+      thread.postMessage(workerData);
+    }
     this.#exited = new Promise((resolve) => {
       this.#worker.once("error", (err) => {
         this.#error = err;

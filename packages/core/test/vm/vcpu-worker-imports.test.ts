@@ -29,8 +29,9 @@ function runtimeGraph(entry: string): Set<string> {
 }
 
 describe("the vCPU worker's module graph", () => {
-  // Each worker loads its modules afresh while a migration runs (the target starts its
-  // vCPUs then); zod alone costs about 120 ms of CPU there.
+  // Each worker loads its modules afresh, and a target without threads started ahead
+  // (VcpuThreads) starts its vCPUs while a migration runs; zod alone costs about 120 ms of
+  // CPU there.
   it("does not load zod", () => {
     const graph = runtimeGraph(resolve(SRC, "vm/vcpu-worker.ts"));
     expect(graph.has(resolve(SRC, "memory/guest-memory.ts"))).toBe(true);
