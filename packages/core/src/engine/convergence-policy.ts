@@ -65,8 +65,8 @@ const SETTLE_MIN_TRANSFER_MS = 1;
  */
 export class ConvergencePolicy {
   #throttle = 0;
-  #lastPending = Number.POSITIVE_INFINITY;
-  #stalls = 0;
+  /** Dirty-rate-high passes since the throttle last rose (QEMU's `dirty_rate_high_cnt`). */
+  #dirtyRateHigh = 0;
   #counted = 0;
   #settled = 0;
 
@@ -102,10 +102,6 @@ export class ConvergencePolicy {
       return { action: "switchover", expectedDowntimeMs };
     }
     this.#counted++;
-    // Progress is what matters for throttling: QEMU throttles after dirty pages outpace
-    // transfer twice in a row (dirty_rate_high_cnt >= 2).
-    this.#stalls = pending >= this.#lastPending * 0.95 ? this.#stalls + 1 : 0;
-    this.#lastPending = pending;
     if (this.#counted >= this.options.maxIterations) {
       if (fits) {
         return {
@@ -129,15 +125,32 @@ export class ConvergencePolicy {
             : "; consider --auto-converge"),
       };
     }
-    if (!fits && this.options.autoConverge && this.#stalls >= 2) {
+    // Only RAM that does not fit is the vCPUs' doing; a device's initial data is not.
+    if (!fits && this.options.autoConverge && this.#secondDirtyRateHigh(input)) {
       this.#throttle =
         this.#throttle === 0
           ? this.options.throttleInitial
           : Math.min(this.options.throttleMax, this.#throttle + this.options.throttleIncrement);
-      this.#stalls = 0;
       return { action: "iterate", expectedDowntimeMs, throttle: this.#throttle };
     }
     return { action: "iterate", expectedDowntimeMs };
+  }
+
+  /**
+   * QEMU's trigger (`migration_trigger_throttle`): a pass whose guest dirtied more than
+   * `throttleTriggerThreshold` % of the bytes it sent counts, and every second one counted
+   * raises the throttle. A pass below it does not reset the count: the pending bytes of a
+   * guest that outruns the link wobble from pass to pass, and a rule that wanted two passes
+   * in a row without progress stepped so rarely that a guest dirtying at twice the link's
+   * rate was still unthrottled enough to outrun it after 30 passes.
+   */
+  #secondDirtyRateHigh(input: ConvergenceInput): boolean {
+    // Dirtied and sent over the same pass: their rates' ratio is their bytes' ratio.
+    if (input.dirtyRate * 100 <= input.bandwidth * this.options.throttleTriggerThreshold)
+      return false;
+    if (++this.#dirtyRateHigh < 2) return false;
+    this.#dirtyRateHigh = 0;
+    return true;
   }
 
   /** Passes taken only to shrink a rest that fitted already. */

@@ -33,6 +33,12 @@ export const migrationOptionsSchema = z
     settlePasses: z.number().int().min(0).max(100).default(3),
     /** Throttle vCPUs when iterations stop converging (QEMU `auto-converge`). */
     autoConverge: z.boolean().default(false),
+    /**
+     * A pass is "dirty-rate high" when the guest dirtied more than this share of what the
+     * pass sent, percent; the second such pass (not necessarily in a row) raises the
+     * throttle (QEMU `throttle-trigger-threshold`).
+     */
+    throttleTriggerThreshold: z.number().int().min(1).max(100).default(50),
     /** First throttle step, percent (QEMU `cpu-throttle-initial`). */
     throttleInitial: z.number().int().min(1).max(99).default(20),
     /** Throttle increment, percent (QEMU `cpu-throttle-increment`). */
