@@ -1,7 +1,7 @@
 // The mdevkit command as users run it: a real process per test, from bin/mdevkit.js (so
 // the package must be built, which turbo's test task ensures).
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
@@ -228,6 +228,36 @@ describe("bad input is refused in one line, before a VM is built", () => {
     ]);
     expect(run.code).toBe(1);
     expect(lines(run.stderr)).toEqual([`mdevkit: EINVAL: ${pem} is not a PEM certificate`]);
+  });
+});
+
+describe("mdevkit listen's summary", () => {
+  const dir = mkdtempSync(join(tmpdir(), "mdevkit-listen-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("gives the bytes received in units, as migrate's summary gives its bytes", async () => {
+    const socket = join(dir, "target.sock");
+    const target = mdevkit(["listen", "--on", `unix://${socket}`, "--once"]);
+    for (let i = 0; i < 600 && !existsSync(socket); i++)
+      await new Promise((r) => setTimeout(r, 50));
+    const source = await mdevkit([
+      "migrate",
+      "--to",
+      `unix://${socket}`,
+      "--memory",
+      "16",
+      "--warmup",
+      "0",
+      "--downtime-limit",
+      "30s",
+    ]);
+    expect(source.code, source.stderr).toBe(0);
+    const run = await target;
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/VM demo-vm received and running/);
+    const onWire = /bytes on the wire\s+(\S+ [kMG]?B)\n/.exec(source.stdout)?.[1];
+    expect(onWire).toBeDefined();
+    expect(run.stdout).toMatch(new RegExp(`bytes received\\s+${onWire}\\n`));
   });
 });
 

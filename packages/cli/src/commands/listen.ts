@@ -1,6 +1,7 @@
 import {
   defaultMaxMemoryMiB,
   defaultMaxVcpus,
+  formatBytes,
   GuestMemory,
   MdevError,
   MigrationTarget,
@@ -215,7 +216,7 @@ async function report(result: TargetResult, options: ListenOptions): Promise<voi
   else {
     process.stdout.write(
       `VM ${summary.vm} received and running\n${table([
-        ["bytes received", String(summary.bytesReceived)],
+        ["bytes received", formatBytes(summary.bytesReceived)],
         ["END to running", `${summary.endToResumedMs.toFixed(1)} ms`],
         ...Object.entries(summary.deviceLoadMs).map(([slot, t]): [string, string] => [
           `load ${slot}`,
