@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { MDEVKIT_BIN } from "../src/child.js";
+import { migrateSmallVmArgs } from "./listen-helpers.js";
 
 interface Run {
   code: number | null;
@@ -240,17 +241,7 @@ describe("mdevkit listen's summary", () => {
     const target = mdevkit(["listen", "--on", `unix://${socket}`, "--once"]);
     for (let i = 0; i < 600 && !existsSync(socket); i++)
       await new Promise((r) => setTimeout(r, 50));
-    const source = await mdevkit([
-      "migrate",
-      "--to",
-      `unix://${socket}`,
-      "--memory",
-      "16",
-      "--warmup",
-      "0",
-      "--downtime-limit",
-      "30s",
-    ]);
+    const source = await mdevkit(migrateSmallVmArgs(`unix://${socket}`));
     expect(source.code, source.stderr).toBe(0);
     const run = await target;
     expect(run.code, run.stderr).toBe(0);

@@ -128,23 +128,18 @@ export async function nthEvent<T extends Parameters<MdevkitChild["waitFor"]>[0]>
   }
 }
 
+/** `mdevkit migrate` of a 16 MiB default VM to `url`, at once, with a generous downtime limit. */
+export function migrateSmallVmArgs(url: string): string[] {
+  return ["migrate", "--to", url, "--memory", "16", "--warmup", "0", "--downtime-limit", "30s"];
+}
+
 /**
  * Runs `mdevkit migrate` of a small VM to `url` and expects it (and its VM) to arrive. The
  * downtime limit is generous: these tests are about who gets to the target, and a loaded
  * machine can keep the dirtying default VM from converging within 300 ms.
  */
 export async function migrateSmallVm(url: string): Promise<void> {
-  const source = spawnChild([
-    "migrate",
-    "--to",
-    url,
-    "--memory",
-    "16",
-    "--warmup",
-    "0",
-    "--downtime-limit",
-    "30s",
-  ]);
+  const source = spawnChild(migrateSmallVmArgs(url));
   const code = await source.exited;
   expect(code, source.events.map((e) => JSON.stringify(e)).join("\n")).toBe(0);
   expect(source.events.some((e) => e.event === "result")).toBe(true);

@@ -48,6 +48,16 @@ async function dirtiedWhileRunning(vm: SimulatedVm): Promise<number> {
   return seen.count();
 }
 
+/** A dirtying VM of `vcpus` built on `waiting` threads started ahead, which it takes all of. */
+async function builtOnWaitingThreads(waiting: number, vcpus: number): Promise<SimulatedVm> {
+  const threads = pool();
+  await threads.warm(waiting);
+  const vm = await SimulatedVm.create(dirtying(vcpus), host, { role: "target", threads });
+  vms.push(vm);
+  expect(threads.waiting).toBe(0);
+  return vm;
+}
+
 describe("VcpuThreads", () => {
   it("starts threads until the count wait, counting those already waiting", async () => {
     const threads = pool();
@@ -60,11 +70,7 @@ describe("VcpuThreads", () => {
   });
 
   it("a VM's vCPUs run on the waiting threads: they dirty RAM, pause, resume and exit", async () => {
-    const threads = pool();
-    await threads.warm(2);
-    const vm = await SimulatedVm.create(dirtying(2), host, { role: "target", threads });
-    vms.push(vm);
-    expect(threads.waiting).toBe(0);
+    const vm = await builtOnWaitingThreads(2, 2);
     expect(await dirtiedWhileRunning(vm)).toBeGreaterThan(100);
     const writes = vm.vcpuWrites;
     await new Promise((r) => setTimeout(r, 30));
@@ -75,11 +81,7 @@ describe("VcpuThreads", () => {
   });
 
   it("a VM with more vCPUs than threads waiting starts the rest itself", async () => {
-    const threads = pool();
-    await threads.warm(1);
-    const vm = await SimulatedVm.create(dirtying(3), host, { role: "target", threads });
-    vms.push(vm);
-    expect(threads.waiting).toBe(0);
+    const vm = await builtOnWaitingThreads(1, 3);
     await vm.start();
     await new Promise((r) => setTimeout(r, 60));
     await vm.pause();
