@@ -29,8 +29,9 @@ export type BuildOutcome =
 /**
  * Builds the incoming VM on `host` once `capacity` admitted it — the check before
  * anything is allocated (budget, preallocated size, one VM loading at a time) — on the
- * preallocated RAM and vCPU threads when there are some, then prepares it ({@link prepareVm}). On failure
- * the VM is destroyed, the admission given back, and the outcome says why.
+ * preallocated RAM and vCPU threads when there are some, then prepares it
+ * ({@link prepareVm}). On failure the VM is destroyed, the admission given back, and the
+ * outcome says why.
  */
 export async function buildVm(
   config: VmConfig,
