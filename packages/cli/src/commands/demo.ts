@@ -40,13 +40,14 @@ export async function demoCommand(options: DemoOptions): Promise<void> {
     options.transport === "unix" ? `unix://${join(dir, "migrate.sock")}` : "tcp://127.0.0.1:0";
   const config = join(dir, "vm.json");
   const vm = seedVmConfig(options.memory);
+  const vcpus = vm.vcpus ?? 1;
   writeFileSync(config, JSON.stringify(vm));
   const log: PhaseLog = options.json ? () => {} : (line) => process.stderr.write(`${line}\n`);
   // The target preallocates the VM's RAM and starts its vCPU threads before it reports
   // listening, as a QEMU target started with -incoming -mem-prealloc does, so no incoming
   // page pays a first-touch fault and no thread starts up while RAM streams in.
   log(
-    `target: preallocating ${formatBytes(options.memory * 2 ** 20)} of guest RAM, starting ${vm.vcpus} vCPU threads`,
+    `target: preallocating ${formatBytes(options.memory * 2 ** 20)} of guest RAM, starting ${vcpus} vCPU threads`,
   );
   const target = new MdevkitChild([
     "listen",
@@ -57,7 +58,7 @@ export async function demoCommand(options: DemoOptions): Promise<void> {
     "--prealloc",
     String(options.memory),
     "--vcpu-threads",
-    String(vm.vcpus ?? 1),
+    String(vcpus),
   ]);
   let source: MdevkitChild | undefined;
   try {

@@ -1,6 +1,5 @@
 import {
   defaultMaxMemoryMiB,
-  defaultMaxVcpus,
   formatBytes,
   GuestMemory,
   MdevError,
@@ -63,33 +62,31 @@ export async function listenCommand(options: ListenOptions): Promise<void> {
   ] as const) {
     if (ms < 1) throw new MdevError("EINVAL", `${flag} must be at least 1 ms`);
   }
-  const maxVcpus = options.maxVcpus ?? defaultMaxVcpus();
-  if (options.vcpuThreads > maxVcpus) {
+  const vcpuThreads = options.vcpuThreads > 0 ? new VcpuThreads() : undefined;
+  const capacity = new TargetCapacity({
+    maxMemoryMiB,
+    ...(options.maxVcpus === undefined ? {} : { maxVcpus: options.maxVcpus }),
+    ...(vcpuThreads ? { vcpuThreads } : {}),
+    reclaim: reclaimMemory,
+  });
+  if (options.vcpuThreads > capacity.maxVcpus) {
     throw new MdevError(
       "EINVAL",
-      `--vcpu-threads ${options.vcpuThreads} is more than the ${maxVcpus} vCPUs a VM may have here (--max-vcpus)`,
+      `--vcpu-threads ${options.vcpuThreads} is more than the ${capacity.maxVcpus} vCPUs a VM may have here (--max-vcpus)`,
     );
   }
   const host = await makeHost("target", options.plugin);
   const listener = await channelsOf(host).listen(options.on, channelOptions(options, options.on));
-  const vcpuThreads = options.vcpuThreads > 0 ? new VcpuThreads() : undefined;
   try {
     // The threads start up on the other core while this one prefaults RAM.
     const threadsStarted = vcpuThreads?.warm(options.vcpuThreads);
     const preallocStart = performance.now();
     // Like a QEMU target started with -incoming -mem-prealloc: RAM is backed before the
     // source connects, so no incoming page pays a first-touch fault.
-    const preallocated = options.prealloc ? prefaulted(options.prealloc) : undefined;
+    if (options.prealloc) capacity.preallocate(prefaulted(options.prealloc));
     // The demo shows the prefault as a phase of its own: on a cold machine it is seconds.
-    const preallocMs = preallocated ? performance.now() - preallocStart : undefined;
+    const preallocMs = options.prealloc ? performance.now() - preallocStart : undefined;
     await threadsStarted;
-    const capacity = new TargetCapacity({
-      maxMemoryMiB,
-      maxVcpus,
-      ...(preallocated ? { preallocated } : {}),
-      ...(vcpuThreads ? { vcpuThreads } : {}),
-      reclaim: reclaimMemory,
-    });
     // After a VM took threads (even one refused or failed after it was built), the next
     // VM's start now; warm() only tops up. A thread that fails to start is left to the next
     // VM to start itself.

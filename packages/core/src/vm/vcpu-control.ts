@@ -36,7 +36,7 @@ export const VCPU_CONTROL_SLOTS = 4;
  */
 export const VCPU_THREAD_READY = "vcpu-thread-ready";
 
-/** What a vCPU worker receives: as `workerData`, or as its first message when started ahead. */
+/** What a vCPU worker receives, as its first message: the vCPU it runs. */
 export interface VcpuWorkerData {
   /** {@link GuestMemory.layout} of the VM. */
   readonly layout: unknown;

@@ -10,6 +10,17 @@ interface WaitingThread {
 }
 
 /**
+ * Starts a vCPU worker thread: it loads its modules, posts {@link VCPU_THREAD_READY} and
+ * runs the vCPU of the first {@link VcpuWorkerData} it is sent. It does not keep the
+ * process alive.
+ */
+export function startVcpuThread(): Worker {
+  const worker = new Worker(workerUrl("vcpu-worker", import.meta.url));
+  worker.unref();
+  return worker;
+}
+
+/**
  * vCPU worker threads started ahead of the VM they will run, as a QEMU target has its
  * vCPU threads before `-incoming` streams anything. A target that starts them only when it
  * accepts a VM pays each thread's start-up (a V8 isolate, Node's bootstrap, the worker's
@@ -56,8 +67,7 @@ export class VcpuThreads {
   }
 
   #start(): WaitingThread {
-    const worker = new Worker(workerUrl("vcpu-worker", import.meta.url));
-    worker.unref();
+    const worker = startVcpuThread();
     const thread: WaitingThread = {
       worker,
       ready: new Promise<void>((resolve, reject) => {

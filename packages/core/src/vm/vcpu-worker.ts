@@ -1,8 +1,8 @@
-// Entry point of one vCPU worker thread: dirties guest RAM at the workload's rate until
-// told to exit. Runs as compiled JS (dist/vm/vcpu-worker.js); see worker-url.ts. Its VM
-// comes as workerData, or, for a thread started ahead of its VM (VcpuThreads), as the first
-// message after it said it is ready.
-import { parentPort, workerData } from "node:worker_threads";
+// Entry point of one vCPU worker thread: says it is ready, then dirties guest RAM at the
+// workload's rate, for the VM of the first message it gets, until told to exit. A thread
+// may be started ahead of its VM (VcpuThreads). Runs as compiled JS
+// (dist/vm/vcpu-worker.js); see worker-url.ts.
+import { parentPort } from "node:worker_threads";
 import { GuestMemory } from "../memory/guest-memory.js";
 import {
   VCPU_THREAD_READY,
@@ -17,11 +17,8 @@ import { createPagePicker } from "./workload-pattern.js";
 // tens of millions of pages per second, large enough to keep Atomics traffic negligible.
 const BATCH = 64;
 
-if (workerData !== null && workerData !== undefined) run(workerData as VcpuWorkerData);
-else {
-  parentPort?.once("message", (data: VcpuWorkerData) => run(data));
-  parentPort?.postMessage(VCPU_THREAD_READY);
-}
+parentPort?.once("message", (data: VcpuWorkerData) => run(data));
+parentPort?.postMessage(VCPU_THREAD_READY);
 
 /** Runs the vCPU `data` describes until told to exit, then ends the thread. */
 function run(data: VcpuWorkerData): void {

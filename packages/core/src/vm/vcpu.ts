@@ -1,4 +1,4 @@
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
 import { MdevError } from "../errors/mdev-error.js";
 import type { GuestMemory } from "../memory/guest-memory.js";
 import {
@@ -8,8 +8,8 @@ import {
   VcpuSlot,
   type VcpuWorkerData,
 } from "./vcpu-control.js";
+import { startVcpuThread } from "./vcpu-threads.js";
 import type { Workload } from "./vm-config.js";
-import { workerUrl } from "./worker-url.js";
 
 /**
  * How long {@link Vcpu.awaitPaused} may block the thread for a pause's acknowledgement
@@ -42,20 +42,15 @@ export class Vcpu {
     const control = new SharedArrayBuffer(VCPU_CONTROL_SLOTS * 4);
     this.#control = new Int32Array(control);
     Atomics.store(this.#control, VcpuSlot.COMMAND, VcpuCommand.PAUSE);
-    const workerData: VcpuWorkerData = {
+    const data: VcpuWorkerData = {
       layout: memory.layout,
       control,
       workload,
       seed,
       vcpu: index,
     };
-    if (thread === undefined) {
-      this.#worker = new Worker(workerUrl("vcpu-worker", import.meta.url), { workerData });
-      this.#worker.unref();
-    } else {
-      this.#worker = thread;
-      thread.postMessage(workerData);
-    }
+    this.#worker = thread ?? startVcpuThread();
+    this.#worker.postMessage(data);
     this.#exited = new Promise((resolve) => {
       this.#worker.once("error", (err) => {
         this.#error = err;
