@@ -4,6 +4,7 @@ import { isMdevError, MdevError } from "../errors/mdev-error.js";
 import { createHost, type MdevHost } from "../host.js";
 import { DirtyBitmap } from "../memory/dirty-bitmap.js";
 import { PAGE_SIZE } from "../memory/page.js";
+import { ITERATION_ACK_VERSION } from "../stream/format.js";
 import { DevicePhase, type ReturnRecord } from "../stream/records.js";
 import { StreamEncoder } from "../stream/stream-encoder.js";
 import type { DuplexSourceChannel, SourceChannel } from "../transport/channel.js";
@@ -11,7 +12,11 @@ import { hasReturnPath } from "../transport/channel.js";
 import type { ChannelOptions } from "../transport/connect.js";
 import { rateLimited, TokenBucket } from "../transport/rate-limiter.js";
 import type { SimulatedVm, VmDevice } from "../vm/simulated-vm.js";
-import { type ConvergenceDecision, ConvergencePolicy } from "./convergence-policy.js";
+import {
+  type ConvergenceDecision,
+  type ConvergenceInput,
+  ConvergencePolicy,
+} from "./convergence-policy.js";
 import { countingChannel } from "./counting-channel.js";
 import { DeviceCallGuard } from "./device-call-guard.js";
 import {
@@ -91,6 +96,8 @@ interface PrecopyOutcome {
 
 /** What one precopy pass did and measured. */
 interface PrecopyPass {
+  /** Timeline reading when the pass began. */
+  readonly startedAt: bigint;
   readonly dataPages: number;
   readonly zeroPages: number;
   readonly deviceBytes: number;
@@ -309,10 +316,10 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
       let found = await run.dirtySync.sync(run.dirty, run.guard);
       for (;;) {
         const pass = await this.#precopyPass(run);
-        const bandwidth = (pass.wireBytes / pass.durationMs) * 1000;
+        let bandwidth = (pass.wireBytes / pass.durationMs) * 1000;
         const pending = await run.precopy.pending();
         this.#measureDigest(run);
-        const decision = policy.decide({
+        const input: ConvergenceInput = {
           dirtyRamBytes: pass.dirtyAfter * PAGE_SIZE,
           devicePrecopyBytes: pending.precopy,
           deviceStopCopyBytes: pending.stopCopy,
@@ -321,11 +328,29 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
           switchoverAcked: !this.#options.switchoverAck || run.answers.switchoverAcked,
           initialPrecopyDone: pending.initialDone,
           fixedCostMs: this.#costs.fixedMs,
-        });
-        const stats = this.#iterationStats(pass, found, bandwidth, decision, policy.throttle);
+        };
+        let decision = policy.decide(input);
+        let dirtyAfter = pass.dirtyAfter;
+        const catchUpMs =
+          decision.action === "switchover" ? await this.#awaitTargetCaughtUp(run) : 0;
+        if (catchUpMs > 0) {
+          // The guest ran on while the target caught up: what it dirtied joins the rest, and
+          // the pass's rate is now what reached the target's RAM, not the socket.
+          dirtyAfter = await run.dirtySync.sync(run.dirty, run.guard);
+          bandwidth = (pass.wireBytes / this.#timeline.msSince(pass.startedAt)) * 1000;
+          decision = policy.decide({ ...input, dirtyRamBytes: dirtyAfter * PAGE_SIZE, bandwidth });
+        }
+        const stats = this.#iterationStats(
+          pass,
+          found,
+          bandwidth,
+          decision,
+          policy.throttle,
+          catchUpMs,
+        );
         iterations.push(stats);
         this.#emit({ kind: "iteration", stats });
-        found = pass.dirtyAfter;
+        found = dirtyAfter;
         switch (decision.action) {
           case "switchover":
             return { iterations, maxThrottle };
@@ -377,6 +402,7 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
       }),
     );
     return {
+      startedAt: t0,
       ...sent,
       deviceBytes,
       wireBytes: this.#encoder.stats.bytes - bytes0,
@@ -391,6 +417,7 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
     bandwidth: number,
     decision: ConvergenceDecision,
     throttle: number,
+    catchUpMs: number,
   ): IterationStats {
     return {
       iteration: this.#iteration,
@@ -404,7 +431,46 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
       expectedDowntimeMs: decision.expectedDowntimeMs,
       fixedCostMs: this.#costs.fixedMs,
       throttle,
+      ...(catchUpMs > 0 ? { catchUpMs } : {}),
     };
+  }
+
+  /**
+   * Before a switchover, the target must have applied the pass just sent (ITERATION_ACK):
+   * otherwise the paused window starts with the target still working through that pass —
+   * bytes waiting in socket buffers, or a target that got less CPU than the source on a
+   * busy host — which a prediction of pending bytes over the source's send rate cannot
+   * see. Waits for it (at most the peer timeout) and returns how long, ms; 0 when the ack
+   * was already there or the target sends none (format version 2).
+   */
+  async #awaitTargetCaughtUp(run: SourceRun): Promise<number> {
+    if ((run.channel.returnPath.version ?? 0) < ITERATION_ACK_VERSION) return 0;
+    this.#checkIterationAck(run);
+    if (run.answers.iterationAcked >= this.#iteration) return 0;
+    const t0 = this.#timeline.now();
+    const acked = await run.answers.waitForIterationAck(
+      this.#iteration,
+      this.#options.peerTimeoutMs,
+      this.#abort.signal,
+    );
+    if (!acked) {
+      throw new MdevError(
+        "ETIMEDOUT",
+        `the target did not apply iteration ${this.#iteration} within ${this.#options.peerTimeoutMs} ms`,
+      );
+    }
+    this.#checkIterationAck(run);
+    return Math.max(this.#timeline.msSince(t0), Number.MIN_VALUE);
+  }
+
+  /** An ITERATION_ACK for a pass not sent yet is a target that does not follow the protocol. */
+  #checkIterationAck(run: SourceRun): void {
+    if (run.answers.iterationAcked > this.#iteration) {
+      throw new MdevError(
+        "EPROTO",
+        `the target acknowledged iteration ${run.answers.iterationAcked}; only ${this.#iteration} were sent`,
+      );
+    }
   }
 
   /** Times one digest of the page table, once: END's hash here and its check there. */

@@ -22,6 +22,12 @@ export interface IterationStats {
   readonly fixedCostMs?: number;
   /** vCPU throttle in force, percent. */
   readonly throttle: number;
+  /**
+   * Time the source waited after this pass, before switching over, for the target to apply
+   * it (ITERATION_ACK), ms; absent when it did not wait. `bandwidth` then counts that wait:
+   * the pass's bytes over the time from its start until the target had applied them.
+   */
+  readonly catchUpMs?: number;
 }
 
 /** Where downtime went, ms. */

@@ -2,6 +2,7 @@ import { EventEmitter } from "node:events";
 import { EngineServices } from "../di/engine-services.js";
 import { MdevError } from "../errors/mdev-error.js";
 import type { MdevHost } from "../host.js";
+import { FORMAT_VERSION, ITERATION_ACK_VERSION } from "../stream/format.js";
 import type { HandshakeBody, ReturnMessage, StreamRecord } from "../stream/records.js";
 import { StreamDecoder } from "../stream/stream-decoder.js";
 import { sha256 } from "../stream/stream-digest.js";
@@ -187,8 +188,11 @@ class DuplexTargetSession {
 
   /** HANDSHAKE: check, build, prepare, then ACCEPT — or REJECT with the reason. */
   async #accept(record: HandshakeBody): Promise<ReceivingState> {
+    // The answers go in the source's format version: an older source reads them all.
+    const version = this.#decoder.header?.version ?? FORMAT_VERSION;
     await this.channel.returnPath.start(
       this.#decoder.header?.configDigest ?? sha256(record.config),
+      version,
     );
     const verdict = checkHandshake(record, this.services.plugins);
     // The capacity (memory budget, preallocated size, one VM at a time) is asked before
@@ -206,9 +210,14 @@ class DuplexTargetSession {
     this.#decoder.setGuestPageCount(vm.memory.pages);
     // RAM pages go straight from the socket's bytes into guest memory (see setRamSink).
     this.#decoder.setRamSink(vm.memory);
-    const receiving = new ReceivingState(built.prepared, () =>
-      this.#answer({ type: "SWITCHOVER_ACK" }),
-    );
+    const receiving = new ReceivingState(built.prepared, {
+      initialDataLoaded: () => this.#answer({ type: "SWITCHOVER_ACK" }),
+      // Version 2 sources know no ITERATION_ACK.
+      iterationApplied:
+        version >= ITERATION_ACK_VERSION
+          ? (iteration) => this.#answer({ type: "ITERATION_ACK", iteration })
+          : undefined,
+    });
     // Once built, the VM is the session's to drop on any failure.
     this.#state = receiving;
     this.events.accepted(vm.config);

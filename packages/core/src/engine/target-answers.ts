@@ -20,6 +20,7 @@ export class TargetAnswers {
   readonly #onFailure: ((err: MdevError) => void) | undefined;
   #failure: MdevError | undefined;
   #switchoverAcked = false;
+  #iterationAcked = 0;
 
   /**
    * @param onFailure told of the first failure (FAILED, REJECT, a vanished target) as soon
@@ -44,6 +45,7 @@ export class TargetAnswers {
         else if (answer.type === "FAILED")
           this.#fail(new MdevError("EIO", `the target failed: ${answer.reason}`));
         else if (answer.type === "SWITCHOVER_ACK") this.#switchoverAcked = true;
+        else if (answer.type === "ITERATION_ACK") this.#iterationAcked = answer.iteration;
         this.#seen.set(answer.type, answer);
         this.#wake();
       }
@@ -83,6 +85,29 @@ export class TargetAnswers {
   /** Whether the target acknowledged that every device loaded its initial precopy data. */
   get switchoverAcked(): boolean {
     return this.#switchoverAcked;
+  }
+
+  /** The last ITERATION the target said it applied (ITERATION_ACK), 0 before the first. */
+  get iterationAcked(): number {
+    return this.#iterationAcked;
+  }
+
+  /**
+   * Waits at most `timeoutMs` until the target acknowledged ITERATION `iteration` (or a
+   * later one): true once it did, false when the time ran out first. Rejects on a target
+   * failure or on `signal`.
+   */
+  waitForIterationAck(
+    iteration: number,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<boolean> {
+    return this.#wait(
+      () => (this.#iterationAcked >= iteration ? true : undefined),
+      timeoutMs,
+      signal,
+      () => false,
+    );
   }
 
   /** Throws the target's failure, if one arrived. */

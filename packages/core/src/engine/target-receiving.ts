@@ -23,10 +23,21 @@ export interface LoadedVm {
   readonly endAt: bigint;
 }
 
+/** What a {@link ReceivingState} tells its session as the stream flows. */
+export interface ReceivingEvents {
+  /** Every PRE_COPY device's initial data arrived (the duplex target answers SWITCHOVER_ACK). */
+  readonly initialDataLoaded: () => Promise<void>;
+  /**
+   * Every record up to ITERATION `iteration` was applied (the duplex target answers
+   * ITERATION_ACK to a source of format version 3 or later); absent when nobody asks.
+   */
+  readonly iterationApplied?: ((iteration: number) => Promise<void>) | undefined;
+}
+
 /**
  * The target while the stream flows: writes pages into guest RAM and the digest table,
- * feeds device bytes to the resuming streams, and calls `initialDataLoaded` once every
- * PRE_COPY device's initial data arrived (the duplex target answers SWITCHOVER_ACK then).
+ * feeds device bytes to the resuming streams, and tells its session when every PRE_COPY
+ * device's initial data arrived and when a pass was applied ({@link ReceivingEvents}).
  */
 export class ReceivingState {
   /** The state's name. */
@@ -38,10 +49,10 @@ export class ReceivingState {
   /** Pages written at least once: a zero marker for a never-written page needs no write. */
   readonly #written: Uint8Array;
   readonly #awaitingInitData: Set<number>;
-  readonly #initialDataLoaded: () => Promise<void>;
+  readonly #events: ReceivingEvents;
   #initialDataReported = false;
 
-  constructor(prepared: PreparedVm, initialDataLoaded: () => Promise<void>) {
+  constructor(prepared: PreparedVm, events: ReceivingEvents) {
     this.vm = prepared.vm;
     this.#streams = prepared.streams;
     this.#table = new PageDigestTable(this.vm.memory.pages);
@@ -51,7 +62,7 @@ export class ReceivingState {
         .filter((d) => (d.driver.migrationFlags & MigFlags.PRE_COPY) !== 0)
         .map((d) => d.index),
     );
-    this.#initialDataLoaded = initialDataLoaded;
+    this.#events = events;
   }
 
   /** Reports initial data loaded at once when no device has precopy data to wait for. */
@@ -78,6 +89,8 @@ export class ReceivingState {
         this.deviceConfig(record.slot, record.config);
         return;
       case "ITERATION":
+        await this.#events.iterationApplied?.(record.iteration);
+        return;
       case "PRECOPY_END":
         return;
       default:
@@ -94,7 +107,7 @@ export class ReceivingState {
   async #maybeReportInitialData(): Promise<void> {
     if (this.#initialDataReported || this.#awaitingInitData.size > 0) return;
     this.#initialDataReported = true;
-    await this.#initialDataLoaded();
+    await this.#events.initialDataLoaded();
   }
 
   /** DEVICE_CONFIG: the device's config space. */

@@ -2,6 +2,7 @@ import { MdevError } from "../errors/mdev-error.js";
 import { utf8Bytes } from "./byte-builder.js";
 import type { ByteCursor } from "./byte-cursor.js";
 import { decodeLoaded } from "./loaded-codec.js";
+import { decodeIterationAck } from "./progress-codec.js";
 import { RecordType } from "./record-type.js";
 import type { AbortBody, ReturnMessage } from "./records.js";
 import type { StreamLimits } from "./stream-limits.js";
@@ -42,6 +43,8 @@ export function decodeReturnMessage(
     case RecordType.LOADED:
       // decodeLoaded checks the payload to its end itself.
       return decodeLoaded(c, limits);
+    case RecordType.ITERATION_ACK:
+      return decodeIterationAck(c);
     case RecordType.RESUMED:
       msg = { type: "RESUMED" };
       break;

@@ -12,8 +12,9 @@ export const STREAM_MAGIC: Uint8Array = new Uint8Array([
 /**
  * Format version this build writes. Version 2: END's per-device digest covers the
  * device's config space, and each manifest slot carries exactly one DEVICE_CONFIG.
+ * Version 3: the return path may carry ITERATION_ACK; its forward records are version 2's.
  */
-export const FORMAT_VERSION = 2;
+export const FORMAT_VERSION = 3;
 
 /**
  * Oldest and newest format versions this build reads. A reader refuses anything outside
@@ -21,7 +22,10 @@ export const FORMAT_VERSION = 2;
  * is not read: its END digests do not cover config space, so its device configs could not
  * be verified (re-save such a VM with this build).
  */
-export const ACCEPTED_FORMAT_VERSIONS = { min: 2, max: 2 } as const;
+export const ACCEPTED_FORMAT_VERSIONS = { min: 2, max: 3 } as const;
+
+/** The first format version whose return path acknowledges each ITERATION (ITERATION_ACK). */
+export const ITERATION_ACK_VERSION = 3;
 
 /** Page size of the stream: guest pages, 4 KiB (the memory layer's constant). */
 export { PAGE_SIZE } from "../memory/page.js";

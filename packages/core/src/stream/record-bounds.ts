@@ -5,7 +5,7 @@ import {
 } from "./device-codec.js";
 import { endLength } from "./end-codec.js";
 import { loadedLength } from "./loaded-codec.js";
-import { ITERATION_LENGTH } from "./progress-codec.js";
+import { ITERATION_ACK_LENGTH, ITERATION_LENGTH } from "./progress-codec.js";
 import { RAM_RUN_HEAD_LENGTH } from "./ram-pages-codec.js";
 import { RecordType } from "./record-type.js";
 import type { StreamLimits } from "./stream-limits.js";
@@ -45,6 +45,8 @@ export function payloadBounds(type: number, limits: StreamLimits): PayloadBounds
       return clamp(DEVICE_INIT_DONE_LENGTH, DEVICE_INIT_DONE_LENGTH);
     case RecordType.ITERATION:
       return clamp(ITERATION_LENGTH, ITERATION_LENGTH);
+    case RecordType.ITERATION_ACK:
+      return clamp(ITERATION_ACK_LENGTH, ITERATION_ACK_LENGTH);
     case RecordType.END:
       return clamp(endLength(0), endLength(limits.maxDevices));
     case RecordType.LOADED:

@@ -37,6 +37,8 @@ export const RecordType = {
   RESUMED: 0x85,
   /** Target failed, with a reason; the source keeps (or resumes) running the VM. */
   FAILED: 0x86,
+  /** Target applied every record up to an ITERATION: it caught up with that pass (version 3). */
+  ITERATION_ACK: 0x87,
 } as const;
 
 /** Name of a record type, e.g. `"RAM_PAGES"`. */
@@ -62,6 +64,13 @@ const KNOWN: Record<number, Record<StreamDirection, ReadonlySet<number>>> = {
       0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a,
     ]),
     [StreamDirection.RETURN]: new Set([0x81, 0x82, 0x83, 0x84, 0x85, 0x86]),
+  },
+  // Version 3 adds ITERATION_ACK to the return path.
+  3: {
+    [StreamDirection.FORWARD]: new Set([
+      0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a,
+    ]),
+    [StreamDirection.RETURN]: new Set([0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87]),
   },
 };
 

@@ -169,6 +169,18 @@ export interface LoadedBody {
   readonly devices: readonly DeviceLoadTime[];
 }
 
+/**
+ * The target applied every record up to and including ITERATION `iteration` (format
+ * version 3): what the source sent in that pass is in guest RAM and the digest table. The
+ * source holds the switchover until the last pass is acknowledged, so the paused window
+ * never starts with the target still working through a backlog.
+ */
+export interface IterationAckBody {
+  readonly type: "ITERATION_ACK";
+  /** The acknowledged ITERATION's number (≥ 1, strictly increasing). */
+  readonly iteration: number;
+}
+
 /** A return-path message (target → source). */
 export type ReturnMessage =
   | { readonly type: "ACCEPT" }
@@ -176,7 +188,8 @@ export type ReturnMessage =
   | { readonly type: "SWITCHOVER_ACK" }
   | LoadedBody
   | { readonly type: "RESUMED" }
-  | { readonly type: "FAILED"; readonly reason: string };
+  | { readonly type: "FAILED"; readonly reason: string }
+  | IterationAckBody;
 
 /** Where a decoded record sat in its stream. */
 export interface RecordMeta {

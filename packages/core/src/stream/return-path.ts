@@ -2,11 +2,12 @@ import { MdevError } from "../errors/mdev-error.js";
 import { StreamError } from "../errors/stream-error.js";
 import { ByteCursor } from "./byte-cursor.js";
 import { decodeReturnMessage, reasonBytes } from "./control-codec.js";
-import { DIGEST_LENGTH, FRAME_HEADER_LENGTH, StreamDirection } from "./format.js";
+import { DIGEST_LENGTH, FORMAT_VERSION, FRAME_HEADER_LENGTH, StreamDirection } from "./format.js";
 import { frameWhole } from "./frame.js";
 import { FrameReader } from "./frame-reader.js";
 import { checkLoaded, fillLoaded, loadedLength } from "./loaded-codec.js";
-import { RecordType, recordTypeName } from "./record-type.js";
+import { fillIterationAck, ITERATION_ACK_LENGTH } from "./progress-codec.js";
+import { isKnownRecordType, RecordType, recordTypeName } from "./record-type.js";
 import type { ReturnMessage, ReturnRecord } from "./records.js";
 import { digestsEqual } from "./stream-digest.js";
 import { encodeStreamHeader, type StreamHeader } from "./stream-header.js";
@@ -16,12 +17,14 @@ import { resolveStreamLimits, type StreamLimits } from "./stream-limits.js";
 type ReturnPhase = "answer" | "accepted" | "loaded" | "done";
 
 /**
- * Order of return-path messages: ACCEPT or REJECT first; then SWITCHOVER_ACK (at most once)
- * and LOADED; then RESUMED. FAILED may come at any time. REJECT, RESUMED and FAILED are final.
+ * Order of return-path messages: ACCEPT or REJECT first; then SWITCHOVER_ACK (at most once),
+ * ITERATION_ACKs (numbers strictly increasing) and LOADED; then RESUMED. FAILED may come at
+ * any time. REJECT, RESUMED and FAILED are final.
  */
 class ReturnRules {
   #phase: ReturnPhase = "answer";
   #acked = false;
+  #iterationAcked = 0;
 
   accept(msg: ReturnMessage, offset: number): void {
     const fail = (detail: string): never => {
@@ -44,6 +47,12 @@ class ReturnRules {
         if (phase !== "accepted" || this.#acked) fail("SWITCHOVER_ACK outside precopy or repeated");
         this.#acked = true;
         return;
+      case "ITERATION_ACK":
+        if (phase !== "accepted") fail("ITERATION_ACK outside precopy");
+        if (msg.iteration <= this.#iterationAcked)
+          fail(`ITERATION_ACK ${msg.iteration} after ${this.#iterationAcked}`);
+        this.#iterationAcked = msg.iteration;
+        return;
       case "LOADED":
         if (phase !== "accepted") fail("LOADED before ACCEPT or repeated");
         this.#phase = "loaded";
@@ -63,6 +72,7 @@ const TYPE_OF: Record<ReturnMessage["type"], number> = {
   LOADED: RecordType.LOADED,
   RESUMED: RecordType.RESUMED,
   FAILED: RecordType.FAILED,
+  ITERATION_ACK: RecordType.ITERATION_ACK,
 };
 
 /**
@@ -73,21 +83,38 @@ export class ReturnPathEncoder {
   readonly #limits: StreamLimits;
   readonly #rules = new ReturnRules();
   #seq = 0;
+  #version = FORMAT_VERSION;
 
   constructor(options: { readonly limits?: Partial<StreamLimits> } = {}) {
     this.#limits = resolveStreamLimits(options.limits);
   }
 
-  /** The return path's header; `configDigest` is the one from the forward stream's header. */
-  start(configDigest: Uint8Array): Uint8Array {
+  /**
+   * The return path's header; `configDigest` is the one from the forward stream's header,
+   * `version` the forward stream's format version (default: this build's): the target
+   * answers in the source's version, so an older source reads every answer.
+   */
+  start(configDigest: Uint8Array, version: number = FORMAT_VERSION): Uint8Array {
     if (configDigest.byteLength !== DIGEST_LENGTH)
       throw new MdevError("EINVAL", "config digest must be 32 bytes");
-    return encodeStreamHeader(StreamDirection.RETURN, configDigest);
+    const header = encodeStreamHeader(StreamDirection.RETURN, configDigest, version);
+    this.#version = version;
+    return header;
+  }
+
+  /** The format version of the header written (this build's before {@link start}). */
+  get version(): number {
+    return this.#version;
   }
 
   /** Frames one message. Out-of-order or out-of-bounds messages are refused (EINVAL). */
   message(msg: ReturnMessage): Uint8Array {
     if (msg.type === "LOADED") checkLoaded(msg.devices, this.#limits);
+    if (!isKnownRecordType(this.#version, StreamDirection.RETURN, TYPE_OF[msg.type]))
+      throw new MdevError(
+        "EINVAL",
+        `return path misuse: ${msg.type} does not exist in format version ${this.#version}`,
+      );
     try {
       this.#rules.accept(msg, 0);
     } catch (err) {
@@ -104,6 +131,9 @@ export class ReturnPathEncoder {
       return frameWhole(type, this.#seq++, loadedLength(msg.devices.length), (b) =>
         fillLoaded(b, msg),
       );
+    }
+    if (msg.type === "ITERATION_ACK") {
+      return frameWhole(type, this.#seq++, ITERATION_ACK_LENGTH, (b) => fillIterationAck(b, msg));
     }
     return frameWhole(type, this.#seq++, 0, () => {});
   }

@@ -24,15 +24,29 @@ export interface StreamHeader {
   readonly configDigest: Uint8Array;
 }
 
-/** Encodes a header for `direction` with this build's format version. */
+/**
+ * Encodes a header for `direction`, with this build's format version unless `version` (one
+ * this build reads) is given: a target answers an older source in the source's version.
+ */
 export function encodeStreamHeader(
   direction: StreamDirection,
   configDigest: Uint8Array,
+  version: number = FORMAT_VERSION,
 ): Uint8Array {
   if (configDigest.byteLength !== DIGEST_LENGTH)
     throw new MdevError("EINVAL", "config digest must be 32 bytes");
+  if (
+    !Number.isInteger(version) ||
+    version < ACCEPTED_FORMAT_VERSIONS.min ||
+    version > ACCEPTED_FORMAT_VERSIONS.max
+  ) {
+    throw new MdevError(
+      "EINVAL",
+      `format version ${version} outside ${ACCEPTED_FORMAT_VERSIONS.min}..${ACCEPTED_FORMAT_VERSIONS.max}`,
+    );
+  }
   const b = new ByteBuilder(HEADER_LENGTH);
-  b.raw(STREAM_MAGIC).u16(FORMAT_VERSION).u8(direction).u8(0).u32(PAGE_SIZE).raw(configDigest);
+  b.raw(STREAM_MAGIC).u16(version).u8(direction).u8(0).u32(PAGE_SIZE).raw(configDigest);
   b.u32At(HEADER_LENGTH - 4, crc32c(b.bytes.subarray(0, HEADER_LENGTH - 4)));
   return b.bytes;
 }

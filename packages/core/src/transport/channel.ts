@@ -32,15 +32,22 @@ export interface ChannelBase {
 export interface ReturnPathReader {
   /** Next answer, or `undefined` once the target closed the path. Fails with StreamError/TransportError. */
   next(): Promise<ReturnRecord | undefined>;
+  /**
+   * The format version of the return path's header once it arrived: from 3 on, the target
+   * acknowledges each ITERATION (ITERATION_ACK). Unknown (a reader that does not say) counts
+   * as a target that does not.
+   */
+  readonly version?: number | undefined;
 }
 
 /** Target end of the return path. */
 export interface ReturnPathWriter {
   /**
-   * Opens the return path: sends its header, echoing the forward stream's config digest.
-   * Must precede the first {@link ReturnPathWriter.send}.
+   * Opens the return path: sends its header, echoing the forward stream's config digest, in
+   * `version` (the forward stream's format version; default this build's). Must precede
+   * the first {@link ReturnPathWriter.send}.
    */
-  start(configDigest: Uint8Array): Promise<void>;
+  start(configDigest: Uint8Array, version?: number): Promise<void>;
   /** Sends one answer (out-of-order answers are refused, EINVAL). */
   send(msg: ReturnMessage): Promise<void>;
 }

@@ -61,6 +61,10 @@ export class ReturnPathInbox implements ReturnPathReader {
   next(): Promise<ReturnRecord | undefined> {
     return this.#queue.next();
   }
+
+  get version(): number | undefined {
+    return this.#decoder.header?.version;
+  }
 }
 
 /** Target-side return path: encodes answers and hands the bytes to `write`. */
@@ -73,9 +77,9 @@ export class ReturnPathOutbox implements ReturnPathWriter {
     this.#write = write;
   }
 
-  async start(configDigest: Uint8Array): Promise<void> {
+  async start(configDigest: Uint8Array, version?: number): Promise<void> {
     if (this.#started) throw new TransportError("EINVAL", "return path", "already started");
-    const header = this.#encoder.start(configDigest);
+    const header = this.#encoder.start(configDigest, version);
     this.#started = true;
     await this.#write([header]);
   }

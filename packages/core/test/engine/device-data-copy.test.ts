@@ -26,7 +26,7 @@ describe("device data handed to a driver", () => {
     const vm = { memory: { pages: 1 }, devices: [] } as unknown as SimulatedVm;
     const receiving = new ReceivingState(
       { vm, streams: new Map([[0, keepingStream(kept)]]) },
-      async () => {},
+      { initialDataLoaded: async () => {} },
     );
     const readBuffer = Buffer.alloc(16);
     readBuffer.fill(1);

@@ -15,9 +15,9 @@ export interface StallingTarget {
 }
 
 /**
- * A target that answers like a healthy one (ACCEPT, SWITCHOVER_ACK at once) until record
- * `at` arrives, then stops reading for good — optionally saying FAILED first. The socket
- * stays open, so a source writing to it fills the kernel's buffers and blocks: the stall
+ * A target that answers like a healthy one (ACCEPT, SWITCHOVER_ACK at once, each ITERATION
+ * acknowledged as it arrives) until record `at` arrives, then stops reading for good —
+ * optionally saying FAILED first. The socket stays open, so a source writing to it fills the kernel's buffers and blocks: the stall
  * a SIGSTOPped target or a hung host produces.
  */
 export async function stallingTarget(
@@ -42,6 +42,8 @@ export async function stallingTarget(
             socket.write(answers.message({ type: "ACCEPT" }));
             socket.write(answers.message({ type: "SWITCHOVER_ACK" }));
           }
+          if (r.type === "ITERATION")
+            socket.write(answers.message({ type: "ITERATION_ACK", iteration: r.iteration }));
           if (r.type === at) {
             if (mode === "fail-then-stop-reading")
               socket.write(answers.message({ type: "FAILED", reason: "injected: then stalled" }));
