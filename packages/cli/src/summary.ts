@@ -8,7 +8,10 @@ export function table(rows: readonly (readonly [string, string])[]): string {
   return rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`).join("\n");
 }
 
-/** The per-iteration table. */
+/**
+ * The per-iteration table. "catch-up" is how long the source waited after the pass for the
+ * target to apply it before switching over; the rate then runs up to the target's ack.
+ */
 export function iterationTable(result: MigrationResult): string {
   const head = [
     "iter",
@@ -18,6 +21,7 @@ export function iterationTable(result: MigrationResult): string {
     "dev bytes",
     "wire",
     "time",
+    "catch-up",
     "rate",
     "exp. downtime",
     "throttle",
@@ -30,6 +34,7 @@ export function iterationTable(result: MigrationResult): string {
     formatBytes(i.deviceBytes),
     formatBytes(i.wireBytes),
     ms(i.durationMs),
+    i.catchUpMs === undefined ? "–" : ms(i.catchUpMs),
     `${formatBytes(i.bandwidth)}/s`,
     ms(i.expectedDowntimeMs),
     `${i.throttle}%`,
