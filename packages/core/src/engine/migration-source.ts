@@ -316,30 +316,23 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
       let found = await run.dirtySync.sync(run.dirty, run.guard);
       for (;;) {
         const pass = await this.#precopyPass(run);
-        let bandwidth = (pass.wireBytes / pass.durationMs) * 1000;
         const pending = await run.precopy.pending();
         this.#measureDigest(run);
-        const input: ConvergenceInput = {
-          dirtyRamBytes: pass.dirtyAfter * PAGE_SIZE,
-          devicePrecopyBytes: pending.precopy,
-          deviceStopCopyBytes: pending.stopCopy,
-          bandwidth,
-          dirtyRate: (pass.dirtyAfter * PAGE_SIZE * 1000) / pass.durationMs,
-          switchoverAcked: !this.#options.switchoverAck || run.answers.switchoverAcked,
-          initialPrecopyDone: pending.initialDone,
-          fixedCostMs: this.#costs.fixedMs,
-        };
-        let decision = policy.decide(input);
-        let dirtyAfter = pass.dirtyAfter;
-        const catchUpMs =
-          decision.action === "switchover" ? await this.#awaitTargetCaughtUp(run) : 0;
-        if (catchUpMs > 0) {
-          // The guest ran on while the target caught up: what it dirtied joins the rest, and
-          // the pass's rate is now what reached the target's RAM, not the socket.
-          dirtyAfter = await run.dirtySync.sync(run.dirty, run.guard);
-          bandwidth = (pass.wireBytes / this.#timeline.msSince(pass.startedAt)) * 1000;
-          decision = policy.decide({ ...input, dirtyRamBytes: dirtyAfter * PAGE_SIZE, bandwidth });
-        }
+        const { decision, dirtyAfter, bandwidth, catchUpMs } = await this.#decide(
+          run,
+          policy,
+          {
+            dirtyRamBytes: pass.dirtyAfter * PAGE_SIZE,
+            devicePrecopyBytes: pending.precopy,
+            deviceStopCopyBytes: pending.stopCopy,
+            bandwidth: (pass.wireBytes / pass.durationMs) * 1000,
+            dirtyRate: (pass.dirtyAfter * PAGE_SIZE * 1000) / pass.durationMs,
+            switchoverAcked: !this.#options.switchoverAck || run.answers.switchoverAcked,
+            initialPrecopyDone: pending.initialDone,
+            fixedCostMs: this.#costs.fixedMs,
+          },
+          pass,
+        );
         const stats = this.#iterationStats(
           pass,
           found,
@@ -417,7 +410,7 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
     bandwidth: number,
     decision: ConvergenceDecision,
     throttle: number,
-    catchUpMs: number,
+    catchUpMs: number | undefined,
   ): IterationStats {
     return {
       iteration: this.#iteration,
@@ -431,7 +424,39 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
       expectedDowntimeMs: decision.expectedDowntimeMs,
       fixedCostMs: this.#costs.fixedMs,
       throttle,
-      ...(catchUpMs > 0 ? { catchUpMs } : {}),
+      ...(catchUpMs === undefined ? {} : { catchUpMs }),
+    };
+  }
+
+  /**
+   * The policy's decision after `pass`. A switchover first waits for the target to apply
+   * the pass ({@link #awaitTargetCaughtUp}); after a wait it is decided again, with what the
+   * guest dirtied meanwhile added to the rest and the pass's rate counted up to the target's
+   * ack — what reached the target's RAM, not the socket.
+   */
+  async #decide(
+    run: SourceRun,
+    policy: ConvergencePolicy,
+    input: ConvergenceInput,
+    pass: PrecopyPass,
+  ): Promise<{
+    decision: ConvergenceDecision;
+    dirtyAfter: number;
+    bandwidth: number;
+    catchUpMs: number | undefined;
+  }> {
+    const decision = policy.decide(input);
+    const catchUpMs =
+      decision.action === "switchover" ? await this.#awaitTargetCaughtUp(run) : undefined;
+    if (catchUpMs === undefined)
+      return { decision, dirtyAfter: pass.dirtyAfter, bandwidth: input.bandwidth, catchUpMs };
+    const dirtyAfter = await run.dirtySync.sync(run.dirty, run.guard);
+    const bandwidth = (pass.wireBytes / this.#timeline.msSince(pass.startedAt)) * 1000;
+    return {
+      decision: policy.decide({ ...input, dirtyRamBytes: dirtyAfter * PAGE_SIZE, bandwidth }),
+      dirtyAfter,
+      bandwidth,
+      catchUpMs,
     };
   }
 
@@ -440,13 +465,13 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
    * otherwise the paused window starts with the target still working through that pass —
    * bytes waiting in socket buffers, or a target that got less CPU than the source on a
    * busy host — which a prediction of pending bytes over the source's send rate cannot
-   * see. Waits for it (at most the peer timeout) and returns how long, ms; 0 when the ack
-   * was already there or the target sends none (format version 2).
+   * see. Waits for it (at most the peer timeout) and returns how long, ms; `undefined` when
+   * the ack was already there or the target sends none (format version 2).
    */
-  async #awaitTargetCaughtUp(run: SourceRun): Promise<number> {
-    if ((run.channel.returnPath.version ?? 0) < ITERATION_ACK_VERSION) return 0;
+  async #awaitTargetCaughtUp(run: SourceRun): Promise<number | undefined> {
+    if ((run.channel.returnPath.version ?? 0) < ITERATION_ACK_VERSION) return undefined;
     this.#checkIterationAck(run);
-    if (run.answers.iterationAcked >= this.#iteration) return 0;
+    if (run.answers.iterationAcked >= this.#iteration) return undefined;
     const t0 = this.#timeline.now();
     const acked = await run.answers.waitForIterationAck(
       this.#iteration,
@@ -460,7 +485,7 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
       );
     }
     this.#checkIterationAck(run);
-    return Math.max(this.#timeline.msSince(t0), Number.MIN_VALUE);
+    return this.#timeline.msSince(t0);
   }
 
   /** An ITERATION_ACK for a pass not sent yet is a target that does not follow the protocol. */
