@@ -6,44 +6,30 @@
 import { crc32c } from "@node-rs/crc32";
 import { afterEach, describe, expect, it } from "vitest";
 import {
-  createHost,
   createMemoryChannelPair,
   HEADER_LENGTH,
   MigrationSource,
   MigrationTarget,
+  type MigrationTargetOptions,
   MigState,
-  parseVmConfig,
   type ReturnMessage,
-  SimulatedVm,
+  type SimulatedVm,
   type SourceChannel,
   type TargetChannel,
+  type TargetResult,
 } from "../../src/index.js";
-import { dmaToyPlugin } from "../helpers/dma-toy-plugin.js";
+import { startVm, toyHost, withReturnPath } from "../helpers/engine-fixtures.js";
 
 const vms: SimulatedVm[] = [];
 afterEach(async () => {
   await Promise.all(vms.splice(0).map((vm) => vm.destroy()));
 });
 
-/** A small VM with a vCPU dirtying pages, so every pass leaves some behind. */
-async function smallVm(): Promise<SimulatedVm> {
-  const host = createHost({ name: "src", plugins: [dmaToyPlugin()] });
-  const vm = await SimulatedVm.create(
-    parseVmConfig({
-      memoryMiB: 8,
-      vcpus: 1,
-      workloads: [{ pattern: "uniform", pagesPerSecond: 500 }],
-      devices: [{ slot: "00:05.0", plugin: "dma-toy", deviceType: "toy" }],
-      initialFill: 0.2,
-      seed: 5,
-    }),
-    host,
-    { role: "source" },
-  );
-  vms.push(vm);
-  await vm.start();
-  return vm;
-}
+/** A small source VM with a vCPU dirtying pages, so every pass leaves some behind. */
+const smallVm = (): Promise<SimulatedVm> => startVm(toyHost("src"), vms);
+
+/** What an {@link observed} return path passes on: the answer, maybe rewritten or late. */
+type Answer = (msg: ReturnMessage) => { readonly msg: ReturnMessage; readonly delayMs?: number };
 
 /**
  * The target's channel with its return path observed: `started` gets the header's version,
@@ -52,32 +38,45 @@ async function smallVm(): Promise<SimulatedVm> {
 function observed(
   channel: TargetChannel,
   started: (version: number | undefined) => void,
-  answer: (msg: ReturnMessage) => { readonly msg: ReturnMessage; readonly delayMs?: number },
+  answer: Answer,
 ): TargetChannel {
-  const rp = channel.returnPath;
-  if (rp === null) throw new Error("needs a return path");
   let queue: Promise<void> = Promise.resolve();
-  return {
-    role: "target",
-    peer: channel.peer,
-    capabilities: channel.capabilities,
-    receive: () => channel.receive(),
-    close: () => channel.close(),
-    destroy: (reason) => channel.destroy(reason),
-    returnPath: {
-      start: (digest, version) => {
-        started(version);
-        return rp.start(digest, version);
-      },
-      send: (original: ReturnMessage) => {
-        const { msg, delayMs = 0 } = answer(original);
-        queue = queue
-          .then(() => (delayMs > 0 ? new Promise((r) => setTimeout(r, delayMs)) : undefined))
-          .then(() => rp.send(msg));
-        return queue;
-      },
+  return withReturnPath(channel, (rp) => ({
+    start: (digest, version) => {
+      started(version);
+      return rp.start(digest, version);
     },
-  };
+    send: (original: ReturnMessage) => {
+      const { msg, delayMs = 0 } = answer(original);
+      queue = queue
+        .then(() => (delayMs > 0 ? new Promise((r) => setTimeout(r, delayMs)) : undefined))
+        .then(() => rp.send(msg));
+      return queue;
+    },
+  }));
+}
+
+/**
+ * A receiving target on `channel` whose answers pass through `answer`; `version()` is the
+ * format version its return path's header was written in.
+ */
+function observedTarget(
+  channel: TargetChannel,
+  answer: Answer,
+  options?: MigrationTargetOptions,
+): {
+  received: Promise<TargetResult>;
+  version: () => number | undefined;
+} {
+  let version: number | undefined;
+  const target = new MigrationTarget(
+    toyHost("dst"),
+    observed(channel, (v) => (version = v), answer),
+    options,
+  );
+  const received = target.receive();
+  received.catch(() => {});
+  return { received, version: () => version };
 }
 
 /** The source's channel with its stream header rewritten to format version 2 (CRC fixed). */
@@ -104,24 +103,12 @@ describe("ITERATION_ACK", () => {
     const vm = await smallVm();
     const { source: src, target: dst } = createMemoryChannelPair();
     const log: string[] = [];
-    let version: number | undefined;
-    const target = new MigrationTarget(
-      createHost({ name: "dst", plugins: [dmaToyPlugin()] }),
-      observed(
-        dst,
-        (v) => {
-          version = v;
-        },
-        (msg) => {
-          if (msg.type !== "ITERATION_ACK") return { msg };
-          // A target that lags: each acknowledgement reaches the source 100 ms late.
-          return { msg, delayMs: 100 };
-        },
-      ),
+    // A target that lags: each acknowledgement reaches the source 100 ms late.
+    const { received, version } = observedTarget(
+      dst,
+      (msg) => (msg.type === "ITERATION_ACK" ? { msg, delayMs: 100 } : { msg }),
       { verifyRam: true },
     );
-    const received = target.receive();
-    received.catch(() => {});
     // The VM's own pause is what opens the paused window.
     const pause = vm.pause.bind(vm);
     vm.pause = async () => {
@@ -133,7 +120,7 @@ describe("ITERATION_ACK", () => {
     const result = await source.migrate();
     const arrived = await received;
     vms.push(arrived.vm);
-    expect(version).toBe(3);
+    expect(version()).toBe(3);
     expect(result.outcome).toBe("completed");
     expect(arrived.ramSha256).toBe(result.ramSha256);
     const last = result.iterations.at(-1);
@@ -151,23 +138,14 @@ describe("ITERATION_ACK", () => {
     const vm = await smallVm();
     const { source: src, target: dst } = createMemoryChannelPair();
     const sent: string[] = [];
-    let version: number | undefined;
-    const target = new MigrationTarget(
-      createHost({ name: "dst", plugins: [dmaToyPlugin()] }),
-      observed(
-        dst,
-        (v) => {
-          version = v;
-        },
-        (msg) => {
-          sent.push(msg.type);
-          return { msg };
-        },
-      ),
+    const { received, version } = observedTarget(
+      dst,
+      (msg) => {
+        sent.push(msg.type);
+        return { msg };
+      },
       { verifyRam: true },
     );
-    const received = target.receive();
-    received.catch(() => {});
     const source = new MigrationSource(vm, versionTwoSource(src), {
       downtimeLimitMs: 60_000,
       verifyRam: true,
@@ -175,7 +153,7 @@ describe("ITERATION_ACK", () => {
     const result = await source.migrate();
     const arrived = await received;
     vms.push(arrived.vm);
-    expect(version).toBe(2);
+    expect(version()).toBe(2);
     expect(sent).not.toContain("ITERATION_ACK");
     expect(sent).toContain("LOADED");
     expect(result.outcome).toBe("completed");
@@ -186,18 +164,11 @@ describe("ITERATION_ACK", () => {
   it("an acknowledgement of a pass never sent fails the migration (EPROTO) and the VM runs on", async () => {
     const vm = await smallVm();
     const { source: src, target: dst } = createMemoryChannelPair();
-    const target = new MigrationTarget(
-      createHost({ name: "dst", plugins: [dmaToyPlugin()] }),
-      observed(
-        dst,
-        () => {},
-        (msg) =>
-          msg.type === "ITERATION_ACK"
-            ? { msg: { type: "ITERATION_ACK", iteration: msg.iteration + 100 } }
-            : { msg },
-      ),
+    observedTarget(dst, (msg) =>
+      msg.type === "ITERATION_ACK"
+        ? { msg: { type: "ITERATION_ACK", iteration: msg.iteration + 100 } }
+        : { msg },
     );
-    target.receive().catch(() => {});
     const source = new MigrationSource(vm, src, { downtimeLimitMs: 60_000 });
     await expect(source.migrate()).rejects.toMatchObject({
       code: "EPROTO",
@@ -211,15 +182,9 @@ describe("ITERATION_ACK", () => {
   it("an acknowledgement that never comes fails after peerTimeoutMs (ETIMEDOUT) and the VM runs on", async () => {
     const vm = await smallVm();
     const { source: src, target: dst } = createMemoryChannelPair();
-    const target = new MigrationTarget(
-      createHost({ name: "dst", plugins: [dmaToyPlugin()] }),
-      observed(
-        dst,
-        () => {},
-        (msg) => (msg.type === "ITERATION_ACK" ? { msg, delayMs: 3_600_000 } : { msg }),
-      ),
+    observedTarget(dst, (msg) =>
+      msg.type === "ITERATION_ACK" ? { msg, delayMs: 3_600_000 } : { msg },
     );
-    target.receive().catch(() => {});
     const source = new MigrationSource(vm, src, { downtimeLimitMs: 60_000, peerTimeoutMs: 300 });
     await expect(source.migrate()).rejects.toMatchObject({
       code: "ETIMEDOUT",

@@ -15,6 +15,7 @@ import {
   type TargetChannel,
 } from "../../src/index.js";
 import { dmaToyPlugin } from "../helpers/dma-toy-plugin.js";
+import { withReturnPath } from "../helpers/engine-fixtures.js";
 
 const vms: SimulatedVm[] = [];
 afterEach(async () => {
@@ -47,29 +48,19 @@ async function smallVm(): Promise<SimulatedVm> {
  * blocked: it goes on reading the stream.
  */
 function holdingAck(channel: TargetChannel, release: Promise<void>): TargetChannel {
-  const rp = channel.returnPath;
-  if (rp === null) throw new Error("needs a return path");
   let queue: Promise<void> = Promise.resolve();
-  return {
-    role: "target",
-    peer: channel.peer,
-    capabilities: channel.capabilities,
-    receive: () => channel.receive(),
-    close: () => channel.close(),
-    destroy: (reason) => channel.destroy(reason),
-    returnPath: {
-      start: (digest) => rp.start(digest),
-      send: (msg: ReturnMessage) => {
-        const held = msg.type === "SWITCHOVER_ACK";
-        queue = queue.then(() => (held ? release : undefined)).then(() => rp.send(msg));
-        if (held) {
-          queue.catch(() => {});
-          return Promise.resolve();
-        }
-        return queue;
-      },
+  return withReturnPath(channel, (rp) => ({
+    start: (digest, version) => rp.start(digest, version),
+    send: (msg: ReturnMessage) => {
+      const held = msg.type === "SWITCHOVER_ACK";
+      queue = queue.then(() => (held ? release : undefined)).then(() => rp.send(msg));
+      if (held) {
+        queue.catch(() => {});
+        return Promise.resolve();
+      }
+      return queue;
     },
-  };
+  }));
 }
 
 describe("switchover-ack", () => {

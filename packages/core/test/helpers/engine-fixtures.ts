@@ -9,6 +9,7 @@ import {
   type MigrationSource,
   MigrationTarget,
   parseVmConfig,
+  type ReturnPathWriter,
   SimulatedVm,
   type SimulatedVm as SimulatedVmType,
   type TargetChannel,
@@ -30,6 +31,27 @@ export const SMALL_VM: VmConfigInput = {
 /** A host with the DMA toy plugin. */
 export function toyHost(name: string): MdevHost {
   return createHost({ name, plugins: [dmaToyPlugin()] });
+}
+
+/**
+ * The target end `channel` with its return path swapped for `wrap(original)`: for tests
+ * that watch, hold back or bend the target's answers.
+ */
+export function withReturnPath(
+  channel: TargetChannel,
+  wrap: (original: ReturnPathWriter) => ReturnPathWriter,
+): TargetChannel {
+  const original = channel.returnPath;
+  if (original === null) throw new Error("needs a return path");
+  return {
+    role: "target",
+    peer: channel.peer,
+    capabilities: channel.capabilities,
+    receive: () => channel.receive(),
+    close: () => channel.close(),
+    destroy: (reason) => channel.destroy(reason),
+    returnPath: wrap(original),
+  };
 }
 
 /** Builds and starts a source VM on `host`; `vms` collects it for afterEach. */
