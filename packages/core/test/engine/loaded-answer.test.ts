@@ -9,7 +9,7 @@ import {
   type SimulatedVm,
   type TargetChannel,
 } from "../../src/index.js";
-import { receiveOn, startVm, toyHost } from "../helpers/engine-fixtures.js";
+import { receiveOn, startVm, toyHost, withReturnPath } from "../helpers/engine-fixtures.js";
 
 const vms: SimulatedVm[] = [];
 afterEach(async () => {
@@ -21,20 +21,10 @@ function rewritingLoaded(
   channel: TargetChannel,
   edit: (msg: Extract<ReturnMessage, { type: "LOADED" }>) => ReturnMessage,
 ): TargetChannel {
-  const rp = channel.returnPath;
-  if (rp === null) throw new Error("needs a return path");
-  return {
-    role: "target",
-    peer: channel.peer,
-    capabilities: channel.capabilities,
-    receive: () => channel.receive(),
-    close: () => channel.close(),
-    destroy: (reason) => channel.destroy(reason),
-    returnPath: {
-      start: (digest) => rp.start(digest),
-      send: (msg) => rp.send(msg.type === "LOADED" ? edit(msg) : msg),
-    },
-  };
+  return withReturnPath(channel, (rp) => ({
+    start: (digest, version) => rp.start(digest, version),
+    send: (msg) => rp.send(msg.type === "LOADED" ? edit(msg) : msg),
+  }));
 }
 
 describe("LOADED on the source", () => {
