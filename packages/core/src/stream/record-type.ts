@@ -56,21 +56,21 @@ export function recordTypeName(type: number): string {
   return NAMES.get(type) ?? `TYPE_0x${type.toString(16).padStart(2, "0")}`;
 }
 
+/** Forward record types of versions 2 and 3 (version 2 has version 1's records). */
+const FORWARD_TYPES = [0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a];
+
+/** Return-path types of version 2; version 3 adds ITERATION_ACK. */
+const RETURN_TYPES_V2 = [0x81, 0x82, 0x83, 0x84, 0x85, 0x86];
+
 /** Record types each format version knows, per direction. Anything else is refused. */
 const KNOWN: Record<number, Record<StreamDirection, ReadonlySet<number>>> = {
-  // Version 2 has version 1's records; it changed what END's device digests cover.
   2: {
-    [StreamDirection.FORWARD]: new Set([
-      0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a,
-    ]),
-    [StreamDirection.RETURN]: new Set([0x81, 0x82, 0x83, 0x84, 0x85, 0x86]),
+    [StreamDirection.FORWARD]: new Set(FORWARD_TYPES),
+    [StreamDirection.RETURN]: new Set(RETURN_TYPES_V2),
   },
-  // Version 3 adds ITERATION_ACK to the return path.
   3: {
-    [StreamDirection.FORWARD]: new Set([
-      0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a,
-    ]),
-    [StreamDirection.RETURN]: new Set([0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87]),
+    [StreamDirection.FORWARD]: new Set(FORWARD_TYPES),
+    [StreamDirection.RETURN]: new Set([...RETURN_TYPES_V2, RecordType.ITERATION_ACK]),
   },
 };
 
