@@ -19,12 +19,17 @@ afterEach(async () => {
   await Promise.all(vms.splice(0).map((vm) => vm.destroy()));
 });
 
-/** RAM the test dirties as the VM pauses: far more than loopback socket buffers hold. */
-const DIRTIED_MIB = 32;
+/**
+ * RAM the test dirties as the VM pauses: far more than loopback socket buffers hold (on
+ * these machines TCP autotuning grows a receive buffer to 32 MiB, and the sender keeps up
+ * to 4 MiB). The source pauses only once the target read every earlier pass, so the
+ * buffers are empty then: 32 MiB dirtied sometimes fit in them.
+ */
+const DIRTIED_MIB = 80;
 
 /**
- * Migrates a 48 MiB VM to `target`. As the source enters switchover (the VM is about to
- * pause), 32 MiB of RAM are rewritten, so the final RAM pass must push them through a
+ * Migrates a 96 MiB VM to `target`. As the source enters switchover (the VM is about to
+ * pause), 80 MiB of RAM are rewritten, so the final RAM pass must push them through a
  * socket the target no longer reads: the source blocks in a write, VM paused.
  */
 async function migrateInto(
@@ -34,7 +39,7 @@ async function migrateInto(
 ): Promise<{ vm: SimulatedVm; error: MigrationError; ms: number }> {
   const host = toyHost("src");
   const vm = await startVm(host, vms, {
-    memoryMiB: 48,
+    memoryMiB: 96,
     vcpus: 1,
     workloads: [{ pattern: "uniform", pagesPerSecond: 500 }],
     devices: [{ slot: "00:05.0", plugin: "dma-toy", deviceType: "toy" }],
