@@ -159,10 +159,16 @@ export class Ggtt {
    * Restores guest PTEs and partial PTEs from a migration image and re-emulates every
    * entry that differs from the table's: all present ones on a fresh table, and on a
    * target that {@link preload}ed the GGTT sent during precopy, only the entries rewritten
-   * since — the rest of the pinning and DMA-mapping was done before the downtime.
+   * since — the rest of the pinning and DMA-mapping was done before the downtime. Given
+   * `rewritten`, the entries written since the table was preloaded, only those are
+   * compared: the caller vouches that every other entry already equals `virtual`'s.
    */
-  restore(virtual: Uint32Array, partial: ReadonlyMap<number, number>): void {
-    this.#sync(virtual);
+  restore(
+    virtual: Uint32Array,
+    partial: ReadonlyMap<number, number>,
+    rewritten?: readonly number[],
+  ): void {
+    this.#sync(virtual, rewritten);
     this.partial.clear();
     this.#dirty.clear();
     for (const [i, lo] of partial) this.partial.set(i, lo);
@@ -171,35 +177,51 @@ export class Ggtt {
   /**
    * Takes the guest PTEs of a GGTT received during precopy (RESUMING, nothing runs), pinning
    * and DMA-mapping their frames ahead of the final {@link restore}. The driver puts the old
-   * PTEs back the same way when the load is refused; a reset drops them all.
+   * PTEs back the same way when the load is refused; a reset drops them all. Given
+   * `rewritten`, only those entries are compared, as in {@link restore}.
    */
-  preload(virtual: Uint32Array): void {
-    this.#sync(virtual);
+  preload(virtual: Uint32Array, rewritten?: readonly number[]): void {
+    this.#sync(virtual, rewritten);
   }
 
-  /** Makes the guest PTEs equal `virtual`, re-emulating each entry that changes. */
-  #sync(virtual: Uint32Array): void {
+  /**
+   * Makes the guest PTEs equal `virtual`, re-emulating each entry that changes; with
+   * `only`, looks at those entries alone.
+   */
+  #sync(virtual: Uint32Array, only?: readonly number[]): void {
     const v = this.virtual;
     // One pass over the raw PTEs, then one batch of mappings: on a fresh target this runs
     // in cold code over every entry of the partition.
-    const mapped: number[] = [];
-    const gfns: number[] = [];
-    for (let i = 0; i < this.entries; i++) {
-      const lo = virtual[2 * i] as number;
-      const hi = virtual[2 * i + 1] as number;
-      if (lo === v[2 * i] && hi === v[2 * i + 1]) continue;
-      this.#unmapHost(i);
-      v[2 * i] = lo;
-      v[2 * i + 1] = hi;
-      if ((lo & PTE_PRESENT) === 0) continue;
-      const gfn = gfnOfPte(lo, hi);
-      // A frame outside guest RAM cannot be mapped: its host PTE stays the scratch page.
-      if (gfn >= this.#guestPages) continue;
-      mapped.push(i);
-      gfns.push(gfn);
+    const changed: Changed = { mapped: [], gfns: [] };
+    if (only === undefined) {
+      for (let i = 0; i < this.entries; i++) {
+        if (virtual[2 * i] !== v[2 * i] || virtual[2 * i + 1] !== v[2 * i + 1])
+          this.#take(i, virtual, changed);
+      }
+    } else {
+      for (const i of only) {
+        if (virtual[2 * i] !== v[2 * i] || virtual[2 * i + 1] !== v[2 * i + 1])
+          this.#take(i, virtual, changed);
+      }
     }
-    const dma = this.#host.mapMany(gfns);
-    for (let k = 0; k < mapped.length; k++) this.host[mapped[k] as number] = dma[k] as number;
+    const dma = this.#host.mapMany(changed.gfns);
+    for (let k = 0; k < changed.mapped.length; k++)
+      this.host[changed.mapped[k] as number] = dma[k] as number;
+  }
+
+  /** Takes entry `i` of `virtual`: unmaps the old frame and queues the new one's mapping. */
+  #take(i: number, virtual: Uint32Array, changed: Changed): void {
+    const lo = virtual[2 * i] as number;
+    const hi = virtual[2 * i + 1] as number;
+    this.#unmapHost(i);
+    this.virtual[2 * i] = lo;
+    this.virtual[2 * i + 1] = hi;
+    if ((lo & PTE_PRESENT) === 0) return;
+    const gfn = gfnOfPte(lo, hi);
+    // A frame outside guest RAM cannot be mapped: its host PTE stays the scratch page.
+    if (gfn >= this.#guestPages) return;
+    changed.mapped.push(i);
+    changed.gfns.push(gfn);
   }
 
   /** Guest frames of present entries (what the host must have pinned). */
@@ -209,4 +231,10 @@ export class Ggtt {
       if (this.present(i) && this.gfn(i) < this.#guestPages) out.add(this.gfn(i));
     return out;
   }
+}
+
+/** Entries a sync re-emulated that map a frame, and those frames, for one batch mapping. */
+interface Changed {
+  readonly mapped: number[];
+  readonly gfns: number[];
 }

@@ -28,6 +28,8 @@ import type { PinPort } from "./host-space.js";
 import {
   compatOf,
   compatProblem,
+  type DecodedPrefix,
+  type DecodedStream,
   decodeCompat,
   decodeStream,
   docAt,
@@ -42,7 +44,6 @@ import {
 import { type GvtgOptions, parseGvtgOptions, renderPagesOf } from "./options.js";
 import { GTT_WINDOW_OFFSET, MMIO_BYTES } from "./registers.js";
 import { Vgpu } from "./vgpu.js";
-import type { VgpuImage } from "./vgpu-image.js";
 import { ggttEntries, type VgpuType, vgpuTypeOf } from "./vgpu-types.js";
 
 /** Capability flags: STOP_COPY and PRE_COPY (GGTT as initial bytes). GVT-g does no P2P DMA. */
@@ -85,6 +86,8 @@ export class GvtgDriver extends AbstractVendorDriver {
   #previewed = 0;
   /** The GGTT the precopy documents received so far describe. */
   #previewGgtt: Uint32Array | undefined;
+  /** The precopy documents read for the preload, which the load need not decode again. */
+  #decoded: DecodedPrefix | undefined;
   /** The guest PTEs as RESUMING found them, kept once a preload changed them. */
   #ggttBefore: Uint32Array | undefined;
 
@@ -282,6 +285,7 @@ export class GvtgDriver extends AbstractVendorDriver {
     this.#prefixChecked = false;
     this.#previewed = 0;
     this.#previewGgtt = undefined;
+    this.#decoded = undefined;
     this.#ggttBefore = undefined;
   }
 
@@ -317,22 +321,29 @@ export class GvtgDriver extends AbstractVendorDriver {
    * Maps the GGTT of each precopy document as it arrives (RESUMING; the vGPU does not run),
    * the way mlx5 loads precopy images on write: re-emulating the whole partition's PTEs —
    * pinning and DMA-mapping every present frame — was most of the vGPU's load in the
-   * downtime. The restore then redoes only the entries rewritten since. Stops at the first
-   * document that is not precopy GGTT: the final state is read whole by the restore.
+   * downtime. The restore then redoes only the entries rewritten since, and the load
+   * decodes only what follows these documents. Stops at the first document that is not
+   * precopy GGTT: the final state is read whole by the load.
    */
   #preloadGgtt(received: Uint8Array): void {
     let changed = false;
+    let at = this.#previewed;
+    // Once the vGPU holds every earlier document's GGTT, a delta's entries are all to redo.
+    const written: number[] | undefined = this.#decoded === undefined ? undefined : [];
     try {
       while (this.#previewed >= 0) {
         const doc = docAt(received, this.#previewed);
         if (doc === undefined) break;
-        const ggtt = precopyGgtt(doc, this.type, this.#previewGgtt);
+        const ggtt = precopyGgtt(doc, this.type, this.#previewGgtt, written);
         if (ggtt === undefined) {
           this.#previewed = -1;
           break;
         }
+        // The table changed in place: the load may start here only once it is mapped.
+        this.#decoded = undefined;
         this.#previewGgtt = ggtt;
         this.#previewed += doc.byteLength;
+        at = this.#previewed;
         changed = true;
       }
     } catch (err) {
@@ -341,7 +352,9 @@ export class GvtgDriver extends AbstractVendorDriver {
     }
     if (!changed || this.#previewGgtt === undefined) return;
     this.#ggttBefore ??= this.vgpu.ggtt.virtual.slice();
-    this.vgpu.ggtt.preload(this.#previewGgtt);
+    this.vgpu.ggtt.preload(this.#previewGgtt, written);
+    // The vGPU's GGTT is now the documents' before `at`: the load starts there.
+    this.#decoded = { at, ggtt: this.#previewGgtt };
   }
 
   /** A refused load leaves the vGPU as RESUMING found it: the GGTT goes back too. */
@@ -349,19 +362,23 @@ export class GvtgDriver extends AbstractVendorDriver {
     if (this.#ggttBefore !== undefined) this.vgpu.ggtt.preload(this.#ggttBefore);
     this.#ggttBefore = undefined;
     this.#previewed = -1;
+    this.#decoded = undefined;
   }
 
   protected _loadState(bytes: Uint8Array): void {
-    // Decoding validates everything into a fresh image; only then is the vGPU rebuilt.
-    let image: VgpuImage;
+    // Decoding validates everything into an image before the vGPU is rebuilt. It starts
+    // after the precopy documents the preload read, and the restore redoes only the GGTT
+    // entries written after them: the rest is mapped already.
+    let decoded: DecodedStream;
     try {
-      ({ image } = decodeStream(bytes, this.type));
+      decoded = decodeStream(bytes, this.type, this.#decoded);
     } catch (err) {
       this.#undoPreload();
       throw err;
     }
     this.#ggttBefore = undefined;
-    this.vgpu.restore(image);
+    this.#decoded = undefined;
+    this.vgpu.restore(decoded.image, decoded.ggttWritten);
   }
 
   protected _compatibilityData(): Uint8Array {

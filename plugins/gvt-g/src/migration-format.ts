@@ -18,6 +18,7 @@
 import {
   type FieldReader,
   type FieldWriter,
+  MdevError,
   StateReader as Reader,
   StateError,
   type StateSection,
@@ -281,13 +282,15 @@ export function splitDocs(bytes: Uint8Array): Uint8Array[] {
 
 /**
  * Applies one `ggtt` (the whole table) or `ggtt-delta` (rewritten entries) section to
- * `ggtt`, the guest PTEs as (lo, hi) pairs; returns the table (new for `ggtt`).
+ * `ggtt`, the guest PTEs as (lo, hi) pairs; returns the table (new for `ggtt`). A delta's
+ * entry indices are added to `written` when given.
  */
 function readGgttSection(
   tag: "ggtt" | "ggtt-delta",
   f: FieldReader,
   t: VgpuType,
   ggtt: Uint32Array | undefined,
+  written?: number[],
 ): Uint32Array {
   const entries = ggttEntries(t);
   if (tag === "ggtt") {
@@ -306,19 +309,22 @@ function readGgttSection(
     if (idx >= entries) throw bad("ggtt-delta", "index", `entry ${idx} outside ${entries}`);
     ggtt[2 * idx] = f.u32();
     ggtt[2 * idx + 1] = f.u32();
+    written?.push(idx);
   }
   return ggtt;
 }
 
 /**
- * The GGTT after a precopy document (the whole table, or a delta over `ggtt`), or
- * undefined when `doc` is not a precopy document: the final state carries more than GGTT
- * sections and is read whole by {@link decodeStream}.
+ * The GGTT after a precopy document (the whole table, or a delta over `ggtt`, written into
+ * `ggtt`), or undefined when `doc` is not a precopy document: the final state carries more
+ * than GGTT sections and is read whole by {@link decodeStream}. A delta's entry indices are
+ * added to `written` when given.
  */
 export function precopyGgtt(
   doc: Uint8Array,
   t: VgpuType,
   ggtt: Uint32Array | undefined,
+  written?: number[],
 ): Uint32Array | undefined {
   const sections: StateSection[] = [];
   // The final document begins with a GGTT section too: its second section gives it away,
@@ -328,9 +334,40 @@ export function precopyGgtt(
     sections.push(s);
   }
   let table = ggtt;
-  for (const s of sections)
-    table = readGgttSection(s.tag as "ggtt" | "ggtt-delta", s.fields, t, table);
+  for (const s of sections) {
+    table = readGgttSection(s.tag as "ggtt" | "ggtt-delta", s.fields, t, table, written);
+    // As strict as decodeStream, which skips the documents read here (DecodedPrefix).
+    s.fields.end();
+  }
   return table;
+}
+
+/**
+ * The precopy documents a target already read with {@link precopyGgtt} as they arrived:
+ * every document before byte `at` (a document boundary past the compat record), and the
+ * GGTT they describe. {@link decodeStream} given one starts at `at` instead of decoding
+ * those documents again — under a busy guest they are the whole GGTT and a delta a pass,
+ * most of the stream — and writes the later GGTT entries into `ggtt` itself rather than
+ * into a copy: the load runs while the VM is paused, and a fresh table of a GVTg_V5_4's
+ * 163,840 entries is 1.25 MiB of memory to fault in. A prefix whose decode failed is
+ * spent; the next decode takes the whole stream.
+ */
+export interface DecodedPrefix {
+  /** Offset of the first document not read yet. */
+  readonly at: number;
+  /** The GGTT after the documents before `at`; the decode completes it in place. */
+  readonly ggtt: Uint32Array;
+}
+
+/** A decoded stream: the image, the compat record, and what a prefix left to redo. */
+export interface DecodedStream {
+  readonly image: VgpuImage;
+  readonly compat: CompatInfo;
+  /**
+   * With a {@link DecodedPrefix}: the GGTT entries the documents after it wrote (in stream
+   * order, possibly repeated); every other entry is as the prefix had it. Absent without.
+   */
+  readonly ggttWritten?: readonly number[];
 }
 
 /** The complete document starting at `at`, or undefined if not all of it is there yet. */
@@ -361,6 +398,17 @@ const STOP_SECTIONS = {
   end: 1,
 } as const;
 
+/** Index of the document starting at byte `at`; EINVAL unless one past the compat record does. */
+function docIndexAt(docs: readonly Uint8Array[], at: number): number {
+  let offset = 0;
+  for (let i = 0; i < docs.length; i++) {
+    if (offset === at && i >= 1) return i;
+    offset += docs[i]!.byteLength;
+  }
+  if (offset === at && docs.length >= 2) return docs.length;
+  throw new MdevError("EINVAL", `gvt-g: no state document after the compat record starts at ${at}`);
+}
+
 /** Sections the final image cannot do without. */
 const REQUIRED = [
   "cfg",
@@ -384,13 +432,15 @@ function readPairs(s: FieldReader, tag: string, max: number): [number, number][]
 
 /**
  * Decodes and validates a whole stream for a vGPU of type `t` into an image. Nothing is
- * applied anywhere: the caller restores the result only if this returns.
+ * applied anywhere: the caller restores the result only if this returns. With `prefix`,
+ * the precopy documents before `prefix.at` are taken as read (see {@link DecodedPrefix}).
  * @throws StateError (an MdevError) naming the section and rule on any problem.
  */
 export function decodeStream(
   bytes: Uint8Array,
   t: VgpuType,
-): { image: VgpuImage; compat: CompatInfo } {
+  prefix?: DecodedPrefix,
+): DecodedStream {
   const docs = splitDocs(bytes);
   if (docs.length < 2)
     throw new StateError(
@@ -404,11 +454,16 @@ export function decodeStream(
   const problem = compatProblem(compat, t);
   if (problem) throw new StateError("EPROTO", "compat", 0, "incompatible", problem);
   const entries = ggttEntries(t);
-  let ggtt: Uint32Array | undefined;
+  const first = prefix === undefined ? 1 : docIndexAt(docs, prefix.at);
+  // Read before `prefix.at` were GGTT sections alone, which leave no other state behind.
+  let ggtt: Uint32Array | undefined = prefix?.ggtt;
+  const written: number[] | undefined = prefix === undefined ? undefined : [];
   const seen = new Set<string>();
   const parts: Partial<Record<string, unknown>> = {};
   let ended = false;
-  docs.slice(1).forEach((doc, d) => {
+  docs.forEach((doc, i) => {
+    if (i < first) return;
+    const d = i - 1;
     for (const s of new Reader(doc, { sections: STOP_SECTIONS, maxSectionLength: MAX_SECTION })) {
       const f = s.fields;
       if (ended)
@@ -421,7 +476,7 @@ export function decodeStream(
       switch (s.tag) {
         case "ggtt":
         case "ggtt-delta":
-          ggtt = readGgttSection(s.tag, f, t, ggtt);
+          ggtt = readGgttSection(s.tag, f, t, ggtt, written);
           break;
         case "cfg":
           parts["cfg"] = f.raw(CFG_BYTES).slice();
@@ -592,7 +647,7 @@ export function decodeStream(
     display: display.pipes,
     opregion: (parts["opregion"] as Uint8Array | undefined) ?? new Uint8Array(OPREGION_BYTES),
   };
-  return { image, compat };
+  return written === undefined ? { image, compat } : { image, compat, ggttWritten: written };
 }
 
 /** Rewrites the compat record of `stream` to claim stream `version` (tests, conformance). */

@@ -479,16 +479,18 @@ export class Vgpu {
    * Rebuilds the vGPU from a validated image, in GVT-g's restore order: config space
    * (BARs and OpRegion remapped), register files with PIPECONF/fence re-emulation, GGTT
    * re-emulation (pins on this host), PPGTT mms from guest roots, execlist pointers, then
-   * queued workloads replayed as ELSP writes. Pending interrupts wait for START.
+   * queued workloads replayed as ELSP writes. Pending interrupts wait for START. With
+   * `ggttRewritten`, only those GGTT entries can differ from the table in place (see
+   * {@link Ggtt.restore}).
    */
-  restore(image: VgpuImage): void {
+  restore(image: VgpuImage, ggttRewritten?: readonly number[]): void {
     const cfg = this.#init.config.bytes;
     cfg.set(image.cfg);
     this.host.opregionVa = this.host.allocMfn() * 4096; // the OpRegion mapped again for ASLS
     this.vreg.replace(image.vreg);
     this.sreg.replace(image.sreg);
     for (let i = 0; i < this.type.fences; i++) this.#rebuildHostFence(i);
-    this.ggtt.restore(image.ggtt, new Map(image.partialPtes));
+    this.ggtt.restore(image.ggtt, new Map(image.partialPtes), ggttRewritten);
     this.ppgtt.clear();
     for (const mm of image.mms) this.ppgtt.getMm(mm.id, mm.rootType, mm.pdps);
     image.engines.forEach((img, i) => {
