@@ -193,16 +193,11 @@ export class Ggtt {
     // One pass over the raw PTEs, then one batch of mappings: on a fresh target this runs
     // in cold code over every entry of the partition.
     const changed: Changed = { mapped: [], gfns: [] };
-    if (only === undefined) {
-      for (let i = 0; i < this.entries; i++) {
-        if (virtual[2 * i] !== v[2 * i] || virtual[2 * i + 1] !== v[2 * i + 1])
-          this.#take(i, virtual, changed);
-      }
-    } else {
-      for (const i of only) {
-        if (virtual[2 * i] !== v[2 * i] || virtual[2 * i + 1] !== v[2 * i + 1])
-          this.#take(i, virtual, changed);
-      }
+    const n = only?.length ?? this.entries;
+    for (let k = 0; k < n; k++) {
+      const i = only === undefined ? k : (only[k] as number);
+      if (virtual[2 * i] !== v[2 * i] || virtual[2 * i + 1] !== v[2 * i + 1])
+        this.#take(i, virtual, changed);
     }
     const dma = this.#host.mapMany(changed.gfns);
     for (let k = 0; k < changed.mapped.length; k++)
