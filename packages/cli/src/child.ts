@@ -10,6 +10,11 @@ export const MDEVKIT_BIN = fileURLToPath(new URL("../bin/mdevkit.js", import.met
 /** A child mdevkit process speaking `--events`. */
 export class MdevkitChild {
   readonly process: ChildProcess;
+  /**
+   * The child's exit code (null when a signal ended it), once it exited and every line it
+   * printed was read: Node may report the exit before the child's last output, so waiting
+   * for "exit" alone can miss a `result` the child did print.
+   */
   readonly exited: Promise<number | null>;
   readonly #listeners = new Set<(e: ChildEvent) => void>();
   readonly events: ChildEvent[] = [];
@@ -22,7 +27,7 @@ export class MdevkitChild {
     const argv = [process.execPath, MDEVKIT_BIN, ...args, "--events"];
     const [command, ...rest] = [...wrapper, ...argv] as [string, ...string[]];
     this.process = spawn(command, rest, { stdio: ["ignore", "pipe", "inherit"] });
-    this.exited = new Promise((resolve) => this.process.once("exit", (code) => resolve(code)));
+    this.exited = new Promise((resolve) => this.process.once("close", (code) => resolve(code)));
     const lines = createInterface({ input: this.process.stdout as NodeJS.ReadableStream });
     lines.on("line", (line) => {
       let parsed: ChildEvent;

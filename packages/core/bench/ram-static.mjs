@@ -62,7 +62,7 @@ function child(cliArgs, prof, bin = BIN) {
     waiting.get(e.event)?.(e);
     if (e.event === "error") waiting.get("result")?.(e);
   });
-  const exited = new Promise((r) => p.once("exit", r));
+  const exited = new Promise((r) => p.once("close", r));
   return {
     p,
     exited,
@@ -128,7 +128,7 @@ function bare(bytes) {
     p.stdout.on("data", (d) => {
       out += d;
     });
-    p.once("exit", (code) =>
+    p.once("close", (code) =>
       code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`bare ${code}`)),
     );
   });

@@ -111,7 +111,7 @@ describe("a target that stops reading at switchover", { timeout: 120_000 }, () =
       stderr += s;
     });
     const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
-      source.once("exit", (code, signal) => resolve({ code, signal })),
+      source.once("close", (code, signal) => resolve({ code, signal })),
     );
     await new Promise<void>((resolve) => {
       createInterface({ input: source.stdout }).on("line", (line) => {
