@@ -296,9 +296,7 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
   async #setup(run: SourceRun): Promise<void> {
     this.#enter("setup");
     await run.dirtySync.start();
-    const t0 = this.#timeline.now();
     await run.precopy.start();
-    this.#costs.transitions(this.#timeline.msSince(t0));
   }
 
   /**
@@ -308,62 +306,57 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
    */
   async #precopy(run: SourceRun): Promise<PrecopyOutcome> {
     this.#enter("precopy");
-    try {
-      const policy = new ConvergencePolicy(this.#options);
-      const iterations: IterationStats[] = [];
-      let maxThrottle = 0;
-      let ackWaitedMs = 0;
-      let found = await run.dirtySync.sync(run.dirty, run.guard);
-      for (;;) {
-        const pass = await this.#precopyPass(run);
-        const pending = await run.precopy.pending();
-        this.#measureDigest(run);
-        const { decision, dirtyAfter, bandwidth, catchUpMs } = await this.#decide(
-          run,
-          policy,
-          {
-            dirtyRamBytes: pass.dirtyAfter * PAGE_SIZE,
-            devicePrecopyBytes: pending.precopy,
-            deviceStopCopyBytes: pending.stopCopy,
-            bandwidth: (pass.wireBytes / pass.durationMs) * 1000,
-            dirtyRate: (pass.dirtyAfter * PAGE_SIZE * 1000) / pass.durationMs,
-            switchoverAcked: !this.#options.switchoverAck || run.answers.switchoverAcked,
-            initialPrecopyDone: pending.initialDone,
-            fixedCostMs: this.#costs.fixedMs,
-          },
-          pass,
-        );
-        const stats = this.#iterationStats(
-          pass,
-          found,
-          bandwidth,
-          decision,
-          policy.throttle,
-          catchUpMs,
-        );
-        iterations.push(stats);
-        this.#emit({ kind: "iteration", stats });
-        found = dirtyAfter;
-        switch (decision.action) {
-          case "switchover":
-            return { iterations, maxThrottle };
-          case "abort":
-            throw new MdevError("EAGAIN", decision.reason);
-          case "await-ack":
-            ackWaitedMs = await this.#awaitSwitchoverAck(run, ackWaitedMs);
-            break;
-          case "iterate":
-            if (decision.throttle !== undefined) {
-              this.#vm.setThrottle(decision.throttle);
-              maxThrottle = Math.max(maxThrottle, decision.throttle);
-            }
-        }
-        await yieldToEventLoop();
-        this.#checkAbort(run.answers);
+    const policy = new ConvergencePolicy(this.#options);
+    const iterations: IterationStats[] = [];
+    let maxThrottle = 0;
+    let ackWaitedMs = 0;
+    let found = await run.dirtySync.sync(run.dirty, run.guard);
+    for (;;) {
+      const pass = await this.#precopyPass(run);
+      const pending = await run.precopy.pending();
+      this.#measureDigest(run);
+      const { decision, dirtyAfter, bandwidth, catchUpMs } = await this.#decide(
+        run,
+        policy,
+        {
+          dirtyRamBytes: pass.dirtyAfter * PAGE_SIZE,
+          devicePrecopyBytes: pending.precopy,
+          deviceStopCopyBytes: pending.stopCopy,
+          bandwidth: (pass.wireBytes / pass.durationMs) * 1000,
+          dirtyRate: (pass.dirtyAfter * PAGE_SIZE * 1000) / pass.durationMs,
+          switchoverAcked: !this.#options.switchoverAck || run.answers.switchoverAcked,
+          initialPrecopyDone: pending.initialDone,
+          fixedCostMs: this.#costs.fixedMs,
+        },
+        pass,
+      );
+      const stats = this.#iterationStats(
+        pass,
+        found,
+        bandwidth,
+        decision,
+        policy.throttle,
+        catchUpMs,
+      );
+      iterations.push(stats);
+      this.#emit({ kind: "iteration", stats });
+      found = dirtyAfter;
+      switch (decision.action) {
+        case "switchover":
+          return { iterations, maxThrottle };
+        case "abort":
+          throw new MdevError("EAGAIN", decision.reason);
+        case "await-ack":
+          ackWaitedMs = await this.#awaitSwitchoverAck(run, ackWaitedMs);
+          break;
+        case "iterate":
+          if (decision.throttle !== undefined) {
+            this.#vm.setThrottle(decision.throttle);
+            maxThrottle = Math.max(maxThrottle, decision.throttle);
+          }
       }
-    } finally {
-      // No wait for a lag measurement outlives precopy.
-      this.#lagWaits.abort();
+      await yieldToEventLoop();
+      this.#checkAbort(run.answers);
     }
   }
 
@@ -376,10 +369,7 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
     run.dirty.clear();
     const deviceBytes = await run.precopy.drain({
       data: (d, chunk) => this.#sendDeviceData(d, DevicePhase.PRE_COPY, chunk),
-      initDone: async (d) => {
-        await this.#send(this.#encoder.deviceInitDone(d.index));
-        this.#measureLag(run);
-      },
+      initDone: (d) => this.#send(this.#encoder.deviceInitDone(d.index)),
     });
     const s0 = this.#timeline.now();
     const dirtyAfter = await run.dirtySync.sync(run.dirty, run.guard);
@@ -505,26 +495,6 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
     run.table.digest();
     this.#costs.digest(this.#timeline.msSince(t0));
   }
-
-  /**
-   * After a DEVICE_INIT_DONE: when the SWITCHOVER_ACK comes, the time since is how far the
-   * target lagged behind the stream (plus a round trip) — reported, not predicted (see
-   * SwitchoverCosts). The last marker's wait settles last, so its lag is the one kept; a
-   * migration that ends first stops the waits.
-   */
-  #measureLag(run: SourceRun): void {
-    if (run.answers.switchoverAcked) return;
-    const t0 = this.#timeline.now();
-    run.answers
-      .waitForSwitchoverAck(this.#options.peerTimeoutMs, this.#lagWaits.signal)
-      .then((acked) => {
-        if (acked) this.#costs.lag(this.#timeline.msSince(t0));
-      })
-      .catch(() => {});
-  }
-
-  /** Aborted when precopy ends, so no lag wait outlives it. */
-  readonly #lagWaits = new AbortController();
 
   /**
    * Waits one slice for the switchover-ack (the timer lets the return path be read).
