@@ -4,6 +4,11 @@ import type { MigrationOptions } from "./migration-options.js";
 export interface ConvergenceInput {
   /** Dirty RAM bytes found by the sync that ends this iteration. */
   readonly dirtyRamBytes: number;
+  /**
+   * The part of `dirtyRamBytes` the devices reported (DMA logs, pinned pages, vendor
+   * bitmaps): throttling the vCPUs does not reduce it (default 0).
+   */
+  readonly deviceDirtyRamBytes?: number;
   /** Device precopy bytes still pending (initial + dirty). */
   readonly devicePrecopyBytes: number;
   /** Sum of devices' stop-copy size estimates. */
@@ -120,13 +125,17 @@ export class ConvergencePolicy {
           ((input.fixedCostMs ?? 0) > 0
             ? `, ${(input.fixedCostMs ?? 0).toFixed(0)} ms of it measured fixed switchover costs`
             : "") +
-          (this.options.autoConverge
-            ? `; throttle reached ${this.#throttle}%`
-            : "; consider --auto-converge"),
+          this.#advice(input),
       };
     }
-    // Only RAM that does not fit is the vCPUs' doing; a device's initial data is not.
-    if (!fits && this.options.autoConverge && this.#secondDirtyRateHigh(input)) {
+    // Only RAM that does not fit is the vCPUs' doing; a device's initial data is not, nor
+    // are the pages the devices report.
+    if (
+      !fits &&
+      this.options.autoConverge &&
+      this.#throttleCanHelp(input) &&
+      this.#secondDirtyRateHigh(input)
+    ) {
       this.#throttle =
         this.#throttle === 0
           ? this.options.throttleInitial
@@ -134,6 +143,34 @@ export class ConvergencePolicy {
       return { action: "iterate", expectedDowntimeMs, throttle: this.#throttle };
     }
     return { action: "iterate", expectedDowntimeMs };
+  }
+
+  /**
+   * Whether the rest would fit with the vCPUs writing nothing: only then can a throttle
+   * help. Otherwise QEMU's rule would hold a guest's vCPUs off up to 99 % of the time to
+   * no effect — as when a vGPU's pinned pages, reported dirty at every sync, take longer
+   * to send than the limit.
+   */
+  #throttleCanHelp(input: ConvergenceInput): boolean {
+    const devicesOnly =
+      (input.deviceDirtyRamBytes ?? 0) + input.devicePrecopyBytes + input.deviceStopCopyBytes;
+    const floorMs =
+      ConvergencePolicy.expectedDowntimeMs(devicesOnly, input.bandwidth) + (input.fixedCostMs ?? 0);
+    return floorMs <= this.options.downtimeLimitMs;
+  }
+
+  /** How the reason for giving up ends: what the throttle did, or why it could not help. */
+  #advice(input: ConvergenceInput): string {
+    if (!this.#throttleCanHelp(input)) {
+      return (
+        `; the devices reported ${formatBytes(input.deviceDirtyRamBytes ?? 0)} of the RAM dirty, ` +
+        "which no vCPU throttle reduces" +
+        (this.options.autoConverge ? ` (throttle stayed at ${this.#throttle}%)` : "")
+      );
+    }
+    return this.options.autoConverge
+      ? `; throttle reached ${this.#throttle}%`
+      : "; consider --auto-converge";
   }
 
   /**

@@ -18,6 +18,9 @@ import { DeviceCallGuard } from "./device-call-guard.js";
 export class DirtySync {
   readonly #vm: SimulatedVm;
   readonly #scratch: DirtyBitmap;
+  /** What the devices reported in the current sync, apart from the CPU log. */
+  readonly #byDevices: DirtyBitmap;
+  #deviceDirtyPages = 0;
   #iommuTracking = false;
   #started = false;
   /** Devices whose tracking failed; each sync then reports all memory dirty. */
@@ -26,6 +29,16 @@ export class DirtySync {
   constructor(vm: SimulatedVm) {
     this.#vm = vm;
     this.#scratch = new DirtyBitmap(vm.memory.pages);
+    this.#byDevices = new DirtyBitmap(vm.memory.pages);
+  }
+
+  /**
+   * Pages the devices reported dirty in the last sync — DMA logs, the IOMMU's pinned pages,
+   * vendor bitmaps; every page once a device's tracking failed — whether or not a vCPU
+   * wrote them too. No vCPU throttle makes a device report fewer.
+   */
+  get deviceDirtyPages(): number {
+    return this.#deviceDirtyPages;
   }
 
   /** Starts every dirty log; the CPU log starts with every page dirty. */
@@ -85,9 +98,13 @@ export class DirtySync {
     if (!this.#started) throw new MdevError("EINVAL", "dirty tracking is not started");
     const { memory, iommu, devices } = this.#vm;
     memory.logReadAndClear(into);
-    if (this.#iommuTracking) iommu.getDirtyGuestPages(into);
-    for (const d of devices) await this.#syncDevice(d, into, guard);
-    if (this.failed.size > 0) into.setAll();
+    const byDevices = this.#byDevices;
+    byDevices.clear();
+    if (this.#iommuTracking) iommu.getDirtyGuestPages(byDevices);
+    for (const d of devices) await this.#syncDevice(d, byDevices, guard);
+    if (this.failed.size > 0) byDevices.setAll();
+    this.#deviceDirtyPages = byDevices.count();
+    into.union(byDevices);
     return into.count();
   }
 

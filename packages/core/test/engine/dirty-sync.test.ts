@@ -1,8 +1,9 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import {
   createHost,
   DirtyBitmap,
   DirtySync,
+  MdevError,
   mergeRanges,
   parseVmConfig,
   SimulatedVm,
@@ -97,6 +98,41 @@ describe("DirtySync", () => {
     ).rejects.toMatchObject({
       code: "EINVAL",
     });
+  });
+
+  it("counts apart the pages the devices reported, which no vCPU throttle reduces", async () => {
+    for (const dirtyTracking of ["dma-logging", "vendor-bitmap", "iommu-pinned"] as const) {
+      const vm = await vmWith(dmaToyPlugin({ dirtyTracking, ringPages: 4 }));
+      const sync = new DirtySync(vm);
+      await sync.start();
+      const dirty = new DirtyBitmap(vm.memory.pages);
+      await sync.sync(dirty); // the CPU log's initial "all dirty"
+      dirty.clear();
+      // A vCPU writes pages 3 and 16; the device writes page 16, the first of its ring.
+      vm.memory.write(3 * P, new Uint8Array([1]));
+      vm.memory.write(16 * P + 100, new Uint8Array([1]));
+      vm.devices[0]!.driver.tick();
+      await sync.sync(dirty);
+      // The IOMMU reports every page pinned for the ring (16–19), written or not.
+      const byDevice = dirtyTracking === "iommu-pinned" ? [16, 17, 18, 19] : [16];
+      expect(dirty.toPageList(), dirtyTracking).toEqual([3, ...byDevice]);
+      expect(sync.deviceDirtyPages, dirtyTracking).toBe(byDevice.length);
+      await sync.stop();
+    }
+  });
+
+  it("counts every page as the devices' once a device's tracking failed", async () => {
+    const vm = await vmWith(dmaToyPlugin({ dirtyTracking: "vendor-bitmap" }));
+    vi.spyOn(vm.devices[0]!.driver, "vendorDirtyStart").mockRejectedValue(
+      new MdevError("EIO", "no bitmap"),
+    );
+    const sync = new DirtySync(vm);
+    await sync.start();
+    expect(sync.failed.size).toBe(1);
+    const dirty = new DirtyBitmap(vm.memory.pages);
+    await sync.sync(dirty);
+    expect(sync.deviceDirtyPages).toBe(vm.memory.pages);
+    await sync.stop();
   });
 
   it("a device the VM config sets to another offered method uses it", async () => {

@@ -213,4 +213,28 @@ describe("convergence", () => {
     expect(result.maxThrottle).toBeGreaterThan(0);
     expect(target.ramSha256).toBe(result.ramSha256);
   });
+
+  it("auto-converge leaves the vCPUs alone when the pages a device pins alone miss the limit", async () => {
+    // 512 pinned pages (2.1 MB), reported dirty at every sync: 210 ms at 10 MB/s even with
+    // the vCPUs stopped, against a 100 ms limit.
+    const plugin = dmaToyPlugin({ dirtyTracking: "iommu-pinned", ringPages: 512 });
+    const source = await sourceVm(createHost({ name: "src", plugins: [plugin] }), {
+      ...baseConfig,
+      memoryMiB: 8,
+      workloads: [{ pattern: "uniform", pagesPerSecond: 2_000 }],
+    });
+    const setThrottle = vi.spyOn(source, "setThrottle");
+    const err = await migrateLocally(source, createHost({ name: "dst", plugins: [plugin] }), {
+      maxBandwidth: 10e6,
+      downtimeLimitMs: 100,
+      maxIterations: 6,
+      autoConverge: true,
+    }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: "EAGAIN", rolledBack: true });
+    expect((err as Error).message).toMatch(
+      /the devices reported 2\.\d+ MB of the RAM dirty, which no vCPU throttle reduces \(throttle stayed at 0%\)/,
+    );
+    expect(setThrottle.mock.calls.filter(([t]) => t > 0)).toEqual([]);
+    expect(source.running).toBe(true);
+  });
 });

@@ -51,6 +51,48 @@ describe("ConvergencePolicy: auto-converge", () => {
     expect(strict.throttle).toBe(20);
   });
 
+  it("does not throttle when the pages the devices report alone take longer than the limit", () => {
+    // 40 MB reported by the devices at 100 MB/s: 400 ms even with the vCPUs stopped.
+    const p = policy(STEPS);
+    for (let i = 0; i < 8; i++) {
+      expect(p.decide({ ...TOO_MUCH, deviceDirtyRamBytes: 40e6 })).not.toHaveProperty("throttle");
+    }
+    expect(p.throttle).toBe(0);
+  });
+
+  it("does not throttle when the devices' precopy and stop-copy bytes alone exceed the limit", () => {
+    const p = policy(STEPS);
+    for (let i = 0; i < 8; i++) p.decide({ ...TOO_MUCH, devicePrecopyBytes: 35e6 });
+    expect(p.throttle).toBe(0);
+  });
+
+  it("throttles as before when the devices' part fits and the vCPUs' does not", () => {
+    // 19 MB reported by the devices + 1 MB stop-copy: 200 ms, within the limit.
+    const p = policy(STEPS);
+    const throttles: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      const d = p.decide({ ...TOO_MUCH, deviceDirtyRamBytes: 19e6 });
+      if (d.action === "iterate" && d.throttle !== undefined) throttles.push(d.throttle);
+    }
+    expect(throttles).toEqual([20, 30, 40]);
+  });
+
+  it("says why it did not throttle when it gives up on pages the devices report", () => {
+    const input = { ...TOO_MUCH, deviceDirtyRamBytes: 40e6 };
+    const auto = policy({ ...STEPS, maxIterations: 3 });
+    const d = [1, 2, 3].map(() => auto.decide(input)).at(-1);
+    expect(d?.action).toBe("abort");
+    if (d?.action === "abort") {
+      expect(d.reason).toMatch(
+        /the devices reported 40 MB of the RAM dirty, which no vCPU throttle reduces \(throttle stayed at 0%\)$/,
+      );
+    }
+    const plain = policy({ maxIterations: 1 }).decide(input);
+    if (plain.action !== "abort") throw new Error(`expected abort, got ${plain.action}`);
+    expect(plain.reason).not.toMatch(/auto-converge/);
+    expect(plain.reason).toMatch(/which no vCPU throttle reduces$/);
+  });
+
   it("never throttles without auto-converge", () => {
     const p = policy();
     for (let i = 0; i < 10; i++) p.decide(TOO_MUCH);
