@@ -20,6 +20,7 @@ function result(): MigrationResult {
       {
         iteration: 1,
         dirtyPagesFound: 16384,
+        dirtyPagesByDevices: 32,
         dataPages: 10948,
         zeroPages: 5436,
         deviceBytes: 24,
@@ -32,6 +33,7 @@ function result(): MigrationResult {
       {
         iteration: 2,
         dirtyPagesFound: 4640,
+        dirtyPagesByDevices: 32,
         dataPages: 4640,
         zeroPages: 0,
         deviceBytes: 0,

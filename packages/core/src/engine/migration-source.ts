@@ -313,6 +313,7 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
     let maxThrottle = 0;
     let ackWaitedMs = 0;
     let found = await run.dirtySync.sync(run.dirty, run.guard);
+    let foundByDevices = run.dirtySync.deviceDirtyPages;
     for (;;) {
       const pass = await this.#precopyPass(run);
       const pending = await run.precopy.pending();
@@ -336,6 +337,7 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
       const stats = this.#iterationStats(
         pass,
         found,
+        foundByDevices,
         bandwidth,
         decision,
         policy.throttle,
@@ -344,6 +346,7 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
       iterations.push(stats);
       this.#emit({ kind: "iteration", stats });
       found = dirtyAfter;
+      foundByDevices = run.dirtySync.deviceDirtyPages;
       switch (decision.action) {
         case "switchover":
           return { iterations, maxThrottle };
@@ -401,6 +404,7 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
   #iterationStats(
     pass: PrecopyPass,
     found: number,
+    foundByDevices: number,
     bandwidth: number,
     decision: ConvergenceDecision,
     throttle: number,
@@ -409,6 +413,7 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
     return {
       iteration: this.#iteration,
       dirtyPagesFound: found,
+      dirtyPagesByDevices: foundByDevices,
       dataPages: pass.dataPages,
       zeroPages: pass.zeroPages,
       deviceBytes: pass.deviceBytes,

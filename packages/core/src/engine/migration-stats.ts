@@ -4,6 +4,11 @@ export interface IterationStats {
   readonly iteration: number;
   /** Dirty pages the sync before this iteration found. */
   readonly dirtyPagesFound: number;
+  /**
+   * Of `dirtyPagesFound`, the pages the devices reported (DMA logs, the IOMMU's pinned
+   * pages, vendor bitmaps), which no vCPU throttle reduces.
+   */
+  readonly dirtyPagesByDevices: number;
   /** Data pages sent. */
   readonly dataPages: number;
   /** Zero pages sent as markers. */
