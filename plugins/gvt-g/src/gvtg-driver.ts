@@ -251,7 +251,8 @@ export class GvtgDriver extends AbstractVendorDriver {
   }
 
   protected _saveState(opts: { afterPrecopy: boolean }): Uint8Array {
-    const image = this.vgpu.snapshot();
+    // Encoded before this returns, so the table need not be copied.
+    const image = this.vgpu.snapshot({ liveGgtt: true });
     const version = this.options.streamVersion;
     if (opts.afterPrecopy) {
       const delta = this.vgpu.ggtt.takeDirty();

@@ -30,6 +30,15 @@ describe("stream format", () => {
     expect(image).toEqual(h.driver.vgpu.snapshot());
   });
 
+  it("a snapshot copies the GGTT unless asked for the live table (an image encoded at once)", async () => {
+    const { h } = await savedDevice();
+    const table = h.driver.vgpu.ggtt.virtual;
+    const copied = h.driver.vgpu.snapshot();
+    expect(copied.ggtt).not.toBe(table);
+    expect(copied.ggtt).toEqual(table);
+    expect(h.driver.vgpu.snapshot({ liveGgtt: true }).ggtt).toBe(table);
+  });
+
   it("PRE_COPY stream: compat, whole GGTT, deltas, then the STOP_COPY document", async () => {
     const { bytes } = await savedDevice();
     const docs = splitDocs(bytes);
