@@ -105,8 +105,6 @@ interface PrecopyPass {
   readonly durationMs: number;
   /** Dirty pages the sync that ended the pass found: what the next pass sends. */
   readonly dirtyAfter: number;
-  /** Of `dirtyAfter`, the pages the devices reported (see DirtySync.deviceDirtyPages). */
-  readonly deviceDirtyAfter: number;
 }
 
 /**
@@ -323,7 +321,8 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
         policy,
         {
           dirtyRamBytes: pass.dirtyAfter * PAGE_SIZE,
-          deviceDirtyRamBytes: pass.deviceDirtyAfter * PAGE_SIZE,
+          // Of them, what the devices reported in the sync that ended the pass.
+          deviceDirtyRamBytes: run.dirtySync.deviceDirtyPages * PAGE_SIZE,
           devicePrecopyBytes: pending.precopy,
           deviceStopCopyBytes: pending.stopCopy,
           bandwidth: (pass.wireBytes / pass.durationMs) * 1000,
@@ -397,7 +396,6 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
       wireBytes: this.#encoder.stats.bytes - bytes0,
       durationMs: Math.max(0.001, this.#timeline.msSince(t0)),
       dirtyAfter,
-      deviceDirtyAfter: run.dirtySync.deviceDirtyPages,
     };
   }
 
