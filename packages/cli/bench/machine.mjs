@@ -2,7 +2,7 @@
 // figure because this machine is shared and its speed varies from hour to hour.
 import { readFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
-import { describePageRoutines } from "@mdevkit/core";
+import { describePageRoutines, GuestMemory } from "@mdevkit/core";
 
 /** The CPU model from /proc/cpuinfo (Node's `os.cpus()` as a fallback). */
 function cpuModel() {
@@ -25,6 +25,24 @@ export function memAvailable() {
   }
 }
 
+/**
+ * How guest RAM is backed here: transparent huge pages when core's addon can advise them,
+ * with the host's setting (`never` there keeps 4 KiB pages whatever the advice).
+ */
+function guestRamPages() {
+  let host = "unknown";
+  try {
+    host =
+      /\[(\w+)\]/.exec(readFileSync("/sys/kernel/mm/transparent_hugepage/enabled", "utf8"))?.[1] ??
+      host;
+  } catch {
+    // Not Linux, or no THP: the advice below is refused too.
+  }
+  return GuestMemory.create({ size: 4 * 2 ** 20 }).hugePages
+    ? `advised to transparent huge pages (the host's setting: ${host})`
+    : "4 KiB pages (huge pages cannot be advised here)";
+}
+
 /** The machine, as the report prints it. */
 export function describeMachine() {
   return {
@@ -37,6 +55,8 @@ export function describeMachine() {
     loadAverage: loadavg(),
     // The addon or its JavaScript fallback: the RAM path's speed depends on which.
     pageRoutines: describePageRoutines(),
+    // Fresh 4 KiB pages fault in slowly on our VMs' hosts (see benchmarks.md).
+    guestRam: guestRamPages(),
   };
 }
 

@@ -860,6 +860,7 @@ function machineLines(res) {
   return [
     `- **Machine:** ${m.cores} × ${m.cpu}, ${(m.ramBytes / 2 ** 30).toFixed(0)} GiB RAM, ${m.platform}`,
     ...(m.pageRoutines ? [`- **mdevkit's page routines:** ${m.pageRoutines}`] : []),
+    ...(m.guestRam ? [`- **Guest RAM:** ${m.guestRam}`] : []),
     `- **Node:** ${m.node}; **date:** ${m.date.replace("T", " ").replace(/\.\d+Z$/, " UTC")}; **mode:** ${res.mode} (${res.durationS.toFixed(0)} s${res.finished ? "" : `; not measured: ${res.pending.join(", ")}`})`,
     ...(res.sources
       ? [

@@ -26,6 +26,11 @@ export interface NativePageRoutines {
   ) => number;
   /** Copies `src` into `dest` (equal lengths; overlapping views are allowed) with memmove. */
   readonly copy: (dest: Uint8Array, src: Uint8Array) => void;
+  /**
+   * Asks the kernel to back the whole pages inside `memory` with transparent huge pages
+   * (`madvise(MADV_HUGEPAGE)`); false when it refuses. Present on Linux only.
+   */
+  readonly adviseHugePages?: (memory: Uint8Array) => boolean;
   /** The instruction set `crc32cPages` uses, or null when it is absent. */
   readonly crc32c: string | null;
 }

@@ -40,6 +40,9 @@ describe("the native page routines", () => {
     () => {
       expect(nativeUnavailable).toBeUndefined();
       expect(nativePageRoutines?.crc32c).toBe(process.arch === "x64" ? "sse4.2" : null);
+      expect(typeof nativePageRoutines?.adviseHugePages).toBe(
+        process.platform === "linux" ? "function" : "undefined",
+      );
       expect(describePageRoutines()).toMatch(/^native/);
     },
   );

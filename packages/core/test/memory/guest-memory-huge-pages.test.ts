@@ -1,0 +1,60 @@
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { GuestMemory, PAGE_SIZE } from "../../src/memory/index.js";
+import { nativePageRoutines } from "../../src/memory/native-page-routines.js";
+
+const MiB = 2 ** 20;
+
+/**
+ * The sizes of this process's mappings that carry `madvise(MADV_HUGEPAGE)` (`hg` in
+ * `/proc/self/smaps`' VmFlags): what the kernel was told, whatever memory it had to give.
+ */
+function hugePageAdvisedMappings(): number[] {
+  const sizes: number[] = [];
+  let size = 0;
+  for (const line of readFileSync("/proc/self/smaps", "utf8").split("\n")) {
+    const range = /^([0-9a-f]+)-([0-9a-f]+) /.exec(line);
+    if (range) size = Number.parseInt(range[2], 16) - Number.parseInt(range[1], 16);
+    else if (line.startsWith("VmFlags:") && line.split(" ").includes("hg")) sizes.push(size);
+  }
+  return sizes;
+}
+
+/** A mapping advised to huge pages that covers `bytes` but for the page each end may lose. */
+function advisedMappingOf(bytes: number): number | undefined {
+  return hugePageAdvisedMappings().find((s) => s <= bytes && s >= bytes - 2 * PAGE_SIZE);
+}
+
+describe.skipIf(nativePageRoutines?.adviseHugePages === undefined)(
+  "guest RAM on transparent huge pages",
+  () => {
+    it("each segment is advised to huge pages before its first touch", () => {
+      // Sizes no other mapping of the test process is likely to have.
+      const mem = GuestMemory.create({ size: 70 * MiB + 12 * PAGE_SIZE, segmentSize: 64 * MiB });
+      expect(mem.hugePages).toBe(true);
+      expect(advisedMappingOf(64 * MiB)).toBeDefined();
+      expect(advisedMappingOf(6 * MiB + 12 * PAGE_SIZE)).toBeDefined();
+      mem.writePage(5, new Uint8Array(PAGE_SIZE).fill(3));
+      expect(mem.readPage(5)[0]).toBe(3);
+    });
+
+    it("a guest smaller than a huge page is left on 4 KiB pages", () => {
+      expect(GuestMemory.create({ size: MiB }).hugePages).toBe(false);
+      expect(GuestMemory.create({ size: 8 * MiB, segmentSize: MiB }).hugePages).toBe(false);
+    });
+
+    it("adviseHugePages refuses what is not a byte view, and a view without a whole page", () => {
+      const advise = nativePageRoutines?.adviseHugePages as (m: Uint8Array) => boolean;
+      expect(() => advise(new Uint32Array(4096) as never)).toThrow(TypeError);
+      expect(() => (advise as (...a: unknown[]) => boolean)()).toThrow(TypeError);
+      expect(advise(new Uint8Array(100))).toBe(false);
+    });
+  },
+);
+
+describe("a worker's view of guest RAM", () => {
+  it("reports no advice of its own: the mapping is the creator's", () => {
+    const mem = GuestMemory.create({ size: 4 * MiB });
+    expect(GuestMemory.fromLayout(mem.layout).hugePages).toBe(false);
+  });
+});
