@@ -14,8 +14,13 @@ import { checkInteger, hex, isPowerOfTwo, PAGE_SHIFT, PAGE_SIZE } from "./page.j
 import { copyBytes } from "./shared-copy.js";
 import { isZeroWords } from "./zero-page.js";
 
-/** A transparent huge page on x86-64 (and arm64 with 4 KiB pages). */
-const HUGE_PAGE_SIZE = 2 * 2 ** 20;
+/**
+ * The smallest segment advised to huge pages. A smaller buffer may come from malloc's heap
+ * (glibc serves requests up to 32 MiB there once its mmap threshold has risen), where the
+ * advice would outlive the segment and apply to whatever the heap holds next; small guests
+ * gain little from huge pages anyway.
+ */
+const MIN_ADVISED_SEGMENT = 32 * 2 ** 20;
 
 /** Options for {@link GuestMemory.create}. */
 export interface GuestMemoryOptions {
@@ -52,8 +57,9 @@ export interface GuestMemoryOptions {
  * and is never read by a migration: a guest's never-touched RAM stays unbacked, where
  * reading it would cost the OS a page fault per 4 KiB and back memory the guest never used.
  *
- * Where core's addon is built (Linux), the segments ask for transparent huge pages, as
- * QEMU's guest RAM does: the kernel then backs RAM 2 MiB at a time ({@link hugePages}).
+ * Where core's addon is built (Linux), segments of 32 MiB or more ask for transparent huge
+ * pages, as QEMU's guest RAM does: the kernel then backs RAM 2 MiB at a time
+ * ({@link hugePages}).
  * On our VMs' hosts a fresh 4 KiB page costs 13-15 us to fault in, and the kernel copies
  * socket data into resident 4 KiB-paged memory at a tenth of its rate into a hot buffer.
  * The price is laziness at 2 MiB instead of 4 KiB: one touched page backs its 2 MiB.
@@ -130,8 +136,7 @@ export class GuestMemory {
         const bytes = Math.min(segmentSize, size - offset);
         const segment = new SharedArrayBuffer(bytes);
         // Before the first touch: the kernel picks the page size when it faults a page in.
-        // A segment smaller than a huge page gains nothing, and may sit in malloc's heap.
-        const advised = bytes >= HUGE_PAGE_SIZE && advise?.(new Uint8Array(segment)) === true;
+        const advised = bytes >= MIN_ADVISED_SEGMENT && advise?.(new Uint8Array(segment)) === true;
         hugePages &&= advised;
         segments.push(segment);
       }
