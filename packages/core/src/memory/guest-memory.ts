@@ -80,8 +80,10 @@ export class GuestMemory {
    */
   readonly populated: DirtyBitmap;
   /**
-   * Whether the kernel took the advice to back every segment with transparent huge pages
-   * (false without core's addon, off Linux, or in a worker's view of the memory).
+   * Whether the kernel accepted the advice to back every segment with transparent huge
+   * pages (false without core's addon, off Linux, for segments under 32 MiB, or in a
+   * worker's view of the memory). The host's THP setting decides whether it is followed:
+   * `never` accepts the advice and keeps 4 KiB pages.
    */
   readonly hugePages: boolean;
   readonly #segments: readonly SharedArrayBuffer[];
