@@ -50,6 +50,18 @@ static int typed_array_arg(napi_env env, napi_value value, napi_typedarray_type 
   return 1;
 }
 
+/* Reads the call's first `count` arguments into argv; throws TypeError with `usage` if fewer. */
+static int call_args(napi_env env, napi_callback_info info, size_t count, napi_value *argv,
+                     const char *usage) {
+  size_t argc = count;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return 0;
+  if (argc < count) {
+    napi_throw_type_error(env, NULL, usage);
+    return 0;
+  }
+  return 1;
+}
+
 #ifdef HAVE_SSE42
 static inline uint64_t load64(const uint8_t *p) {
   uint64_t word;
@@ -122,14 +134,10 @@ __attribute__((target("sse4.2"))) static void gather_pages(const uint8_t *pages,
  *                   out: Uint32Array): number — the data pages copied (and hashed).
  */
 static napi_value gather_pages_js(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
   napi_value argv[5];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
-  if (argc < 5) {
-    napi_throw_type_error(env, NULL,
-                          "gatherCrc32cPages(pages, kinds, count, dest, out) takes five arguments");
+  if (!call_args(env, info, 5, argv,
+                 "gatherCrc32cPages(pages, kinds, count, dest, out) takes five arguments"))
     return NULL;
-  }
   void *pages, *kinds, *dest, *out;
   size_t pages_length, kinds_length, dest_length, slots;
   if (!typed_array_arg(env, argv[0], napi_uint8_array, "pages must be a Uint8Array", &pages,
@@ -165,13 +173,9 @@ static napi_value gather_pages_js(napi_env env, napi_callback_info info) {
 
 /* crc32cPages(pages: Uint8Array, out: Uint32Array, at: number): void */
 static napi_value crc32c_pages_js(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
   napi_value argv[3];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
-  if (argc < 3) {
-    napi_throw_type_error(env, NULL, "crc32cPages(pages, out, at) takes three arguments");
+  if (!call_args(env, info, 3, argv, "crc32cPages(pages, out, at) takes three arguments"))
     return NULL;
-  }
   void *pages;
   size_t length;
   void *out;
@@ -202,13 +206,9 @@ static napi_value crc32c_pages_js(napi_env env, napi_callback_info info) {
 
 /* copy(dest: Uint8Array, src: Uint8Array): void */
 static napi_value copy_js(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
-  if (argc < 2) {
-    napi_throw_type_error(env, NULL, "copy(dest, src) takes two arguments");
+  if (!call_args(env, info, 2, argv, "copy(dest, src) takes two arguments"))
     return NULL;
-  }
   void *dest;
   size_t dest_length;
   void *src;
@@ -234,13 +234,9 @@ static napi_value copy_js(napi_env env, napi_callback_info info) {
  * changes how the kernel backs the memory, never its contents.
  */
 static napi_value advise_huge_pages_js(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
-  if (argc < 1) {
-    napi_throw_type_error(env, NULL, "adviseHugePages(memory) takes one argument");
+  if (!call_args(env, info, 1, argv, "adviseHugePages(memory) takes one argument"))
     return NULL;
-  }
   void *data;
   size_t length;
   if (!typed_array_arg(env, argv[0], napi_uint8_array, "memory must be a Uint8Array", &data,
