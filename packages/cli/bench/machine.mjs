@@ -38,7 +38,8 @@ function guestRamPages() {
   } catch {
     // Not Linux, or no THP: the advice below is refused too.
   }
-  return GuestMemory.create({ size: 4 * 2 ** 20 }).hugePages
+  // Large enough to be advised (small guests are not), and never touched: nothing is backed.
+  return GuestMemory.create({ size: 64 * 2 ** 20 }).hugePages
     ? `advised to transparent huge pages (the host's setting: ${host})`
     : "4 KiB pages (huge pages cannot be advised here)";
 }
