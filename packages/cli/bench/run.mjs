@@ -12,7 +12,7 @@
 //
 // Usage: node packages/cli/bench/run.mjs [--quick] [--out DIR]
 //   --smoke  tiny VMs, one run each: checks the harness, measures nothing worth keeping.
-//   --quick  smaller VMs and fewer runs (about 80 s on a 2-core machine);
+//   --quick  smaller VMs and fewer runs (under 2 minutes on a 2-core machine: 109 s with QEMU);
 //            written to $TMPDIR/mdevkit-bench-quick unless --out is given.
 //   full     (default) written to docs/ of the repository.
 //   --only sideBySide,seed,…  run only these sections.
@@ -60,7 +60,9 @@ const PLAN = smoke
     }
   : quick
     ? {
-        sideBySide: { mib: 2048, rounds: 1 },
+        // 1 GiB, not the goal's 2 GiB: with QEMU installed, writing its 2 GiB VM's blob and
+        // migrating it put quick mode past its two minutes on a slow host (136-142 s).
+        sideBySide: { mib: 1024, rounds: 1 },
         seed: { mib: 512, runs: 2 },
         dirtying: { mib: 512, runs: 2 },
         ram: { sizes: [256, 512, 1024], runs: 1 },
