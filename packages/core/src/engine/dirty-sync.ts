@@ -18,7 +18,7 @@ import { DeviceCallGuard } from "./device-call-guard.js";
 export class DirtySync {
   readonly #vm: SimulatedVm;
   readonly #scratch: DirtyBitmap;
-  /** What the devices reported in the current sync, apart from the CPU log. */
+  /** The pages still pending in the caller's bitmap that a device reported. */
   readonly #byDevices: DirtyBitmap;
   #deviceDirtyPages = 0;
   #iommuTracking = false;
@@ -33,9 +33,10 @@ export class DirtySync {
   }
 
   /**
-   * Pages the devices reported dirty in the last sync — DMA logs, the IOMMU's pinned pages,
-   * vendor bitmaps; every page once a device's tracking failed — whether or not a vCPU
-   * wrote them too. No vCPU throttle makes a device report fewer.
+   * Of the pages set in the bitmap after the last sync, those a device reported — DMA
+   * logs, the IOMMU's pinned pages, vendor bitmaps; every page once a device's tracking
+   * failed — in that sync or an earlier one whose pages the caller has not cleared yet,
+   * whether or not a vCPU wrote them too. No vCPU throttle makes a device report fewer.
    */
   get deviceDirtyPages(): number {
     return this.#deviceDirtyPages;
@@ -97,9 +98,10 @@ export class DirtySync {
   ): Promise<number> {
     if (!this.#started) throw new MdevError("EINVAL", "dirty tracking is not started");
     const { memory, iommu, devices } = this.#vm;
+    // Pages the caller cleared (sent) since the last sync are no longer the devices' share;
+    // those it kept, from a sync without a pass between, still are.
+    const byDevices = this.#byDevices.intersect(into);
     memory.logReadAndClear(into);
-    const byDevices = this.#byDevices;
-    byDevices.clear();
     if (this.#iommuTracking) iommu.getDirtyGuestPages(byDevices);
     for (const d of devices) await this.#syncDevice(d, byDevices, guard);
     if (this.failed.size > 0) byDevices.setAll();

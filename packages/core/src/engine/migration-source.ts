@@ -450,7 +450,12 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
     const dirtyAfter = await run.dirtySync.sync(run.dirty, run.guard);
     const bandwidth = (pass.wireBytes / this.#timeline.msSince(pass.startedAt)) * 1000;
     return {
-      decision: policy.decide({ ...input, dirtyRamBytes: dirtyAfter * PAGE_SIZE, bandwidth }),
+      decision: policy.decide({
+        ...input,
+        dirtyRamBytes: dirtyAfter * PAGE_SIZE,
+        deviceDirtyRamBytes: run.dirtySync.deviceDirtyPages * PAGE_SIZE,
+        bandwidth,
+      }),
       dirtyAfter,
       bandwidth,
       catchUpMs,

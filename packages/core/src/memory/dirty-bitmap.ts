@@ -178,6 +178,17 @@ export class DirtyBitmap {
     return this;
   }
 
+  /** ANDs `other` (same page count) into this bitmap: keeps the pages set in both. */
+  intersect(other: DirtyBitmap): this {
+    this.#checkSame(other);
+    const a = this.words;
+    const b = other.words;
+    for (let i = 0; i < a.length; i++) {
+      if (a[i] !== 0) a[i] = a[i]! & b[i]!;
+    }
+    return this;
+  }
+
   #checkSame(other: DirtyBitmap): void {
     if (other.pages !== this.pages) {
       throw new MdevError(

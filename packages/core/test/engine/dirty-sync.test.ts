@@ -121,6 +121,31 @@ describe("DirtySync", () => {
     }
   });
 
+  it("counts the devices' pages of every sync whose pages the caller has not cleared", async () => {
+    const vm = await vmWith(dmaToyPlugin({ dirtyTracking: "dma-logging", ringPages: 4 }));
+    const sync = new DirtySync(vm);
+    await sync.start();
+    const dirty = new DirtyBitmap(vm.memory.pages);
+    await sync.sync(dirty);
+    dirty.clear();
+    vm.devices[0]!.driver.tick();
+    await sync.sync(dirty);
+    const first = dirty.toPageList();
+    // A second sync with no pass between (the switchover's catch-up): the device writes the
+    // next page of its ring; both are the devices' share of what is pending.
+    vm.devices[0]!.driver.tick();
+    await sync.sync(dirty);
+    expect(dirty.count()).toBe(first.length + 1);
+    expect(sync.deviceDirtyPages).toBe(dirty.count());
+    // Sent: a vCPU then writes one of those pages again, which the devices did not report.
+    dirty.clear();
+    vm.memory.write(first[0]! * P, new Uint8Array([1]));
+    await sync.sync(dirty);
+    expect(dirty.toPageList()).toEqual(first.slice(0, 1));
+    expect(sync.deviceDirtyPages).toBe(0);
+    await sync.stop();
+  });
+
   it("counts every page as the devices' once a device's tracking failed", async () => {
     const vm = await vmWith(dmaToyPlugin({ dirtyTracking: "vendor-bitmap" }));
     vi.spyOn(vm.devices[0]!.driver, "vendorDirtyStart").mockRejectedValue(

@@ -99,6 +99,16 @@ describe("DirtyBitmap operations", () => {
     expect(a.equals(b)).toBe(false);
   });
 
+  it("intersects: keeps the pages set in both", () => {
+    const a = new DirtyBitmap(70);
+    const b = new DirtyBitmap(70);
+    a.setRange(0, 40);
+    b.setRange(30, 40);
+    expect(a.intersect(b).toPageList()).toEqual(Array.from({ length: 10 }, (_, i) => 30 + i));
+    expect(b.count()).toBe(40);
+    expect(() => a.intersect(new DirtyBitmap(71))).toThrow(/cannot be combined/);
+  });
+
   it("iterates runs inside a window", () => {
     const b = new DirtyBitmap(200);
     b.setRange(0, 200);
