@@ -18,6 +18,7 @@ import {
 } from "../../src/index.js";
 import { type DmaToyOptions, dmaToyPlugin } from "../helpers/dma-toy-plugin.js";
 import { failedMigration, memoryTarget, SMALL_VM, startVm } from "../helpers/engine-fixtures.js";
+import { expectGuestWrites } from "../helpers/guest-progress.js";
 
 const vms: SimulatedVm[] = [];
 afterEach(async () => {
@@ -43,9 +44,7 @@ async function migrateWithToy(
 /** The guest runs again: its vCPU writes. */
 async function expectGuestRunning(vm: SimulatedVm): Promise<void> {
   expect(vm.running).toBe(true);
-  const before = vm.vcpuWrites;
-  await new Promise((r) => setTimeout(r, 100));
-  expect(vm.vcpuWrites).toBeGreaterThan(before);
+  await expectGuestWrites(vm);
 }
 
 // Generous bounds: deadlines of 1 s, a finish well inside vitest's 60 s; nothing depends

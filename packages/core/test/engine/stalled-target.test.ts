@@ -10,6 +10,7 @@ import {
   type SimulatedVm,
 } from "../../src/index.js";
 import { failedMigration, startVm, toyHost } from "../helpers/engine-fixtures.js";
+import { expectGuestWrites } from "../helpers/guest-progress.js";
 import { type StallingTarget, stallingTarget } from "../helpers/stalling-target.js";
 
 const vms: SimulatedVm[] = [];
@@ -63,9 +64,7 @@ async function migrateInto(
 async function expectRunning(vm: SimulatedVm): Promise<void> {
   expect(vm.running).toBe(true);
   expect(vm.devices[0]?.driver.getState()).toBe(MigState.RUNNING);
-  const before = vm.vcpuWrites;
-  await new Promise((r) => setTimeout(r, 100));
-  expect(vm.vcpuWrites).toBeGreaterThan(before);
+  await expectGuestWrites(vm);
 }
 
 // Generous bounds: a deadline of 1 s, a finish within 30 s; nothing depends on timing.

@@ -183,17 +183,21 @@ describe("DirtyBitmap operations", () => {
     );
   });
 
-  it("scans a 16M-page (64 GiB) bitmap in milliseconds", () => {
+  // Its speed is the benchmark's ("Dirty-log sync vs guest RAM" in `npm run bench`), not a
+  // timed test's: a loaded machine would fail a time bound with no bug.
+  it("walks the runs of a sparse 16M-page (64 GiB) bitmap", () => {
     const b = new DirtyBitmap(16 * 2 ** 20);
     for (let p = 0; p < b.pages; p += 4099) b.set(p);
-    const t = performance.now();
+    b.set(b.pages - 1);
     let pages = 0;
-    b.forEachRun((_s, c) => {
-      pages += c;
+    let next = 0;
+    b.forEachRun((start, count) => {
+      expect(count).toBe(1);
+      expect(start).toBe(next);
+      next = Math.min(start + 4099, b.pages - 1);
+      pages += count;
     });
-    const ms = performance.now() - t;
     expect(pages).toBe(b.count());
-    expect(ms).toBeLessThan(200); // generous for a loaded CI box; typically a few ms
   });
 
   it("raises typed errors", () => {

@@ -13,6 +13,7 @@ import {
   type Workload,
 } from "../../src/index.js";
 import { DirtyBitmap } from "../../src/memory/index.js";
+import { PROGRESS_TIMEOUT } from "../helpers/guest-progress.js";
 
 const host = createHost({ name: "vcpu-threads-test" });
 const vms: SimulatedVm[] = [];
@@ -39,9 +40,10 @@ const dirtying = (
     workloads: Array.from({ length: vcpus }, () => workload),
   });
 
+/** Runs `vm` until its vCPUs have written 1,000 times, then pauses it: the pages dirtied. */
 async function dirtiedWhileRunning(vm: SimulatedVm): Promise<number> {
   await vm.start();
-  await new Promise((r) => setTimeout(r, 60));
+  await expect.poll(() => vm.vcpuWrites, PROGRESS_TIMEOUT).toBeGreaterThanOrEqual(1000);
   await vm.pause();
   const seen = new DirtyBitmap(vm.memory.pages);
   vm.memory.logReadAndClear(seen);
@@ -76,25 +78,25 @@ describe("VcpuThreads", () => {
     await new Promise((r) => setTimeout(r, 30));
     expect(vm.vcpuWrites).toBe(writes);
     await vm.resume();
-    await new Promise((r) => setTimeout(r, 30));
-    expect(vm.vcpuWrites).toBeGreaterThan(writes);
+    await expect.poll(() => vm.vcpuWrites, PROGRESS_TIMEOUT).toBeGreaterThan(writes);
   });
 
   it("a VM with more vCPUs than threads waiting starts the rest itself", async () => {
     const vm = await builtOnWaitingThreads(1, 3);
     await vm.start();
-    await new Promise((r) => setTimeout(r, 60));
-    await vm.pause();
     // Each vCPU stamps its own index into the pages it writes (bytes 0–3 of each stamp).
-    const writers = new Set<number>();
-    for (let pfn = 0; pfn < vm.memory.pages; pfn++) {
-      const page = vm.memory.pageView(pfn);
-      const words = new DataView(page.buffer, page.byteOffset, page.byteLength);
-      for (let off = 0; off < 4096; off += 8) {
-        if (words.getUint32(off + 4, true) !== 0) writers.add(words.getUint32(off, true));
+    const writers = (): number[] => {
+      const seen = new Set<number>();
+      for (let pfn = 0; pfn < vm.memory.pages; pfn++) {
+        const page = vm.memory.pageView(pfn);
+        const words = new DataView(page.buffer, page.byteOffset, page.byteLength);
+        for (let off = 0; off < 4096; off += 8) {
+          if (words.getUint32(off + 4, true) !== 0) seen.add(words.getUint32(off, true));
+        }
       }
-    }
-    expect([...writers].sort()).toEqual([0, 1, 2]);
+      return [...seen].sort();
+    };
+    await expect.poll(writers, PROGRESS_TIMEOUT).toEqual([0, 1, 2]);
   });
 
   it("a thread taken before it finished starting gets its VM once it has", async () => {
@@ -142,7 +144,6 @@ describe("VcpuThreads", () => {
     expect(threads.waiting).toBe(0);
     // The VM runs there on the thread that waited.
     const writes = arrived.vm.vcpuWrites;
-    await new Promise((r) => setTimeout(r, 50));
-    expect(arrived.vm.vcpuWrites).toBeGreaterThan(writes);
+    await expect.poll(() => arrived.vm.vcpuWrites, PROGRESS_TIMEOUT).toBeGreaterThan(writes);
   });
 });
