@@ -112,7 +112,10 @@ export interface ConformanceOptions<D extends VendorDriver = VendorDriver> {
   readonly skip?: Readonly<Partial<Record<GroupId, string>>>;
   /** Property-test runs; `MDEVKIT_FC_RUNS` or 100 by default. */
   readonly numRuns?: number;
-  /** Per-test timeout for the vitest registrar, ms; 30 000 by default. */
+  /**
+   * Per-test timeout for the vitest registrar, ms; 120 000 by default. It catches a hang, not
+   * a slow check: on a loaded two-core machine a check has taken 15 s that takes 2 s alone.
+   */
   readonly timeoutMs?: number;
 }
 

@@ -6,6 +6,9 @@ import type { ConformanceOptions } from "./options.js";
 import { resolveOptions } from "./options.js";
 import { runConformanceCheck, skipReason } from "./runner.js";
 
+/** A check's timeout unless `timeoutMs` sets one: it catches a hang, not a slow check. */
+const DEFAULT_CHECK_TIMEOUT_MS = 120_000;
+
 /** The slice of vitest's API the registrar uses; pass your own to run under another instance. */
 export interface SuiteApi {
   readonly describe: (name: string, fn: () => void) => void;
@@ -37,7 +40,7 @@ export function describeVendorDriverConformance<D extends VendorDriver = VendorD
 ): void {
   const resolved = resolveOptions(plugin, options);
   const ctx = new CheckContext(plugin, resolved);
-  const timeout = resolved.timeoutMs ?? 30_000;
+  const timeout = resolved.timeoutMs ?? DEFAULT_CHECK_TIMEOUT_MS;
   api.describe(`conformance: ${plugin.name} ${plugin.version} (${resolved.deviceType})`, () => {
     for (const group of CONFORMANCE_GROUPS) {
       api.describe(group.title, () => {

@@ -21,7 +21,8 @@ export const VITEST_SETUP_FILE: string = fileURLToPath(
 /**
  * A vitest config for a plugin package: legacy decorators with emitted metadata (without
  * them tsyringe silently injects `undefined`), `reflect-metadata` loaded first, tests in
- * `test/**\/*.test.ts`, 30 s per test. `test` overrides or adds test options.
+ * `test/**\/*.test.ts`, 120 s per test (a hang detector, not a speed bound: a loaded CI
+ * machine runs a test many times slower). `test` overrides or adds test options.
  */
 export function mdevkitVitestConfig(test: TestUserConfig = {}): ViteUserConfig {
   return {
@@ -29,7 +30,7 @@ export function mdevkitVitestConfig(test: TestUserConfig = {}): ViteUserConfig {
     test: {
       include: ["test/**/*.test.ts"],
       setupFiles: [VITEST_SETUP_FILE],
-      testTimeout: 30_000,
+      testTimeout: 120_000,
       ...test,
     },
   };
