@@ -10,14 +10,7 @@
 // Every migration is verified (RAM SHA-256 and END digest equal on both sides, device
 // descriptions equal); a run that does not verify is reported as a failure, never a figure.
 //
-// Usage: node packages/cli/bench/run.mjs [--quick] [--out DIR]
-//   --smoke  tiny VMs, one run each: checks the harness, measures nothing worth keeping.
-//   --quick  smaller VMs and fewer runs (under 2 minutes on a 2-core machine: 109 s with QEMU);
-//            written to $TMPDIR/mdevkit-bench-quick unless --out is given.
-//   full     (default) written to docs/ of the repository.
-//   --only sideBySide,seed,…  run only these sections.
-//   --from a.json[,b.json]    measure nothing: render the report again from saved results,
-//                             adding the sections of later files to the first's.
+// Usage: `npm run bench -- --help` (bench/options.mjs).
 // Needs the packages built (`npm run bench` builds them first).
 // First: tsyringe (through @mdevkit/core) needs reflect-metadata before any decorated class.
 import "reflect-metadata";
@@ -25,27 +18,30 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { PSK_CIPHERS } from "@mdevkit/core";
 import { dirtyLogSync } from "../../core/bench/dirty-log-sync.mjs";
 import { bareSocket } from "./bare-socket.mjs";
 import { describeMachine, load1, memAvailable } from "./machine.mjs";
 import { killChildren, migrateVerified } from "./mdevkit-run.mjs";
+import { ALL_SECTIONS, BenchUsageError, parseBenchArgs, USAGE } from "./options.mjs";
 import { killQemus, qemuMigrateVerified, qemuVersion, writeRandomBlob } from "./qemu.mjs";
 import { writeReport } from "./report.mjs";
 import { deviceCountVm, dirtyingVm, dirtyRateVm, ramStaticVm, seedVm } from "./scenarios.mjs";
 import { medianBy } from "./stats.mjs";
 
-const args = process.argv.slice(2);
-const smoke = args.includes("--smoke");
-const quick = smoke || args.includes("--quick");
-const outAt = args.indexOf("--out");
-const outDir =
-  outAt >= 0
-    ? args[outAt + 1]
-    : quick
-      ? join(tmpdir(), "mdevkit-bench-quick")
-      : fileURLToPath(new URL("../../../docs/", import.meta.url));
+let options;
+try {
+  options = parseBenchArgs(process.argv.slice(2));
+} catch (err) {
+  if (!(err instanceof BenchUsageError)) throw err;
+  process.stderr.write(`bench: ${err.message}\n${USAGE}\n`);
+  process.exit(2);
+}
+if (options.help) {
+  process.stdout.write(`${USAGE}\n`);
+  process.exit(0);
+}
+const { smoke, quick, outDir } = options;
 
 /** What each mode runs (`--smoke`: tiny VMs, only to check the harness itself works). */
 const PLAN = smoke
@@ -156,21 +152,14 @@ async function bare(label, bytes, opts) {
   return r;
 }
 
-/** Sections in the order they run; the report is rewritten after each one. */
-const ALL_SECTIONS = ["sideBySide", "seed", "dirtying", "ram", "devices", "dirtyRate", "dirtyLog"];
-const onlyAt = args.indexOf("--only");
-const SECTIONS = onlyAt >= 0 ? args[onlyAt + 1].split(",") : ALL_SECTIONS;
-for (const s of SECTIONS)
-  if (!ALL_SECTIONS.includes(s))
-    throw new Error(`--only: no section "${s}" (${ALL_SECTIONS.join(", ")})`);
+const SECTIONS = options.sections;
 const wanted = (section) => SECTIONS.includes(section);
 mkdirSync(outDir, { recursive: true });
 
 // --from a.json,b.json: no measuring; the report is rendered again from saved results, the
 // sections of later files added to the first's (e.g. sections measured by `--only` runs).
-const fromAt = args.indexOf("--from");
-if (fromAt >= 0) {
-  const files = args[fromAt + 1].split(",");
+if (options.from !== undefined) {
+  const files = options.from;
   const runs = files.map((f) => JSON.parse(readFileSync(f, "utf8")));
   const merged = { ...runs[0] };
   const used = runs.map((r, i) =>
@@ -206,7 +195,7 @@ function checkpoint() {
 }
 
 const results = {
-  mode: smoke ? "smoke" : quick ? "quick" : "full",
+  mode: options.mode,
   plan: PLAN,
   machine: describeMachine(),
 };
