@@ -11,6 +11,7 @@ import {
   type VmConfig,
 } from "@mdevkit/core";
 import { defaultVmConfig } from "./default-vm.js";
+import { compileLazilyFromHere } from "./eager-compile.js";
 import { loadPlugins } from "./plugins.js";
 
 /** Options every command that builds a VM shares. */
@@ -46,9 +47,14 @@ export async function loadVmConfig(options: VmSetupOptions): Promise<VmConfig> {
   return options.memory === undefined ? config : { ...config, memoryMiB: options.memory };
 }
 
-/** A host with the built-in plugins and any `--plugin` modules. */
+/**
+ * A host with the built-in plugins and any `--plugin` modules. The main thread's code has
+ * all loaded then, so eager compilation ends here (see {@link compileLazilyFromHere}).
+ */
 export async function makeHost(name: string, plugins: readonly string[] = []): Promise<MdevHost> {
-  return createHost({ name, plugins: await loadPlugins(plugins) });
+  const host = createHost({ name, plugins: await loadPlugins(plugins) });
+  compileLazilyFromHere();
+  return host;
 }
 
 /** Builds and starts a source VM. */

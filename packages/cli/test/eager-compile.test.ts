@@ -4,7 +4,7 @@
 import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { compileEagerly } from "../src/eager-compile.js";
+import { compileEagerly, compileLazilyFromHere } from "../src/eager-compile.js";
 
 const DIST = fileURLToPath(new URL("../dist/", import.meta.url));
 
@@ -12,11 +12,12 @@ const DIST = fileURLToPath(new URL("../dist/", import.meta.url));
  * Heap (KiB) held by 10,000 uncalled functions loaded after the CLI's setting: eagerly
  * compiled ones carry their bytecode, lazily compiled ones only what the pre-parser keeps.
  */
-function uncalledFunctionsKiB(eager: boolean): number {
+function uncalledFunctionsKiB(eager: boolean, thenLazy = false): number {
+  const setting = `const { compileEagerly, compileLazilyFromHere } = await import(${JSON.stringify(`${DIST}eager-compile.js`)}); compileEagerly(); ${thenLazy ? "compileLazilyFromHere();" : ""}`;
   const script = `
     import v8 from "node:v8";
     import { createRequire } from "node:module";
-    ${eager ? `const { compileEagerly } = await import(${JSON.stringify(`${DIST}eager-compile.js`)}); compileEagerly();` : ""}
+    ${eager ? setting : ""}
     const names = Array.from({ length: 10000 }, (_, i) => "f" + i);
     const source = names.map((n, i) => "function " + n + "(a, b) { let s = 0; for (let k = 0; k < a; k++) { s += k * b + " + i + "; if (s > b) s -= a * " + i + "; } return s; }").join("\\n") + "\\nmodule.exports = [" + names.join(",") + "];";
     const Module = createRequire(import.meta.url)("node:module");
@@ -47,5 +48,16 @@ describe("compileEagerly", () => {
     expect(compileEagerly(["--lazy"], undefined)).toBe(false);
     expect(compileEagerly([], "--trace-gc --no-lazy")).toBe(false);
     expect(compileEagerly(["--no_lazy"], undefined)).toBe(false);
+    // Nothing this module set, so nothing to undo: the user's --no-lazy stands.
+    expect(compileLazilyFromHere()).toBe(false);
+  });
+});
+
+describe("compileLazilyFromHere", () => {
+  it("makes V8 compile lazily again what loads afterwards (the vCPU threads' code)", () => {
+    const lazy = uncalledFunctionsKiB(false);
+    const relaxed = uncalledFunctionsKiB(true, true);
+    expect(relaxed).toBeLessThan(1.25 * lazy);
+    expect(uncalledFunctionsKiB(true)).toBeGreaterThan(1.5 * relaxed);
   });
 });
