@@ -37,6 +37,19 @@ async function vmWith(plugin: ReturnType<typeof dmaToyPlugin>, extra: Partial<Vm
   return vm;
 }
 
+/**
+ * Dirty tracking started on `vm`, with the first sync (the CPU log's initial "all dirty")
+ * taken and cleared: what the next sync finds was dirtied from here on.
+ */
+async function trackingFromNow(vm: SimulatedVm): Promise<{ sync: DirtySync; dirty: DirtyBitmap }> {
+  const sync = new DirtySync(vm);
+  await sync.start();
+  const dirty = new DirtyBitmap(vm.memory.pages);
+  await sync.sync(dirty);
+  dirty.clear();
+  return { sync, dirty };
+}
+
 describe("mergeRanges", () => {
   const ranges = [
     { iova: 0, length: P },
@@ -83,11 +96,7 @@ describe("DirtySync", () => {
   it("starts and stops a vendor bitmap, and reads it", async () => {
     const plugin = dmaToyPlugin({ dirtyTracking: "vendor-bitmap" });
     const vm = await vmWith(plugin);
-    const sync = new DirtySync(vm);
-    await sync.start();
-    const dirty = new DirtyBitmap(vm.memory.pages);
-    await sync.sync(dirty);
-    dirty.clear();
+    const { sync, dirty } = await trackingFromNow(vm);
     vm.devices[0]!.driver.tick();
     await sync.sync(dirty);
     expect(dirty.toPageList()).toEqual([16]);
@@ -103,11 +112,7 @@ describe("DirtySync", () => {
   it("counts apart the pages the devices reported, which no vCPU throttle reduces", async () => {
     for (const dirtyTracking of ["dma-logging", "vendor-bitmap", "iommu-pinned"] as const) {
       const vm = await vmWith(dmaToyPlugin({ dirtyTracking, ringPages: 4 }));
-      const sync = new DirtySync(vm);
-      await sync.start();
-      const dirty = new DirtyBitmap(vm.memory.pages);
-      await sync.sync(dirty); // the CPU log's initial "all dirty"
-      dirty.clear();
+      const { sync, dirty } = await trackingFromNow(vm);
       // A vCPU writes pages 3 and 16; the device writes page 16, the first of its ring.
       vm.memory.write(3 * P, new Uint8Array([1]));
       vm.memory.write(16 * P + 100, new Uint8Array([1]));
@@ -123,11 +128,7 @@ describe("DirtySync", () => {
 
   it("counts the devices' pages of every sync whose pages the caller has not cleared", async () => {
     const vm = await vmWith(dmaToyPlugin({ dirtyTracking: "dma-logging", ringPages: 4 }));
-    const sync = new DirtySync(vm);
-    await sync.start();
-    const dirty = new DirtyBitmap(vm.memory.pages);
-    await sync.sync(dirty);
-    dirty.clear();
+    const { sync, dirty } = await trackingFromNow(vm);
     vm.devices[0]!.driver.tick();
     await sync.sync(dirty);
     const first = dirty.toPageList();
