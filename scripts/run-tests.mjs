@@ -80,6 +80,10 @@ function packagesTurboRuns(args) {
     maxBuffer: 64 * 2 ** 20,
   });
   if (dry.status !== 0) return undefined;
-  const plan = JSON.parse(dry.stdout);
-  return new Set(plan.tasks.filter((t) => t.task === "test").map((t) => t.package));
+  try {
+    const plan = JSON.parse(dry.stdout);
+    return new Set(plan.tasks.filter((t) => t.task === "test").map((t) => t.package));
+  } catch {
+    return undefined; // every package then owes a report, as without options
+  }
 }
