@@ -1,6 +1,9 @@
 import { setFlagsFromString } from "node:v8";
 import { setV8FlagUnlessChosen } from "./v8-flags.js";
 
+/** Whether {@link compileEagerly} set `--no-lazy` in this process (not the user). */
+let eagerBySetting = false;
+
 /**
  * Makes V8 compile each function of the modules loaded from here on as the module loads,
  * instead of at the function's first call, unless the user chose (`--lazy`, `--no-lazy`).
@@ -23,9 +26,6 @@ export function compileEagerly(
   eagerBySetting ||= set;
   return set;
 }
-
-/** Whether {@link compileEagerly} set `--no-lazy` in this process (not the user). */
-let eagerBySetting = false;
 
 /**
  * Compiles lazily again what loads from here on, where {@link compileEagerly} had turned

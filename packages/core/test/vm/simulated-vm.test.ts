@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { createHost, MdevError } from "../../src/index.js";
 import { DirtyBitmap } from "../../src/memory/index.js";
 import { parseVmConfig, SimulatedVm, vmConfigJsonSchema } from "../../src/vm/index.js";
-import { PROGRESS_TIMEOUT } from "../helpers/guest-progress.js";
+import { expectGuestWrites, PROGRESS_TIMEOUT } from "../helpers/guest-progress.js";
 
 const host = createHost({ name: "vm-test" });
 let vm: SimulatedVm | undefined;
@@ -81,7 +81,7 @@ describe("SimulatedVm", () => {
     const after = new DirtyBitmap(vm.memory.pages);
     expect(vm.memory.logReadAndClear(after)).toBe(0);
     await vm.resume();
-    await expect.poll(() => running.vcpuWrites, PROGRESS_TIMEOUT).toBeGreaterThan(writes);
+    await expectGuestWrites(running);
   });
 
   it("a pause taken while a vCPU sleeps between batches holds, and resume always runs it again", async () => {
@@ -139,9 +139,7 @@ describe("SimulatedVm", () => {
     // window, so the bound holds whatever the load.
     expect(vm.vcpuWrites - base).toBeLessThanOrEqual(rate * 0.1 * elapsedS + rate / 100 + 64);
     vm.setThrottle(0);
-    const free0 = vm.vcpuWrites;
-    const running = vm;
-    await expect.poll(() => running.vcpuWrites, PROGRESS_TIMEOUT).toBeGreaterThan(free0);
+    await expectGuestWrites(vm);
   });
 
   it("refuses a device whose plugin is not registered", async () => {

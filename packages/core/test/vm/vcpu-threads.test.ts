@@ -13,7 +13,7 @@ import {
   type Workload,
 } from "../../src/index.js";
 import { DirtyBitmap } from "../../src/memory/index.js";
-import { PROGRESS_TIMEOUT } from "../helpers/guest-progress.js";
+import { expectGuestWrites, PROGRESS_TIMEOUT } from "../helpers/guest-progress.js";
 
 const host = createHost({ name: "vcpu-threads-test" });
 const vms: SimulatedVm[] = [];
@@ -78,7 +78,7 @@ describe("VcpuThreads", () => {
     await new Promise((r) => setTimeout(r, 30));
     expect(vm.vcpuWrites).toBe(writes);
     await vm.resume();
-    await expect.poll(() => vm.vcpuWrites, PROGRESS_TIMEOUT).toBeGreaterThan(writes);
+    await expectGuestWrites(vm);
   });
 
   it("a VM with more vCPUs than threads waiting starts the rest itself", async () => {
@@ -143,7 +143,6 @@ describe("VcpuThreads", () => {
     expect(result.outcome).toBe("completed");
     expect(threads.waiting).toBe(0);
     // The VM runs there on the thread that waited.
-    const writes = arrived.vm.vcpuWrites;
-    await expect.poll(() => arrived.vm.vcpuWrites, PROGRESS_TIMEOUT).toBeGreaterThan(writes);
+    await expectGuestWrites(arrived.vm);
   });
 });
