@@ -80,7 +80,7 @@ export async function inspectCommand(file: string, options: InspectOptions): Pro
         const cfg = parseVmConfig(JSON.parse(new TextDecoder().decode(r.config)));
         const pages = (cfg.memoryMiB * 2 ** 20) / 4096;
         decoder.setGuestPageCount(pages);
-        table = new PageDigestTable(pages);
+        table = new PageDigestTable(pages, decoder.header?.version);
       }
       if (r.type === "RAM_PAGES") table?.record(r);
       if (r.type === "END") table?.check(r.ramDigest);

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { MdevError } from "../errors/mdev-error.js";
+import { ACCEPTED_FORMAT_VERSIONS, FORMAT_VERSION } from "../stream/format.js";
 
 /**
  * Default bound of the paused window, ms: about 30 times the default downtime limit, far
@@ -70,6 +71,17 @@ export const migrationOptionsSchema = z
     verifyRam: z.boolean().default(false),
     /** Bytes of RAM per RAM_PAGES record batch (pages are sent as views in batches). */
     batchPages: z.number().int().min(1).max(8192).default(1024),
+    /**
+     * Stream format version to write (docs/stream-format.md §10), for a target of an older
+     * build: one that reads only up to version 3 refuses this build's version 4 at the
+     * header. Default: this build's {@link FORMAT_VERSION}.
+     */
+    formatVersion: z
+      .number()
+      .int()
+      .min(ACCEPTED_FORMAT_VERSIONS.min)
+      .max(ACCEPTED_FORMAT_VERSIONS.max)
+      .default(FORMAT_VERSION),
   })
   .refine((o) => o.switchoverTimeoutMs === undefined || o.switchoverTimeoutMs > o.downtimeLimitMs, {
     path: ["switchoverTimeoutMs"],

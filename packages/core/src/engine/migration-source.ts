@@ -127,7 +127,7 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
   readonly #services: EngineServices;
   readonly #timeline: MigrationTimeline;
   readonly #abort = new AbortController();
-  readonly #encoder = new StreamEncoder();
+  readonly #encoder: StreamEncoder;
   readonly #throughput: ThroughputSample[] = [];
   readonly #deviceBytes = new Map<string, number>();
   /** The switchover's fixed costs, measured as precopy goes (see SwitchoverCosts). */
@@ -151,6 +151,7 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
     super();
     this.#vm = vm;
     this.#options = parseMigrationOptions(options);
+    this.#encoder = new StreamEncoder({ version: this.#options.formatVersion });
     this.#services = host.container.resolve(EngineServices);
     this.#timeline = new MigrationTimeline(this.#services.clock);
     for (const d of vm.devices) this.#deviceBytes.set(d.config.slot, 0);
@@ -260,7 +261,7 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
 
   #newRun(channel: DuplexSourceChannel): SourceRun {
     const memory = this.#vm.memory;
-    const table = new PageDigestTable(memory.pages);
+    const table = new PageDigestTable(memory.pages, this.#options.formatVersion);
     const guard = new DeviceCallGuard(this.#abort.signal);
     return {
       channel,
@@ -315,7 +316,7 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
     for (;;) {
       const pass = await this.#precopyPass(run);
       const pending = await run.precopy.pending();
-      this.#measureDigest(run);
+      this.#digestPass(run);
       const { decision, dirtyAfter, bandwidth, catchUpMs } = await this.#decide(
         run,
         policy,
@@ -500,9 +501,14 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
     }
   }
 
-  /** Times one digest of the page table, once: END's hash here and its check there. */
-  #measureDigest(run: SourceRun): void {
-    if (this.#costs.digestMeasured) return;
+  /**
+   * Digests the page table after a pass, timed for the switchover's prediction (END's hash
+   * here and its check there). Blockwise (format 4), this hashes the blocks the pass
+   * changed, which leaves END only the final pass's blocks, and the final pass touches the
+   * pages the last passes did. A whole-table digest (formats 2–3) is timed once.
+   */
+  #digestPass(run: SourceRun): void {
+    if (!run.table.blockwise && this.#costs.digestMeasured) return;
     const t0 = this.#timeline.now();
     run.table.digest();
     this.#costs.digest(this.#timeline.msSince(t0));

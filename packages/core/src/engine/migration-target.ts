@@ -210,14 +210,18 @@ class DuplexTargetSession {
     this.#decoder.setGuestPageCount(vm.memory.pages);
     // RAM pages go straight from the socket's bytes into guest memory (see setRamSink).
     this.#decoder.setRamSink(vm.memory);
-    const receiving = new ReceivingState(built.prepared, {
-      initialDataLoaded: () => this.#answer({ type: "SWITCHOVER_ACK" }),
-      // Version 2 sources know no ITERATION_ACK.
-      iterationApplied:
-        version >= ITERATION_ACK_VERSION
-          ? (iteration) => this.#answer({ type: "ITERATION_ACK", iteration })
-          : undefined,
-    });
+    const receiving = new ReceivingState(
+      built.prepared,
+      {
+        initialDataLoaded: () => this.#answer({ type: "SWITCHOVER_ACK" }),
+        // Version 2 sources know no ITERATION_ACK.
+        iterationApplied:
+          version >= ITERATION_ACK_VERSION
+            ? (iteration) => this.#answer({ type: "ITERATION_ACK", iteration })
+            : undefined,
+      },
+      version,
+    );
     // Once built, the VM is the session's to drop on any failure.
     this.#state = receiving;
     this.events.accepted(vm.config);

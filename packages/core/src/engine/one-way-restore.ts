@@ -122,6 +122,10 @@ export class OneWayRestore {
     this.events.accepted(verdict.config);
     this.events.state("receiving");
     // No source listens for a switchover-ack: there is nothing to report.
-    return new ReceivingState(built.prepared, { initialDataLoaded: async () => {} });
+    return new ReceivingState(
+      built.prepared,
+      { initialDataLoaded: async () => {} },
+      this.#decoder.header?.version,
+    );
   }
 }

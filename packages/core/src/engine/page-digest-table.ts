@@ -1,7 +1,13 @@
-import { createHash } from "node:crypto";
+import { createHash, hash } from "node:crypto";
 import { crc32c } from "@node-rs/crc32";
 import { MdevError } from "../errors/mdev-error.js";
 import { PAGE_SIZE } from "../memory/page.js";
+import {
+  DIGEST_LENGTH,
+  FORMAT_VERSION,
+  PAGE_TABLE_BLOCK_PAGES,
+  PAGE_TABLE_BLOCKS_VERSION,
+} from "../stream/format.js";
 import { isDataPage } from "../stream/ram-run.js";
 import type { RamPagesBody } from "../stream/records.js";
 import { digestsEqual } from "../stream/stream-digest.js";
@@ -9,35 +15,58 @@ import { digestsEqual } from "../stream/stream-digest.js";
 const ZERO_PAGE_CRC = crc32c(Buffer.alloc(PAGE_SIZE));
 
 /**
- * The RAM digest END carries: SHA-256 over a table holding the CRC32C of every guest
- * page's last-sent content (zero pages: the CRC of 4 KiB of zeros), little-endian, in page
- * order. Both sides keep the table as pages go by — the source for what it sent, the
- * target for what it wrote — so the digest costs nothing at switchover beyond the final
- * dirty pages, where a full-RAM hash would add a whole pass over guest memory to downtime.
- * Dirty tracking makes "last sent" equal "RAM at pause"; tests check that byte for byte.
+ * The RAM digest END carries, over a table holding the CRC32C of every guest page's
+ * last-sent content (zero pages: the CRC of 4 KiB of zeros), little-endian, in page order.
+ * Both sides keep the table as pages go by — the source for what it sent, the target for
+ * what it wrote — so the digest never reads guest RAM. Dirty tracking makes "last sent"
+ * equal "RAM at pause"; tests check that byte for byte.
+ *
+ * From format version 4 the digest is SHA-256 over the SHA-256 of each block of
+ * {@link PAGE_TABLE_BLOCK_PAGES} entries, and a block's hash is kept until a page in it
+ * changes: {@link refresh} after each precopy pass leaves the switchover only the blocks
+ * its final pass touched. Versions 2–3 hash the whole table at once, which at END took
+ * 1.3 ms per side for 2 GiB and 5–8 ms for 8 GiB, inside the paused window.
  */
 export class PageDigestTable {
   readonly #crcs: Uint32Array;
+  /** Whether the digest goes block by block (format version 4 and later). */
+  readonly blockwise: boolean;
+  /** SHA-256 of each block, valid where {@link #stale} is 0. */
+  readonly #blockDigests: Uint8Array;
+  /** 1 for each block changed since its hash was taken. */
+  readonly #stale: Uint8Array;
+  #blocksHashed = 0;
 
-  constructor(pages: number) {
+  /** A table of `pages` zero pages, digested as format `version` defines (default: this build's). */
+  constructor(pages: number, version: number = FORMAT_VERSION) {
     if (!Number.isSafeInteger(pages) || pages < 0)
       throw new MdevError("EINVAL", `invalid page count ${pages}`);
     this.#crcs = new Uint32Array(pages).fill(ZERO_PAGE_CRC);
+    this.blockwise = version >= PAGE_TABLE_BLOCKS_VERSION;
+    const blocks = this.blockwise ? Math.ceil(pages / PAGE_TABLE_BLOCK_PAGES) : 0;
+    this.#blockDigests = new Uint8Array(blocks * DIGEST_LENGTH);
+    this.#stale = new Uint8Array(blocks).fill(1);
+  }
+
+  /** Blocks hashed so far (by {@link refresh} and {@link digest}): what a digest cost. */
+  get blocksHashed(): number {
+    return this.#blocksHashed;
   }
 
   /** Records the content of data page `pfn`. */
   data(pfn: number, page: Uint8Array): void {
-    this.#crcs[pfn] = crc32c(page as Buffer);
+    this.set(pfn, crc32c(page as Buffer));
   }
 
   /** Records page `pfn` by the CRC32C of its content, or as zero when `crc` is undefined. */
   set(pfn: number, crc: number | undefined): void {
     this.#crcs[pfn] = crc ?? ZERO_PAGE_CRC;
+    this.#touch(pfn, 1);
   }
 
   /** Records that page `pfn` is zero. */
   zero(pfn: number): void {
-    this.#crcs[pfn] = ZERO_PAGE_CRC;
+    this.set(pfn, undefined);
   }
 
   /**
@@ -80,11 +109,31 @@ export class PageDigestTable {
         table[startPage + i] = crcs[j++] as number;
       else table[startPage + i] = ZERO_PAGE_CRC;
     }
+    this.#touch(startPage, count);
   }
 
-  /** SHA-256 of the table. */
+  /**
+   * Hashes the blocks changed since their last hash, so a later {@link digest} need not:
+   * called between precopy passes, outside the paused window. Nothing to do for formats
+   * 2–3, whose digest has no blocks.
+   */
+  refresh(): void {
+    const stale = this.#stale;
+    const bytes = new Uint8Array(this.#crcs.buffer);
+    const blockBytes = PAGE_TABLE_BLOCK_PAGES * 4;
+    for (let b = stale.indexOf(1); b !== -1; b = stale.indexOf(1, b + 1)) {
+      const block = bytes.subarray(b * blockBytes, (b + 1) * blockBytes);
+      this.#blockDigests.set(hash("sha256", block, "buffer"), b * DIGEST_LENGTH);
+      stale[b] = 0;
+      this.#blocksHashed++;
+    }
+  }
+
+  /** END's RAM digest of the table as it stands. */
   digest(): Uint8Array {
-    return createHash("sha256").update(this.#crcs).digest();
+    if (!this.blockwise) return createHash("sha256").update(this.#crcs).digest();
+    this.refresh();
+    return createHash("sha256").update(this.#blockDigests).digest();
   }
 
   /**
@@ -100,5 +149,12 @@ export class PageDigestTable {
       );
     }
     return digest;
+  }
+
+  /** Marks the blocks of pages `pfn .. pfn + count - 1` changed. */
+  #touch(pfn: number, count: number): void {
+    if (!this.blockwise || count <= 0) return;
+    const last = Math.floor((pfn + count - 1) / PAGE_TABLE_BLOCK_PAGES);
+    for (let b = Math.floor(pfn / PAGE_TABLE_BLOCK_PAGES); b <= last; b++) this.#stale[b] = 1;
   }
 }

@@ -6,7 +6,9 @@
  *
  * - the final dirty sync: as long as the sync that ended the last pass;
  * - END's RAM digest, hashed by the source and checked by the target: twice the time of
- *   one digest of the page table, measured once.
+ *   the digest that ended the last pass. Blockwise (format 4) that hashed the blocks the
+ *   pass changed, as END will hash those its final pass changed; a whole-table digest
+ *   (formats 2–3) costs the same every time.
  *
  * Left out, because precopy has no operation that stands for them: the device walk into
  * PRE_COPY at setup costs far more than stopping (seconds for a vGPU under load, against
@@ -23,7 +25,7 @@ export class SwitchoverCosts {
     this.#syncMs = nonNegative(ms);
   }
 
-  /** One digest of the page table took `ms`. */
+  /** A digest of the page table took `ms` (the last one counts). */
   digest(ms: number): void {
     this.#digestMs = nonNegative(ms);
   }

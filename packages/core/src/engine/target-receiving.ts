@@ -6,6 +6,7 @@ import { MigFlags } from "../fsm/mig-flags.js";
 import { MigState } from "../fsm/mig-state.js";
 import { PAGE_SIZE } from "../memory/page.js";
 import { copyBytes } from "../memory/shared-copy.js";
+import { FORMAT_VERSION } from "../stream/format.js";
 import { isDataPage } from "../stream/ram-run.js";
 import type { DeviceLoadTime, EndBody, RamPagesBody, StreamRecord } from "../stream/records.js";
 import type { SimulatedVm, VmDevice } from "../vm/simulated-vm.js";
@@ -52,10 +53,11 @@ export class ReceivingState {
   readonly #events: ReceivingEvents;
   #initialDataReported = false;
 
-  constructor(prepared: PreparedVm, events: ReceivingEvents) {
+  /** `version` is the stream's format version: it defines END's RAM digest. */
+  constructor(prepared: PreparedVm, events: ReceivingEvents, version: number = FORMAT_VERSION) {
     this.vm = prepared.vm;
     this.#streams = prepared.streams;
-    this.#table = new PageDigestTable(this.vm.memory.pages);
+    this.#table = new PageDigestTable(this.vm.memory.pages, version);
     this.#written = new Uint8Array(this.vm.memory.pages);
     this.#awaitingInitData = new Set(
       this.vm.devices
@@ -89,6 +91,9 @@ export class ReceivingState {
         this.deviceConfig(record.slot, record.config);
         return;
       case "ITERATION":
+        // The pass's blocks are hashed now, while the source still runs the guest: END
+        // then leaves only the final pass's blocks to hash in the paused window.
+        this.#table.refresh();
         await this.#events.iterationApplied?.(record.iteration);
         return;
       case "PRECOPY_END":

@@ -13,8 +13,10 @@ export const STREAM_MAGIC: Uint8Array = new Uint8Array([
  * Format version this build writes. Version 2: END's per-device digest covers the
  * device's config space, and each manifest slot carries exactly one DEVICE_CONFIG.
  * Version 3: the return path may carry ITERATION_ACK; its forward records are version 2's.
+ * Version 4: END's RAM digest is the page-table digest over blocks
+ * ({@link PAGE_TABLE_BLOCKS_VERSION}).
  */
-export const FORMAT_VERSION = 3;
+export const FORMAT_VERSION = 4;
 
 /**
  * Oldest and newest format versions this build reads. A reader refuses anything outside
@@ -22,10 +24,19 @@ export const FORMAT_VERSION = 3;
  * is not read: its END digests do not cover config space, so its device configs could not
  * be verified (re-save such a VM with this build).
  */
-export const ACCEPTED_FORMAT_VERSIONS = { min: 2, max: 3 } as const;
+export const ACCEPTED_FORMAT_VERSIONS = { min: 2, max: 4 } as const;
 
 /** The first format version whose return path acknowledges each ITERATION (ITERATION_ACK). */
 export const ITERATION_ACK_VERSION = 3;
+
+/**
+ * The first format version whose END RAM digest hashes the page table block by block, so
+ * a switchover rehashes only the blocks its final pass changed (docs/stream-format.md §END).
+ */
+export const PAGE_TABLE_BLOCKS_VERSION = 4;
+
+/** Guest pages per block of the page-table digest: 16 KiB of table, 16 MiB of guest RAM. */
+export const PAGE_TABLE_BLOCK_PAGES = 4096;
 
 /** Page size of the stream: guest pages, 4 KiB (the memory layer's constant). */
 export { PAGE_SIZE } from "../memory/page.js";

@@ -11,6 +11,8 @@ export {
   FRAME_TRAILER_LENGTH,
   HEADER_LENGTH,
   PAGE_SIZE,
+  PAGE_TABLE_BLOCK_PAGES,
+  PAGE_TABLE_BLOCKS_VERSION,
   STREAM_MAGIC,
   StreamDirection,
 } from "./format.js";

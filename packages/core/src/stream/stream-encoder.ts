@@ -13,6 +13,7 @@ import {
 import { endLength, fillEnd } from "./end-codec.js";
 import {
   DIGEST_LENGTH,
+  FORMAT_VERSION,
   FRAME_HEADER_LENGTH,
   FRAME_TRAILER_LENGTH,
   HEADER_LENGTH,
@@ -93,8 +94,14 @@ export class StreamEncoder {
   #seq = 0;
   #bytes = 0;
 
-  constructor(options: { readonly limits?: Partial<StreamLimits> } = {}) {
+  readonly #version: number;
+
+  /** `version`: the format version the header names (default: this build's). */
+  constructor(
+    options: { readonly limits?: Partial<StreamLimits>; readonly version?: number } = {},
+  ) {
     this.#limits = resolveStreamLimits(options.limits);
+    this.#version = options.version ?? FORMAT_VERSION;
   }
 
   /** Largest number of data pages one RAM_PAGES record can carry under these limits. */
@@ -123,7 +130,7 @@ export class StreamEncoder {
     };
     const { length, fill } = handshakePayload(handshake, this.#limits);
     this.#check(length);
-    const header = encodeStreamHeader(StreamDirection.FORWARD, sha256(body.config));
+    const header = encodeStreamHeader(StreamDirection.FORWARD, sha256(body.config), this.#version);
     this.#bytes += HEADER_LENGTH;
     return [header, ...this.#whole(handshake, RecordType.HANDSHAKE, length, fill)];
   }
