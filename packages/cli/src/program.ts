@@ -68,6 +68,11 @@ function migrationOptions(cmd: Command): Command {
     .option("--no-p2p", "skip the RUNNING_P2P phase for multi-device VMs")
     .option("--verify-ram", "hash all guest RAM on both sides to prove it arrived identical", false)
     .option(
+      "--format-version <n>",
+      "stream format to write, for a target of an older mdevkit (2-4; default: this build's)",
+      arg(parseCount),
+    )
+    .option(
       "--switchover-timeout <ms>",
       "longest the VM may stay paused before GO; then the source resumes it (default 10s, or twice --downtime-limit)",
       arg(parseDuration),
@@ -242,6 +247,7 @@ export function buildProgram(): Command {
         verifyRam: o.verifyRam,
         ...(o.peerTimeout === undefined ? {} : { peerTimeoutMs: o.peerTimeout }),
         ...(o.switchoverTimeout === undefined ? {} : { switchoverTimeoutMs: o.switchoverTimeout }),
+        ...(o.formatVersion === undefined ? {} : { formatVersion: o.formatVersion }),
       },
     }),
   );

@@ -1,5 +1,6 @@
-// `migrate --switchover-timeout` (#14 item 2): a bound the pause could never meet is refused
-// with the other option checks, before the VM is built.
+// `migrate` options the engine checks are refused with the other option checks, before the
+// VM is built: a --switchover-timeout the pause could never meet (#14 item 2), a
+// --format-version this build does not write.
 import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { MDEVKIT_BIN } from "../src/child.js";
@@ -32,5 +33,23 @@ describe("migrate --switchover-timeout", () => {
     const run = mdevkit(["migrate", "--to", "tcp://127.0.0.1:1", "--switchover-timeout", "soon"]);
     expect(run.status).toBe(1);
     expect(run.stderr).toMatch(/duration "soon" is not like 300ms or 2s/);
+  });
+});
+
+describe("migrate --format-version", () => {
+  it("outside what this build writes: one EINVAL line, before the VM config is read", () => {
+    const run = mdevkit([
+      "migrate",
+      "--to",
+      "tcp://127.0.0.1:1",
+      "--config",
+      "/nonexistent/vm.json",
+      "--format-version",
+      "5",
+    ]);
+    expect(run.status).toBe(1);
+    expect(run.stderr.trim().split("\n")).toEqual([
+      "mdevkit: EINVAL: invalid migration options: formatVersion: Too big: expected number to be <=4",
+    ]);
   });
 });
