@@ -9,22 +9,26 @@ function mdevkit(args: readonly string[]) {
   return spawnSync(process.execPath, [MDEVKIT_BIN, ...args], { encoding: "utf8", timeout: 60_000 });
 }
 
+/**
+ * `migrate` with `options`, and a VM config that does not exist: refused before the VM is
+ * built, the only line on stderr is the option's error.
+ */
+function refusedBeforeTheVm(options: readonly string[]): string[] {
+  const run = mdevkit([
+    "migrate",
+    "--to",
+    "tcp://127.0.0.1:1",
+    "--config",
+    "/nonexistent/vm.json",
+    ...options,
+  ]);
+  expect(run.status).toBe(1);
+  return run.stderr.trim().split("\n");
+}
+
 describe("migrate --switchover-timeout", () => {
   it("at or below --downtime-limit: one EINVAL line, before the VM config is even read", () => {
-    // The config file does not exist: had the VM been built first, that would be the error.
-    const run = mdevkit([
-      "migrate",
-      "--to",
-      "tcp://127.0.0.1:1",
-      "--config",
-      "/nonexistent/vm.json",
-      "--downtime-limit",
-      "5s",
-      "--switchover-timeout",
-      "5s",
-    ]);
-    expect(run.status).toBe(1);
-    expect(run.stderr.trim().split("\n")).toEqual([
+    expect(refusedBeforeTheVm(["--downtime-limit", "5s", "--switchover-timeout", "5s"])).toEqual([
       "mdevkit: EINVAL: invalid migration options: switchoverTimeoutMs: must exceed downtimeLimitMs (the pause it bounds includes the downtime)",
     ]);
   });
@@ -38,17 +42,7 @@ describe("migrate --switchover-timeout", () => {
 
 describe("migrate --format-version", () => {
   it("outside what this build writes: one EINVAL line, before the VM config is read", () => {
-    const run = mdevkit([
-      "migrate",
-      "--to",
-      "tcp://127.0.0.1:1",
-      "--config",
-      "/nonexistent/vm.json",
-      "--format-version",
-      "5",
-    ]);
-    expect(run.status).toBe(1);
-    expect(run.stderr.trim().split("\n")).toEqual([
+    expect(refusedBeforeTheVm(["--format-version", "5"])).toEqual([
       "mdevkit: EINVAL: invalid migration options: formatVersion: Too big: expected number to be <=4",
     ]);
   });

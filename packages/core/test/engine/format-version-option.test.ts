@@ -1,32 +1,23 @@
 // A source writes this build's format version unless told to write an older one, for a
 // target of an older build: version 4 changed END's RAM digest, which a version 3 target
 // would compute the other way.
-import { createHash } from "node:crypto";
 import { crc32c } from "@node-rs/crc32";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   FORMAT_VERSION,
   MigrationSource,
-  PAGE_TABLE_BLOCK_PAGES,
   parseMigrationOptions,
   type SimulatedVm,
 } from "../../src/index.js";
 import { memoryTarget, startVm, toyHost } from "../helpers/engine-fixtures.js";
+import { specPageTableDigest, tableBytes } from "../helpers/page-table-digest-spec.js";
 
 /** docs/stream-format.md §END: the page-table digest of `vm`'s RAM in format `version`. */
 function specRamDigest(vm: SimulatedVm, version: number): string {
-  const table = Buffer.alloc(vm.memory.pages * 4);
-  for (let p = 0; p < vm.memory.pages; p++)
-    table.writeUInt32LE(crc32c(Buffer.from(vm.memory.readPage(p))), p * 4);
-  if (version < 4) return createHash("sha256").update(table).digest("hex");
-  const top = createHash("sha256");
-  for (let at = 0; at < table.length; at += PAGE_TABLE_BLOCK_PAGES * 4)
-    top.update(
-      createHash("sha256")
-        .update(table.subarray(at, at + PAGE_TABLE_BLOCK_PAGES * 4))
-        .digest(),
-    );
-  return top.digest("hex");
+  const crcs = Array.from({ length: vm.memory.pages }, (_, p) =>
+    crc32c(Buffer.from(vm.memory.readPage(p))),
+  );
+  return specPageTableDigest(tableBytes(crcs), version).toString("hex");
 }
 
 const vms: SimulatedVm[] = [];

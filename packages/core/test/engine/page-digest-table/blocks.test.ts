@@ -1,32 +1,17 @@
 // Format version 4's RAM digest goes block by block, so a switchover rehashes only what its
 // final pass changed. Before it, END's digest hashed the whole table inside the paused
 // window: 1.3 ms per side at 2 GiB, and at 8 GiB most of a RAM-static VM's 27 ms downtime.
-import { createHash } from "node:crypto";
 import { crc32c } from "@node-rs/crc32";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { PAGE_TABLE_BLOCK_PAGES, PageDigestTable } from "../../../src/index.js";
+import { specPageTableDigest, tableBytes } from "../../helpers/page-table-digest-spec.js";
 
 const ZERO_CRC = crc32c(Buffer.alloc(4096));
 
-/**
- * The digest format version 4 specifies, from the table's entries: SHA-256 over the
- * SHA-256 of each block of PAGE_TABLE_BLOCK_PAGES little-endian u32 entries (the last
- * block as long as what is left).
- */
+/** The digest format version 4 specifies, from the table's entries. */
 function specDigest(entries: Uint32Array): Uint8Array {
-  const bytes = Buffer.alloc(entries.length * 4);
-  entries.forEach((crc, i) => {
-    bytes.writeUInt32LE(crc, i * 4);
-  });
-  const top = createHash("sha256");
-  for (let at = 0; at < bytes.length; at += PAGE_TABLE_BLOCK_PAGES * 4)
-    top.update(
-      createHash("sha256")
-        .update(bytes.subarray(at, at + PAGE_TABLE_BLOCK_PAGES * 4))
-        .digest(),
-    );
-  return top.digest();
+  return specPageTableDigest(tableBytes(entries), 4);
 }
 
 /** Two blocks and a part: every page's entry starts as a zero page's. */

@@ -1,7 +1,7 @@
-import { createHash } from "node:crypto";
 import { crc32c } from "@node-rs/crc32";
 import { describe, expect, it } from "vitest";
 import { PageDigestTable } from "../../../src/index.js";
+import { specPageTableDigest, tableBytes } from "../../helpers/page-table-digest-spec.js";
 
 const PAGE = 4096;
 
@@ -19,11 +19,7 @@ function page(fill: number): Uint8Array {
  * The tests below build their tables in version 3; `blocks.test.ts` has version 4's.
  */
 function specDigest(pages: readonly Uint8Array[]): Uint8Array {
-  const table = Buffer.alloc(pages.length * 4);
-  pages.forEach((p, i) => {
-    table.writeUInt32LE(crc32c(Buffer.from(p)), i * 4);
-  });
-  return createHash("sha256").update(table).digest();
+  return specPageTableDigest(tableBytes(pages.map((p) => crc32c(Buffer.from(p)))), 3);
 }
 
 describe("PageDigestTable: the whole-table digest of format versions 2–3", () => {
