@@ -22,6 +22,7 @@ import {
   parseCount,
   parseCountOrZero,
   parseDuration,
+  parseFormatVersion,
   parseMemoryMiB,
 } from "./units.js";
 
@@ -70,7 +71,7 @@ function migrationOptions(cmd: Command): Command {
     .option(
       "--format-version <n>",
       "stream format to write, for a target of an older mdevkit (2-4; default: this build's)",
-      arg(parseCount),
+      arg(parseFormatVersion),
     )
     .option(
       "--switchover-timeout <ms>",
@@ -260,6 +261,11 @@ export function buildProgram(): Command {
     .option("--memory <MiB>", "override the VM's RAM size", arg(parseMemoryMiB))
     .option("--warmup <ms>", "let the VM run this long first", arg(parseDuration), 200)
     .option("--json", "print the result as JSON", false)
+    .option(
+      "--format-version <n>",
+      "stream format to write, for a restore by an older mdevkit (2-4; default: this build's)",
+      arg(parseFormatVersion),
+    )
     .option("--plugin <module>", "load an extra plugin module (repeatable)", collect, [])
     .action(async (file: string, o) => saveCommand(file, o));
 

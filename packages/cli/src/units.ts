@@ -1,4 +1,4 @@
-import { MAX_VM_MEMORY_MIB, MdevError } from "@mdevkit/core";
+import { ACCEPTED_FORMAT_VERSIONS, MAX_VM_MEMORY_MIB, MdevError } from "@mdevkit/core";
 
 /**
  * Parses a link speed: `10Gbps`, `1.5Gbit`, `500MB/s`, `100mbps`, or plain bytes/s.
@@ -59,4 +59,16 @@ export function parseMemoryMiB(text: string): number {
     throw new MdevError("EINVAL", `memory ${mib} MiB is more than ${MAX_VM_MEMORY_MIB} MiB`);
   }
   return mib;
+}
+
+/** Parses a stream format version this build writes (`--format-version`). */
+export function parseFormatVersion(text: string): number {
+  const version = wholeNumber(text);
+  const { min, max } = ACCEPTED_FORMAT_VERSIONS;
+  if (!(version >= min && version <= max))
+    throw new MdevError(
+      "EINVAL",
+      `format version "${text}" is not one this build writes (${min}..${max})`,
+    );
+  return version;
 }

@@ -1,4 +1,4 @@
-// `migrate` options the engine checks are refused with the other option checks, before the
+// `migrate` option values that cannot work are refused with the other option checks, before the
 // VM is built: a --switchover-timeout the pause could never meet (#14 item 2), a
 // --format-version this build does not write.
 import { spawnSync } from "node:child_process";
@@ -43,7 +43,7 @@ describe("migrate --switchover-timeout", () => {
 describe("migrate --format-version", () => {
   it("outside what this build writes: one EINVAL line, before the VM config is read", () => {
     expect(refusedBeforeTheVm(["--format-version", "5"])).toEqual([
-      "mdevkit: EINVAL: invalid migration options: formatVersion: Too big: expected number to be <=4",
+      `mdevkit: EINVAL: option '--format-version <n>' argument '5' is invalid. format version "5" is not one this build writes (2..4) (see mdevkit help)`,
     ]);
   });
 });

@@ -5,6 +5,7 @@ import {
   parseCount,
   parseCountOrZero,
   parseDuration,
+  parseFormatVersion,
   parseMemoryMiB,
 } from "../src/units.js";
 
@@ -80,6 +81,16 @@ describe("parseCountOrZero", () => {
 
   it.each(["-1", "1.5", "abc", ""])("refuses %j", (text) => {
     expect(() => parseCountOrZero(text)).toThrow(/is not a whole number/);
+  });
+});
+
+describe("parseFormatVersion", () => {
+  it("accepts the versions this build writes", () => {
+    expect([2, 3, 4].map((v) => parseFormatVersion(String(v)))).toEqual([2, 3, 4]);
+  });
+
+  it.each(["1", "5", "3.5", "0x4", ""])("refuses %j", (text) => {
+    expect(() => parseFormatVersion(text)).toThrow(/is not one this build writes \(2\.\.4\)/);
   });
 });
 

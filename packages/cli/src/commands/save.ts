@@ -7,6 +7,8 @@ import { channelsOf, startSourceVm, type VmSetupOptions } from "../vm-setup.js";
 export interface SaveOptions extends VmSetupOptions {
   readonly warmup: number;
   readonly json: boolean;
+  /** Stream format version to write (`--format-version`); this build's by default. */
+  readonly formatVersion?: number;
 }
 
 /** `mdevkit save FILE`: runs the VM for `--warmup` ms, then saves it (virsh-save style). */
@@ -14,7 +16,11 @@ export async function saveCommand(file: string, options: SaveOptions): Promise<v
   const { host, vm } = await startSourceVm(options);
   try {
     await new Promise((r) => setTimeout(r, options.warmup));
-    const result = await saveVm(vm, await channelsOf(host).connect(`file://${resolve(file)}`));
+    const result = await saveVm(
+      vm,
+      await channelsOf(host).connect(`file://${resolve(file)}`),
+      options.formatVersion === undefined ? {} : { formatVersion: options.formatVersion },
+    );
     if (options.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     else {
       process.stdout.write(

@@ -43,7 +43,7 @@ export { MigrationTimeline, type TimelineMark } from "./migration-timeline.js";
 export { OneWayRestore } from "./one-way-restore.js";
 export { PageDigestTable } from "./page-digest-table.js";
 export { ramSha256 } from "./ram-sha256.js";
-export { type SaveResult, saveVm } from "./save-vm.js";
+export { type SaveOptions, type SaveResult, saveVm } from "./save-vm.js";
 export { TargetAnswers } from "./target-answers.js";
 export {
   type Admission,

@@ -2,6 +2,7 @@ import type { MigrationDataStream } from "../contract/migration-data-stream.js";
 import { driveTransition } from "../fsm/drive-transition.js";
 import { MigState } from "../fsm/mig-state.js";
 import { DirtyBitmap } from "../memory/dirty-bitmap.js";
+import { FORMAT_VERSION } from "../stream/format.js";
 import { DevicePhase } from "../stream/records.js";
 import { StreamEncoder } from "../stream/stream-encoder.js";
 import type { SourceChannel } from "../transport/channel.js";
@@ -29,18 +30,34 @@ export interface SaveResult {
   readonly pausedMs: number;
 }
 
+/** How {@link saveVm} writes. */
+export interface SaveOptions {
+  /**
+   * Stream format version (2..4), for a restore by an older build, which refuses a newer
+   * format at the header. Default: this build's.
+   */
+  readonly formatVersion?: number;
+}
+
 /**
  * Saves a VM to a one-way channel the way `virsh save` does: pause, stop every device
  * (P2P-quiet first when all support it), write RAM, config spaces and device state, END.
  * The VM stays paused afterwards — it now lives in the file. If saving fails, the VM is
  * rolled back and runs on as before.
+ * @throws MdevError EINVAL for a format version this build does not write (nothing paused).
  */
-export async function saveVm(vm: SimulatedVm, channel: SourceChannel): Promise<SaveResult> {
-  const encoder = new StreamEncoder();
+export async function saveVm(
+  vm: SimulatedVm,
+  channel: SourceChannel,
+  options: SaveOptions = {},
+): Promise<SaveResult> {
+  const encoder = new StreamEncoder({ version: options.formatVersion ?? FORMAT_VERSION });
+  // Encoded first: a format version this build does not write is refused before anything.
+  const head = encoder.start(vmHandshake(vm));
   const t0 = performance.now();
   const wasRunning = vm.running;
   try {
-    await channel.send(encoder.start(vmHandshake(vm)));
+    await channel.send(head);
     if (wasRunning) await vm.pause();
     // After a handover whose outcome is unknown the devices sit in STOP_COPY with their
     // stream consumed: go back to STOP so STOP_COPY opens a fresh, complete one.
@@ -53,7 +70,7 @@ export async function saveVm(vm: SimulatedVm, channel: SourceChannel): Promise<S
       allSupportP2P(vm.devices),
     );
     await channel.send(encoder.precopyEnd());
-    const table = new PageDigestTable(vm.memory.pages);
+    const table = new PageDigestTable(vm.memory.pages, options.formatVersion ?? FORMAT_VERSION);
     const all = new DirtyBitmap(vm.memory.pages);
     all.setAll();
     await new RamSender(vm.memory, encoder, channel, table).send(all, "zero-copy");

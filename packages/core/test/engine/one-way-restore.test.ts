@@ -9,6 +9,7 @@ import {
   MigrationTarget,
   openRestore,
   ramSha256,
+  type SaveOptions,
   type SimulatedVm,
   saveVm,
   TOKENS,
@@ -22,12 +23,12 @@ afterEach(async () => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
-async function savedVm(): Promise<{ file: string; sha: string }> {
+async function savedVm(options: SaveOptions = {}): Promise<{ file: string; sha: string }> {
   const vm = await startVm(toyHost("src"), vms);
   const dir = mkdtempSync(join(tmpdir(), "mdevkit-restore-"));
   dirs.push(dir);
   const file = join(dir, "vm.save");
-  await saveVm(vm, await connect(`file://${file}`));
+  await saveVm(vm, await connect(`file://${file}`), options);
   return { file, sha: ramSha256(vm.memory) };
 }
 
@@ -45,6 +46,28 @@ describe("one-way restore", () => {
     expect(result.vm.running).toBe(true);
     expect(Object.keys(result.deviceLoadMs)).toEqual(["00:05.0"]);
     expect(sink.of("target-state").map((e) => e.state)).toEqual(["receiving", "running"]);
+  });
+
+  it("a save written in format version 3, for an older build, restores here too", async () => {
+    const { file, sha } = await savedVm({ formatVersion: 3 });
+    expect(readFileSync(file).readUInt16LE(8)).toBe(3);
+    const result = await new MigrationTarget(toyHost("dst"), openRestore(`file://${file}`), {
+      verifyRam: true,
+    }).receive();
+    vms.push(result.vm);
+    expect(result.ramSha256).toBe(sha);
+  });
+
+  it("a format version this build does not write is refused before the VM pauses", async () => {
+    const vm = await startVm(toyHost("src"), vms);
+    const dir = mkdtempSync(join(tmpdir(), "mdevkit-restore-"));
+    dirs.push(dir);
+    const channel = await connect(`file://${join(dir, "vm.save")}`);
+    await expect(saveVm(vm, channel, { formatVersion: 5 })).rejects.toMatchObject({
+      code: "EINVAL",
+    });
+    expect(vm.running).toBe(true);
+    channel.destroy();
   });
 
   it("refuses a save cut short, and never runs it", async () => {
