@@ -6,25 +6,14 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { migrateConfig } from "../helpers/migrate.js";
-import { cleanup, runCli, tempDir, writeJson } from "../helpers/processes.js";
+import { cleanup, runCli, tempDir } from "../helpers/processes.js";
+import { smallVmConfig } from "../helpers/vm-configs.js";
 
 afterEach(cleanup);
 
-function vm(): string {
-  return writeJson("format-version.json", {
-    name: "format-version-vm",
-    memoryMiB: 128,
-    vcpus: 1,
-    initialFill: 0.5,
-    workloads: [{ pattern: "uniform", pagesPerSecond: 2000 }],
-    devices: [{ slot: "00:05.0", plugin: "mtty", deviceType: "mtty-1" }],
-    seed: 6,
-  });
-}
-
 describe("migrate --format-version", () => {
   it.each(["2", "3"])("writes version %s, and the VM arrives identical", async (version) => {
-    await migrateConfig(vm(), { source: ["--format-version", version] });
+    await migrateConfig(smallVmConfig(), { source: ["--format-version", version] });
   });
 });
 

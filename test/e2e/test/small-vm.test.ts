@@ -4,28 +4,16 @@
 // that VM in a row between two processes must all complete.
 import { afterEach, describe, expect, it } from "vitest";
 import { migrateConfig } from "../helpers/migrate.js";
-import { cleanup, writeJson } from "../helpers/processes.js";
+import { cleanup } from "../helpers/processes.js";
+import { smallVmConfig } from "../helpers/vm-configs.js";
 
 afterEach(cleanup);
-
-/** The VM of the report: 256 MiB, one mtty, a 2000 pages/s uniform workload. */
-function smallVm(): string {
-  return writeJson("small.json", {
-    name: "small-vm",
-    memoryMiB: 256,
-    vcpus: 1,
-    initialFill: 0.5,
-    workloads: [{ pattern: "uniform", pagesPerSecond: 2000 }],
-    devices: [{ slot: "00:05.0", plugin: "mtty", deviceType: "mtty-1" }],
-    seed: 5,
-  });
-}
 
 const RUNS = 3;
 
 describe("a small VM", () => {
   it(`migrates ${RUNS} times in a row between two processes, waiting for the switchover-ack`, async () => {
-    const config = smallVm();
+    const config = smallVmConfig();
     for (let run = 1; run <= RUNS; run++) {
       const { src } = await migrateConfig(config);
       // The target's device load time reached the source over the return path (LOADED).
