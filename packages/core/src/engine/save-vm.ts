@@ -51,7 +51,8 @@ export async function saveVm(
   channel: SourceChannel,
   options: SaveOptions = {},
 ): Promise<SaveResult> {
-  const encoder = new StreamEncoder({ version: options.formatVersion ?? FORMAT_VERSION });
+  const version = options.formatVersion ?? FORMAT_VERSION;
+  const encoder = new StreamEncoder({ version });
   // Encoded first: a format version this build does not write is refused before anything.
   const head = encoder.start(vmHandshake(vm));
   const t0 = performance.now();
@@ -70,7 +71,7 @@ export async function saveVm(
       allSupportP2P(vm.devices),
     );
     await channel.send(encoder.precopyEnd());
-    const table = new PageDigestTable(vm.memory.pages, options.formatVersion ?? FORMAT_VERSION);
+    const table = new PageDigestTable(vm.memory.pages, version);
     const all = new DirtyBitmap(vm.memory.pages);
     all.setAll();
     await new RamSender(vm.memory, encoder, channel, table).send(all, "zero-copy");
