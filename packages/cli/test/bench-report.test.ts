@@ -143,6 +143,23 @@ describe("the benchmark report", () => {
     expect(readFileSync(join(dir, "benchmarks.md"), "utf8")).not.toContain("over TLS");
   });
 
+  it("shows every run of a baseline measured again, judged on the fastest", () => {
+    const dir = mkdtempSync(join(tmpdir(), "bench-report-"));
+    dirs.push(dir);
+    const base = results();
+    const bare = { bytes: 1.6e9, ms: 640, bytesPerSecond: 2.5e9, attemptsMs: [2793, 640] };
+    const dirtying = { ...base.dirtying, runs: [{ mdevkit: run(900, 20), bare }] };
+    const { goals } = writeReport(dir, { ...base, dirtying });
+    const row = goals.find((g: string[]) => g[0]?.startsWith("Dirtying VM: total"));
+    expect(row?.[2]).toBe("**not met**");
+    const md = readFileSync(join(dir, "benchmarks.md"), "utf8");
+    expect(md).toContain("640 ms (fastest of 2793 ms, 640 ms)");
+    expect(md).toContain("measured again, up to three runs in all");
+    // Results saved before baselines were measured again do not claim they were.
+    writeReport(dir, base);
+    expect(readFileSync(join(dir, "benchmarks.md"), "utf8")).not.toContain("measured again");
+  });
+
   it("leaves a goal unjudged when its bare socket was slower than mdevkit", () => {
     // No migration beats the link it runs over: such a baseline was slowed itself (a run
     // whose bare socket imported core measured 0.89x and would have read "met").
