@@ -4,6 +4,7 @@ import { MigFlags } from "../fsm/mig-flags.js";
 import { MigState, migStateName } from "../fsm/mig-state.js";
 import type { VmDevice } from "../vm/simulated-vm.js";
 import { DeviceCallGuard } from "./device-call-guard.js";
+import { settleEach } from "./settle-each.js";
 
 /**
  * How long the rollback waits for one device to return to RUNNING before it reports the
@@ -22,6 +23,11 @@ export function allSupportP2P(devices: readonly VmDevice[]): boolean {
  * so no device is stopped while a peer could still DMA into it. Returns each device's
  * saving stream: the PRE_COPY stream that continues, or the one STOP_COPY opened. Each
  * driver's transition is waited for through `guard` (see {@link DeviceCallGuard}).
+ *
+ * The devices of a step move side by side (the kernel serializes the arcs of one device,
+ * not of different ones): a driver that waits on its hardware overlaps the others, so the
+ * paused window grows with the slowest device rather than with their count. Every call of
+ * a step settles before the first failure is thrown.
  */
 export async function stopDevicesForSwitchover(
   devices: readonly VmDevice[],
@@ -30,16 +36,20 @@ export async function stopDevicesForSwitchover(
   guard: DeviceCallGuard = DeviceCallGuard.unbounded(),
 ): Promise<Map<number, MigrationDataStream>> {
   if (p2p) {
-    for (const d of devices) {
-      const quiet =
-        d.driver.getState() === MigState.PRE_COPY ? MigState.PRE_COPY_P2P : MigState.RUNNING_P2P;
-      await guard.run(d, () => driveTransition(d.driver, quiet));
-    }
+    await settleEach(
+      devices.map((d) => {
+        const quiet =
+          d.driver.getState() === MigState.PRE_COPY ? MigState.PRE_COPY_P2P : MigState.RUNNING_P2P;
+        return guard.run(d, () => driveTransition(d.driver, quiet));
+      }),
+    );
   }
+  const stopped = await settleEach(
+    devices.map((d) => guard.run(d, () => driveTransition(d.driver, MigState.STOP_COPY))),
+  );
   const streams = new Map<number, MigrationDataStream>();
-  for (const d of devices) {
-    const { stream } = await guard.run(d, () => driveTransition(d.driver, MigState.STOP_COPY));
-    const saving = stream ?? precopyStreams.get(d.index);
+  for (const [i, d] of devices.entries()) {
+    const saving = stopped[i]?.stream ?? precopyStreams.get(d.index);
     if (saving === undefined) {
       throw new Error(`device ${d.config.slot} reached STOP_COPY without a saving stream`);
     }
@@ -54,36 +64,33 @@ export async function stopDevicesForSwitchover(
  * A device the FSM cannot bring back is reset, which loses its state; that is reported.
  * A device `guard` holds busy (a call into it was abandoned) is not called at all, and one
  * that does not answer within `timeoutMs` is given up on: both are reported and left as
- * they are. Never throws and always returns: rollback must reach every device, and the
- * guest waits for it. Returns a line per problem.
+ * they are. The devices return side by side, so devices that do not answer keep the guest
+ * paused for one `timeoutMs`, not one each. Never throws and always returns: rollback must
+ * reach every device, and the guest waits for it. Returns a line per problem, in device
+ * order.
  */
 export async function returnDevicesToRunning(
   devices: readonly VmDevice[],
   guard: DeviceCallGuard = DeviceCallGuard.unbounded(),
   timeoutMs = ROLLBACK_DEVICE_TIMEOUT_MS,
 ): Promise<string[]> {
-  const problems: string[] = [];
-  for (const d of devices) {
-    if (guard.isBusy(d)) {
-      problems.push(
-        `device ${d.config.slot} did not finish a driver call before the migration was aborted; it was left in ${migStateName(d.driver.getState())} and not called again`,
-      );
-      continue;
-    }
-    const bounded = guard.after(timeoutMs);
-    try {
-      const reset = await bounded.run(d, () => returnToRunning(d));
-      if (reset !== undefined) problems.push(reset);
-    } catch (err) {
-      const state = migStateName(d.driver.getState());
-      problems.push(
-        bounded.isBusy(d)
+  const bounded = guard.after(timeoutMs);
+  const problems = await Promise.all(
+    devices.map(async (d): Promise<string | undefined> => {
+      if (guard.isBusy(d)) {
+        return `device ${d.config.slot} did not finish a driver call before the migration was aborted; it was left in ${migStateName(d.driver.getState())} and not called again`;
+      }
+      try {
+        return await bounded.run(d, () => returnToRunning(d));
+      } catch (err) {
+        const state = migStateName(d.driver.getState());
+        return bounded.isBusy(d)
           ? `device ${d.config.slot} did not return to RUNNING within ${timeoutMs} ms; it was left in ${state}`
-          : `device ${d.config.slot} is stuck in ${state}: ${String(err)}`,
-      );
-    }
-  }
-  return problems;
+          : `device ${d.config.slot} is stuck in ${state}: ${String(err)}`;
+      }
+    }),
+  );
+  return problems.filter((p) => p !== undefined);
 }
 
 /**

@@ -43,7 +43,10 @@ export interface DowntimeBreakdown {
   readonly finalRamMs: number;
   /** Devices' config spaces and STOP_COPY data. */
   readonly deviceStopCopyMs: number;
-  /** Target: loading each device (RESUMING → STOP), by slot. */
+  /**
+   * Target: loading each device (RESUMING → STOP), by slot, from the start of its load to
+   * its end. The devices load side by side, so these overlap: the step takes the longest.
+   */
   readonly targetLoadMs: Readonly<Record<string, number>>;
   /** From END sent to LOADED received (target verification and load, plus the wire). */
   readonly endToLoadedMs: number;

@@ -11,6 +11,7 @@ import { isDataPage } from "../stream/ram-run.js";
 import type { DeviceLoadTime, EndBody, RamPagesBody, StreamRecord } from "../stream/records.js";
 import type { SimulatedVm, VmDevice } from "../vm/simulated-vm.js";
 import { PageDigestTable } from "./page-digest-table.js";
+import { settleEach } from "./settle-each.js";
 import type { PreparedVm } from "./target-vm.js";
 
 /** A VM whose state arrived whole: END checked, every device loaded (STOP). */
@@ -173,17 +174,21 @@ export class ReceivingState {
 
   /**
    * END: checks the RAM digest against what arrived, then loads every device (RESUMING →
-   * STOP validates and applies its state), timing each on `clock`.
+   * STOP validates and applies its state), timing each on `clock`. The devices load side by
+   * side, as QEMU's load threads do: a driver whose load waits on its hardware overlaps the
+   * others, so the paused window grows with the slowest load rather than with the device
+   * count. Every load settles before the first failure is thrown (the VM is dropped next).
    */
   async load(end: EndBody, clock: Clock): Promise<LoadedVm> {
     const endAt = clock.nowNs();
     const digest = this.#table.check(end.ramDigest);
-    const loadTimes: DeviceLoadTime[] = [];
-    for (const d of this.vm.devices) {
-      const t0 = clock.nowNs();
-      await driveTransition(d.driver, MigState.STOP);
-      loadTimes.push({ slot: d.index, loadUs: Math.round(Number(clock.nowNs() - t0) / 1000) });
-    }
+    const loadTimes = await settleEach(
+      this.vm.devices.map(async (d): Promise<DeviceLoadTime> => {
+        const t0 = clock.nowNs();
+        await driveTransition(d.driver, MigState.STOP);
+        return { slot: d.index, loadUs: Math.round(Number(clock.nowNs() - t0) / 1000) };
+      }),
+    );
     return { vm: this.vm, ramDigest: Buffer.from(digest).toString("hex"), loadTimes, endAt };
   }
 

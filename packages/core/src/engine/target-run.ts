@@ -2,6 +2,7 @@ import type { Clock } from "../contract/device-context.js";
 import { driveTransition } from "../fsm/drive-transition.js";
 import { MigState } from "../fsm/mig-state.js";
 import { ramSha256 } from "./ram-sha256.js";
+import { settleEach } from "./settle-each.js";
 import type { ResolvedTargetOptions, TargetResult } from "./target-options.js";
 import type { LoadedVm } from "./target-receiving.js";
 
@@ -22,7 +23,8 @@ export interface RunContext {
  */
 export async function runLoadedVm(loaded: LoadedVm, ctx: RunContext): Promise<TargetResult> {
   const { vm } = loaded;
-  for (const d of vm.devices) await driveTransition(d.driver, MigState.RUNNING);
+  // Side by side, like the loads: the guest waits for the slowest start, not for their sum.
+  await settleEach(vm.devices.map((d) => driveTransition(d.driver, MigState.RUNNING)));
   await ctx.resumed();
   // Verification holds the guest (vCPUs and device activity) after RESUMED until RAM and
   // device state are recorded, so the check sees exactly what arrived; it is a test mode,

@@ -109,3 +109,31 @@ describe("returnDevicesToRunning", { timeout: 60_000 }, () => {
     ]);
   });
 });
+
+describe("returnDevicesToRunning with several devices that do not answer", {
+  timeout: 60_000,
+}, () => {
+  it("waits one timeout for all of them, not one each, and reports each in device order", async () => {
+    const host = createHost({ name: "h", plugins: [dmaToyPlugin({ hang: "start" })] });
+    const config = {
+      ...SMALL_VM,
+      devices: ["00:05.0", "00:06.0", "00:07.0"].map((slot) => ({
+        slot,
+        plugin: "dma-toy",
+        deviceType: "toy",
+      })),
+    };
+    const vm = await SimulatedVm.create(parseVmConfig(config), host, { role: "source" });
+    vms.push(vm);
+    for (const d of vm.devices) await driveTransition(d.driver, MigState.STOP);
+    const t0 = performance.now();
+    const problems = await returnDevicesToRunning(vm.devices, undefined, 1000);
+    // One after another this took three timeouts (3 s); side by side one, plus scheduling.
+    expect(performance.now() - t0).toBeLessThan(2500);
+    expect(problems).toEqual(
+      ["00:05.0", "00:06.0", "00:07.0"].map(
+        (slot) => `device ${slot} did not return to RUNNING within 1000 ms; it was left in STOP`,
+      ),
+    );
+  });
+});

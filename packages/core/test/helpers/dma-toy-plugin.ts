@@ -25,6 +25,28 @@ export interface DmaToyOptions {
   readonly failStart?: boolean;
   /** A hook whose promise never settles: a driver waiting for an event that never comes. */
   readonly hang?: "stop" | "save" | "start" | "precopy";
+  /**
+   * Stop and load hooks that wait (a timer of `waitMs`) in the middle, as a driver waiting
+   * on its hardware does, logging `stop+ N` / `stop- N` (`load± N`, `start± N`) to `log`, where N
+   * numbers the devices this option built in creation order.
+   */
+  readonly slowHooks?: { readonly log: string[]; readonly waitMs: number };
+}
+
+/** Devices built with one `slowHooks` option so far: each one's number in the log. */
+const slowHookDevices = new WeakMap<string[], number>();
+
+/** Runs `hook` between log lines `name+ id` and `name- id`, waiting `waitMs` in between. */
+async function slowHook(
+  slow: NonNullable<DmaToyOptions["slowHooks"]>,
+  name: string,
+  id: number,
+  hook: () => void,
+): Promise<void> {
+  slow.log.push(`${name}+ ${id}`);
+  await new Promise((r) => setTimeout(r, slow.waitMs));
+  hook();
+  slow.log.push(`${name}- ${id}`);
 }
 
 /** What a hung hook returns. */
@@ -42,6 +64,8 @@ export class DmaToyDriver extends AbstractVendorDriver {
   readonly #failSave: boolean;
   readonly #failStart: boolean;
   readonly #hang: DmaToyOptions["hang"];
+  readonly #slow: DmaToyOptions["slowHooks"];
+  readonly #id: number;
 
   constructor(ctx: DeviceContext, options: DmaToyOptions) {
     super(ctx, {
@@ -54,6 +78,12 @@ export class DmaToyDriver extends AbstractVendorDriver {
     this.#failSave = options.failSave ?? false;
     this.#failStart = options.failStart ?? false;
     this.#hang = options.hang;
+    this.#slow = options.slowHooks;
+    this.#id = 0;
+    if (this.#slow !== undefined) {
+      this.#id = slowHookDevices.get(this.#slow.log) ?? 0;
+      slowHookDevices.set(this.#slow.log, this.#id + 1);
+    }
     if (this.dirtyTracking === "iommu-pinned") ctx.pinner?.pin(16 * 4096, this.#ring);
   }
 
@@ -68,10 +98,12 @@ export class DmaToyDriver extends AbstractVendorDriver {
   }
 
   protected _stopDevice(): Promise<void> | undefined {
+    if (this.#slow !== undefined) return slowHook(this.#slow, "stop", this.#id, () => {});
     return this.#hang === "stop" ? never() : undefined;
   }
   protected _startDevice(): Promise<void> | undefined {
     if (this.#failStart) throw new MdevError("EIO", "toy device failed to start");
+    if (this.#slow !== undefined) return slowHook(this.#slow, "start", this.#id, () => {});
     return this.#hang === "start" ? never() : undefined;
   }
   protected override _precopyStart(): Uint8Array | Promise<Uint8Array> {
@@ -104,7 +136,14 @@ export class DmaToyDriver extends AbstractVendorDriver {
       throw new MdevError("EINVAL", "toy device: bad magic");
     }
   }
-  protected _loadState(bytes: Uint8Array): void {
+  protected _loadState(bytes: Uint8Array): Promise<void> | undefined {
+    if (this.#slow === undefined) {
+      this.#load(bytes);
+      return undefined;
+    }
+    return slowHook(this.#slow, "load", this.#id, () => this.#load(bytes));
+  }
+  #load(bytes: Uint8Array): void {
     if (bytes.length !== 12)
       throw new MdevError("EINVAL", `toy device: state is ${bytes.length} bytes, expected 12`);
     const v = new DataView(bytes.buffer, bytes.byteOffset);
