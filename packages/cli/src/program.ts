@@ -70,7 +70,7 @@ function migrationOptions(cmd: Command): Command {
     .option("--verify-ram", "hash all guest RAM on both sides to prove it arrived identical", false)
     .option(
       "--format-version <n>",
-      "stream format to write, for a target of an older mdevkit (2-4; default: this build's)",
+      "stream format to write, for a target of an older mdevkit (2-5; default: this build's)",
       arg(parseFormatVersion),
     )
     .option(
@@ -263,7 +263,7 @@ export function buildProgram(): Command {
     .option("--json", "print the result as JSON", false)
     .option(
       "--format-version <n>",
-      "stream format to write, for a restore by an older mdevkit (2-4; default: this build's)",
+      "stream format to write, for a restore by an older mdevkit (2-5; default: this build's)",
       arg(parseFormatVersion),
     )
     .option("--plugin <module>", "load an extra plugin module (repeatable)", collect, [])

@@ -10,7 +10,8 @@ export function table(rows: readonly (readonly [string, string])[]): string {
 
 /**
  * The per-iteration table. "by devices" is the part of the dirty pages found that the
- * devices reported (no vCPU throttle reduces it). "catch-up" is how long the source waited
+ * devices reported (no vCPU throttle reduces it); "held" the dirty pages left out because
+ * the target held them already (pinned pages no device wrote). "catch-up" is how long the source waited
  * after the pass for the target to apply it before switching over; the rate then runs up
  * to the target's ack.
  */
@@ -21,6 +22,7 @@ export function iterationTable(result: MigrationResult): string {
     "by devices",
     "data pages",
     "zero pages",
+    "held",
     "dev bytes",
     "wire",
     "time",
@@ -35,6 +37,7 @@ export function iterationTable(result: MigrationResult): string {
     String(i.dirtyPagesByDevices),
     String(i.dataPages),
     String(i.zeroPages),
+    String(i.unchangedPages),
     formatBytes(i.deviceBytes),
     formatBytes(i.wireBytes),
     ms(i.durationMs),
@@ -64,7 +67,14 @@ export function migrationSummary(
       ["total time", ms(result.totalTimeMs)],
       ["downtime", ms(result.downtimeMs)],
       ["  stop devices", ms(d.stopDevicesMs)],
-      ["  final RAM", `${ms(d.finalRamMs)} (${result.finalPages} pages)`],
+      [
+        "  final RAM",
+        `${ms(d.finalRamMs)} (${result.finalPages} pages${
+          result.finalUnchangedPages > 0
+            ? `, ${result.finalUnchangedPages} left out: the target held them`
+            : ""
+        })`,
+      ],
       ["  device stop-copy", ms(d.deviceStopCopyMs)],
       [
         "  target verify + load",

@@ -11,6 +11,7 @@ const pass = (iteration: number, extra: Partial<IterationStats> = {}): Iteration
   dirtyPagesByDevices: 0,
   dataPages: 90,
   zeroPages: 10,
+  unchangedPages: 0,
   deviceBytes: 0,
   wireBytes: 400_000,
   durationMs: 4,

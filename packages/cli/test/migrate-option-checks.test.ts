@@ -42,8 +42,8 @@ describe("migrate --switchover-timeout", () => {
 
 describe("migrate --format-version", () => {
   it("outside what this build writes: one EINVAL line, before the VM config is read", () => {
-    expect(refusedBeforeTheVm(["--format-version", "5"])).toEqual([
-      `mdevkit: EINVAL: option '--format-version <n>' argument '5' is invalid. format version "5" is not one this build writes (2..4) (see mdevkit help)`,
+    expect(refusedBeforeTheVm(["--format-version", "6"])).toEqual([
+      `mdevkit: EINVAL: option '--format-version <n>' argument '6' is invalid. format version "6" is not one this build writes (2..5) (see mdevkit help)`,
     ]);
   });
 });

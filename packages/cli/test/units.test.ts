@@ -86,11 +86,11 @@ describe("parseCountOrZero", () => {
 
 describe("parseFormatVersion", () => {
   it("accepts the versions this build writes", () => {
-    expect([2, 3, 4].map((v) => parseFormatVersion(String(v)))).toEqual([2, 3, 4]);
+    expect([2, 3, 4, 5].map((v) => parseFormatVersion(String(v)))).toEqual([2, 3, 4, 5]);
   });
 
-  it.each(["1", "5", "3.5", "0x4", ""])("refuses %j", (text) => {
-    expect(() => parseFormatVersion(text)).toThrow(/is not one this build writes \(2\.\.4\)/);
+  it.each(["1", "6", "3.5", "0x4", ""])("refuses %j", (text) => {
+    expect(() => parseFormatVersion(text)).toThrow(/is not one this build writes \(2\.\.5\)/);
   });
 });
 

@@ -12,7 +12,7 @@ import { smallVmConfig } from "../helpers/vm-configs.js";
 afterEach(cleanup);
 
 describe("migrate --format-version", () => {
-  it.each(["2", "3"])("writes version %s, and the VM arrives identical", async (version) => {
+  it.each(["2", "3", "4"])("writes version %s, and the VM arrives identical", async (version) => {
     await migrateConfig(smallVmConfig(), { source: ["--format-version", version] });
   });
 });

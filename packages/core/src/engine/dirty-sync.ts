@@ -20,6 +20,8 @@ export class DirtySync {
   readonly #scratch: DirtyBitmap;
   /** The pages still pending in the caller's bitmap that a device reported. */
   readonly #byDevices: DirtyBitmap;
+  /** What the IOMMU reported at the last sync. */
+  readonly #byIommu: DirtyBitmap;
   #deviceDirtyPages = 0;
   #iommuTracking = false;
   #started = false;
@@ -30,6 +32,16 @@ export class DirtySync {
     this.#vm = vm;
     this.#scratch = new DirtyBitmap(vm.memory.pages);
     this.#byDevices = new DirtyBitmap(vm.memory.pages);
+    this.#byIommu = new DirtyBitmap(vm.memory.pages);
+  }
+
+  /**
+   * The pages the IOMMU reported at the last sync (before the first, those pinned when
+   * tracking started): every page pinned now or since the sync before (or all mapped
+   * memory with a device that does not pin), written or not.
+   */
+  get iommuReported(): DirtyBitmap {
+    return this.#byIommu;
   }
 
   /**
@@ -53,7 +65,12 @@ export class DirtySync {
             await startDmaLogging(d, mappedRanges(this.#vm));
             break;
           case "iommu-pinned":
-            if (!this.#iommuTracking) iommu.dirtyStart();
+            if (!this.#iommuTracking) {
+              iommu.dirtyStart();
+              // What is pinned already, so the first pass knows it before the first sync
+              // (which reports these pages again while they stay pinned).
+              iommu.getDirtyGuestPages(this.#byIommu);
+            }
             this.#iommuTracking = true;
             break;
           case "vendor-bitmap":
@@ -102,7 +119,11 @@ export class DirtySync {
     // those it kept, from a sync without a pass between, still are.
     const byDevices = this.#byDevices.intersect(into);
     memory.logReadAndClear(into);
-    if (this.#iommuTracking) iommu.getDirtyGuestPages(byDevices);
+    this.#byIommu.clear();
+    if (this.#iommuTracking) {
+      iommu.getDirtyGuestPages(this.#byIommu);
+      byDevices.union(this.#byIommu);
+    }
     for (const d of devices) await this.#syncDevice(d, byDevices, guard);
     if (this.failed.size > 0) byDevices.setAll();
     this.#deviceDirtyPages = byDevices.count();

@@ -42,6 +42,7 @@ export {
 export { MigrationTimeline, type TimelineMark } from "./migration-timeline.js";
 export { OneWayRestore } from "./one-way-restore.js";
 export { PageDigestTable } from "./page-digest-table.js";
+export { PINNED_PAGE_CACHE_MAX_BYTES, PinnedPageCache } from "./pinned-page-cache.js";
 export { ramSha256 } from "./ram-sha256.js";
 export { type SaveOptions, type SaveResult, saveVm } from "./save-vm.js";
 export { TargetAnswers } from "./target-answers.js";

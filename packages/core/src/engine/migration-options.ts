@@ -73,7 +73,7 @@ export const migrationOptionsSchema = z
     batchPages: z.number().int().min(1).max(8192).default(1024),
     /**
      * Stream format version to write (docs/stream-format.md §10), for a target of an older
-     * build: one that reads only up to version 3 refuses this build's version 4 at the
+     * build: one that reads only up to version 4 refuses this build's version 5 at the
      * header. Default: this build's {@link FORMAT_VERSION}.
      */
     formatVersion: z

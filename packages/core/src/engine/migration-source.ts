@@ -4,7 +4,7 @@ import { isMdevError, MdevError } from "../errors/mdev-error.js";
 import { createHost, type MdevHost } from "../host.js";
 import { DirtyBitmap } from "../memory/dirty-bitmap.js";
 import { PAGE_SIZE } from "../memory/page.js";
-import { ITERATION_ACK_VERSION } from "../stream/format.js";
+import { ITERATION_ACK_VERSION, SPARSE_RUN_VERSION } from "../stream/format.js";
 import { DevicePhase, type ReturnRecord } from "../stream/records.js";
 import { StreamEncoder } from "../stream/stream-encoder.js";
 import type { DuplexSourceChannel, SourceChannel } from "../transport/channel.js";
@@ -37,6 +37,7 @@ import {
 import type { IterationStats, MigrationResult, ThroughputSample } from "./migration-stats.js";
 import { MigrationTimeline } from "./migration-timeline.js";
 import { PageDigestTable } from "./page-digest-table.js";
+import { PinnedPageCache } from "./pinned-page-cache.js";
 import { RamSender } from "./ram-sender.js";
 import { ramSha256 } from "./ram-sha256.js";
 import { SwitchoverCosts } from "./switchover-costs.js";
@@ -95,11 +96,31 @@ interface PrecopyOutcome {
 }
 
 /** What one precopy pass did and measured. */
+/**
+ * The bytes a pass took care of, for its rate: what went on the wire, plus the pages it
+ * left out because the target held them. The policy weighs dirty pages at a page each, and
+ * a pass that found its reported pages unchanged sends almost nothing: over its wire bytes
+ * alone, a pass of 150 such pages measured a few kB/s, and the source never switched over.
+ */
+function coveredBytes(pass: PrecopyPass): number {
+  return pass.wireBytes + pass.unchangedPages * PAGE_SIZE;
+}
+
+/** What the switchover sent before END. */
+interface SwitchedOver {
+  /** Dirty pages of the final pass. */
+  readonly finalPages: number;
+  /** Of them, those left out because the target held them already. */
+  readonly finalUnchangedPages: number;
+  readonly ramDigest: Uint8Array;
+}
+
 interface PrecopyPass {
   /** Timeline reading when the pass began. */
   readonly startedAt: bigint;
   readonly dataPages: number;
   readonly zeroPages: number;
+  readonly unchangedPages: number;
   readonly deviceBytes: number;
   readonly wireBytes: number;
   readonly durationMs: number;
@@ -242,12 +263,12 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
       await this.#handshake(run);
       await this.#setup(run);
       const precopy = await this.#precopy(run);
-      const { finalPages, ramDigest } = await this.#switchover(run);
+      const switched = await this.#switchover(run);
       const targetLoadMs = await this.#handover(run);
       // The migration ended at RESUMED (#handover's last sample): the source's own checks
       // and closing the channel after it are neither in its time nor in its throughput.
       clearInterval(sampler);
-      return await this.#complete(run, precopy, finalPages, ramDigest, targetLoadMs);
+      return await this.#complete(run, precopy, switched, targetLoadMs);
     } catch (err) {
       if (err instanceof MigrationError) throw err;
       // After an abort, what failed (a send cut by the destroyed channel) is its consequence.
@@ -263,6 +284,14 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
     const memory = this.#vm.memory;
     const table = new PageDigestTable(memory.pages, this.#options.formatVersion);
     const guard = new DeviceCallGuard(this.#abort.signal);
+    const dirtySync = new DirtySync(this.#vm);
+    // Pinned pages are reported dirty whether written or not; a stream that can leave pages
+    // out (version 5) skips those the target already holds.
+    const pinned =
+      this.#options.formatVersion >= SPARSE_RUN_VERSION &&
+      this.#vm.devices.some((d) => d.driver.dirtyTracking === "iommu-pinned")
+        ? { cache: new PinnedPageCache(memory.pages), reported: () => dirtySync.iommuReported }
+        : undefined;
     return {
       channel,
       // A failure read while the source is blocked (e.g. writing to a target that said FAILED
@@ -270,7 +299,7 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
       answers: new TargetAnswers(channel.returnPath, (err) => {
         if (!this.#handedOver) this.#abort.abort(err);
       }),
-      dirtySync: new DirtySync(this.#vm),
+      dirtySync,
       dirty: new DirtyBitmap(memory.pages),
       precopy: new DevicePrecopy(this.#vm.devices, guard),
       table,
@@ -280,6 +309,7 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
         channel,
         table,
         this.#options.batchPages * PAGE_SIZE,
+        pinned,
       ),
       guard,
       paused: false,
@@ -326,7 +356,7 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
           deviceDirtyRamBytes: run.dirtySync.deviceDirtyPages * PAGE_SIZE,
           devicePrecopyBytes: pending.precopy,
           deviceStopCopyBytes: pending.stopCopy,
-          bandwidth: (pass.wireBytes / pass.durationMs) * 1000,
+          bandwidth: (coveredBytes(pass) / pass.durationMs) * 1000,
           dirtyRate: (pass.dirtyAfter * PAGE_SIZE * 1000) / pass.durationMs,
           switchoverAcked: !this.#options.switchoverAck || run.answers.switchoverAcked,
           initialPrecopyDone: pending.initialDone,
@@ -415,6 +445,7 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
       dirtyPagesByDevices: foundByDevices,
       dataPages: pass.dataPages,
       zeroPages: pass.zeroPages,
+      unchangedPages: pass.unchangedPages,
       deviceBytes: pass.deviceBytes,
       wireBytes: pass.wireBytes,
       durationMs: pass.durationMs,
@@ -449,7 +480,7 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
     if (catchUpMs === undefined)
       return { decision, dirtyAfter: pass.dirtyAfter, bandwidth: input.bandwidth, catchUpMs };
     const dirtyAfter = await run.dirtySync.sync(run.dirty, run.guard);
-    const bandwidth = (pass.wireBytes / this.#timeline.msSince(pass.startedAt)) * 1000;
+    const bandwidth = (coveredBytes(pass) / this.#timeline.msSince(pass.startedAt)) * 1000;
     return {
       decision: policy.decide({
         ...input,
@@ -532,7 +563,7 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
   }
 
   /** 4. Pause, stop devices, final sync, the rest of the state, END. */
-  async #switchover(run: SourceRun): Promise<{ finalPages: number; ramDigest: Uint8Array }> {
+  async #switchover(run: SourceRun): Promise<SwitchedOver> {
     this.#enter("switchover");
     const vm = this.#vm;
     this.#armSwitchoverDeadline();
@@ -554,7 +585,7 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
     // yet the final pass runs faster through the same path as every precopy pass (the
     // dirtying bench VM: 50–60 ms of downtime instead of 80–87 ms, final RAM 18–38 ms
     // instead of 70–76 ms for ~3,000 scattered pages).
-    await run.ram.send(run.dirty, "snapshot", () => this.#betweenBatches(run));
+    const final = await run.ram.send(run.dirty, "snapshot", () => this.#betweenBatches(run), true);
     this.#timeline.mark("ramSent");
     for (const d of vm.devices) {
       const stream = saving.get(d.index);
@@ -572,7 +603,7 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
     const ramDigest = run.table.digest();
     await this.#send(this.#encoder.end(ramDigest));
     this.#timeline.mark("endSent");
-    return { finalPages, ramDigest };
+    return { finalPages, finalUnchangedPages: final.unchangedPages, ramDigest };
   }
 
   /**
@@ -678,8 +709,7 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
   async #complete(
     run: SourceRun,
     precopy: PrecopyOutcome,
-    finalPages: number,
-    ramDigest: Uint8Array,
+    { finalPages, finalUnchangedPages, ramDigest }: SwitchedOver,
     targetLoadMs: Record<string, number>,
   ): Promise<MigrationResult> {
     const vm = this.#vm;
@@ -702,6 +732,7 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
       },
       iterations: precopy.iterations,
       finalPages,
+      finalUnchangedPages,
       wireBytes: encoderStats.bytes,
       dataPages: encoderStats.dataPages,
       zeroPages: encoderStats.zeroPages,

@@ -13,13 +13,21 @@ export interface IterationStats {
   readonly dataPages: number;
   /** Zero pages sent as markers. */
   readonly zeroPages: number;
+  /**
+   * Dirty pages left out because the target holds them already: pinned pages the devices
+   * did not write since they were last sent (format version 5; 0 otherwise).
+   */
+  readonly unchangedPages: number;
   /** Device precopy bytes sent. */
   readonly deviceBytes: number;
   /** Bytes put on the wire. */
   readonly wireBytes: number;
   /** Wall time, ms. */
   readonly durationMs: number;
-  /** Measured bandwidth, bytes/s. */
+  /**
+   * Measured bandwidth, bytes/s: the pass's wire bytes, plus a page for each page it left
+   * out (`unchangedPages`), over its time.
+   */
   readonly bandwidth: number;
   /** Downtime expected if switching over now, ms (transfer time plus the fixed costs). */
   readonly expectedDowntimeMs: number;
@@ -73,8 +81,13 @@ export interface MigrationResult {
   readonly downtime: DowntimeBreakdown;
   /** Precopy iterations. */
   readonly iterations: readonly IterationStats[];
-  /** Pages sent in the final (stop-copy) pass. */
+  /** Dirty pages of the final (stop-copy) pass. */
   readonly finalPages: number;
+  /**
+   * Of `finalPages`, those left out because the target held them already (pinned pages
+   * the devices did not write; format version 5, 0 otherwise).
+   */
+  readonly finalUnchangedPages: number;
   /** Bytes on the wire, whole stream. */
   readonly wireBytes: number;
   /** Data pages sent (a resent page counts again). */

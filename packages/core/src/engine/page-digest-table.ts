@@ -71,19 +71,21 @@ export class PageDigestTable {
 
   /**
    * Records every page of a decoded RAM_PAGES record: zero pages as zero, data pages by
-   * the per-page CRCs the decoder checked the frame with (or their content without them).
+   * the per-page CRCs the decoder checked the frame with (or their content without them);
+   * a sparse record's other pages keep their entries.
    */
   record(run: RamPagesBody): void {
+    const sparse = run.sparse === true;
     const crcs = run.pageCrcs;
     if (crcs !== undefined) {
-      this.recordRun(run.startPage, run.count, run.kinds, crcs);
+      this.recordRun(run.startPage, run.count, run.kinds, crcs, sparse);
       return;
     }
     let j = 0;
     for (let i = 0; i < run.count; i++) {
       const pfn = run.startPage + i;
       if (!isDataPage(run.kinds, i)) {
-        this.zero(pfn);
+        if (!sparse) this.zero(pfn);
       } else {
         this.data(pfn, run.data.subarray(j * PAGE_SIZE, (j + 1) * PAGE_SIZE));
         j++;
@@ -93,10 +95,17 @@ export class PageDigestTable {
 
   /**
    * Records pages `startPage .. startPage + count - 1` of one RAM_PAGES run: bit i of
-   * `kinds` set means data, whose CRC32C is the next of `crcs`; clear means zero. One call
-   * per record on the bulk paths of both sides.
+   * `kinds` set means data, whose CRC32C is the next of `crcs`; clear means zero, or, in a
+   * `sparse` run, a page that keeps its entry. One call per record on the bulk paths of
+   * both sides.
    */
-  recordRun(startPage: number, count: number, kinds: Uint8Array, crcs: Uint32Array): void {
+  recordRun(
+    startPage: number,
+    count: number,
+    kinds: Uint8Array,
+    crcs: Uint32Array,
+    sparse = false,
+  ): void {
     if (startPage < 0 || startPage + count > this.#crcs.length)
       throw new MdevError(
         "EINVAL",
@@ -107,7 +116,7 @@ export class PageDigestTable {
     for (let i = 0; i < count; i++) {
       if ((((kinds[i >> 3] as number) >> (i & 7)) & 1) === 1)
         table[startPage + i] = crcs[j++] as number;
-      else table[startPage + i] = ZERO_PAGE_CRC;
+      else if (!sparse) table[startPage + i] = ZERO_PAGE_CRC;
     }
     this.#touch(startPage, count);
   }

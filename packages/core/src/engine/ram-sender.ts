@@ -1,14 +1,27 @@
 import type { DirtyBitmap } from "../memory/dirty-bitmap.js";
 import type { GuestMemory } from "../memory/guest-memory.js";
 import { PAGE_SIZE } from "../memory/page.js";
+import { kindsLength } from "../stream/ram-pages-codec.js";
 import type { StreamEncoder } from "../stream/stream-encoder.js";
 import type { SourceChannel } from "../transport/channel.js";
 import type { PageDigestTable } from "./page-digest-table.js";
+import type { PinnedPageCache } from "./pinned-page-cache.js";
 
 /** What one {@link RamSender.send} pass moved. */
 export interface RamSendStats {
   readonly dataPages: number;
   readonly zeroPages: number;
+  /** Dirty pages left out because the target holds them already (see {@link PinnedPages}). */
+  readonly unchangedPages: number;
+}
+
+/**
+ * The pages devices keep pinned, for a sender whose stream can leave pages out (format
+ * version 5): their copies, and the IOMMU's last report, whose pages get copies.
+ */
+export interface PinnedPages {
+  readonly cache: PinnedPageCache;
+  readonly reported: () => DirtyBitmap;
 }
 
 /** Pages scanned per window of the dirty bitmap, so a huge bitmap never becomes a huge run list. */
@@ -38,13 +51,20 @@ export class RamSender {
     private readonly channel: SourceChannel,
     private readonly table: PageDigestTable,
     private readonly batchBytes = 2 ** 20,
+    private readonly pinned?: PinnedPages,
   ) {}
 
-  /** Sends every page set in `dirty`; calls `between()` between batches (abort checks, progress). */
+  /**
+   * Sends every page set in `dirty`; calls `between()` between batches (abort checks,
+   * progress). In `"snapshot"` mode with {@link PinnedPages}, a page whose bytes equal its
+   * copy is left out of a sparse record; `last` says no pass follows, so the copies are not
+   * refreshed.
+   */
   async send(
     dirty: DirtyBitmap,
     mode: "snapshot" | "zero-copy",
     between: () => void = () => {},
+    last = false,
   ): Promise<RamSendStats> {
     const recordPages = Math.min(this.encoder.maxDataPagesPerRecord, RECORD_PAGES);
     const pagesPerSegment = this.memory.segmentSize / PAGE_SIZE;
@@ -54,9 +74,29 @@ export class RamSender {
     // page whose bit is clear is still zero and is sent as a marker without being read.
     const populated = this.memory.populated;
     let lastDataPages = 0;
-    const onRun = (start: number, count: number, kinds: Uint8Array, crcs: Uint32Array): void => {
-      table.recordRun(start, count, kinds, crcs);
+    const pinned = mode === "snapshot" ? this.pinned : undefined;
+    // After the last pass nothing compares with the copies: they are only marked stale.
+    const admit = last ? undefined : pinned?.reported();
+    let unchangedPages = 0;
+    const unchangedMap = new Uint8Array(kindsLength(recordPages));
+    const onRun = (
+      start: number,
+      count: number,
+      kinds: Uint8Array,
+      crcs: Uint32Array,
+      sparse: boolean,
+    ): void => {
+      table.recordRun(start, count, kinds, crcs, sparse);
       lastDataPages = crcs.length;
+      // The record's data pages are in the staging buffer from `staged` on, as sent.
+      pinned?.cache.recordSent(
+        start,
+        count,
+        kinds,
+        sparse,
+        (staging as Uint8Array).subarray(staged, staged + crcs.length * PAGE_SIZE),
+        admit,
+      );
     };
     // Snapshots go into one staging buffer reused for every batch: the channel has taken a
     // batch's bytes when send() settles, and fresh memory would fault on every 4 KiB page.
@@ -80,9 +120,22 @@ export class RamSender {
             end - start,
             pagesPerSegment - (start % pagesPerSegment),
           );
+          const live = this.memory.peek(start * PAGE_SIZE, count * PAGE_SIZE);
+          let unchanged: Uint8Array | undefined;
+          if (pinned?.cache.covers(start, count)) {
+            unchanged = unchangedMap.subarray(0, kindsLength(count)).fill(0);
+            const n = pinned.cache.markUnchanged(start, count, live, unchanged);
+            unchangedPages += n;
+            if (n === count) {
+              // The target holds every page of the record already.
+              start += count;
+              continue;
+            }
+            if (n === 0) unchanged = undefined;
+          }
           const record = this.encoder.ramRange(
             start,
-            this.memory.peek(start * PAGE_SIZE, count * PAGE_SIZE),
+            live,
             staging === undefined
               ? { detectZero: true, onRun, populated }
               : {
@@ -91,6 +144,7 @@ export class RamSender {
                   onRun,
                   populated,
                   snapshotInto: staging.subarray(staged),
+                  ...(unchanged === undefined ? {} : { unchanged }),
                 },
           );
           staged += lastDataPages * PAGE_SIZE;
@@ -122,6 +176,7 @@ export class RamSender {
     return {
       dataPages: after.dataPages - before.dataPages,
       zeroPages: after.zeroPages - before.zeroPages,
+      unchangedPages,
     };
   }
 

@@ -33,7 +33,7 @@ export interface SaveResult {
 /** How {@link saveVm} writes. */
 export interface SaveOptions {
   /**
-   * Stream format version (2..4), for a restore by an older build, which refuses a newer
+   * Stream format version (2..5), for a restore by an older build, which refuses a newer
    * format at the header. Default: this build's.
    */
   readonly formatVersion?: number;

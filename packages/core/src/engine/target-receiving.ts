@@ -140,6 +140,7 @@ export class ReceivingState {
     const written = this.#written;
     const perSegment = memory.segmentSize / PAGE_SIZE;
     const inSink = record.inSink === true;
+    const sparse = record.sparse === true;
     let at = 0;
     let i = 0;
     // Runs of consecutive data pages within one memory segment are copied with one call:
@@ -147,8 +148,9 @@ export class ReceivingState {
     while (i < record.count) {
       const pfn = record.startPage + i;
       if (!isDataPage(record.kinds, i)) {
-        // A zero marker for a page never written needs no write: fresh memory is zero.
-        if (written[pfn] === 1) memory.pageView(pfn).fill(0);
+        // A zero marker for a page never written needs no write: fresh memory is zero. A
+        // sparse run's page without data is one the source knows is here already.
+        if (!sparse && written[pfn] === 1) memory.pageView(pfn).fill(0);
         i++;
         continue;
       }

@@ -20,7 +20,7 @@ import { isZeroWords } from "./zero-page.js";
  * advice would outlive the segment and apply to whatever the heap holds next; small guests
  * gain little from huge pages anyway.
  */
-const MIN_ADVISED_SEGMENT = 32 * 2 ** 20;
+export const MIN_ADVISED_SEGMENT = 32 * 2 ** 20;
 
 /** Options for {@link GuestMemory.create}. */
 export interface GuestMemoryOptions {

@@ -14,9 +14,10 @@ export const STREAM_MAGIC: Uint8Array = new Uint8Array([
  * device's config space, and each manifest slot carries exactly one DEVICE_CONFIG.
  * Version 3: the return path may carry ITERATION_ACK; its forward records are version 2's.
  * Version 4: END's RAM digest is the page-table digest over blocks
- * ({@link PAGE_TABLE_BLOCKS_VERSION}).
+ * ({@link PAGE_TABLE_BLOCKS_VERSION}). Version 5: a RAM_PAGES run may be sparse
+ * ({@link SPARSE_RUN_VERSION}).
  */
-export const FORMAT_VERSION = 4;
+export const FORMAT_VERSION = 5;
 
 /**
  * Oldest and newest format versions this build reads. A reader refuses anything outside
@@ -24,7 +25,7 @@ export const FORMAT_VERSION = 4;
  * is not read: its END digests do not cover config space, so its device configs could not
  * be verified (re-save such a VM with this build).
  */
-export const ACCEPTED_FORMAT_VERSIONS = { min: 2, max: 4 } as const;
+export const ACCEPTED_FORMAT_VERSIONS = { min: 2, max: 5 } as const;
 
 /** The first format version whose return path acknowledges each ITERATION (ITERATION_ACK). */
 export const ITERATION_ACK_VERSION = 3;
@@ -34,6 +35,19 @@ export const ITERATION_ACK_VERSION = 3;
  * a switchover rehashes only the blocks its final pass changed (docs/stream-format.md §END).
  */
 export const PAGE_TABLE_BLOCKS_VERSION = 4;
+
+/**
+ * The first format version whose RAM_PAGES head may carry {@link RamRunFlags.SPARSE}: a run
+ * whose clear kind bits mean pages the target keeps as they are, so the source can leave out
+ * pages it knows the target already holds (docs/stream-format.md §RAM_PAGES).
+ */
+export const SPARSE_RUN_VERSION = 5;
+
+/** Bits of a RAM_PAGES head's flags word (version 5; reserved and 0 before). */
+export const RamRunFlags = {
+  /** Clear kind bits are pages the target keeps unchanged, not zero pages. */
+  SPARSE: 1,
+} as const;
 
 /** Guest pages per block of the page-table digest: 16 KiB of table, 16 MiB of guest RAM. */
 export const PAGE_TABLE_BLOCK_PAGES = 4096;

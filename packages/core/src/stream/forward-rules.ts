@@ -98,7 +98,8 @@ export class ForwardRules {
         break;
       case "RAM_PAGES":
         this.#dataPages += dataPages;
-        this.#zeroPages += body.count - dataPages;
+        // A sparse run's other pages stay as they are: neither data nor zero.
+        if (body.sparse !== true) this.#zeroPages += body.count - dataPages;
         break;
       case "DEVICE_CONFIG": {
         const s = slot(body.slot);

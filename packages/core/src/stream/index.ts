@@ -13,6 +13,8 @@ export {
   PAGE_SIZE,
   PAGE_TABLE_BLOCK_PAGES,
   PAGE_TABLE_BLOCKS_VERSION,
+  RamRunFlags,
+  SPARSE_RUN_VERSION,
   STREAM_MAGIC,
   StreamDirection,
 } from "./format.js";

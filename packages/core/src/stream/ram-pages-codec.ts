@@ -1,9 +1,21 @@
 import type { ByteCursor } from "./byte-cursor.js";
+import { RamRunFlags, SPARSE_RUN_VERSION } from "./format.js";
 import type { RamPagesBody } from "./records.js";
 import type { StreamLimits } from "./stream-limits.js";
 
-/** RAM_PAGES head before the bitmap: startPage(u64) count(u32) reserved(u32). */
+/**
+ * RAM_PAGES head before the bitmap: startPage(u64) count(u32) flags(u32). The flags word
+ * was reserved (0) before format version 5 ({@link RamRunFlags}).
+ */
 export const RAM_RUN_HEAD_LENGTH = 16;
+
+/**
+ * The flags a RAM_PAGES head may carry in a stream of format `version`; any other bit set
+ * is refused.
+ */
+export function allowedRunFlags(version: number): number {
+  return version >= SPARSE_RUN_VERSION ? RamRunFlags.SPARSE : 0;
+}
 
 /** Bytes of the page-kind bitmap for `count` pages. */
 export function kindsLength(count: number): number {
@@ -25,19 +37,26 @@ export function countDataPages(kinds: Uint8Array): number {
 
 /**
  * Decodes a RAM_PAGES payload and checks every rule that protects the target's memory:
- * count bounded, bitmap padding clear, length = head + bitmap + data pages exactly, and the
- * whole run inside guest RAM (`guestPages`).
+ * count bounded, bitmap padding clear, length = head + bitmap + data pages exactly, the
+ * whole run inside guest RAM (`guestPages`), and no flag the stream's format `version`
+ * does not define.
  */
 export function decodeRamPages(
   c: ByteCursor,
   limits: StreamLimits,
   pageSize: number,
   guestPages: number,
+  version: number,
 ): RamPagesBody {
   const startPage = c.u64("start page");
   const count = c.u32("count");
-  const reserved = c.u32("reserved");
-  if (reserved !== 0) throw c.error("EPROTO", "reserved", "reserved field must be 0");
+  const flags = c.u32("flags");
+  if ((flags & ~allowedRunFlags(version)) !== 0)
+    throw c.error(
+      "EPROTO",
+      "reserved",
+      `flags 0x${flags.toString(16)} undefined in format ${version}`,
+    );
   if (count === 0) throw c.error("EPROTO", "page-count", "a run must hold at least one page");
   if (count > limits.maxPagesPerRun) {
     throw c.error("E2BIG", "page-count", `${count} pages exceed ${limits.maxPagesPerRun} per run`);
@@ -63,5 +82,7 @@ export function decodeRamPages(
     );
   }
   const data = c.bytes(dataPages * pageSize, "pages");
-  return { type: "RAM_PAGES", startPage, count, kinds, data };
+  return (flags & RamRunFlags.SPARSE) !== 0
+    ? { type: "RAM_PAGES", startPage, count, kinds, data, sparse: true }
+    : { type: "RAM_PAGES", startPage, count, kinds, data };
 }

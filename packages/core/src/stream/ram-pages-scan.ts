@@ -22,7 +22,9 @@ export interface ScannedRamRun {
 
 /**
  * Classifies `count` consecutive guest pages held contiguously in `pages` as zero or data,
- * and hashes each data page once. Zero detection reads the page as 32-bit words and stops
+ * and hashes each data page once. With `unchanged` (a bitmap over the run, for a sparse
+ * record), a page whose bit is set is left out and every other page is data: a sparse
+ * run has no zero markers, so a page that became zero goes out as its bytes. Zero detection reads the page as 32-bit words and stops
  * at the first non-zero group (a data page is rejected within its first 16 bytes), so it
  * costs no call and no view per page.
  *
@@ -41,6 +43,7 @@ export function scanRamRun(
   detectZero: boolean,
   snapshotInto?: Uint8Array,
   populated?: { readonly map: DirtyBitmap; readonly startPage: number },
+  unchanged?: Uint8Array,
 ): ScannedRamRun {
   if (pages.byteLength !== count * PAGE_SIZE)
     throw new MdevError(
@@ -56,6 +59,12 @@ export function scanRamRun(
   const known = detectZero ? populated?.map.words : undefined;
   const first = populated?.startPage ?? 0;
   for (let i = 0; i < count; i++) {
+    if (unchanged !== undefined) {
+      if ((((unchanged[i >> 3] as number) >> (i & 7)) & 1) === 1) continue;
+      kinds[i >> 3] = (kinds[i >> 3] as number) | (1 << (i & 7));
+      dataPages++;
+      continue;
+    }
     const p = first + i;
     const zero =
       detectZero &&

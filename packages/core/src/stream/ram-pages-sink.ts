@@ -2,7 +2,7 @@ import { crc32c } from "@node-rs/crc32";
 import { StreamError } from "../errors/stream-error.js";
 import { copyBytes } from "../memory/shared-copy.js";
 import { crc32cExtendPages } from "./crc32c-combine.js";
-import { PAGE_SIZE } from "./format.js";
+import { PAGE_SIZE, RamRunFlags } from "./format.js";
 import type { StreamedPayload } from "./frame-reader.js";
 import { crc32cPages } from "./page-crc.js";
 import { countDataPages, kindsLength, RAM_RUN_HEAD_LENGTH } from "./ram-pages-codec.js";
@@ -20,7 +20,7 @@ export interface RamSink {
 
 /**
  * Decides from the first bytes of a RAM_PAGES payload whether it can be written straight
- * into `sink` as it arrives: the head must be sound (reserved 0, count within the limit,
+ * into `sink` as it arrives: the head must be sound (no flag outside `allowedFlags`, count within the limit,
  * the run inside guest RAM, bitmap padding clear, length exactly head + data pages).
  * Answers the prefix length still needed, a writer for the rest, or `undefined` — the
  * ordinary path then assembles the record and reports whatever is wrong, CRC first, so a
@@ -33,6 +33,7 @@ export function probeRamPages(
   sink: RamSink,
   limits: StreamLimits,
   guestPages: number,
+  allowedFlags: number,
   offset: number,
   length: number,
   prefix: Uint8Array,
@@ -42,7 +43,9 @@ export function probeRamPages(
   const high = v.getUint32(4, true);
   const startPage = v.getUint32(0, true) + high * 2 ** 32;
   const count = v.getUint32(8, true);
-  if (v.getUint32(12, true) !== 0 || count === 0 || count > limits.maxPagesPerRun) return undefined;
+  const flags = v.getUint32(12, true);
+  if ((flags & ~allowedFlags) !== 0 || count === 0 || count > limits.maxPagesPerRun)
+    return undefined;
   if (high >= 2 ** 21 || startPage >= guestPages || count > guestPages - startPage)
     return undefined;
   const head = RAM_RUN_HEAD_LENGTH + kindsLength(count);
@@ -61,6 +64,7 @@ export function probeRamPages(
     count,
     kinds,
     dataPages,
+    (flags & RamRunFlags.SPARSE) !== 0,
   );
 }
 
@@ -84,6 +88,7 @@ class RamPagesWriter implements StreamedPayload {
   readonly #targets: Float64Array;
   /** Data bytes received so far. */
   #received = 0;
+  readonly #sparse: boolean;
 
   constructor(
     sink: RamSink,
@@ -93,7 +98,9 @@ class RamPagesWriter implements StreamedPayload {
     count: number,
     kinds: Uint8Array,
     dataPages: number,
+    sparse: boolean,
   ) {
+    this.#sparse = sparse;
     this.#sink = sink;
     this.#offset = offset;
     this.#head = head;
@@ -151,7 +158,7 @@ class RamPagesWriter implements StreamedPayload {
     const crc = crc32cExtendPages(crc32c(this.#head as Buffer, frameHeadCrc), this.#crcs);
     if (crc !== expected)
       throw new StreamError("EBADMSG", "RAM_PAGES", this.#offset, "crc", "record CRC32C mismatch");
-    return {
+    const body: RamPagesBody = {
       type: "RAM_PAGES",
       startPage: this.#startPage,
       count: this.#count,
@@ -160,5 +167,6 @@ class RamPagesWriter implements StreamedPayload {
       pageCrcs: this.#crcs,
       inSink: true,
     };
+    return this.#sparse ? Object.assign(body, { sparse: true as const }) : body;
   }
 }

@@ -20,7 +20,8 @@ export function isDataPage(kinds: Uint8Array, i: number): boolean {
 /**
  * Calls `apply(pageNumber, bytes)` for every page of a decoded run, in order: `bytes` is a
  * view of the page's data, or `undefined` for a zero page (the target zero-fills it, or
- * skips it when it knows the page is still fresh). Views are valid until the decoder resumes.
+ * skips it when it knows the page is still fresh). A sparse run's pages without data are
+ * left out: they stay as they are. Views are valid until the decoder resumes.
  */
 export function forEachRamPage(
   run: RamPagesBody,
@@ -32,7 +33,7 @@ export function forEachRamPage(
     if (isDataPage(run.kinds, i)) {
       apply(run.startPage + i, run.data.subarray(at, at + pageSize));
       at += pageSize;
-    } else {
+    } else if (run.sparse !== true) {
       apply(run.startPage + i, undefined);
     }
   }
@@ -40,7 +41,8 @@ export function forEachRamPage(
 
 /**
  * Applies a decoded run to a flat RAM image (`ram.byteLength` = guest pages × page size):
- * data pages copied once, zero pages filled. Contiguous data pages are copied in one call.
+ * data pages copied once, zero pages filled (a sparse run's other pages left as they are).
+ * Contiguous data pages are copied in one call.
  */
 export function applyRamRun(run: RamPagesBody, ram: Uint8Array, pageSize: number): void {
   let at = 0;
@@ -54,7 +56,7 @@ export function applyRamRun(run: RamPagesBody, ram: Uint8Array, pageSize: number
     if (data) {
       ram.set(run.data.subarray(at, at + len), dst);
       at += len;
-    } else {
+    } else if (run.sparse !== true) {
       ram.fill(0, dst, dst + len);
     }
     i = j;

@@ -56,7 +56,7 @@ export function recordTypeName(type: number): string {
   return NAMES.get(type) ?? `TYPE_0x${type.toString(16).padStart(2, "0")}`;
 }
 
-/** Forward record types of versions 2–4 (version 2 has version 1's records). */
+/** Forward record types of versions 2–5 (version 2 has version 1's records). */
 const FORWARD_TYPES = [0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a];
 
 /** Return-path types of version 2; version 3 adds ITERATION_ACK. */
@@ -74,6 +74,11 @@ const KNOWN: Record<number, Record<StreamDirection, ReadonlySet<number>>> = {
   },
   // Version 4 changes what END's RAM digest hashes, not which records exist.
   4: {
+    [StreamDirection.FORWARD]: new Set(FORWARD_TYPES),
+    [StreamDirection.RETURN]: new Set([...RETURN_TYPES_V2, RecordType.ITERATION_ACK]),
+  },
+  // Version 5 lets a RAM_PAGES run be sparse (a head flag), with the same records.
+  5: {
     [StreamDirection.FORWARD]: new Set(FORWARD_TYPES),
     [StreamDirection.RETURN]: new Set([...RETURN_TYPES_V2, RecordType.ITERATION_ACK]),
   },

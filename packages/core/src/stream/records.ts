@@ -37,6 +37,11 @@ export interface RamPagesBody {
   readonly count: number;
   /** ceil(count / 8) bytes; padding bits past `count` are 0. */
   readonly kinds: Uint8Array;
+  /**
+   * Format version 5: clear bits of `kinds` are pages the target keeps as they are, not
+   * zero pages (RamRunFlags.SPARSE). The source leaves out pages it knows the target holds.
+   */
+  readonly sparse?: true;
   /** popcount(kinds) × page size bytes. On decode: a view into the receive buffer. */
   readonly data: Uint8Array;
   /** Decode only: CRC32C of each data page, in order (checked as part of the frame CRC). */

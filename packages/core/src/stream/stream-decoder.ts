@@ -8,7 +8,7 @@ import { ForwardRules } from "./forward-rules.js";
 import { FrameReader, type RawFrame } from "./frame-reader.js";
 import { decodeHandshake } from "./handshake-codec.js";
 import { decodeIteration } from "./progress-codec.js";
-import { countDataPages, decodeRamPages } from "./ram-pages-codec.js";
+import { allowedRunFlags, countDataPages, decodeRamPages } from "./ram-pages-codec.js";
 import { checkRamPagesCrc } from "./ram-pages-crc.js";
 import { probeRamPages, type RamSink } from "./ram-pages-sink.js";
 import { RecordType, recordTypeName } from "./record-type.js";
@@ -139,7 +139,15 @@ export class StreamDecoder {
       if (type !== RecordType.RAM_PAGES || this.#guestPages === undefined) return undefined;
       const phase = this.#rules.phase;
       if (phase !== "precopy" && phase !== "stopcopy") return undefined;
-      return probeRamPages(sink, this.#limits, this.#guestPages, offset, length, prefix);
+      return probeRamPages(
+        sink,
+        this.#limits,
+        this.#guestPages,
+        allowedRunFlags(this.#frames.header?.version ?? 0),
+        offset,
+        length,
+        prefix,
+      );
     });
   }
 
@@ -186,6 +194,7 @@ export class StreamDecoder {
           this.#limits,
           this.#frames.header?.pageSize ?? 0,
           this.#guestPages,
+          this.#frames.header?.version ?? 0,
         );
         dataPages = countDataPages(run.kinds);
         body = pageCrcs ? Object.assign(run, { pageCrcs }) : run;

@@ -19,6 +19,8 @@ import {
   HEADER_LENGTH,
   MAX_SEQUENCE,
   PAGE_SIZE,
+  RamRunFlags,
+  SPARSE_RUN_VERSION,
   StreamDirection,
 } from "./format.js";
 import { ForwardRules } from "./forward-rules.js";
@@ -54,7 +56,20 @@ export interface RamPagesOptions {
    * set when page `startPage + i` is data, whose CRC32C is the next of `crcs`. Called after
    * the record passed the encoder's rules, like `onPage`.
    */
-  readonly onRun?: (startPage: number, count: number, kinds: Uint8Array, crcs: Uint32Array) => void;
+  readonly onRun?: (
+    startPage: number,
+    count: number,
+    kinds: Uint8Array,
+    crcs: Uint32Array,
+    sparse: boolean,
+  ) => void;
+  /**
+   * {@link ramRange}, format version 5: bit i set when page `startPage + i` is one the
+   * target already holds as it is now (the caller compared it with what it last sent). With
+   * any bit set the record is sparse: those pages are left out, every other page goes out
+   * as data (no zero markers), and the target keeps the left-out pages unchanged.
+   */
+  readonly unchanged?: Uint8Array;
   /**
    * With `snapshot`: copy into this buffer (from its start) instead of a new allocation —
    * fresh memory costs a page fault per 4 KiB on first touch, a reused buffer does not.
@@ -150,6 +165,8 @@ export class StreamEncoder {
     this.#checkRun(startPage, count);
     const span = contiguousSpan(pages);
     if (span !== undefined) return this.ramRange(startPage, span, options);
+    if (options.unchanged !== undefined)
+      throw new MdevError("EINVAL", "a sparse record needs its pages as one contiguous view");
     const kinds = new Uint8Array(kindsLength(count));
     const data: Uint8Array[] = [];
     const detect = options.detectZero ?? true;
@@ -197,6 +214,7 @@ export class StreamEncoder {
       );
     const count = pages.byteLength / PAGE_SIZE;
     this.#checkRun(startPage, count);
+    const unchanged = this.#sparseMap(options.unchanged, count);
     const into = options.snapshot
       ? (options.snapshotInto ?? new Uint8Array(pages.byteLength))
       : undefined;
@@ -206,8 +224,26 @@ export class StreamEncoder {
       options.detectZero ?? true,
       into,
       options.populated && { map: options.populated, startPage },
+      unchanged,
     );
-    return this.#ramRecord(startPage, count, scan, options);
+    return this.#ramRecord(startPage, count, scan, options, unchanged !== undefined);
+  }
+
+  /** `unchanged` when it leaves a page out (the record is then sparse), else undefined. */
+  #sparseMap(unchanged: Uint8Array | undefined, count: number): Uint8Array | undefined {
+    if (unchanged === undefined) return undefined;
+    if (unchanged.byteLength !== kindsLength(count))
+      throw new MdevError(
+        "EINVAL",
+        `an unchanged-page map of ${count} pages is ${kindsLength(count)} bytes, got ${unchanged.byteLength}`,
+      );
+    if (unchanged.every((b) => b === 0)) return undefined;
+    if (this.#version < SPARSE_RUN_VERSION)
+      throw new MdevError(
+        "EINVAL",
+        `sparse RAM_PAGES records need format version ${SPARSE_RUN_VERSION}; this stream is version ${this.#version}`,
+      );
+    return unchanged;
   }
 
   #checkRun(startPage: number, count: number): void {
@@ -227,31 +263,31 @@ export class StreamEncoder {
     count: number,
     scan: ScannedRamRun,
     options: RamPagesOptions,
+    sparse = false,
   ): Uint8Array[] {
     const { kinds, crcs } = scan;
     const headLength = RAM_RUN_HEAD_LENGTH + kinds.byteLength;
     this.#check(headLength + scan.dataPages * PAGE_SIZE);
-    const body: ForwardBody = {
-      type: "RAM_PAGES",
-      startPage,
-      count,
-      kinds,
-      data: EMPTY,
-    };
+    const body: ForwardBody = sparse
+      ? { type: "RAM_PAGES", startPage, count, kinds, data: EMPTY, sparse: true }
+      : { type: "RAM_PAGES", startPage, count, kinds, data: EMPTY };
+    const flags = sparse ? RamRunFlags.SPARSE : 0;
     const frames = this.#bulk(
       body,
       RecordType.RAM_PAGES,
       headLength,
-      (b) => b.u64(startPage).u32(count).u32(0).raw(kinds),
+      (b) => b.u64(startPage).u32(count).u32(flags).raw(kinds),
       scan.bulk,
       scan.dataPages,
       (headCrc) => crc32cExtendPages(headCrc, crcs),
     );
     // Told only once the record is accepted: a refused record must not reach the digest.
-    options.onRun?.(startPage, count, kinds, crcs);
+    options.onRun?.(startPage, count, kinds, crcs, sparse);
     if (options.onPage) {
-      for (let i = 0, j = 0; i < count; i++)
-        options.onPage(startPage + i, isDataPage(kinds, i) ? crcs[j++] : undefined);
+      for (let i = 0, j = 0; i < count; i++) {
+        if (isDataPage(kinds, i)) options.onPage(startPage + i, crcs[j++]);
+        else if (!sparse) options.onPage(startPage + i, undefined);
+      }
     }
     return frames;
   }

@@ -63,7 +63,7 @@ describe("one-way restore", () => {
     const dir = mkdtempSync(join(tmpdir(), "mdevkit-restore-"));
     dirs.push(dir);
     const channel = await connect(`file://${join(dir, "vm.save")}`);
-    await expect(saveVm(vm, channel, { formatVersion: 5 })).rejects.toMatchObject({
+    await expect(saveVm(vm, channel, { formatVersion: 6 })).rejects.toMatchObject({
       code: "EINVAL",
     });
     expect(vm.running).toBe(true);

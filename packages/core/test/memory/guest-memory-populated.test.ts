@@ -107,7 +107,7 @@ describe("RamSender over a partly populated guest", () => {
     ] = 5;
     const { stats, data } = await sendAll(m);
     expect(data).toEqual([1, 33]);
-    expect(stats).toEqual({ dataPages: 2, zeroPages: 62 });
+    expect(stats).toEqual({ dataPages: 2, zeroPages: 62, unchangedPages: 0 });
   });
 
   it("still finds zero pages among populated ones by reading them", async () => {

@@ -104,15 +104,15 @@ describe("ITERATION_ACK", () => {
 });
 
 describe("stream header versions", () => {
-  it("reads versions 2 to 4 and writes any of them on request; nothing outside", () => {
-    for (const version of [2, 3, 4]) {
+  it("reads versions 2 to 5 and writes any of them on request; nothing outside", () => {
+    for (const version of [2, 3, 4, 5]) {
       const bytes = encodeStreamHeader(StreamDirection.RETURN, DIGEST, version);
       expect(decodeStreamHeader(bytes, StreamDirection.RETURN).version).toBe(version);
     }
     expect(decodeStreamHeader(encodeStreamHeader(StreamDirection.FORWARD, DIGEST), 0).version).toBe(
-      4,
+      5,
     );
-    for (const version of [1, 5, 2.5]) {
+    for (const version of [1, 6, 2.5]) {
       expect(() => encodeStreamHeader(StreamDirection.RETURN, DIGEST, version)).toThrow(
         expect.objectContaining({ code: "EINVAL" }),
       );
