@@ -57,8 +57,8 @@ export class RamSender {
   /**
    * Sends every page set in `dirty`; calls `between()` between batches (abort checks,
    * progress). In `"snapshot"` mode with {@link PinnedPages}, a page whose bytes equal its
-   * copy is left out of a sparse record; `last` says no pass follows, so the copies are not
-   * refreshed.
+   * copy is left out of a sparse record; `last` says no pass follows (the paused one), so
+   * the copies of the pages it sends are marked stale rather than refreshed.
    */
   async send(
     dirty: DirtyBitmap,
