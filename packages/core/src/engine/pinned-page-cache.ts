@@ -15,7 +15,7 @@ export const PINNED_PAGE_CACHE_MAX_BYTES = 64 * 2 ** 20;
  * or since the last report (`Iommu.getDirtyGuestPages`), so each pass — the paused one
  * included — would resend every pinned page, written or not (11,000–12,000 pages of the
  * seed VM's vGPU at every pass, 62–69 % of them unchanged). A page whose bytes equal its
- * copy goes out of a sparse RAM_PAGES record (format version 5) instead.
+ * copy is left out of a sparse RAM_PAGES record (format version 5) instead.
  *
  * Exact, never a hash: a page counts as unchanged only when every byte equals the copy,
  * and every send of a page that has a copy refreshes it ({@link recordSent}), whatever
@@ -43,11 +43,6 @@ export class PinnedPageCache {
   constructor(guestPages: number, maxBytes = PINNED_PAGE_CACHE_MAX_BYTES) {
     this.#slotOf = new Int32Array(guestPages);
     this.#maxPages = Math.min(guestPages, Math.floor(maxBytes / PAGE_SIZE));
-  }
-
-  /** Pages with a copy. */
-  get pages(): number {
-    return this.#used;
   }
 
   /** Whether any page of `start .. start + count - 1` has a copy to compare with. */
