@@ -24,9 +24,9 @@ export interface ScannedRamRun {
  * Classifies `count` consecutive guest pages held contiguously in `pages` as zero or data,
  * and hashes each data page once. With `unchanged` (a bitmap over the run, for a sparse
  * record), a page whose bit is set is left out and every other page is data: a sparse
- * run has no zero markers, so a page that became zero goes out as its bytes. Zero detection reads the page as 32-bit words and stops
- * at the first non-zero group (a data page is rejected within its first 16 bytes), so it
- * costs no call and no view per page.
+ * run has no zero markers, so a page that became zero goes out as its bytes. Zero
+ * detection reads the page as 32-bit words and stops at the first non-zero group (a data
+ * page is rejected within its first 16 bytes), so it costs no call and no view per page.
  *
  * With `populated` (the guest's map of pages that may hold data, and the guest page of
  * `pages[0]`), a page whose bit is clear is zero without being read: reading never-touched
