@@ -3,6 +3,7 @@ import { FieldReader } from "./field-reader.js";
 import { StateError } from "./state-error.js";
 import {
   DEFAULT_MAX_SECTION_LENGTH,
+  isSectionMeta,
   KNOWN_SECTION_FLAGS,
   SECTION_FIXED_LENGTH,
   SECTION_OPTIONAL,
@@ -128,15 +129,15 @@ export class StateReader implements Iterable<StateSection> {
       const length = view.getUint32(at + 4, true);
       const crc = view.getUint32(at + 8, true);
       at += 12;
-      const meta = sectionMetaSchema.safeParse({ tag, version, flags });
-      if (!meta.success) {
+      if (!isSectionMeta(tag, version, flags)) {
         const rule = (flags & ~KNOWN_SECTION_FLAGS) !== 0 ? "flags" : "section-meta";
+        const meta = sectionMetaSchema.safeParse({ tag, version, flags });
         throw new StateError(
           "EPROTO",
           tag || "SECTION",
           start,
           rule,
-          meta.error.issues.map((i) => i.message).join("; "),
+          meta.error?.issues.map((i) => i.message).join("; ") ?? "bad section metadata",
         );
       }
       if (length > max)

@@ -4,6 +4,7 @@ import { MdevError } from "../errors/mdev-error.js";
 import { FieldWriter } from "./field-writer.js";
 import {
   DEFAULT_MAX_SECTION_LENGTH,
+  isSectionMeta,
   SECTION_FIXED_LENGTH,
   SECTION_OPTIONAL,
   STATE_FORMAT_VERSION,
@@ -44,7 +45,10 @@ export class StateWriter {
     this.#parts.push(header);
   }
 
-  /** Appends a section whose payload `fill` writes. Metadata is checked with zod (EINVAL). */
+  /**
+   * Appends a section whose payload `fill` writes. Bad metadata is EINVAL, with
+   * {@link sectionMetaSchema}'s reason.
+   */
   section(
     tag: string,
     version: number,
@@ -52,13 +56,12 @@ export class StateWriter {
     options: SectionOptions = {},
   ): this {
     if (this.#finished) throw new MdevError("EINVAL", "state writer already finished");
-    const meta = sectionMetaSchema.safeParse({
-      tag,
-      version,
-      flags: options.optional ? SECTION_OPTIONAL : 0,
-    });
-    if (!meta.success)
-      throw new MdevError("EINVAL", `section "${tag}": ${z.prettifyError(meta.error)}`);
+    const flags = options.optional ? SECTION_OPTIONAL : 0;
+    if (!isSectionMeta(tag, version, flags)) {
+      const meta = sectionMetaSchema.safeParse({ tag, version, flags });
+      const why = meta.error ? z.prettifyError(meta.error) : "bad section metadata";
+      throw new MdevError("EINVAL", `section "${tag}": ${why}`);
+    }
     const f = new FieldWriter();
     fill(f);
     const payload = f.bytesWritten();
@@ -74,8 +77,8 @@ export class StateWriter {
     head[0] = tagBytes.byteLength;
     head.set(tagBytes, 1);
     const at = 1 + tagBytes.byteLength;
-    v.setUint16(at, meta.data.version, true);
-    v.setUint16(at + 2, meta.data.flags, true);
+    v.setUint16(at, version, true);
+    v.setUint16(at + 2, flags, true);
     v.setUint32(at + 4, payload.byteLength, true);
     v.setUint32(at + 8, crc32c(payload, crc32c(head.subarray(0, at + 8))), true);
     this.#parts.push(head, payload.slice());
