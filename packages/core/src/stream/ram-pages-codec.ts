@@ -47,6 +47,7 @@ export function decodeRamPages(
   pageSize: number,
   guestPages: number,
   version: number,
+  pageCrcs?: Uint32Array,
 ): RamPagesBody {
   const startPage = c.u64("start page");
   const count = c.u32("count");
@@ -82,7 +83,25 @@ export function decodeRamPages(
     );
   }
   const data = c.bytes(dataPages * pageSize, "pages");
-  return (flags & RamRunFlags.SPARSE) !== 0
-    ? { type: "RAM_PAGES", startPage, count, kinds, data, sparse: true }
-    : { type: "RAM_PAGES", startPage, count, kinds, data };
+  return ramPagesBody(startPage, count, kinds, (flags & RamRunFlags.SPARSE) !== 0, data, pageCrcs);
+}
+
+/**
+ * A RAM_PAGES body, built with every property in one order whatever the run is (sparse or
+ * not, decoded whole or streamed into guest memory), so V8 gives all runs one hidden class
+ * and the code that handles them stays optimized. With a property added to some runs only,
+ * each new combination deoptimized that code, and format version 5's sparse runs first
+ * appear in the last passes: the target recompiled its receive path inside the paused
+ * window, on threads that took the two cores from both sides' main threads (issue #13).
+ */
+export function ramPagesBody(
+  startPage: number,
+  count: number,
+  kinds: Uint8Array,
+  sparse: boolean,
+  data: Uint8Array,
+  pageCrcs?: Uint32Array,
+  inSink = false,
+): RamPagesBody {
+  return { type: "RAM_PAGES", startPage, count, kinds, sparse, data, pageCrcs, inSink };
 }

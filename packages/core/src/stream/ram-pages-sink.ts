@@ -5,7 +5,12 @@ import { crc32cExtendPages } from "./crc32c-combine.js";
 import { PAGE_SIZE, RamRunFlags } from "./format.js";
 import type { StreamedPayload } from "./frame-reader.js";
 import { crc32cPages } from "./page-crc.js";
-import { countDataPages, kindsLength, RAM_RUN_HEAD_LENGTH } from "./ram-pages-codec.js";
+import {
+  countDataPages,
+  kindsLength,
+  RAM_RUN_HEAD_LENGTH,
+  ramPagesBody,
+} from "./ram-pages-codec.js";
 import type { RamPagesBody } from "./records.js";
 import type { StreamLimits } from "./stream-limits.js";
 
@@ -158,15 +163,14 @@ class RamPagesWriter implements StreamedPayload {
     const crc = crc32cExtendPages(crc32c(this.#head as Buffer, frameHeadCrc), this.#crcs);
     if (crc !== expected)
       throw new StreamError("EBADMSG", "RAM_PAGES", this.#offset, "crc", "record CRC32C mismatch");
-    const body: RamPagesBody = {
-      type: "RAM_PAGES",
-      startPage: this.#startPage,
-      count: this.#count,
-      kinds: this.#kinds,
-      data: NO_DATA,
-      pageCrcs: this.#crcs,
-      inSink: true,
-    };
-    return this.#sparse ? Object.assign(body, { sparse: true as const }) : body;
+    return ramPagesBody(
+      this.#startPage,
+      this.#count,
+      this.#kinds,
+      this.#sparse,
+      NO_DATA,
+      this.#crcs,
+      true,
+    );
   }
 }

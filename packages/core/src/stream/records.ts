@@ -41,7 +41,7 @@ export interface RamPagesBody {
    * Format version 5: clear bits of `kinds` are pages the target keeps as they are, not
    * zero pages (RamRunFlags.SPARSE). The source leaves out pages it knows the target holds.
    */
-  readonly sparse?: true;
+  readonly sparse?: boolean;
   /** popcount(kinds) × page size bytes. On decode: a view into the receive buffer. */
   readonly data: Uint8Array;
   /** Decode only: CRC32C of each data page, in order (checked as part of the frame CRC). */
@@ -50,7 +50,7 @@ export interface RamPagesBody {
    * Decode only: the data pages were written straight into the decoder's RAM sink as they
    * arrived (`data` is then empty); the consumer still applies the zero pages.
    */
-  readonly inSink?: true;
+  readonly inSink?: boolean;
 }
 
 /** A device's PCI config space (BARs, command register, MSI-X capability...). */

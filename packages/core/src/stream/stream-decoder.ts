@@ -195,9 +195,10 @@ export class StreamDecoder {
           this.#frames.header?.pageSize ?? 0,
           this.#guestPages,
           this.#frames.header?.version ?? 0,
+          pageCrcs,
         );
         dataPages = countDataPages(run.kinds);
-        body = pageCrcs ? Object.assign(run, { pageCrcs }) : run;
+        body = run;
         break;
       }
       case RecordType.DEVICE_CONFIG:

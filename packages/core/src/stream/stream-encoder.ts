@@ -27,7 +27,7 @@ import { ForwardRules } from "./forward-rules.js";
 import { frameWhole, frameWithBulk } from "./frame.js";
 import { handshakePayload } from "./handshake-codec.js";
 import { fillIteration, ITERATION_LENGTH } from "./progress-codec.js";
-import { kindsLength, RAM_RUN_HEAD_LENGTH } from "./ram-pages-codec.js";
+import { kindsLength, RAM_RUN_HEAD_LENGTH, ramPagesBody } from "./ram-pages-codec.js";
 import { type ScannedRamRun, scanRamRun } from "./ram-pages-scan.js";
 import { isDataPage, isZeroPage } from "./ram-run.js";
 import { RecordType } from "./record-type.js";
@@ -268,9 +268,7 @@ export class StreamEncoder {
     const { kinds, crcs } = scan;
     const headLength = RAM_RUN_HEAD_LENGTH + kinds.byteLength;
     this.#check(headLength + scan.dataPages * PAGE_SIZE);
-    const body: ForwardBody = sparse
-      ? { type: "RAM_PAGES", startPage, count, kinds, data: EMPTY, sparse: true }
-      : { type: "RAM_PAGES", startPage, count, kinds, data: EMPTY };
+    const body: ForwardBody = ramPagesBody(startPage, count, kinds, sparse, EMPTY);
     const flags = sparse ? RamRunFlags.SPARSE : 0;
     const frames = this.#bulk(
       body,
