@@ -4,6 +4,8 @@ import { nativePageRoutines } from "../memory/native-page-routines.js";
 import { PAGE_SIZE } from "../memory/page.js";
 import { isDataPage } from "../stream/ram-run.js";
 
+const nativeMarkUnchanged = nativePageRoutines?.markUnchangedPages;
+
 /** Most memory a cache holds: 16,384 pages, more than the seed VM's vGPU pins (~11,800). */
 export const PINNED_PAGE_CACHE_MAX_BYTES = 64 * 2 ** 20;
 
@@ -59,6 +61,21 @@ export class PinnedPageCache {
    * Returns how many it set.
    */
   markUnchanged(start: number, count: number, live: Uint8Array, unchanged: Uint8Array): number {
+    const copies = this.#copies;
+    if (copies === undefined) return 0;
+    // One call for the run: a call and two views per page cost about what comparing did.
+    if (nativeMarkUnchanged !== undefined)
+      return nativeMarkUnchanged(
+        live,
+        copies,
+        this.#slotOf.subarray(start, start + count),
+        unchanged,
+      );
+    return this.markUnchangedInJs(start, count, live, unchanged);
+  }
+
+  /** {@link markUnchanged} a page at a time: where the addon is missing (and for its tests). */
+  markUnchangedInJs(start: number, count: number, live: Uint8Array, unchanged: Uint8Array): number {
     const slotOf = this.#slotOf;
     let n = 0;
     for (let i = 0; i < count; i++) {

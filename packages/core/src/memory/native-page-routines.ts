@@ -24,6 +24,17 @@ export interface NativePageRoutines {
     dest: Uint8Array,
     out: Uint32Array,
   ) => number;
+  /**
+   * For each page `i < slots.length` of `live` whose `slots[i]` is positive, compares it with
+   * page `slots[i] - 1` of `copies` and sets bit `i` of `unchanged` (LSB first) when every
+   * byte is equal; other bits are left as they are. Returns how many bits it set.
+   */
+  readonly markUnchangedPages?: (
+    live: Uint8Array,
+    copies: Uint8Array,
+    slots: Int32Array,
+    unchanged: Uint8Array,
+  ) => number;
   /** Copies `src` into `dest` (equal lengths; overlapping views are allowed) with memmove. */
   readonly copy: (dest: Uint8Array, src: Uint8Array) => void;
   /**

@@ -22,14 +22,14 @@ import { CONFIG, fuzzRuns } from "../stream/stream-fixtures.js";
 
 const PAGES = 48;
 
+/** A page: one of the first four half the time, so passes keep returning to the same pages. */
+const pfnArb = fc.oneof(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: PAGES - 1 }));
+
 /**
  * A write: page, byte offset, value. Value 0 zeroes the page, 1–3 fill it with one of three
  * patterns (so a page often returns to bytes it held before, even to what the target last
  * received), anything else pokes one byte.
  */
-/** A page: one of the first four half the time, so passes keep returning to the same pages. */
-const pfnArb = fc.oneof(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: PAGES - 1 }));
-
 const writeArb = fc.tuple(
   pfnArb,
   fc.integer({ min: 0, max: PAGE_SIZE - 1 }),
@@ -74,7 +74,6 @@ function pair(capacityPages: number) {
 
 type Pair = ReturnType<typeof pair>;
 
-/** Applies the writes, then sends the written and reported pages as one pass. */
 /** One generated pass (see `passArb`). */
 interface Pass {
   readonly writes: readonly (readonly [number, number, number])[];
@@ -82,6 +81,7 @@ interface Pass {
   readonly last: boolean;
 }
 
+/** Applies the writes, then sends the written and reported pages as one pass. */
 async function pass(p: Pair, step: Pass, all = false) {
   const dirty = new DirtyBitmap(PAGES);
   for (const [pfn, at, value] of step.writes) {
@@ -157,6 +157,34 @@ describe("PinnedPageCache with RamSender", () => {
     const third = await pass(p, { writes: [[30, 0, 1]], reported: [30], last: false });
     expect(third.dataPages).toBe(1);
     expectSame(p);
+  });
+
+  it("marks the same pages unchanged in one native call as page by page", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(passArb, { minLength: 1, maxLength: 5 }),
+        fc.array(writeArb, { maxLength: 12 }),
+        async (passes, after) => {
+          const p = pair(PAGES);
+          for (const step of passes) await pass(p, { ...step, last: false });
+          for (const [pfn, at, value] of after) {
+            const page = p.memory.pageView(pfn).slice();
+            page[at] = value;
+            p.memory.writePage(pfn, page);
+          }
+          // A run is one view of guest memory: it never crosses a segment (16 pages here).
+          for (let start = 0; start < PAGES; start += 16) {
+            const live = p.memory.peek(start * PAGE_SIZE, 16 * PAGE_SIZE);
+            const run = new Uint8Array(2);
+            const byPage = new Uint8Array(2);
+            const n = p.cache.markUnchanged(start, 16, live, run);
+            expect(p.cache.markUnchangedInJs(start, 16, live, byPage)).toBe(n);
+            expect([...run]).toEqual([...byPage]);
+          }
+        },
+      ),
+      { numRuns: fuzzRuns(100) },
+    );
   });
 
   it("sends every reported page when the stream cannot leave pages out (no cache)", async () => {

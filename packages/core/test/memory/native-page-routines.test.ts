@@ -40,6 +40,7 @@ describe("the native page routines", () => {
     () => {
       expect(nativeUnavailable).toBeUndefined();
       expect(nativePageRoutines?.crc32c).toBe(process.arch === "x64" ? "sse4.2" : null);
+      expect(typeof nativePageRoutines?.markUnchangedPages).toBe("function");
       expect(typeof nativePageRoutines?.adviseHugePages).toBe(
         process.platform === "linux" ? "function" : "undefined",
       );
@@ -130,5 +131,41 @@ describe.skipIf(nativePageRoutines?.gatherCrc32cPages === undefined)("gatherCrc3
     expect(() => gather(pages, all, 8, dest, new Int32Array(8) as never)).toThrow(TypeError);
     expect(dest.every((b) => b === 0)).toBe(true);
     expect(out.every((c) => c === 0)).toBe(true);
+  });
+});
+
+describe.skipIf(nativePageRoutines === undefined)("markUnchangedPages", () => {
+  const mark = nativePageRoutines?.markUnchangedPages as NonNullable<
+    NonNullable<typeof nativePageRoutines>["markUnchangedPages"]
+  >;
+
+  it("compares only the pages with a positive slot and keeps the other bits", () => {
+    const live = pagesIn("shared", 4, 0, 7);
+    const copies = new Uint8Array(3 * PAGE);
+    copies.set(live.subarray(0, PAGE), 2 * PAGE); // page 0 equals slot 3
+    copies.set(live.subarray(3 * PAGE), 0); // page 3 equals slot 1, but its slot is stale
+    copies.set(live.subarray(PAGE, 2 * PAGE), PAGE);
+    copies[PAGE + 4095] ^= 1; // page 1 differs from slot 2 in its last byte
+    const unchanged = Uint8Array.of(0b1000_0000);
+    expect(mark(live, copies, Int32Array.of(3, 2, 0, -1), unchanged)).toBe(1);
+    expect(unchanged[0]).toBe(0b1000_0001);
+  });
+
+  it("refuses a slot outside the copies, too few pages or bits, and the wrong array types", () => {
+    const live = new Uint8Array(2 * PAGE);
+    const copies = new Uint8Array(2 * PAGE);
+    const unchanged = new Uint8Array(1);
+    expect(() => mark(live, copies, Int32Array.of(1, 3), unchanged)).toThrow(RangeError);
+    expect(() => mark(live.subarray(PAGE), copies, Int32Array.of(1, 2), unchanged)).toThrow(
+      RangeError,
+    );
+    expect(() => mark(new Uint8Array(9 * PAGE), copies, new Int32Array(9), unchanged)).toThrow(
+      RangeError,
+    );
+    expect(() => mark(live, copies, Uint32Array.of(1, 2) as never, unchanged)).toThrow(TypeError);
+    expect(() => (mark as (...a: unknown[]) => number)(live, copies, Int32Array.of(1))).toThrow(
+      TypeError,
+    );
+    expect(unchanged[0]).toBe(0);
   });
 });
