@@ -91,8 +91,8 @@ export function decodeRamPages(
  * not, decoded whole or streamed into guest memory), so V8 gives all runs one hidden class
  * and the code that handles them stays optimized. With a property added to some runs only,
  * each new combination deoptimized that code, and format version 5's sparse runs first
- * appear in the last passes: the target recompiled its receive path inside the paused
- * window, on threads that took the two cores from both sides' main threads (issue #13).
+ * appear in the last passes: the target's receive path ran interpreted again, into the
+ * paused window, until V8 had compiled it anew (issue #13).
  */
 export function ramPagesBody(
   startPage: number,
