@@ -60,7 +60,7 @@ function migrationOptions(cmd: Command): Command {
     .option("--max-iterations <n>", "precopy iterations before giving up", arg(parseCount), 30)
     .option(
       "--settle-passes <n>",
-      "extra passes once the rest fits --downtime-limit, while each halves it (0: switch over at once, like QEMU)",
+      "extra passes once the rest fits --downtime-limit, while each takes a quarter off it (0: switch over at once, like QEMU)",
       arg(parseCountOrZero),
       3,
     )

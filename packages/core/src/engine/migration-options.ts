@@ -27,9 +27,10 @@ export const migrationOptionsSchema = z
     maxIterations: z.number().int().min(1).max(10_000).default(30),
     /**
      * Extra passes taken when the rest already fits the downtime limit but one more pass is
-     * expected to at least halve the dirty RAM left: each costs a pass over a few thousand
-     * pages at most and takes about half of the final RAM off the downtime. 0 switches over
-     * at the first pass that fits, as QEMU does. They never count against `maxIterations`.
+     * expected to take at least a quarter off the dirty RAM left: each costs a pass over a few
+     * thousand pages at most and takes that share of the final RAM off the downtime. 0
+     * switches over at the first pass that fits, as QEMU does. They never count against
+     * `maxIterations`.
      */
     settlePasses: z.number().int().min(0).max(100).default(3),
     /** Throttle vCPUs when iterations stop converging (QEMU `auto-converge`). */

@@ -8,7 +8,7 @@ import { FITS, policy } from "./policy-fixtures.js";
 const SHRINKS = { ...FITS, dirtyRate: 5e6 };
 
 describe("ConvergencePolicy: settling passes", () => {
-  it("takes another pass when the rest fits but the pass would at least halve it, reporting it as settling", () => {
+  it("takes another pass when the rest fits but the pass would take a quarter off it, reporting it as settling", () => {
     const p = policy();
     expect(p.decide(SHRINKS)).toEqual({
       action: "iterate",
@@ -29,11 +29,13 @@ describe("ConvergencePolicy: settling passes", () => {
     expect(policy({ settlePasses: 0 }).decide(SHRINKS).action).toBe("switchover");
   });
 
-  it("switches over when the pass would leave more than half of the rest dirty", () => {
-    // 100 ms for the next pass at 60 MB/s of dirtying: 6 MB of the 10 MB again.
-    expect(policy().decide({ ...FITS, dirtyRate: 60e6 }).action).toBe("switchover");
-    // 50 MB/s: exactly half, still worth the pass.
-    expect(policy().decide({ ...FITS, dirtyRate: 50e6 }).action).toBe("iterate");
+  it("switches over when the pass would leave more than three quarters of the rest dirty", () => {
+    // 100 ms for the next pass at 80 MB/s of dirtying: 8 MB of the 10 MB again.
+    expect(policy().decide({ ...FITS, dirtyRate: 80e6 }).action).toBe("switchover");
+    // 75 MB/s: exactly three quarters, still worth the pass.
+    expect(policy().decide({ ...FITS, dirtyRate: 75e6 }).action).toBe("iterate");
+    // 60 MB/s: 6 MB of the 10 MB, a pass a half would have refused.
+    expect(policy().decide({ ...FITS, dirtyRate: 60e6 }).action).toBe("iterate");
   });
 
   it("switches over when what is dirty moves in under a millisecond", () => {
