@@ -1,11 +1,13 @@
 import type { DirtyBitmap } from "../memory/dirty-bitmap.js";
 import type { GuestMemory } from "../memory/guest-memory.js";
 import { PAGE_SIZE } from "../memory/page.js";
-import { kindsLength } from "../stream/ram-pages-codec.js";
+import { SPARSE_RUN_VERSION } from "../stream/format.js";
+import { countDataPages, kindsLength } from "../stream/ram-pages-codec.js";
 import type { StreamEncoder } from "../stream/stream-encoder.js";
 import type { SourceChannel } from "../transport/channel.js";
 import type { PageDigestTable } from "./page-digest-table.js";
 import type { PinnedPageCache } from "./pinned-page-cache.js";
+import { planRamRecords } from "./ram-record-plan.js";
 
 /** What one {@link RamSender.send} pass moved. */
 export interface RamSendStats {
@@ -24,14 +26,19 @@ export interface PinnedPages {
   readonly reported: () => DirtyBitmap;
 }
 
-/** Pages scanned per window of the dirty bitmap, so a huge bitmap never becomes a huge run list. */
-const WINDOW_PAGES = 64 * 1024;
-
 /**
  * Pages per RAM_PAGES record on the bulk path (1 MiB): a few records per batch, each
  * small enough that neither side handles a multi-megabyte payload as one piece.
  */
 const RECORD_PAGES = 256;
+
+/**
+ * Most pages a sparse record spans (8 MiB of guest RAM, a 256-byte page map): wide enough
+ * to gather the scattered pages of a later pass into a few records, narrow enough that the
+ * per-page steps over the span (map, digest table, the target's apply) stay below what a
+ * record of their own would cost.
+ */
+const SPARSE_SPAN_PAGES = 2048;
 
 /**
  * Sends dirty guest pages as RAM_PAGES records, batching records into one channel write
@@ -43,6 +50,10 @@ const RECORD_PAGES = 256;
  *   again and goes in a later pass.
  * - `"zero-copy"` (nothing can write guest RAM: saving a paused VM to a file): pages go out
  *   as views of guest memory.
+ *
+ * Once a pass has sent every page, a stream of format version 5 gathers dirty runs close
+ * together into sparse records that leave the clean pages between them out (see
+ * {@link planRamRecords}); a dirty page in such a record goes out as data even when zero.
  */
 export class RamSender {
   constructor(
@@ -52,7 +63,20 @@ export class RamSender {
     private readonly table: PageDigestTable,
     private readonly batchBytes = 2 ** 20,
     private readonly pinned?: PinnedPages,
-  ) {}
+  ) {
+    this.#sparseSpanPages =
+      encoder.version >= SPARSE_RUN_VERSION
+        ? Math.min(SPARSE_SPAN_PAGES, encoder.maxPagesPerRun)
+        : 0;
+  }
+
+  readonly #sparseSpanPages: number;
+  /**
+   * Whether the target holds every page as last sent: true once a pass sent them all (the
+   * first, as the CPU log starts with every page dirty). A clean page has not changed since
+   * it went out, so later passes may leave clean pages out of sparse records.
+   */
+  #holdsClean = false;
 
   /**
    * Sends every page set in `dirty`; calls `between()` between batches (abort checks,
@@ -67,6 +91,7 @@ export class RamSender {
     last = false,
   ): Promise<RamSendStats> {
     const recordPages = Math.min(this.encoder.maxDataPagesPerRecord, RECORD_PAGES);
+    const sendsAll = !this.#holdsClean && dirty.count() === dirty.pages;
     const pagesPerSegment = this.memory.segmentSize / PAGE_SIZE;
     const before = this.encoder.stats;
     const table = this.table;
@@ -109,79 +134,71 @@ export class RamSender {
     let inflight: Promise<void> | undefined;
     let frames: Uint8Array[] = [];
     let frameBytes = 0;
-    for (let from = 0; from < dirty.pages; from += WINDOW_PAGES) {
-      const to = Math.min(dirty.pages, from + WINDOW_PAGES);
-      for (const run of dirty.runs(from, to)) {
-        const end = run.start + run.count;
-        for (let start = run.start; start < end; ) {
-          // One record is one contiguous view of guest memory: it never crosses a segment.
-          const count = Math.min(
-            recordPages,
-            end - start,
-            pagesPerSegment - (start % pagesPerSegment),
-          );
-          const live = this.memory.peek(start * PAGE_SIZE, count * PAGE_SIZE);
-          let unchanged: Uint8Array | undefined;
-          if (pinned?.cache.covers(start, count)) {
-            unchanged = unchangedMap.subarray(0, kindsLength(count)).fill(0);
-            const n = pinned.cache.markUnchanged(start, count, live, unchanged);
-            unchangedPages += n;
-            if (n === count) {
-              // The target holds every page of the record already.
-              start += count;
-              continue;
-            }
-            if (n === 0) unchanged = undefined;
-          }
-          // Literals, not a spread: copying properties into a new object costs microseconds
-          // a record on Node 20, and the final pass is made of small records.
-          const record = this.encoder.ramRange(
-            start,
-            live,
-            staging === undefined
-              ? { detectZero: true, onRun, populated }
-              : unchanged === undefined
-                ? {
-                    snapshot: true,
-                    detectZero: true,
-                    onRun,
-                    populated,
-                    snapshotInto: staging.subarray(staged),
-                  }
-                : {
-                    snapshot: true,
-                    detectZero: true,
-                    onRun,
-                    populated,
-                    snapshotInto: staging.subarray(staged),
-                    unchanged,
-                  },
-          );
-          staged += lastDataPages * PAGE_SIZE;
-          start += count;
-          for (const f of record) {
-            frames.push(f);
-            frameBytes += f.byteLength;
-          }
-          if (frameBytes >= this.batchBytes) {
-            const out = frames;
-            frames = [];
-            frameBytes = 0;
-            // Sends stay in order: the previous batch settles before this one is handed over,
-            // and a buffer is refilled only after the batch that used it settled.
-            await inflight;
-            between();
-            inflight = this.channel.send(out);
-            inflight.catch(() => {});
-            current ^= 1;
-            staging = buffers?.[current];
-            staged = 0;
-          }
-        }
+    for (const extent of planRamRecords(dirty, {
+      recordPages,
+      segmentPages: pagesPerSegment,
+      sparseSpanPages: this.#holdsClean ? this.#sparseSpanPages : 0,
+    })) {
+      const { start, count } = extent;
+      const live = this.memory.peek(start * PAGE_SIZE, count * PAGE_SIZE);
+      let unchanged = extent.gaps;
+      if (pinned?.cache.covers(start, count)) {
+        const map = unchanged ?? unchangedMap.subarray(0, kindsLength(count)).fill(0);
+        pinned.cache.markUnchanged(start, count, live, map);
+        // The map counts the clean pages too; the cache's equal pages are the rest.
+        const leftOut = countDataPages(map);
+        unchangedPages += leftOut - (count - extent.dirtyPages);
+        // The target holds every page of the record already.
+        if (leftOut === count) continue;
+        unchanged = leftOut === 0 ? undefined : map;
+      }
+      // Literals, not a spread: copying properties into a new object costs microseconds
+      // a record on Node 20, and the final pass is made of small records.
+      const record = this.encoder.ramRange(
+        start,
+        live,
+        staging === undefined
+          ? { detectZero: true, onRun, populated }
+          : unchanged === undefined
+            ? {
+                snapshot: true,
+                detectZero: true,
+                onRun,
+                populated,
+                snapshotInto: staging.subarray(staged),
+              }
+            : {
+                snapshot: true,
+                detectZero: true,
+                onRun,
+                populated,
+                snapshotInto: staging.subarray(staged),
+                unchanged,
+              },
+      );
+      staged += lastDataPages * PAGE_SIZE;
+      for (const f of record) {
+        frames.push(f);
+        frameBytes += f.byteLength;
+      }
+      if (frameBytes >= this.batchBytes) {
+        const out = frames;
+        frames = [];
+        frameBytes = 0;
+        // Sends stay in order: the previous batch settles before this one is handed over,
+        // and a buffer is refilled only after the batch that used it settled.
+        await inflight;
+        between();
+        inflight = this.channel.send(out);
+        inflight.catch(() => {});
+        current ^= 1;
+        staging = buffers?.[current];
+        staged = 0;
       }
     }
     await inflight;
     if (frames.length > 0) await this.channel.send(frames);
+    if (sendsAll) this.#holdsClean = true;
     const after = this.encoder.stats;
     return {
       dataPages: after.dataPages - before.dataPages,

@@ -119,6 +119,16 @@ export class StreamEncoder {
     this.#version = options.version ?? FORMAT_VERSION;
   }
 
+  /** The format version this stream is written in (its header's). */
+  get version(): number {
+    return this.#version;
+  }
+
+  /** Most pages one RAM_PAGES record may span under these limits. */
+  get maxPagesPerRun(): number {
+    return this.#limits.maxPagesPerRun;
+  }
+
   /** Largest number of data pages one RAM_PAGES record can carry under these limits. */
   get maxDataPagesPerRecord(): number {
     const room =
