@@ -44,10 +44,9 @@ const dirtyArb = fc
   .chain((pages) =>
     fc.tuple(
       fc.constant(pages),
-      fc.array(
-        fc.tuple(fc.integer({ min: 0, max: pages - 1 }), fc.integer({ min: 1, max: 300 })),
-        { maxLength: 60 },
-      ),
+      fc.array(fc.tuple(fc.integer({ min: 0, max: pages - 1 }), fc.integer({ min: 1, max: 300 })), {
+        maxLength: 60,
+      }),
     ),
   )
   .map(([pages, runs]) => {
@@ -95,9 +94,7 @@ describe("planRamRecords", () => {
     const limits = { recordPages: 256, segmentPages: 1 << 15, sparseSpanPages: 2048 };
     const sparse = plan(dirty, limits);
     expect(sparse.length).toBe(dirty.pages / 2048);
-    expect(sparse.every((e) => e.dirtyPages === 64 && e.gaps?.length === e.count - 64)).toBe(
-      true,
-    );
+    expect(sparse.every((e) => e.dirtyPages === 64 && e.gaps?.length === e.count - 64)).toBe(true);
     // Without sparse records each page is a record of its own.
     expect(plan(dirty, { ...limits, sparseSpanPages: 0 }).length).toBe(dirty.pages / 32);
   });
