@@ -9,8 +9,9 @@ export interface RamRecordLimits {
   readonly segmentPages: number;
   /**
    * Most pages a record spans when it leaves the clean pages between dirty runs out (a
-   * sparse record, format version 5); 0 when the target cannot be assumed to hold them,
-   * and every record is then a plain run of dirty pages.
+   * sparse record, format version 5), raised to `recordPages` when below it; 0 when the
+   * target cannot be assumed to hold them, and every record is then a plain run of dirty
+   * pages.
    */
   readonly sparseSpanPages: number;
 }
@@ -51,7 +52,8 @@ export function* planRamRecords(
   limits: RamRecordLimits,
 ): Generator<RamRecordExtent, void, undefined> {
   const { recordPages, segmentPages, sparseSpanPages } = limits;
-  const gapBuffer = new Uint8Array(kindsLength(Math.max(sparseSpanPages, 1)));
+  const spanPages = sparseSpanPages > 0 ? Math.max(sparseSpanPages, recordPages) : recordPages;
+  const gapBuffer = new Uint8Array(kindsLength(spanPages));
   const extent: RamRecordExtent = { start: 0, count: 0, dirtyPages: 0, gaps: undefined };
   let open = false;
   let end = 0;
@@ -84,7 +86,7 @@ export function* planRamRecords(
           if (gapped) gapBuffer.fill(0, 0, kindsLength(extent.count));
         }
         const segmentEnd = (Math.floor(s / segmentPages) + 1) * segmentPages;
-        limitEnd = Math.min(segmentEnd, s + Math.max(sparseSpanPages, recordPages));
+        limitEnd = Math.min(segmentEnd, s + spanPages);
         const take = Math.min(runEnd, limitEnd, s + recordPages) - s;
         open = true;
         gapped = false;

@@ -99,6 +99,18 @@ describe("planRamRecords", () => {
     expect(plan(dirty, { ...limits, sparseSpanPages: 0 }).length).toBe(dirty.pages / 32);
   });
 
+  it("marks every page left out when the span limit is below the record limit", () => {
+    // Found by the property above (seed 588731994): the gap map was sized by the span
+    // limit alone, so the gaps of a record spanning up to recordPages fell off its end.
+    const dirty = new DirtyBitmap(64);
+    dirty.set(0);
+    dirty.set(9);
+    const extents = plan(dirty, { recordPages: 11, segmentPages: 64, sparseSpanPages: 1 });
+    expect(extents).toEqual([
+      { start: 0, count: 10, dirtyPages: 2, gaps: [1, 2, 3, 4, 5, 6, 7, 8] },
+    ]);
+  });
+
   it("joins adjacent runs split at a window's edge into one plain record", () => {
     const dirty = new DirtyBitmap(1 << 17);
     dirty.setRange(65_536 - 3, 6);
