@@ -9,6 +9,9 @@
  * - gatherCrc32cPages: the source's snapshot of a record, the data pages among its zero
  *   pages copied and hashed in one call (a call per run of data pages cost more than the
  *   copying when the two kinds interleave).
+ * - scatterCrc32cPages: the target's side of the same: the whole pages of a socket chunk
+ *   copied to their places in guest memory and hashed in one call, not a call and two views
+ *   per run of data pages.
  * - copy: V8 copies into or out of SharedArrayBuffer memory (guest RAM) with relaxed
  *   atomic word stores; memcpy uses the CPU's widest moves.
  * - markUnchangedPages: the source's comparison of the pages devices keep pinned with the
@@ -174,6 +177,74 @@ static napi_value gather_pages_js(napi_env env, napi_callback_info info) {
   return copied;
 }
 
+/*
+ * The target's counterpart of gather_pages: page k of data (whole pages, contiguous, as they
+ * arrived) goes to page slots[k] of dest, its CRC32C to out[k]. Pages bound for adjacent
+ * slots are copied with one memcpy (up to SCATTER_SLICE_PAGES: a longer copy takes the CPU's
+ * string moves) and hashed from the copy while it is in cache.
+ */
+#define SCATTER_SLICE_PAGES 16
+__attribute__((target("sse4.2"))) static void scatter_pages(const uint8_t *data, size_t count,
+                                                            const int32_t *slots, uint8_t *dest,
+                                                            uint32_t *out) {
+  for (size_t k = 0; k < count;) {
+    size_t n = 1;
+    while (k + n < count && n < SCATTER_SLICE_PAGES && slots[k + n] == slots[k] + (int32_t)n) n++;
+    uint8_t *to = dest + (size_t)slots[k] * PAGE_SIZE;
+    memcpy(to, data + k * PAGE_SIZE, n * PAGE_SIZE);
+    crc32c_pages(to, n, out + k);
+    k += n;
+  }
+}
+
+/*
+ * scatterCrc32cPages(data: Uint8Array, slots: Int32Array, at: number, dest: Uint8Array,
+ *                    out: Uint32Array): void — page k of data to page slots[at + k] of dest,
+ * its CRC32C to out[at + k]. Every slot is checked before anything is written.
+ */
+static napi_value scatter_pages_js(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  if (!call_args(env, info, 5, argv,
+                 "scatterCrc32cPages(data, slots, at, dest, out) takes five arguments"))
+    return NULL;
+  void *data, *slots, *dest, *out;
+  size_t data_length, slot_count, dest_length, out_count;
+  if (!typed_array_arg(env, argv[0], napi_uint8_array, "data must be a Uint8Array", &data,
+                       &data_length) ||
+      !typed_array_arg(env, argv[1], napi_int32_array, "slots must be an Int32Array", &slots,
+                       &slot_count) ||
+      !typed_array_arg(env, argv[3], napi_uint8_array, "dest must be a Uint8Array", &dest,
+                       &dest_length) ||
+      !typed_array_arg(env, argv[4], napi_uint32_array, "out must be a Uint32Array", &out,
+                       &out_count))
+    return NULL;
+  int64_t at;
+  if (napi_get_value_int64(env, argv[2], &at) != napi_ok) {
+    napi_throw_type_error(env, NULL, "at must be a number");
+    return NULL;
+  }
+  if (data_length % PAGE_SIZE != 0) {
+    napi_throw_range_error(env, NULL, "data must be a whole number of 4096-byte pages");
+    return NULL;
+  }
+  size_t count = data_length / PAGE_SIZE;
+  if (at < 0 || (uint64_t)at > slot_count || count > slot_count - (size_t)at ||
+      (uint64_t)at > out_count || count > out_count - (size_t)at) {
+    napi_throw_range_error(env, NULL, "slots or out has no entry for every page from at");
+    return NULL;
+  }
+  const int32_t *from = (const int32_t *)slots + at;
+  size_t dest_pages = dest_length / PAGE_SIZE;
+  for (size_t k = 0; k < count; k++) {
+    if (from[k] < 0 || (size_t)from[k] >= dest_pages) {
+      napi_throw_range_error(env, NULL, "a slot lies outside dest");
+      return NULL;
+    }
+  }
+  scatter_pages(data, count, from, dest, (uint32_t *)out + at);
+  return NULL;
+}
+
 /* crc32cPages(pages: Uint8Array, out: Uint32Array, at: number): void */
 static napi_value crc32c_pages_js(napi_env env, napi_callback_info info) {
   napi_value argv[3];
@@ -331,7 +402,8 @@ NAPI_MODULE_INIT() {
   __builtin_cpu_init();
   if (__builtin_cpu_supports("sse4.2")) {
     if (!export_function(env, exports, "crc32cPages", crc32c_pages_js) ||
-        !export_function(env, exports, "gatherCrc32cPages", gather_pages_js))
+        !export_function(env, exports, "gatherCrc32cPages", gather_pages_js) ||
+        !export_function(env, exports, "scatterCrc32cPages", scatter_pages_js))
       return NULL;
     crc32c = "sse4.2";
   }

@@ -224,6 +224,31 @@ export class GuestMemory {
   }
 
   /**
+   * A live view of the `count` pages from `startPage` (inside one segment, as {@link view}
+   * requires) to write a RAM_PAGES run's data pages through: page `startPage + i` counts as
+   * populated from now on when bit `kindsAt + i` of `kinds` (LSB first) is set; the others
+   * are left as they were, so the zero pages of a run stay unbacked.
+   */
+  runView(startPage: number, count: number, kinds: Uint8Array, kindsAt = 0): Uint8Array {
+    const bytes = this.peek(startPage * PAGE_SIZE, count * PAGE_SIZE);
+    const words = this.populated.words;
+    let w = word32Of(startPage);
+    let mask = 0;
+    for (let i = 0; i < count; i++) {
+      const p = startPage + i;
+      if (word32Of(p) !== w) {
+        if (mask !== 0) Atomics.or(words, w, mask);
+        w = word32Of(p);
+        mask = 0;
+      }
+      const k = kindsAt + i;
+      if ((((kinds[k >> 3] as number) >> (k & 7)) & 1) === 1) mask |= 1 << (p & 31);
+    }
+    if (mask !== 0) Atomics.or(words, w, mask);
+    return bytes;
+  }
+
+  /**
    * A live view of `[gpa, gpa + length)` to read from, e.g. for zero-copy sends: like
    * {@link view}, but the caller must not write through it. Reading a page that is not
    * {@link mayHoldData} makes the OS back it: skip those when the bytes are known zero.

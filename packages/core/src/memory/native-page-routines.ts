@@ -25,6 +25,18 @@ export interface NativePageRoutines {
     out: Uint32Array,
   ) => number;
   /**
+   * Copies page `k` of `data` (whole pages) to page `slots[at + k]` of `dest` and writes its
+   * CRC32C to `out[at + k]`; RangeError, with nothing written, when a slot lies outside
+   * `dest`. Present with {@link crc32cPages}.
+   */
+  readonly scatterCrc32cPages?: (
+    data: Uint8Array,
+    slots: Int32Array,
+    at: number,
+    dest: Uint8Array,
+    out: Uint32Array,
+  ) => void;
+  /**
    * For each page `i < slots.length` of `live` whose `slots[i]` is positive, compares it with
    * page `slots[i] - 1` of `copies` and sets bit `i` of `unchanged` (LSB first) when every
    * byte is equal; other bits are left as they are. Returns how many bits it set.

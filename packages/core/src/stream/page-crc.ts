@@ -6,6 +6,7 @@ import { isDataPage } from "./ram-run.js";
 
 const nativeCrc32cPages = nativePageRoutines?.crc32cPages;
 const nativeGather = nativePageRoutines?.gatherCrc32cPages;
+const nativeScatter = nativePageRoutines?.scatterCrc32cPages;
 
 /**
  * Pages copied per step of the JavaScript gather before they are hashed: small enough that
@@ -76,5 +77,50 @@ export function gatherCrc32cPagesInJs(
       j += n;
     }
     i = end;
+  }
+}
+
+/**
+ * The target's side of {@link gatherCrc32cPages}: copies page `k` of `data` (whole pages, as
+ * they arrived) to page `slots[at + k]` of `dest` and writes its CRC32C (of the copy) to
+ * `crcs[at + k]`. One native call per socket chunk where the addon is built: with data and
+ * zero pages interleaved, a call and two views per run of adjacent data pages cost more
+ * than the copying. RangeError, with nothing written, when a slot lies outside `dest`.
+ */
+export function scatterCrc32cPages(
+  data: Uint8Array,
+  slots: Int32Array,
+  at: number,
+  dest: Uint8Array,
+  crcs: Uint32Array,
+): void {
+  if (nativeScatter !== undefined) nativeScatter(data, slots, at, dest, crcs);
+  else scatterCrc32cPagesInJs(data, slots, at, dest, crcs);
+}
+
+/** {@link scatterCrc32cPages} a run of adjacent slots at a time (and for its tests). */
+export function scatterCrc32cPagesInJs(
+  data: Uint8Array,
+  slots: Int32Array,
+  at: number,
+  dest: Uint8Array,
+  crcs: Uint32Array,
+): void {
+  const count = data.byteLength / PAGE_SIZE;
+  if (!Number.isInteger(count) || at < 0 || at + count > slots.length || at + count > crcs.length)
+    throw new RangeError("slots or out has no entry for every page from at");
+  const destPages = dest.byteLength / PAGE_SIZE;
+  for (let k = at; k < at + count; k++) {
+    const slot = slots[k] as number;
+    if (slot < 0 || slot >= destPages) throw new RangeError("a slot lies outside dest");
+  }
+  for (let k = 0; k < count; ) {
+    const first = slots[at + k] as number;
+    let n = 1;
+    while (k + n < count && n < GATHER_SLICE_PAGES && slots[at + k + n] === first + n) n++;
+    const copy = dest.subarray(first * PAGE_SIZE, (first + n) * PAGE_SIZE);
+    copyBytes(copy, data.subarray(k * PAGE_SIZE, (k + n) * PAGE_SIZE));
+    crc32cPages(copy, crcs, at + k);
+    k += n;
   }
 }

@@ -4,7 +4,7 @@ import { copyBytes } from "../memory/shared-copy.js";
 import { crc32cExtendPages } from "./crc32c-combine.js";
 import { PAGE_SIZE, RamRunFlags } from "./format.js";
 import type { StreamedPayload } from "./frame-reader.js";
-import { crc32cPages } from "./page-crc.js";
+import { scatterCrc32cPages } from "./page-crc.js";
 import {
   countDataPages,
   kindsLength,
@@ -16,11 +16,13 @@ import type { StreamLimits } from "./stream-limits.js";
 
 /**
  * Guest memory as a decoder writes RAM_PAGES data into it (a `GuestMemory` is one): bytes
- * live in segments of `segmentSize`, and `view` gives a writable view of a range inside one.
+ * live in segments of `segmentSize`, and `runView` gives a writable view of `count` pages
+ * from `startPage` inside one, counting page `startPage + i` as populated when bit
+ * `kindsAt + i` of `kinds` is set.
  */
 export interface RamSink {
   readonly segmentSize: number;
-  view(gpa: number, length: number): Uint8Array;
+  runView(startPage: number, count: number, kinds: Uint8Array, kindsAt: number): Uint8Array;
 }
 
 /**
@@ -76,21 +78,30 @@ export function probeRamPages(
 /** `data` of a record whose pages went straight into guest memory. */
 const NO_DATA = new Uint8Array(0);
 
+/** The part of a run inside one memory segment, as the writer sees it. */
+interface RunPiece {
+  /** The piece's pages in guest memory. */
+  readonly view: Uint8Array;
+  /** Index (in the run's order) of the piece's first data page. */
+  readonly firstData: number;
+}
+
 /**
- * Writes a RAM_PAGES run's data pages into guest memory as the payload arrives, hashing
- * each page once it is whole (from guest memory, while it is still in cache), and checks
- * the frame CRC from those page CRCs at the end.
+ * Writes a RAM_PAGES run's data pages into guest memory as the payload arrives, hashing each
+ * page as it goes in (the whole pages of a chunk in one call per segment, a page split
+ * between chunks once it is whole), and checks the frame CRC from those page CRCs at the end.
  */
 class RamPagesWriter implements StreamedPayload {
-  readonly #sink: RamSink;
   readonly #offset: number;
   readonly #head: Uint8Array;
   readonly #startPage: number;
   readonly #count: number;
   readonly #kinds: Uint8Array;
   readonly #crcs: Uint32Array;
-  /** Guest byte address where each data page goes, in order. */
-  readonly #targets: Float64Array;
+  /** Where each data page goes, in order: its page within its piece's view. */
+  readonly #slots: Int32Array;
+  /** The run's pieces, one per segment it touches (one, unless another encoder sent it). */
+  readonly #pieces: RunPiece[] = [];
   /** Data bytes received so far. */
   #received = 0;
   readonly #sparse: boolean;
@@ -106,57 +117,74 @@ class RamPagesWriter implements StreamedPayload {
     sparse: boolean,
   ) {
     this.#sparse = sparse;
-    this.#sink = sink;
     this.#offset = offset;
     this.#head = head;
     this.#startPage = startPage;
     this.#count = count;
     this.#kinds = kinds;
     this.#crcs = new Uint32Array(dataPages);
-    this.#targets = new Float64Array(dataPages);
-    for (let i = 0, j = 0; i < count; i++)
-      if ((((kinds[i >> 3] as number) >> (i & 7)) & 1) === 1)
-        this.#targets[j++] = (startPage + i) * PAGE_SIZE;
+    this.#slots = new Int32Array(dataPages);
+    const segmentPages = sink.segmentSize / PAGE_SIZE;
+    let j = 0;
+    for (let from = 0; from < count; ) {
+      const segmentEnd = (Math.floor((startPage + from) / segmentPages) + 1) * segmentPages;
+      const to = Math.min(count, segmentEnd - startPage);
+      this.#pieces.push({
+        view: sink.runView(startPage + from, to - from, kinds, from),
+        firstData: j,
+      });
+      for (let i = from; i < to; i++)
+        if ((((kinds[i >> 3] as number) >> (i & 7)) & 1) === 1) this.#slots[j++] = i - from;
+      from = to;
+    }
   }
 
   write(bytes: Uint8Array): void {
-    const targets = this.#targets;
-    const segmentSize = this.#sink.segmentSize;
     let pos = 0;
-    while (pos < bytes.byteLength) {
-      const j = Math.floor(this.#received / PAGE_SIZE);
-      const within = this.#received - j * PAGE_SIZE;
-      const gpa = (targets[j] as number) + within;
-      // Extend over following data pages that are adjacent in guest memory and in one
-      // segment, so consecutive pages cost one copy.
-      let pages = 1;
-      const segmentEnd = (Math.floor(gpa / segmentSize) + 1) * segmentSize;
-      while (
-        j + pages < targets.length &&
-        targets[j + pages] === (targets[j] as number) + pages * PAGE_SIZE &&
-        (targets[j + pages] as number) < segmentEnd
-      )
-        pages++;
-      const take = Math.min(bytes.byteLength - pos, pages * PAGE_SIZE - within);
-      const dest = this.#sink.view(gpa, take);
-      copyBytes(dest, bytes.subarray(pos, pos + take));
-      pos += take;
-      const before = this.#received;
-      this.#received += take;
-      // Hash every page this copy completed: page k is whole once (k + 1) pages arrived.
-      const done = Math.floor(this.#received / PAGE_SIZE);
-      let k = j;
-      if (k < done && k * PAGE_SIZE < before) {
-        // Begun by an earlier piece: hashed from guest memory.
-        this.#crcs[k] = crc32c(this.#sink.view(targets[k] as number, PAGE_SIZE) as Buffer);
-        k++;
-      }
-      // The rest lie whole in `dest`, one after the other.
-      if (k < done) {
-        const from = k * PAGE_SIZE - before;
-        crc32cPages(dest.subarray(from, from + (done - k) * PAGE_SIZE), this.#crcs, k);
-      }
+    const within = this.#received % PAGE_SIZE;
+    if (within !== 0) {
+      // The rest of a page an earlier chunk began: hashed from guest memory once whole.
+      const j = (this.#received - within) / PAGE_SIZE;
+      pos = Math.min(bytes.byteLength, PAGE_SIZE - within);
+      this.#piece(j, within, bytes.subarray(0, pos));
+      if (within + pos === PAGE_SIZE) this.#crcs[j] = crc32c(this.#page(j) as Buffer);
     }
+    const whole = Math.floor((bytes.byteLength - pos) / PAGE_SIZE);
+    if (whole > 0) {
+      const first = this.#received / PAGE_SIZE;
+      for (let v = 0; v < this.#pieces.length; v++) {
+        const piece = this.#pieces[v] as RunPiece;
+        const a = Math.max(first, piece.firstData);
+        const b = Math.min(first + whole, this.#pieces[v + 1]?.firstData ?? this.#slots.length);
+        if (a >= b) continue;
+        const at = pos + (a - first) * PAGE_SIZE;
+        scatterCrc32cPages(
+          bytes.subarray(at, at + (b - a) * PAGE_SIZE),
+          this.#slots,
+          a,
+          piece.view,
+          this.#crcs,
+        );
+      }
+      this.#received += whole * PAGE_SIZE;
+      pos += whole * PAGE_SIZE;
+    }
+    // The start of a page the next chunk completes.
+    if (pos < bytes.byteLength) this.#piece(this.#received / PAGE_SIZE, 0, bytes.subarray(pos));
+  }
+
+  /** Copies `piece` to byte `within` of data page `j` in guest memory. */
+  #piece(j: number, within: number, piece: Uint8Array): void {
+    copyBytes(this.#page(j).subarray(within, within + piece.byteLength), piece);
+    this.#received += piece.byteLength;
+  }
+
+  /** Data page `j` in guest memory. */
+  #page(j: number): Uint8Array {
+    let v = this.#pieces.length - 1;
+    while ((this.#pieces[v] as RunPiece).firstData > j) v--;
+    const at = (this.#slots[j] as number) * PAGE_SIZE;
+    return (this.#pieces[v] as RunPiece).view.subarray(at, at + PAGE_SIZE);
   }
 
   finish(frameHeadCrc: number, expected: number): RamPagesBody {

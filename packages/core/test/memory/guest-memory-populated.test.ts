@@ -37,6 +37,20 @@ describe("GuestMemory populated map", () => {
     expect(m.dirtyLog.test(10)).toBe(false);
   });
 
+  it("a run's view marks exactly the run's data pages, its kinds read from any bit", () => {
+    const m = GuestMemory.create({ size: 128 * PAGE_SIZE, segmentSize: 64 * PAGE_SIZE });
+    // Bits 2.. of the kinds describe pages 28..39: data at 28, 31, 32 and 39 (across the
+    // populated map's word edge at 32).
+    const kinds = new Uint8Array([0b0110_0100, 0b0010_0000]);
+    const view = m.runView(28, 12, kinds, 2);
+    expect(view.byteLength).toBe(12 * PAGE_SIZE);
+    expect(populatedPages(m)).toEqual([28, 31, 32, 39]);
+    view[11 * PAGE_SIZE] = 5;
+    expect(m.readPage(39)[0]).toBe(5);
+    // A run must lie in one segment, as a view's range must.
+    expect(() => m.runView(62, 4, kinds, 0)).toThrow(/straddles/);
+  });
+
   it("does not mark pages that are only read", () => {
     const m = mem();
     m.read(0, 8 * PAGE_SIZE);

@@ -41,6 +41,9 @@ describe("the native page routines", () => {
       expect(nativeUnavailable).toBeUndefined();
       expect(nativePageRoutines?.crc32c).toBe(process.arch === "x64" ? "sse4.2" : null);
       expect(typeof nativePageRoutines?.markUnchangedPages).toBe("function");
+      expect(typeof nativePageRoutines?.scatterCrc32cPages).toBe(
+        process.arch === "x64" ? "function" : "undefined",
+      );
       expect(typeof nativePageRoutines?.adviseHugePages).toBe(
         process.platform === "linux" ? "function" : "undefined",
       );
@@ -134,6 +137,33 @@ describe.skipIf(nativePageRoutines?.gatherCrc32cPages === undefined)("gatherCrc3
   });
 });
 
+describe.skipIf(nativePageRoutines?.scatterCrc32cPages === undefined)("scatterCrc32cPages", () => {
+  const scatter = nativePageRoutines?.scatterCrc32cPages as NonNullable<
+    NonNullable<typeof nativePageRoutines>["scatterCrc32cPages"]
+  >;
+
+  it("refuses a partial page, a bad `at`, a slot outside dest and the wrong types", () => {
+    const data = pagesIn("plain", 2, 0, 3);
+    const dest = new Uint8Array(4 * PAGE);
+    const out = new Uint32Array(3);
+    const slots = Int32Array.of(0, 3, 1);
+    expect(() => scatter(data.subarray(1), slots, 0, dest, out)).toThrow(RangeError);
+    expect(() => scatter(data, slots, 2, dest, out)).toThrow(RangeError);
+    expect(() => scatter(data, slots, -1, dest, out)).toThrow(RangeError);
+    expect(() => scatter(data, slots, 0, dest, out.subarray(2))).toThrow(RangeError);
+    expect(() => scatter(data, Int32Array.of(1, 4), 0, dest, out)).toThrow(RangeError);
+    expect(() => scatter(data, Int32Array.of(1, -1), 0, dest, out)).toThrow(RangeError);
+    expect(() => scatter(data, new Uint32Array(2) as never, 0, dest, out)).toThrow(TypeError);
+    expect(() => scatter(data, slots, 0, dest, new Int32Array(3) as never)).toThrow(TypeError);
+    expect(dest.every((b) => b === 0)).toBe(true);
+    expect(out.every((c) => c === 0)).toBe(true);
+    scatter(data, slots, 1, dest, out);
+    expect([...out]).toEqual([0, ...perPage(data)]);
+    expect(Buffer.compare(dest.subarray(3 * PAGE), data.subarray(0, PAGE))).toBe(0);
+    expect(Buffer.compare(dest.subarray(PAGE, 2 * PAGE), data.subarray(PAGE))).toBe(0);
+  });
+});
+
 describe.skipIf(nativePageRoutines === undefined)("markUnchangedPages", () => {
   const mark = nativePageRoutines?.markUnchangedPages as NonNullable<
     NonNullable<typeof nativePageRoutines>["markUnchangedPages"]
@@ -145,7 +175,7 @@ describe.skipIf(nativePageRoutines === undefined)("markUnchangedPages", () => {
     copies.set(live.subarray(0, PAGE), 2 * PAGE); // page 0 equals slot 3
     copies.set(live.subarray(3 * PAGE), 0); // page 3 equals slot 1, but its slot is stale
     copies.set(live.subarray(PAGE, 2 * PAGE), PAGE);
-    copies[PAGE + 4095] ^= 1; // page 1 differs from slot 2 in its last byte
+    copies[PAGE + 4095] = (copies[PAGE + 4095] as number) ^ 1; // page 1 differs from slot 2 in its last byte
     const unchanged = Uint8Array.of(0b1000_0000);
     expect(mark(live, copies, Int32Array.of(3, 2, 0, -1), unchanged)).toBe(1);
     expect(unchanged[0]).toBe(0b1000_0001);

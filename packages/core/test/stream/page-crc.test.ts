@@ -7,6 +7,8 @@ import {
   crc32cPagesInJs,
   gatherCrc32cPages,
   gatherCrc32cPagesInJs,
+  scatterCrc32cPages,
+  scatterCrc32cPagesInJs,
 } from "../../src/stream/page-crc.js";
 import { FC_RUNS } from "../memory/fc-runs.js";
 
@@ -100,5 +102,65 @@ describe.each([
       ),
       { numRuns: FC_RUNS },
     );
+  });
+});
+
+// The target's side: the whole pages of a socket chunk into their places in a run's view of
+// guest memory. The native scatter (one call per chunk) and the JavaScript one (a run of
+// adjacent slots at a time) must copy and hash alike, and refuse a slot outside the view
+// before writing anything: the slots come from an untrusted stream's kinds bitmap.
+describe.each([
+  ["scatterCrc32cPages", scatterCrc32cPages],
+  ["scatterCrc32cPagesInJs", scatterCrc32cPagesInJs],
+])("%s", (_, scatter) => {
+  it("copies page k to slot at + k and hashes it; nothing else changes (property)", () => {
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(fc.integer({ min: 0, max: 40 }), { maxLength: 24 }),
+        fc.integer({ min: 0, max: 7 }),
+        fc.integer({ min: 0, max: 3 }),
+        fc.boolean(),
+        fc.integer({ min: 1 }),
+        (picked, skew, at, shared, seed) => {
+          // Ascending slots, as a kinds bitmap gives them: runs of adjacent ones and gaps.
+          const slots = Int32Array.from([...Array(at).fill(0), ...picked.sort((a, b) => a - b)]);
+          const count = picked.length;
+          const bytes = new Uint8Array(skew + count * PAGE_SIZE);
+          for (let i = 0, x = seed; i < bytes.length; i++) {
+            x = (Math.imul(x, 1103515245) + 12345) | 0;
+            bytes[i] = x >>> 24;
+          }
+          const data = bytes.subarray(skew);
+          const length = 41 * PAGE_SIZE;
+          const dest = new Uint8Array(
+            shared ? new SharedArrayBuffer(length) : new ArrayBuffer(length),
+          ).fill(0xee);
+          const crcs = new Uint32Array(at + count + 1).fill(7);
+          scatter(data, slots, at, dest, crcs);
+          const want = new Uint8Array(length).fill(0xee);
+          const wantCrcs = new Uint32Array(crcs.length).fill(7);
+          for (let k = 0; k < count; k++) {
+            const page = data.slice(k * PAGE_SIZE, (k + 1) * PAGE_SIZE);
+            want.set(page, (slots[at + k] as number) * PAGE_SIZE);
+            wantCrcs[at + k] = crc32c(Buffer.from(page));
+          }
+          expect(Buffer.compare(Buffer.from(dest), Buffer.from(want))).toBe(0);
+          expect([...crcs]).toEqual([...wantCrcs]);
+        },
+      ),
+      { numRuns: FC_RUNS },
+    );
+  });
+
+  it("refuses a slot outside dest, or too few slots or CRCs, and writes nothing", () => {
+    const data = new Uint8Array(3 * PAGE_SIZE).fill(1);
+    const dest = new Uint8Array(4 * PAGE_SIZE);
+    const crcs = new Uint32Array(3);
+    expect(() => scatter(data, Int32Array.from([0, 1, 4]), 0, dest, crcs)).toThrow(RangeError);
+    expect(() => scatter(data, Int32Array.from([0, -1, 2]), 0, dest, crcs)).toThrow(RangeError);
+    expect(() => scatter(data, Int32Array.from([0, 1, 2]), 1, dest, crcs)).toThrow(RangeError);
+    expect(() => scatter(data, Int32Array.from([0, 1, 2, 3]), 1, dest, crcs)).toThrow(RangeError);
+    expect(dest.every((b) => b === 0)).toBe(true);
+    expect(crcs.every((c) => c === 0)).toBe(true);
   });
 });
