@@ -9,6 +9,9 @@
  * - gatherCrc32cPages: the source's snapshot of a record, the data pages among its zero
  *   pages copied and hashed in one call (a call per run of data pages cost more than the
  *   copying when the two kinds interleave).
+ * - scanGatherCrc32cPages: the same with the zero check in the pass (a page whose populated
+ *   bit is clear is not read at all): the JavaScript check read each data page's first line
+ *   in a loop of its own just before the gather read it again.
  * - scatterCrc32cPages: the target's side of the same: the whole pages of a socket chunk
  *   copied to their places in guest memory and hashed in one call, not a call and two views
  *   per run of data pages.
@@ -245,6 +248,95 @@ static napi_value scatter_pages_js(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* Whether a 4 KiB page is all zero: a data page is told within its first 64 bytes. */
+static int page_is_zero(const uint8_t *page) {
+  for (size_t at = 0; at < PAGE_SIZE; at += 64) {
+    uint64_t w[8];
+    memcpy(w, page + at, sizeof w);
+    if ((w[0] | w[1] | w[2] | w[3] | w[4] | w[5] | w[6] | w[7]) != 0) return 0;
+  }
+  return 1;
+}
+
+/*
+ * The zero check and gather_pages in one pass: page i of pages is zero when its bit in
+ * populated (for guest page first + i) is clear, or when it reads all zero; every other page
+ * gets bit i in kinds, is copied to dest (one after another) and hashed from the copy. The
+ * line a data page's zero check reads is in cache when its copy follows at once.
+ */
+__attribute__((target("sse4.2"))) static size_t scan_gather_pages(
+    const uint8_t *pages, size_t count, const uint32_t *populated, uint64_t first,
+    uint8_t *kinds, uint8_t *dest, uint32_t *out) {
+  size_t j = 0;
+  size_t hashed = 0;
+  for (size_t i = 0; i < count; i++) {
+    uint64_t p = first + i;
+    if (populated != NULL && ((populated[p >> 5] >> (p & 31)) & 1) == 0) continue;
+    const uint8_t *page = pages + i * PAGE_SIZE;
+    if (page_is_zero(page)) continue;
+    kinds[i >> 3] |= (uint8_t)(1u << (i & 7));
+    memcpy(dest + j * PAGE_SIZE, page, PAGE_SIZE);
+    j++;
+    if (j - hashed == 4) {
+      crc32c_pages(dest + hashed * PAGE_SIZE, 4, out + hashed);
+      hashed = j;
+    }
+  }
+  for (; hashed < j; hashed++) out[hashed] = crc32c_page(dest + hashed * PAGE_SIZE);
+  return j;
+}
+
+/*
+ * scanGatherCrc32cPages(pages: Uint8Array, count: number, populated: Int32Array | null,
+ *                       first: number, kinds: Uint8Array, dest: Uint8Array,
+ *                       out: Uint32Array): number — the data pages found (and copied).
+ * kinds is cleared first; dest and out must have room for every page.
+ */
+static napi_value scan_gather_pages_js(napi_env env, napi_callback_info info) {
+  napi_value argv[7];
+  if (!call_args(env, info, 7, argv,
+                 "scanGatherCrc32cPages(pages, count, populated, first, kinds, dest, out) takes "
+                 "seven arguments"))
+    return NULL;
+  void *pages, *kinds, *dest, *out, *populated = NULL;
+  size_t pages_length, kinds_length, dest_length, slots, populated_words = 0;
+  if (!typed_array_arg(env, argv[0], napi_uint8_array, "pages must be a Uint8Array", &pages,
+                       &pages_length) ||
+      !typed_array_arg(env, argv[4], napi_uint8_array, "kinds must be a Uint8Array", &kinds,
+                       &kinds_length) ||
+      !typed_array_arg(env, argv[5], napi_uint8_array, "dest must be a Uint8Array", &dest,
+                       &dest_length) ||
+      !typed_array_arg(env, argv[6], napi_uint32_array, "out must be a Uint32Array", &out,
+                       &slots))
+    return NULL;
+  napi_valuetype populated_type;
+  if (napi_typeof(env, argv[2], &populated_type) != napi_ok) return NULL;
+  if (populated_type != napi_null &&
+      !typed_array_arg(env, argv[2], napi_int32_array, "populated must be an Int32Array or null",
+                       &populated, &populated_words))
+    return NULL;
+  int64_t count, first;
+  if (napi_get_value_int64(env, argv[1], &count) != napi_ok ||
+      napi_get_value_int64(env, argv[3], &first) != napi_ok) {
+    napi_throw_type_error(env, NULL, "count and first must be numbers");
+    return NULL;
+  }
+  if (count < 0 || first < 0 || (uint64_t)count > pages_length / PAGE_SIZE ||
+      (uint64_t)(count + 7) / 8 > kinds_length || (uint64_t)count > dest_length / PAGE_SIZE ||
+      (uint64_t)count > slots ||
+      (populated != NULL && (uint64_t)(first + count + 31) / 32 > populated_words)) {
+    napi_throw_range_error(env, NULL,
+                           "count exceeds the pages, kinds, dest, out or the populated map");
+    return NULL;
+  }
+  memset(kinds, 0, ((size_t)count + 7) / 8);
+  size_t data = scan_gather_pages(pages, (size_t)count, populated, (uint64_t)first, kinds, dest,
+                                  out);
+  napi_value found;
+  if (napi_create_uint32(env, (uint32_t)data, &found) != napi_ok) return NULL;
+  return found;
+}
+
 /* crc32cPages(pages: Uint8Array, out: Uint32Array, at: number): void */
 static napi_value crc32c_pages_js(napi_env env, napi_callback_info info) {
   napi_value argv[3];
@@ -403,7 +495,8 @@ NAPI_MODULE_INIT() {
   if (__builtin_cpu_supports("sse4.2")) {
     if (!export_function(env, exports, "crc32cPages", crc32c_pages_js) ||
         !export_function(env, exports, "gatherCrc32cPages", gather_pages_js) ||
-        !export_function(env, exports, "scatterCrc32cPages", scatter_pages_js))
+        !export_function(env, exports, "scatterCrc32cPages", scatter_pages_js) ||
+        !export_function(env, exports, "scanGatherCrc32cPages", scan_gather_pages_js))
       return NULL;
     crc32c = "sse4.2";
   }

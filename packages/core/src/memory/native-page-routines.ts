@@ -25,6 +25,22 @@ export interface NativePageRoutines {
     out: Uint32Array,
   ) => number;
   /**
+   * {@link gatherCrc32cPages} with the zero check in the same pass: page `i < count` of
+   * `pages` is zero when bit `first + i` of `populated` (when given) is clear or it reads all
+   * zero; every other page gets bit `i` of `kinds` (cleared first), is copied to `dest` and
+   * hashed into `out`. Returns how many it copied; `dest` and `out` need room for `count`.
+   * Present with {@link crc32cPages}.
+   */
+  readonly scanGatherCrc32cPages?: (
+    pages: Uint8Array,
+    count: number,
+    populated: Int32Array | null,
+    first: number,
+    kinds: Uint8Array,
+    dest: Uint8Array,
+    out: Uint32Array,
+  ) => number;
+  /**
    * Copies page `k` of `data` (whole pages) to page `slots[at + k]` of `dest` and writes its
    * CRC32C to `out[at + k]`; RangeError, with nothing written, when a slot lies outside
    * `dest`. Present with {@link crc32cPages}.

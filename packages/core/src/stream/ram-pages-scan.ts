@@ -1,12 +1,14 @@
 import { MdevError } from "../errors/mdev-error.js";
 import { word32Of } from "../memory/bit-words.js";
 import type { DirtyBitmap } from "../memory/dirty-bitmap.js";
+import { nativePageRoutines } from "../memory/native-page-routines.js";
 import { isZeroWords } from "../memory/zero-page.js";
 import { PAGE_SIZE } from "./format.js";
 import { crc32cPages, gatherCrc32cPages } from "./page-crc.js";
 import { kindsLength } from "./ram-pages-codec.js";
 
 const PAGE_WORDS = PAGE_SIZE / 4;
+const nativeScanGather = nativePageRoutines?.scanGatherCrc32cPages;
 
 /** What {@link scanRamRun} found in a run of guest pages: the RAM_PAGES body, minus its head. */
 export interface ScannedRamRun {
@@ -34,7 +36,9 @@ export interface ScannedRamRun {
  *
  * With `snapshotInto`, data pages are copied there (from its start) a few at a time and
  * hashed from the copy while it is hot in cache: the CRC, the digest table and the wire
- * all see the copy, which a running vCPU cannot change. Without it, the data pages go out
+ * all see the copy, which a running vCPU cannot change. Where the addon has it and
+ * `snapshotInto` has room for every page, the zero check, the copy and the CRC are one
+ * native pass. Without it, the data pages go out
  * as views of `pages`, one per run of adjacent data pages.
  */
 export function scanRamRun(
@@ -50,6 +54,28 @@ export function scanRamRun(
       "EINVAL",
       `${count} pages need ${count * PAGE_SIZE} bytes, got ${pages.byteLength}`,
     );
+  if (
+    nativeScanGather !== undefined &&
+    detectZero &&
+    unchanged === undefined &&
+    snapshotInto !== undefined &&
+    snapshotInto.byteLength >= count * PAGE_SIZE
+  ) {
+    // One pass: a data page's zero check reads the line its copy starts with.
+    const kinds = new Uint8Array(kindsLength(count));
+    const all = new Uint32Array(count);
+    const dataPages = nativeScanGather(
+      pages,
+      count,
+      populated?.map.words ?? null,
+      populated?.startPage ?? 0,
+      kinds,
+      snapshotInto,
+      all,
+    );
+    const bulk = dataPages > 0 ? [snapshotInto.subarray(0, dataPages * PAGE_SIZE)] : [];
+    return { kinds, dataPages, crcs: all.subarray(0, dataPages), bulk };
+  }
   const words =
     detectZero && pages.byteOffset % 4 === 0
       ? new Int32Array(pages.buffer, pages.byteOffset, count * PAGE_WORDS)

@@ -164,6 +164,50 @@ describe.skipIf(nativePageRoutines?.scatterCrc32cPages === undefined)("scatterCr
   });
 });
 
+describe.skipIf(nativePageRoutines?.scanGatherCrc32cPages === undefined)(
+  "scanGatherCrc32cPages",
+  () => {
+    const scanGather = nativePageRoutines?.scanGatherCrc32cPages as NonNullable<
+      NonNullable<typeof nativePageRoutines>["scanGatherCrc32cPages"]
+    >;
+
+    it("copies the pages that are populated and not zero, and clears the kinds first", () => {
+      const pages = pagesIn("shared", 6, 0, 9);
+      pages.fill(0, 2 * PAGE, 3 * PAGE); // page 2 reads zero
+      pages.fill(0, 4 * PAGE, 5 * PAGE - 1); // page 4 holds one byte, at its end
+      const populated = Int32Array.of(0b11_1101 << 5); // guest pages 5.. = pages 0..; 1 not
+      const kinds = Uint8Array.of(0xff);
+      const dest = new Uint8Array(6 * PAGE);
+      const out = new Uint32Array(6);
+      expect(scanGather(pages, 6, populated, 5, kinds, dest, out)).toBe(4);
+      expect(kinds[0]).toBe(0b11_1001);
+      expect([...out.subarray(0, 4)]).toEqual([0, 3, 4, 5].map((p) => perPage(pages)[p]));
+      expect(scanGather(pages, 6, null, 5, kinds, dest, out)).toBe(5);
+      expect(kinds[0]).toBe(0b11_1011);
+    });
+
+    it("refuses a count beyond any array or the populated map, before writing", () => {
+      const pages = pagesIn("plain", 4, 0, 3);
+      const kinds = new Uint8Array(1);
+      const dest = new Uint8Array(4 * PAGE);
+      const out = new Uint32Array(4);
+      const map = new Int32Array(1);
+      expect(() => scanGather(pages, 5, null, 0, kinds, dest, out)).toThrow(RangeError);
+      expect(() => scanGather(pages, 4, null, 0, kinds, dest.subarray(PAGE), out)).toThrow(
+        RangeError,
+      );
+      expect(() => scanGather(pages, 4, null, 0, kinds, dest, out.subarray(1))).toThrow(RangeError);
+      expect(() => scanGather(pages, 4, map, 29, kinds, dest, out)).toThrow(RangeError);
+      expect(() => scanGather(pages, 4, null, -1, kinds, dest, out)).toThrow(RangeError);
+      expect(() => scanGather(pages, 4, new Uint32Array(1) as never, 0, kinds, dest, out)).toThrow(
+        TypeError,
+      );
+      expect(dest.every((b) => b === 0)).toBe(true);
+      expect(out.every((c) => c === 0)).toBe(true);
+    });
+  },
+);
+
 describe.skipIf(nativePageRoutines === undefined)("markUnchangedPages", () => {
   const mark = nativePageRoutines?.markUnchangedPages as NonNullable<
     NonNullable<typeof nativePageRoutines>["markUnchangedPages"]

@@ -67,6 +67,36 @@ describe("StreamEncoder.ramRange (the bulk path over guest memory)", () => {
     );
   });
 
+  it("with the populated map, frames never-touched pages as zero markers, and never reads them", () => {
+    // 3: never touched (its populated bit clear). With a snapshot the zero check and the
+    // gather are one pass where the addon has it; it must frame what ramPages frames.
+    fc.assert(
+      fc.property(
+        fc.array(fc.constantFrom(0, 1, 2, 3), { minLength: 1, maxLength: 70 }),
+        fc.integer({ min: 0, max: 40 }),
+        fc.boolean(),
+        (kinds, lead, snap) => {
+          const m = GuestMemory.create({ size: (lead + kinds.length) * PAGE_SIZE });
+          kinds.forEach((k, i) => {
+            if (k === 3) return;
+            const v = m.pageView(lead + i);
+            if (k === 1) v[PAGE_SIZE - 1] = i + 1;
+            if (k === 2) v.fill((i % 250) + 1);
+          });
+          const copies = kinds.map((_, i) => m.readPage(lead + i));
+          const view = m.peek(lead * PAGE_SIZE, kinds.length * PAGE_SIZE);
+          const a = started();
+          const fast = a.ramRange(lead, view, { snapshot: snap, populated: m.populated });
+          const slow = started().ramPages(lead, copies, { snapshot: snap });
+          expect(Buffer.from(concat(fast)).equals(Buffer.from(concat(slow)))).toBe(true);
+          expect(a.stats.dataPages).toBe(kinds.filter((k) => k === 1 || k === 2).length);
+          expect(kinds.map((k, i) => k !== 3 || !m.mayHoldData(lead + i))).not.toContain(false);
+        },
+      ),
+      { numRuns: fuzzRuns(100) },
+    );
+  });
+
   it("a snapshot is a copy: changing guest memory after encoding leaves the frames intact", () => {
     const m = guestWith([2, 2, 0, 2]);
     const enc = started();
