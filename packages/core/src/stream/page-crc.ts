@@ -9,9 +9,9 @@ const nativeGather = nativePageRoutines?.gatherCrc32cPages;
 const nativeScatter = nativePageRoutines?.scatterCrc32cPages;
 
 /**
- * Pages copied per step of the JavaScript gather before they are hashed: small enough that
- * the copy is still in the CPU cache when the CRC reads it (64 KiB), large enough that the
- * copy is one call for many pages.
+ * Pages copied per step of the JavaScript gather and scatter before they are hashed: small
+ * enough that the copy is still in the CPU cache when the CRC reads it (64 KiB), large
+ * enough that the copy is one call for many pages.
  */
 const GATHER_SLICE_PAGES = 16;
 

@@ -38,8 +38,8 @@ export interface ScannedRamRun {
  * hashed from the copy while it is hot in cache: the CRC, the digest table and the wire
  * all see the copy, which a running vCPU cannot change. Where the addon has it and
  * `snapshotInto` has room for every page, the zero check, the copy and the CRC are one
- * native pass. Without it, the data pages go out
- * as views of `pages`, one per run of adjacent data pages.
+ * native pass. Without `snapshotInto`, the data pages go out as views of `pages`, one per
+ * run of adjacent data pages.
  */
 export function scanRamRun(
   pages: Uint8Array,
