@@ -70,8 +70,13 @@ export const migrationOptionsSchema = z
      * to compare with the target's hash taken before it resumed: a full byte-for-byte check.
      */
     verifyRam: z.boolean().default(false),
-    /** Bytes of RAM per RAM_PAGES record batch (pages are sent as views in batches). */
-    batchPages: z.number().int().min(1).max(8192).default(1024),
+    /**
+     * Pages' worth of bytes a channel write gathers RAM_PAGES records up to (the last record
+     * may take it past). The default, 1 MiB, sends each mostly-data 4 MiB record as soon as
+     * it is made, so the target works on it while the source snapshots the next; records of
+     * few data pages share a write.
+     */
+    batchPages: z.number().int().min(1).max(8192).default(256),
     /**
      * Stream format version to write (docs/stream-format.md §10), for a target of an older
      * build: one that reads only up to version 4 refuses this build's version 5 at the

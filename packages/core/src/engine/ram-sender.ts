@@ -27,10 +27,16 @@ export interface PinnedPages {
 }
 
 /**
- * Pages per RAM_PAGES record on the bulk path (1 MiB): a few records per batch, each
- * small enough that neither side handles a multi-megabyte payload as one piece.
+ * Most data pages per RAM_PAGES record on the bulk path (4 MiB). Each record costs both
+ * sides a fixed amount of work besides its bytes (framing, the target's header checks and
+ * view, the digest table's and the pinned cache's bookkeeping); the target streams a
+ * record's data into guest memory as it arrives, so no side holds the payload as one piece
+ * but the source's snapshot. Against 1 MiB records (in 4 MiB batches), interleaved on our
+ * 2-core EPYC machines (2026-12-03): RAM-static 2 GiB median total 770 → 684 ms and
+ * 765 → 713 ms (5 runs each), the dirtying VM 772 → 700 ms (6), the seed VM's total and
+ * downtime unchanged. 2048 pages gained no more and take 8 MiB more staging.
  */
-const RECORD_PAGES = 256;
+const RECORD_PAGES = 1024;
 
 /**
  * Most pages a sparse record spans (8 MiB of guest RAM, a 256-byte page map): wide enough
