@@ -108,34 +108,40 @@ __attribute__((target("sse4.2"))) static void crc32c_pages(const uint8_t *pages,
 }
 
 /*
- * The data pages of a run (bit i of kinds set: page i of pages), copied one after another
- * into dest and hashed there, four at a time while the copies are in cache.
+ * Pages copied one after another into dest and hashed there, four at a time while the
+ * copies are in cache: what both gathers below append their data pages to.
  */
+struct gathering {
+  uint8_t *dest;
+  uint32_t *out;
+  size_t copied;
+  size_t hashed;
+};
+
+__attribute__((target("sse4.2"))) static void gather_append(struct gathering *g,
+                                                            const uint8_t *page) {
+  memcpy(g->dest + g->copied * PAGE_SIZE, page, PAGE_SIZE);
+  if (++g->copied - g->hashed == 4) {
+    crc32c_pages(g->dest + g->hashed * PAGE_SIZE, 4, g->out + g->hashed);
+    g->hashed = g->copied;
+  }
+}
+
+/* Hashes the last copies (fewer than four); returns how many pages were copied. */
+__attribute__((target("sse4.2"))) static size_t gather_finish(struct gathering *g) {
+  for (; g->hashed < g->copied; g->hashed++)
+    g->out[g->hashed] = crc32c_page(g->dest + g->hashed * PAGE_SIZE);
+  return g->copied;
+}
+
+/* The data pages of a run (bit i of kinds set: page i of pages), gathered into dest. */
 __attribute__((target("sse4.2"))) static void gather_pages(const uint8_t *pages,
                                                            const uint8_t *kinds, size_t count,
                                                            uint8_t *dest, uint32_t *out) {
-  size_t group[4];
-  size_t grouped = 0;
-  size_t j = 0;
-  for (size_t i = 0; i < count; i++) {
-    if (((kinds[i >> 3] >> (i & 7)) & 1) == 0) continue;
-    group[grouped++] = i;
-    if (grouped < 4 && i + 1 < count) continue;
-    for (size_t g = 0; g < grouped; g++)
-      memcpy(dest + (j + g) * PAGE_SIZE, pages + group[g] * PAGE_SIZE, PAGE_SIZE);
-    if (grouped == 4) {
-      crc32c_pages(dest + j * PAGE_SIZE, 4, out + j);
-    } else {
-      for (size_t g = 0; g < grouped; g++)
-        out[j + g] = crc32c_page(dest + (j + g) * PAGE_SIZE);
-    }
-    j += grouped;
-    grouped = 0;
-  }
-  for (size_t g = 0; g < grouped; g++) {
-    memcpy(dest + (j + g) * PAGE_SIZE, pages + group[g] * PAGE_SIZE, PAGE_SIZE);
-    out[j + g] = crc32c_page(dest + (j + g) * PAGE_SIZE);
-  }
+  struct gathering g = {dest, out, 0, 0};
+  for (size_t i = 0; i < count; i++)
+    if (((kinds[i >> 3] >> (i & 7)) & 1) != 0) gather_append(&g, pages + i * PAGE_SIZE);
+  gather_finish(&g);
 }
 
 /*
@@ -267,23 +273,16 @@ static int page_is_zero(const uint8_t *page) {
 __attribute__((target("sse4.2"))) static size_t scan_gather_pages(
     const uint8_t *pages, size_t count, const uint32_t *populated, uint64_t first,
     uint8_t *kinds, uint8_t *dest, uint32_t *out) {
-  size_t j = 0;
-  size_t hashed = 0;
+  struct gathering g = {dest, out, 0, 0};
   for (size_t i = 0; i < count; i++) {
     uint64_t p = first + i;
     if (populated != NULL && ((populated[p >> 5] >> (p & 31)) & 1) == 0) continue;
     const uint8_t *page = pages + i * PAGE_SIZE;
     if (page_is_zero(page)) continue;
     kinds[i >> 3] |= (uint8_t)(1u << (i & 7));
-    memcpy(dest + j * PAGE_SIZE, page, PAGE_SIZE);
-    j++;
-    if (j - hashed == 4) {
-      crc32c_pages(dest + hashed * PAGE_SIZE, 4, out + hashed);
-      hashed = j;
-    }
+    gather_append(&g, page);
   }
-  for (; hashed < j; hashed++) out[hashed] = crc32c_page(dest + hashed * PAGE_SIZE);
-  return j;
+  return gather_finish(&g);
 }
 
 /*
