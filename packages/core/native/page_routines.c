@@ -84,25 +84,33 @@ __attribute__((target("sse4.2"))) static uint32_t crc32c_page(const uint8_t *pag
   return ~(uint32_t)crc;
 }
 
+/*
+ * The CRC32C of four pages anywhere, as four independent chains: one chain leaves the
+ * crc32 instruction waiting out its latency, four keep it busy (about three times the rate).
+ */
+__attribute__((target("sse4.2"))) static void crc32c_four(const uint8_t *const page[4],
+                                                          uint32_t *out) {
+  const uint8_t *a = page[0], *b = page[1], *c = page[2], *d = page[3];
+  uint64_t ca = 0xffffffffu, cb = 0xffffffffu, cc = 0xffffffffu, cd = 0xffffffffu;
+  for (size_t at = 0; at < PAGE_SIZE; at += 8) {
+    ca = _mm_crc32_u64(ca, load64(a + at));
+    cb = _mm_crc32_u64(cb, load64(b + at));
+    cc = _mm_crc32_u64(cc, load64(c + at));
+    cd = _mm_crc32_u64(cd, load64(d + at));
+  }
+  out[0] = ~(uint32_t)ca;
+  out[1] = ~(uint32_t)cb;
+  out[2] = ~(uint32_t)cc;
+  out[3] = ~(uint32_t)cd;
+}
+
 __attribute__((target("sse4.2"))) static void crc32c_pages(const uint8_t *pages, size_t count,
                                                            uint32_t *out) {
   size_t i = 0;
   for (; i + 4 <= count; i += 4) {
-    const uint8_t *a = pages + i * PAGE_SIZE;
-    const uint8_t *b = a + PAGE_SIZE;
-    const uint8_t *c = b + PAGE_SIZE;
-    const uint8_t *d = c + PAGE_SIZE;
-    uint64_t ca = 0xffffffffu, cb = 0xffffffffu, cc = 0xffffffffu, cd = 0xffffffffu;
-    for (size_t at = 0; at < PAGE_SIZE; at += 8) {
-      ca = _mm_crc32_u64(ca, load64(a + at));
-      cb = _mm_crc32_u64(cb, load64(b + at));
-      cc = _mm_crc32_u64(cc, load64(c + at));
-      cd = _mm_crc32_u64(cd, load64(d + at));
-    }
-    out[i] = ~(uint32_t)ca;
-    out[i + 1] = ~(uint32_t)cb;
-    out[i + 2] = ~(uint32_t)cc;
-    out[i + 3] = ~(uint32_t)cd;
+    const uint8_t *const four[4] = {pages + i * PAGE_SIZE, pages + (i + 1) * PAGE_SIZE,
+                                    pages + (i + 2) * PAGE_SIZE, pages + (i + 3) * PAGE_SIZE};
+    crc32c_four(four, out + i);
   }
   for (; i < count; i++) out[i] = crc32c_page(pages + i * PAGE_SIZE);
 }
@@ -190,20 +198,32 @@ static napi_value gather_pages_js(napi_env env, napi_callback_info info) {
  * The target's counterpart of gather_pages: page k of data (whole pages, contiguous, as they
  * arrived) goes to page slots[k] of dest, its CRC32C to out[k]. Pages bound for adjacent
  * slots are copied with one memcpy (up to SCATTER_SLICE_PAGES: a longer copy takes the CPU's
- * string moves) and hashed from the copy while it is in cache.
+ * string moves) and hashed from the copies while they are in cache, four at a time across
+ * runs.
  */
 #define SCATTER_SLICE_PAGES 16
 __attribute__((target("sse4.2"))) static void scatter_pages(const uint8_t *data, size_t count,
                                                             const int32_t *slots, uint8_t *dest,
                                                             uint32_t *out) {
+  /* The copies not hashed yet, the last `holding` pages copied. Hashed as a run, a run of
+   * one or two pages (common in a dirtied guest's passes) would get one CRC chain. */
+  const uint8_t *held[4];
+  size_t holding = 0;
   for (size_t k = 0; k < count;) {
     size_t n = 1;
     while (k + n < count && n < SCATTER_SLICE_PAGES && slots[k + n] == slots[k] + (int32_t)n) n++;
     uint8_t *to = dest + (size_t)slots[k] * PAGE_SIZE;
     memcpy(to, data + k * PAGE_SIZE, n * PAGE_SIZE);
-    crc32c_pages(to, n, out + k);
+    for (size_t j = 0; j < n; j++) {
+      held[holding++] = to + j * PAGE_SIZE;
+      if (holding == 4) {
+        crc32c_four(held, out + k + j - 3);
+        holding = 0;
+      }
+    }
     k += n;
   }
+  for (size_t j = 0; j < holding; j++) out[count - holding + j] = crc32c_page(held[j]);
 }
 
 /*
