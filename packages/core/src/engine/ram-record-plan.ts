@@ -111,7 +111,17 @@ function close(
   return extent;
 }
 
-/** Sets bits `at .. at + n - 1` of a little-endian bit-per-page map. */
+/**
+ * Sets bits `at .. at + n - 1` of a little-endian bit-per-page map: whole bytes at once, as
+ * the gaps between a later pass's scattered dirty pages run to hundreds of pages.
+ */
 function markRange(map: Uint8Array, at: number, n: number): void {
-  for (let i = at; i < at + n; i++) map[i >> 3] = (map[i >> 3] as number) | (1 << (i & 7));
+  let i = at;
+  const end = at + n;
+  for (; i < end && (i & 7) !== 0; i++) map[i >> 3] = (map[i >> 3] as number) | (1 << (i & 7));
+  if (end - i >= 8) {
+    map.fill(0xff, i >> 3, end >> 3);
+    i = end & ~7;
+  }
+  for (; i < end; i++) map[i >> 3] = (map[i >> 3] as number) | (1 << (i & 7));
 }

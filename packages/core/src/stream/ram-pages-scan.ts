@@ -5,7 +5,7 @@ import { nativePageRoutines } from "../memory/native-page-routines.js";
 import { isZeroWords } from "../memory/zero-page.js";
 import { PAGE_SIZE } from "./format.js";
 import { crc32cPages, gatherCrc32cPages } from "./page-crc.js";
-import { kindsLength } from "./ram-pages-codec.js";
+import { countDataPages, kindsLength } from "./ram-pages-codec.js";
 
 const PAGE_WORDS = PAGE_SIZE / 4;
 const nativeScanGather = nativePageRoutines?.scanGatherCrc32cPages;
@@ -76,6 +76,18 @@ export function scanRamRun(
     const bulk = dataPages > 0 ? [snapshotInto.subarray(0, dataPages * PAGE_SIZE)] : [];
     return { kinds, dataPages, crcs: all.subarray(0, dataPages), bulk };
   }
+  if (unchanged !== undefined) {
+    // A sparse run: every page not left out is data, so its kinds are the map's complement,
+    // taken a byte at a time: a later pass's records span up to 2048 pages for a few dirty
+    // ones.
+    const kinds = new Uint8Array(kindsLength(count));
+    const last = kinds.length - 1;
+    for (let b = 0; b <= last; b++) {
+      const valid = b === last && count % 8 !== 0 ? (1 << count % 8) - 1 : 0xff;
+      kinds[b] = ~(unchanged[b] as number) & valid;
+    }
+    return gathered(pages, count, kinds, countDataPages(kinds), snapshotInto);
+  }
   const words =
     detectZero && pages.byteOffset % 4 === 0
       ? new Int32Array(pages.buffer, pages.byteOffset, count * PAGE_WORDS)
@@ -85,12 +97,6 @@ export function scanRamRun(
   const known = detectZero ? populated?.map.words : undefined;
   const first = populated?.startPage ?? 0;
   for (let i = 0; i < count; i++) {
-    if (unchanged !== undefined) {
-      if ((((unchanged[i >> 3] as number) >> (i & 7)) & 1) === 1) continue;
-      kinds[i >> 3] = (kinds[i >> 3] as number) | (1 << (i & 7));
-      dataPages++;
-      continue;
-    }
     const p = first + i;
     const zero =
       detectZero &&
@@ -102,6 +108,20 @@ export function scanRamRun(
     kinds[i >> 3] = (kinds[i >> 3] as number) | (1 << (i & 7));
     dataPages++;
   }
+  return gathered(pages, count, kinds, dataPages, snapshotInto);
+}
+
+/**
+ * The data pages `kinds` marks among `count` pages, hashed, and copied into `snapshotInto`
+ * when given (else as views of `pages`, one per run of adjacent data pages).
+ */
+function gathered(
+  pages: Uint8Array,
+  count: number,
+  kinds: Uint8Array,
+  dataPages: number,
+  snapshotInto: Uint8Array | undefined,
+): ScannedRamRun {
   if (snapshotInto !== undefined && snapshotInto.byteLength < dataPages * PAGE_SIZE) {
     throw new MdevError(
       "EINVAL",
