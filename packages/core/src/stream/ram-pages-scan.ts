@@ -83,7 +83,7 @@ export function scanRamRun(
     const kinds = new Uint8Array(kindsLength(count));
     const last = kinds.length - 1;
     for (let b = 0; b <= last; b++) {
-      const valid = b === last && count % 8 !== 0 ? (1 << count % 8) - 1 : 0xff;
+      const valid = b === last && count % 8 !== 0 ? (1 << (count % 8)) - 1 : 0xff;
       kinds[b] = ~(unchanged[b] as number) & valid;
     }
     return gathered(pages, count, kinds, countDataPages(kinds), snapshotInto);
