@@ -38,6 +38,8 @@ export class ForwardRules {
   readonly #initDone = new Set<number>();
   #dataPages = 0;
   #zeroPages = 0;
+  /** {@link deviceTotals} until a device record changes them: END's encoder and check share it. */
+  #totals: DeviceTotals[] | undefined;
 
   /** Current phase. */
   get phase(): ForwardPhase {
@@ -61,7 +63,7 @@ export class ForwardRules {
 
   /** Per-device totals of what was accounted so far, in slot order (what END must say). */
   deviceTotals(): DeviceTotals[] {
-    return [...this.#slots.entries()]
+    this.#totals ??= [...this.#slots.entries()]
       .sort(([a], [b]) => a - b)
       .map(([slot, s]) => ({
         slot,
@@ -69,6 +71,7 @@ export class ForwardRules {
         // A slot whose config never came hashes as an empty one; END refuses it anyway.
         digest: deviceDigest(s.data.digest(), s.config ?? new Uint8Array(0)),
       }));
+    return this.#totals.map((t) => ({ ...t }));
   }
 
   /**
@@ -110,6 +113,7 @@ export class ForwardRules {
         // Buffer, whose slice() is another view, would not be one). The digest of a 4 KiB
         // config is cheap; keeping the bytes avoids a second hash object per slot.
         s.config = new Uint8Array(body.config);
+        this.#totals = undefined;
         break;
       }
       case "DEVICE_DATA": {
@@ -119,6 +123,7 @@ export class ForwardRules {
         if (body.phase === DevicePhase.STOP_COPY && phase !== "stopcopy")
           fail("phase", "STOP_COPY data before PRECOPY_END");
         s.data.update(body.data);
+        this.#totals = undefined;
         break;
       }
       case "DEVICE_INIT_DONE":
@@ -153,6 +158,7 @@ export class ForwardRules {
 
   #acceptHandshake(body: HandshakeBody): void {
     for (const d of body.devices) this.#slots.set(d.slot, { data: new StreamDigest() });
+    this.#totals = undefined;
     this.#phase = "precopy";
   }
 

@@ -21,27 +21,28 @@ afterEach(async () => {
 });
 
 /**
- * Passes frames through, except that DEVICE_CONFIG records get one config-space byte
- * flipped and their CRC recomputed. Counts the records it edited.
+ * Passes frames through, except that DEVICE_CONFIG records (whole frames, alone in a send
+ * or among the switchover's other records) get one config-space byte flipped and their
+ * CRC recomputed. Counts the records it edited.
  */
 function editingConfigs(inner: SourceChannel): SourceChannel & { edited: number } {
+  const edit = (frame: Uint8Array): Uint8Array => {
+    if (frame.byteLength < 16) return frame;
+    const v = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
+    const length = v.getUint32(8, true);
+    if (v.getUint16(0, true) !== RecordType.DEVICE_CONFIG || frame.byteLength !== length + 16)
+      return frame;
+    const payload = frame.slice(12, 12 + length);
+    // Byte 4 is the first config-space byte (after slot and reserved).
+    payload[4] = (payload[4] ?? 0) ^ 0x40;
+    channel.edited++;
+    return frameRecord(RecordType.DEVICE_CONFIG, v.getUint32(4, true), payload);
+  };
   const channel = {
     ...inner,
     edited: 0,
     send(frames: readonly Uint8Array[], signal?: AbortSignal): Promise<void> {
-      const first = frames[0];
-      if (frames.length !== 1 || first === undefined || first.byteLength < 16)
-        return inner.send(frames, signal);
-      const v = new DataView(first.buffer, first.byteOffset, first.byteLength);
-      if (v.getUint16(0, true) !== RecordType.DEVICE_CONFIG) return inner.send(frames, signal);
-      const payload = first.slice(12, 12 + v.getUint32(8, true));
-      // Byte 4 is the first config-space byte (after slot and reserved).
-      payload[4] = (payload[4] ?? 0) ^ 0x40;
-      channel.edited++;
-      return inner.send(
-        [frameRecord(RecordType.DEVICE_CONFIG, v.getUint32(4, true), payload)],
-        signal,
-      );
+      return inner.send(frames.map(edit), signal);
     },
     close: () => inner.close(),
     destroy: (reason?: Error) => inner.destroy(reason),

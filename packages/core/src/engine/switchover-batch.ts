@@ -1,0 +1,42 @@
+/**
+ * Most bytes a {@link SwitchoverBatch} holds before it writes them (the RAM path's batch):
+ * a device whose final state is large still streams out in bounded pieces.
+ */
+export const SWITCHOVER_BATCH_BYTES = 1 << 20;
+
+/**
+ * Frames of the paused window's records (the devices' config spaces, their stop-copy data,
+ * END) gathered into as few channel writes as their size allows. Each write is a system
+ * call and a wait for the channel's callback, and in the 8-device switchover one per
+ * record was most of the source's part; the target reads them in fewer pieces, too.
+ */
+export class SwitchoverBatch {
+  readonly #send: (frames: Uint8Array[]) => Promise<void>;
+  readonly #limit: number;
+  #frames: Uint8Array[] = [];
+  #bytes = 0;
+
+  /** `send` writes frames to the channel in order; batches go out at `limit` bytes. */
+  constructor(send: (frames: Uint8Array[]) => Promise<void>, limit = SWITCHOVER_BATCH_BYTES) {
+    this.#send = send;
+    this.#limit = limit;
+  }
+
+  /** Adds one record's frames, writing the batch once it holds `limit` bytes or more. */
+  async add(frames: readonly Uint8Array[]): Promise<void> {
+    for (const f of frames) {
+      this.#frames.push(f);
+      this.#bytes += f.byteLength;
+    }
+    if (this.#bytes >= this.#limit) await this.flush();
+  }
+
+  /** Writes whatever the batch holds (nothing when empty). */
+  async flush(): Promise<void> {
+    if (this.#frames.length === 0) return;
+    const frames = this.#frames;
+    this.#frames = [];
+    this.#bytes = 0;
+    await this.#send(frames);
+  }
+}
