@@ -589,7 +589,8 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
     const final = await run.ram.send(run.dirty, "snapshot", () => this.#betweenBatches(run), true);
     this.#timeline.mark("ramSent");
     // The devices' records and END go out in as few writes as their size allows: a write and
-    // its wait for each record were most of the source's part of the 8-device switchover.
+    // its wait for each record were about a quarter of the source's part of an 8-device
+    // switchover.
     const batch = new SwitchoverBatch((frames) => this.#send(frames));
     for (const d of vm.devices) {
       const stream = saving.get(d.index);

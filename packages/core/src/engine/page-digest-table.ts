@@ -43,6 +43,8 @@ export class PageDigestTable {
   /** 1 for each block changed since its hash was taken. */
   readonly #stale: Uint8Array;
   #blocksHashed = 0;
+  /** One block's entries as the digest defines them, rebuilt for each block hashed. */
+  readonly #scratch = new Uint32Array(PAGE_TABLE_BLOCK_PAGES);
 
   /** A table of `pages` zero pages, digested as format `version` defines (default: this build's). */
   constructor(pages: number, version: number = FORMAT_VERSION) {
@@ -162,8 +164,6 @@ export class PageDigestTable {
     for (let i = 0; i < entries.length; i++) out[i] = (entries[i] as number) ^ ZERO_PAGE_CRC;
     return new Uint8Array(out.buffer, 0, entries.length * 4);
   }
-
-  readonly #scratch = new Uint32Array(PAGE_TABLE_BLOCK_PAGES);
 
   /**
    * The digest, checked against END's: what the target holds is what the source sent.

@@ -7,8 +7,8 @@ export const SWITCHOVER_BATCH_BYTES = 1 << 20;
 /**
  * Frames of the paused window's records (the devices' config spaces, their stop-copy data,
  * END) gathered into as few channel writes as their size allows. Each write is a system
- * call and a wait for the channel's callback, and in the 8-device switchover one per
- * record was most of the source's part; the target reads them in fewer pieces, too.
+ * call and a wait for the channel's callback: one per record was about a quarter of the
+ * source's part of an 8-device switchover. The target reads them in fewer pieces, too.
  */
 export class SwitchoverBatch {
   readonly #send: (frames: Uint8Array[]) => Promise<void>;
