@@ -31,11 +31,15 @@ describe("PageDigestTable: the blockwise digest of format version 4", () => {
     "writes none of its entries when made: a fresh table for 8 GiB faults in almost no memory",
     () => {
       const pages = 2 * 1024 * 1024; // 8 GiB of guest RAM: an 8 MiB table, 2,048 pages
-      const before = process.resourceUsage().minorPageFault;
-      const t = new PageDigestTable(pages);
-      const faults = process.resourceUsage().minorPageFault - before;
-      expect(faults).toBeLessThan(256);
-      t.set(pages - 1, 1);
+      // The fewest of three: a collection that happens to run meanwhile faults pages too.
+      const faults = [1, 2, 3].map(() => {
+        const before = process.resourceUsage().minorPageFault;
+        const t = new PageDigestTable(pages);
+        const n = process.resourceUsage().minorPageFault - before;
+        t.set(pages - 1, 1);
+        return n;
+      });
+      expect(Math.min(...faults)).toBeLessThan(256);
     },
   );
 
