@@ -15,6 +15,7 @@ import {
 import { MigrationError } from "./migration-error.js";
 import { PageDigestTable } from "./page-digest-table.js";
 import { RamSender } from "./ram-sender.js";
+import { SwitchoverBatch } from "./switchover-batch.js";
 import { drainStopCopy, vmHandshake } from "./vm-handshake.js";
 
 /** What {@link saveVm} wrote. */
@@ -75,16 +76,19 @@ export async function saveVm(
     const all = new DirtyBitmap(vm.memory.pages);
     all.setAll();
     await new RamSender(vm.memory, encoder, channel, table).send(all, "zero-copy");
+    const batch = new SwitchoverBatch((frames) => channel.send(frames));
     for (const d of vm.devices) {
-      await channel.send(
+      await batch.add(
         encoder.deviceConfig(d.index, d.driver.configRead(0, d.driver.configSpaceSize)),
       );
+      // A copy: the batch holds the bytes past the next read, which may reuse them.
       await drainStopCopy(streams.get(d.index) as MigrationDataStream, (chunk) =>
-        channel.send(encoder.deviceData(d.index, DevicePhase.STOP_COPY, chunk)),
+        batch.add(encoder.deviceData(d.index, DevicePhase.STOP_COPY, new Uint8Array(chunk))),
       );
     }
     const digest = table.digest();
-    await channel.send(encoder.end(digest));
+    await batch.add(encoder.end(digest));
+    await batch.flush();
     await channel.close();
     const stats = encoder.stats;
     return {
