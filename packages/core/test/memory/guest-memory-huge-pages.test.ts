@@ -21,21 +21,24 @@ function hugePageAdvisedMappings(): number[] {
   return sizes;
 }
 
-/** A mapping advised to huge pages that covers `bytes` but for the page each end may lose. */
-function advisedMappingOf(bytes: number): number | undefined {
-  return hugePageAdvisedMappings().find((s) => s <= bytes && s >= bytes - 2 * PAGE_SIZE);
+/** Bytes of this process's mappings advised to huge pages. */
+function hugePageAdvisedBytes(): number {
+  return hugePageAdvisedMappings().reduce((sum, s) => sum + s, 0);
 }
 
 describe.skipIf(nativePageRoutines?.adviseHugePages === undefined)(
   "guest RAM on transparent huge pages",
   () => {
     it("each segment is advised to huge pages before its first touch", () => {
-      // Sizes no other mapping of the test process is likely to have; both segments are
-      // large enough to be mappings of their own.
-      const mem = GuestMemory.create({ size: 100 * MiB + 12 * PAGE_SIZE, segmentSize: 64 * MiB });
+      // Both segments (64 and 36 MiB) are large enough to be mappings of their own. The
+      // advice covers each but for the page each end may lose; the advised bytes are counted
+      // in total, since the kernel merges adjacent mappings with the same flags (looking for
+      // each segment's mapping by its size failed once in a fresh-clone CI run).
+      const before = hugePageAdvisedBytes();
+      const size = 100 * MiB + 12 * PAGE_SIZE;
+      const mem = GuestMemory.create({ size, segmentSize: 64 * MiB });
       expect(mem.hugePages).toBe(true);
-      expect(advisedMappingOf(64 * MiB)).toBeDefined();
-      expect(advisedMappingOf(36 * MiB + 12 * PAGE_SIZE)).toBeDefined();
+      expect(hugePageAdvisedBytes() - before).toBeGreaterThanOrEqual(size - 4 * PAGE_SIZE);
       mem.writePage(5, new Uint8Array(PAGE_SIZE).fill(3));
       expect(mem.readPage(5)[0]).toBe(3);
     });
