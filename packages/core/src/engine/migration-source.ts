@@ -40,10 +40,10 @@ import { PageDigestTable } from "./page-digest-table.js";
 import { PinnedPageCache } from "./pinned-page-cache.js";
 import { RamSender } from "./ram-sender.js";
 import { ramSha256 } from "./ram-sha256.js";
-import { SwitchoverBatch } from "./switchover-batch.js";
+import { batchDeviceState, SwitchoverBatch } from "./switchover-batch.js";
 import { SwitchoverCosts } from "./switchover-costs.js";
 import { TargetAnswers } from "./target-answers.js";
-import { drainStopCopy, vmHandshake } from "./vm-handshake.js";
+import { vmHandshake } from "./vm-handshake.js";
 
 /** Events a {@link MigrationSource} emits while it works (the host's event sink sees them too). */
 export interface MigrationSourceEvents {
@@ -596,15 +596,10 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
       const stream = saving.get(d.index);
       if (stream === undefined)
         throw new MdevError("EIO", `device ${d.config.slot} has no saving stream`);
-      await batch.add(
-        this.#encoder.deviceConfig(d.index, d.driver.configRead(0, d.driver.configSpaceSize)),
+      const bytes = await batchDeviceState(batch, this.#encoder, d, stream, (read) =>
+        run.guard.run(d, read),
       );
-      await drainStopCopy(
-        stream,
-        // A copy: the batch holds the bytes past the next read, which may reuse them.
-        (chunk) => this.#batchDeviceData(batch, d, new Uint8Array(chunk)),
-        (read) => run.guard.run(d, read),
-      );
+      this.#countDeviceBytes(d, bytes);
     }
     const ramDigest = run.table.digest();
     await batch.add(this.#encoder.end(ramDigest));
@@ -868,18 +863,10 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
 
   async #sendDeviceData(d: VmDevice, phase: DevicePhase, chunk: Uint8Array): Promise<void> {
     await this.#send(this.#encoder.deviceData(d.index, phase, chunk));
-    this.#countDeviceBytes(d, chunk);
+    this.#countDeviceBytes(d, chunk.byteLength);
   }
 
-  async #batchDeviceData(batch: SwitchoverBatch, d: VmDevice, chunk: Uint8Array): Promise<void> {
-    await batch.add(this.#encoder.deviceData(d.index, DevicePhase.STOP_COPY, chunk));
-    this.#countDeviceBytes(d, chunk);
-  }
-
-  #countDeviceBytes(d: VmDevice, chunk: Uint8Array): void {
-    this.#deviceBytes.set(
-      d.config.slot,
-      (this.#deviceBytes.get(d.config.slot) ?? 0) + chunk.byteLength,
-    );
+  #countDeviceBytes(d: VmDevice, bytes: number): void {
+    this.#deviceBytes.set(d.config.slot, (this.#deviceBytes.get(d.config.slot) ?? 0) + bytes);
   }
 }

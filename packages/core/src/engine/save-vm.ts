@@ -3,7 +3,6 @@ import { driveTransition } from "../fsm/drive-transition.js";
 import { MigState } from "../fsm/mig-state.js";
 import { DirtyBitmap } from "../memory/dirty-bitmap.js";
 import { FORMAT_VERSION } from "../stream/format.js";
-import { DevicePhase } from "../stream/records.js";
 import { StreamEncoder } from "../stream/stream-encoder.js";
 import type { SourceChannel } from "../transport/channel.js";
 import type { SimulatedVm } from "../vm/simulated-vm.js";
@@ -15,8 +14,8 @@ import {
 import { MigrationError } from "./migration-error.js";
 import { PageDigestTable } from "./page-digest-table.js";
 import { RamSender } from "./ram-sender.js";
-import { SwitchoverBatch } from "./switchover-batch.js";
-import { drainStopCopy, vmHandshake } from "./vm-handshake.js";
+import { batchDeviceState, SwitchoverBatch } from "./switchover-batch.js";
+import { vmHandshake } from "./vm-handshake.js";
 
 /** What {@link saveVm} wrote. */
 export interface SaveResult {
@@ -77,15 +76,8 @@ export async function saveVm(
     all.setAll();
     await new RamSender(vm.memory, encoder, channel, table).send(all, "zero-copy");
     const batch = new SwitchoverBatch((frames) => channel.send(frames));
-    for (const d of vm.devices) {
-      await batch.add(
-        encoder.deviceConfig(d.index, d.driver.configRead(0, d.driver.configSpaceSize)),
-      );
-      // A copy: the batch holds the bytes past the next read, which may reuse them.
-      await drainStopCopy(streams.get(d.index) as MigrationDataStream, (chunk) =>
-        batch.add(encoder.deviceData(d.index, DevicePhase.STOP_COPY, new Uint8Array(chunk))),
-      );
-    }
+    for (const d of vm.devices)
+      await batchDeviceState(batch, encoder, d, streams.get(d.index) as MigrationDataStream);
     const digest = table.digest();
     await batch.add(encoder.end(digest));
     await batch.flush();

@@ -1,3 +1,9 @@
+import type { MigrationDataStream } from "../contract/migration-data-stream.js";
+import { DevicePhase } from "../stream/records.js";
+import type { StreamEncoder } from "../stream/stream-encoder.js";
+import type { VmDevice } from "../vm/simulated-vm.js";
+import { drainStopCopy } from "./vm-handshake.js";
+
 /**
  * Most bytes a {@link SwitchoverBatch} holds before it writes them (the RAM path's batch):
  * a device whose final state is large still streams out in bounded pieces.
@@ -39,4 +45,29 @@ export class SwitchoverBatch {
     this.#bytes = 0;
     await this.#send(frames);
   }
+}
+
+/**
+ * Adds a stopped device's DEVICE_CONFIG and its whole stop-copy data (read through
+ * `guarded`, as {@link drainStopCopy} does) to `batch`; returns the data's bytes. Each chunk
+ * is copied: the batch holds it past the next read, which may reuse it.
+ */
+export async function batchDeviceState(
+  batch: SwitchoverBatch,
+  encoder: StreamEncoder,
+  d: VmDevice,
+  stream: MigrationDataStream,
+  guarded?: (read: () => Promise<Uint8Array>) => Promise<Uint8Array>,
+): Promise<number> {
+  await batch.add(encoder.deviceConfig(d.index, d.driver.configRead(0, d.driver.configSpaceSize)));
+  let bytes = 0;
+  await drainStopCopy(
+    stream,
+    (chunk) => {
+      bytes += chunk.byteLength;
+      return batch.add(encoder.deviceData(d.index, DevicePhase.STOP_COPY, new Uint8Array(chunk)));
+    },
+    guarded,
+  );
+  return bytes;
 }
