@@ -27,15 +27,20 @@ const ZERO_PAGE_CRC = crc32c(Buffer.alloc(PAGE_SIZE));
  * its final pass touched. Versions 2–3 hash the whole table at once, which at END took
  * 1.3 ms per side for 2 GiB and 5–8 ms for 8 GiB, inside the paused window.
  *
- * Each entry is held as the page's CRC XOR the zero page's, so a fresh table (zero-filled
- * memory, which the system backs only as it is written) already says every page is zero.
- * Filling 2 MiB with the zero page's CRC up front took 8–10 ms per side at the start of a
- * migration on our 2-core EPYC machines, nearly all of it first-touch page faults, and on
- * the handshake's path, where the other side waits.
+ * A block's entries are written with the zero page's CRC when a page in it is first
+ * recorded, not when the table is made: filling 2 MiB up front took 8–10 ms per side at
+ * the start of a migration on our 2-core EPYC machines, nearly all of it first-touch page
+ * faults, and on the handshake's path, where the other side waits. A block never written
+ * is all zero pages, whose hash is known. Holding the entries as the digest defines them
+ * lets a block be hashed where it lies: the table once held each CRC XOR the zero page's
+ * (a fresh table already all zero pages), and undoing that block by block made the first
+ * pass's digest 5–9 ms instead of about 2.
  */
 export class PageDigestTable {
-  /** Each page's CRC32C XOR {@link ZERO_PAGE_CRC}: 0 for a zero page. */
+  /** Each page's CRC32C, where {@link #filled}; the rest of the table is never written. */
   readonly #crcs: Uint32Array;
+  /** 1 for each block whose entries were written (with the zero page's CRC first). */
+  readonly #filled: Uint8Array;
   /** Whether the digest goes block by block (format version 4 and later). */
   readonly blockwise: boolean;
   /** SHA-256 of each block, valid where {@link #stale} is 0. */
@@ -43,8 +48,6 @@ export class PageDigestTable {
   /** 1 for each block changed since its hash was taken. */
   readonly #stale: Uint8Array;
   #blocksHashed = 0;
-  /** One block's entries as the digest defines them, rebuilt for each block hashed. */
-  readonly #scratch = new Uint32Array(PAGE_TABLE_BLOCK_PAGES);
 
   /** A table of `pages` zero pages, digested as format `version` defines (default: this build's). */
   constructor(pages: number, version: number = FORMAT_VERSION) {
@@ -52,9 +55,10 @@ export class PageDigestTable {
       throw new MdevError("EINVAL", `invalid page count ${pages}`);
     this.#crcs = new Uint32Array(pages);
     this.blockwise = version >= PAGE_TABLE_BLOCKS_VERSION;
-    const blocks = this.blockwise ? Math.ceil(pages / PAGE_TABLE_BLOCK_PAGES) : 0;
-    this.#blockDigests = new Uint8Array(blocks * DIGEST_LENGTH);
-    this.#stale = new Uint8Array(blocks).fill(1);
+    const blocks = Math.ceil(pages / PAGE_TABLE_BLOCK_PAGES);
+    this.#filled = new Uint8Array(blocks);
+    this.#blockDigests = new Uint8Array(this.blockwise ? blocks * DIGEST_LENGTH : 0);
+    this.#stale = new Uint8Array(this.blockwise ? blocks : 0).fill(1);
   }
 
   /** Blocks hashed so far (by {@link refresh} and {@link digest}): what a digest cost. */
@@ -69,8 +73,8 @@ export class PageDigestTable {
 
   /** Records page `pfn` by the CRC32C of its content, or as zero when `crc` is undefined. */
   set(pfn: number, crc: number | undefined): void {
-    this.#crcs[pfn] = crc === undefined ? 0 : crc ^ ZERO_PAGE_CRC;
     this.#touch(pfn, 1);
+    this.#crcs[pfn] = crc ?? ZERO_PAGE_CRC;
   }
 
   /** Records that page `pfn` is zero. */
@@ -120,14 +124,14 @@ export class PageDigestTable {
         "EINVAL",
         `pages ${startPage}..${startPage + count - 1} outside the table`,
       );
+    this.#touch(startPage, count);
     const table = this.#crcs;
     let j = 0;
     for (let i = 0; i < count; i++) {
       if ((((kinds[i >> 3] as number) >> (i & 7)) & 1) === 1)
-        table[startPage + i] = (crcs[j++] as number) ^ ZERO_PAGE_CRC;
-      else if (!sparse) table[startPage + i] = 0;
+        table[startPage + i] = crcs[j++] as number;
+      else if (!sparse) table[startPage + i] = ZERO_PAGE_CRC;
     }
-    this.#touch(startPage, count);
   }
 
   /**
@@ -156,13 +160,12 @@ export class PageDigestTable {
     return createHash("sha256").update(this.#blockDigests).digest();
   }
 
-  /** Entries of block `b` as the digest defines them (the CRCs, little-endian), in scratch. */
+  /** Entries of block `b` as the digest defines them (the CRCs, little-endian). */
   #block(b: number): Uint8Array {
     const from = b * PAGE_TABLE_BLOCK_PAGES;
-    const entries = this.#crcs.subarray(from, from + PAGE_TABLE_BLOCK_PAGES);
-    const out = this.#scratch;
-    for (let i = 0; i < entries.length; i++) out[i] = (entries[i] as number) ^ ZERO_PAGE_CRC;
-    return new Uint8Array(out.buffer, 0, entries.length * 4);
+    const entries = Math.min(PAGE_TABLE_BLOCK_PAGES, this.#crcs.length - from);
+    if (this.#filled[b] === 0) return zeroBlock().subarray(0, entries * 4);
+    return new Uint8Array(this.#crcs.buffer, from * 4, entries * 4);
   }
 
   /**
@@ -180,10 +183,33 @@ export class PageDigestTable {
     return digest;
   }
 
-  /** Marks the blocks of pages `pfn .. pfn + count - 1` changed. */
+  /**
+   * Marks the blocks of pages `pfn .. pfn + count - 1` changed, first writing the zero page's
+   * CRC to every entry of a block written for the first time.
+   */
   #touch(pfn: number, count: number): void {
-    if (!this.blockwise || count <= 0) return;
+    if (count <= 0) return;
     const last = Math.floor((pfn + count - 1) / PAGE_TABLE_BLOCK_PAGES);
-    for (let b = Math.floor(pfn / PAGE_TABLE_BLOCK_PAGES); b <= last; b++) this.#stale[b] = 1;
+    for (let b = Math.floor(pfn / PAGE_TABLE_BLOCK_PAGES); b <= last; b++) {
+      if (this.#filled[b] === 0) {
+        this.#crcs.fill(
+          ZERO_PAGE_CRC,
+          b * PAGE_TABLE_BLOCK_PAGES,
+          (b + 1) * PAGE_TABLE_BLOCK_PAGES,
+        );
+        this.#filled[b] = 1;
+      }
+      if (this.blockwise) this.#stale[b] = 1;
+    }
   }
+}
+
+let zeroBlockBytes: Uint8Array | undefined;
+
+/** A block of zero pages' entries, as the digest defines them; made once, when first needed. */
+function zeroBlock(): Uint8Array {
+  zeroBlockBytes ??= new Uint8Array(
+    new Uint32Array(PAGE_TABLE_BLOCK_PAGES).fill(ZERO_PAGE_CRC).buffer,
+  );
+  return zeroBlockBytes;
 }
