@@ -20,6 +20,8 @@
  * - markUnchangedPages: the source's comparison of the pages devices keep pinned with the
  *   copies of what it last sent of them, a run at a time (about 12,000 pages a pass for the
  *   seed VM's vGPU): a call and two views per page cost about as much as the memcmp.
+ * - orWords, andWords, countWords, moveWords: the dirty bitmaps' word loops, which a
+ *   migration's first dirty sync ran before JavaScript had compiled them (see there).
  * - adviseHugePages: guest RAM asks for transparent huge pages, as QEMU's does
  *   (MADV_HUGEPAGE on every RAM block). Our VMs' hosts fault fresh memory in at 13-15 us a
  *   4 KiB page, and the kernel copying a socket's bytes into resident 4 KiB-paged memory ran
@@ -506,6 +508,103 @@ static napi_value mark_unchanged_js(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/*
+ * Dirty bitmaps' word loops: orWords(into, from), andWords(into, other), countWords(words)
+ * and moveWords(from, into). A 2 GiB guest's bitmap is 16,384 words, and each loop runs a
+ * few times a pass, first at the start of a migration, when the JavaScript loops have not
+ * run yet: the first dirty sync took 7-10 ms on our 2-core EPYC machines, nearly all of it
+ * in these loops. moveWords reads and clears each word with an atomic exchange, as
+ * JavaScript's Atomics.exchange does, because vCPU threads set bits in a dirty log with
+ * Atomics.or while it is read.
+ */
+
+/* Reads two Int32Array arguments of one length; throws TypeError or RangeError otherwise. */
+static int two_word_arrays(napi_env env, napi_callback_info info, const char *usage,
+                           int32_t **a, int32_t **b, size_t *count) {
+  napi_value argv[2];
+  if (!call_args(env, info, 2, argv, usage)) return 0;
+  void *a_data;
+  void *b_data;
+  size_t b_count;
+  if (!typed_array_arg(env, argv[0], napi_int32_array, "bitmap words must be an Int32Array",
+                       &a_data, count) ||
+      !typed_array_arg(env, argv[1], napi_int32_array, "bitmap words must be an Int32Array",
+                       &b_data, &b_count))
+    return 0;
+  if (*count != b_count) {
+    napi_throw_range_error(env, NULL, "bitmaps of different lengths cannot be combined");
+    return 0;
+  }
+  *a = a_data;
+  *b = b_data;
+  return 1;
+}
+
+static napi_value count_result(napi_env env, uint64_t n) {
+  napi_value result;
+  if (napi_create_double(env, (double)n, &result) != napi_ok) return NULL;
+  return result;
+}
+
+/* orWords(into: Int32Array, from: Int32Array): void — into |= from, word by word. */
+static napi_value or_words_js(napi_env env, napi_callback_info info) {
+  int32_t *into;
+  int32_t *from;
+  size_t count;
+  if (!two_word_arrays(env, info, "orWords(into, from) takes two arguments", &into, &from, &count))
+    return NULL;
+  for (size_t i = 0; i < count; i++) into[i] |= from[i];
+  return NULL;
+}
+
+/* andWords(into: Int32Array, other: Int32Array): void — into &= other, word by word. */
+static napi_value and_words_js(napi_env env, napi_callback_info info) {
+  int32_t *into;
+  int32_t *other;
+  size_t count;
+  if (!two_word_arrays(env, info, "andWords(into, other) takes two arguments", &into, &other,
+                       &count))
+    return NULL;
+  for (size_t i = 0; i < count; i++) into[i] &= other[i];
+  return NULL;
+}
+
+/* countWords(words: Int32Array): number — the bits set. */
+static napi_value count_words_js(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!call_args(env, info, 1, argv, "countWords(words) takes one argument")) return NULL;
+  void *data;
+  size_t count;
+  if (!typed_array_arg(env, argv[0], napi_int32_array, "bitmap words must be an Int32Array",
+                       &data, &count))
+    return NULL;
+  const uint32_t *words = data;
+  uint64_t n = 0;
+  for (size_t i = 0; i < count; i++) n += (uint64_t)__builtin_popcount(words[i]);
+  return count_result(env, n);
+}
+
+/*
+ * moveWords(from: Int32Array, into: Int32Array): number — each non-zero word of from is
+ * exchanged for 0 atomically and ORed into into; returns the bits moved.
+ */
+static napi_value move_words_js(napi_env env, napi_callback_info info) {
+  int32_t *from;
+  int32_t *into;
+  size_t count;
+  if (!two_word_arrays(env, info, "moveWords(from, into) takes two arguments", &from, &into,
+                       &count))
+    return NULL;
+  uint64_t moved = 0;
+  for (size_t i = 0; i < count; i++) {
+    if (__atomic_load_n(&from[i], __ATOMIC_RELAXED) == 0) continue;
+    uint32_t x = (uint32_t)__atomic_exchange_n(&from[i], 0, __ATOMIC_SEQ_CST);
+    into[i] |= (int32_t)x;
+    moved += (uint64_t)__builtin_popcount(x);
+  }
+  return count_result(env, moved);
+}
+
 #ifdef MADV_HUGEPAGE
 /*
  * adviseHugePages(memory: Uint8Array): boolean — madvise(MADV_HUGEPAGE) over the whole
@@ -539,7 +638,11 @@ static int export_function(napi_env env, napi_value exports, const char *name, n
 
 NAPI_MODULE_INIT() {
   if (!export_function(env, exports, "copy", copy_js) ||
-      !export_function(env, exports, "markUnchangedPages", mark_unchanged_js))
+      !export_function(env, exports, "markUnchangedPages", mark_unchanged_js) ||
+      !export_function(env, exports, "orWords", or_words_js) ||
+      !export_function(env, exports, "andWords", and_words_js) ||
+      !export_function(env, exports, "countWords", count_words_js) ||
+      !export_function(env, exports, "moveWords", move_words_js))
     return NULL;
 #ifdef MADV_HUGEPAGE
   if (!export_function(env, exports, "adviseHugePages", advise_huge_pages_js)) return NULL;

@@ -63,6 +63,17 @@ export interface NativePageRoutines {
     slots: Int32Array,
     unchanged: Uint8Array,
   ) => number;
+  /** ORs each word of `from` into `into` (equal lengths). */
+  readonly orWords?: (into: Int32Array, from: Int32Array) => void;
+  /** ANDs each word of `other` into `into` (equal lengths). */
+  readonly andWords?: (into: Int32Array, other: Int32Array) => void;
+  /** The bits set in `words`. */
+  readonly countWords?: (words: Int32Array) => number;
+  /**
+   * Exchanges each non-zero word of `from` for 0 atomically (as `Atomics.exchange`) and ORs
+   * it into `into` (equal lengths); returns the bits moved.
+   */
+  readonly moveWords?: (from: Int32Array, into: Int32Array) => number;
   /** Copies `src` into `dest` (equal lengths; overlapping views are allowed) with memmove. */
   readonly copy: (dest: Uint8Array, src: Uint8Array) => void;
   /**

@@ -243,3 +243,65 @@ describe.skipIf(nativePageRoutines === undefined)("markUnchangedPages", () => {
     expect(unchanged[0]).toBe(0);
   });
 });
+
+describe.skipIf(nativePageRoutines?.moveWords === undefined)("the bitmap word routines", () => {
+  const native = nativePageRoutines as NonNullable<typeof nativePageRoutines>;
+  const { orWords, andWords, countWords, moveWords } = native as Required<typeof native>;
+
+  /** `n` words of every kind a bitmap holds: empty, full, sign bit set, sparse. */
+  function words(n: number, seed: number, shared = false): Int32Array {
+    const w = new Int32Array(shared ? new SharedArrayBuffer(n * 4) : new ArrayBuffer(n * 4));
+    let x = seed | 1;
+    for (let i = 0; i < n; i++) {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      w[i] = i % 4 === 0 ? 0 : i % 4 === 1 ? -1 : x;
+    }
+    return w;
+  }
+
+  function popcount(w: Int32Array): number {
+    let n = 0;
+    for (const x of w) for (let v = x >>> 0; v !== 0; v >>>= 1) n += v & 1;
+    return n;
+  }
+
+  it("OR, AND and count a word at a time as the JavaScript loops do", () => {
+    const a = words(1001, 3);
+    const b = words(1001, 11);
+    const or = a.map((x, i) => x | (b[i] as number));
+    const and = a.map((x, i) => x & (b[i] as number));
+    const into = a.slice();
+    orWords(into, b);
+    expect(into).toEqual(or);
+    const kept = a.slice();
+    andWords(kept, b);
+    expect(kept).toEqual(and);
+    expect(countWords(a)).toBe(popcount(a));
+    expect(countWords(new Int32Array(0))).toBe(0);
+  });
+
+  it("move a shared log's words into another bitmap and clear them, returning the bits moved", () => {
+    const log = words(517, 5, true);
+    const before = log.slice();
+    const into = words(517, 9);
+    const expected = into.map((x, i) => x | (before[i] as number));
+    expect(moveWords(log, into)).toBe(popcount(before));
+    expect(into).toEqual(expected);
+    expect(log.every((x) => x === 0)).toBe(true);
+    expect(moveWords(log, into)).toBe(0);
+  });
+
+  it("refuse bitmaps of different lengths and arrays of another type, writing nothing", () => {
+    const a = words(8, 1);
+    const copy = a.slice();
+    expect(() => orWords(a, new Int32Array(7))).toThrow(RangeError);
+    expect(() => andWords(a, new Int32Array(9))).toThrow(RangeError);
+    expect(() => moveWords(new Int32Array(8).fill(1), new Int32Array(4))).toThrow(RangeError);
+    expect(() => orWords(a, new Uint32Array(8) as never)).toThrow(TypeError);
+    expect(() => countWords(new Uint8Array(8) as never)).toThrow(TypeError);
+    expect(() => (moveWords as (...x: unknown[]) => number)(a)).toThrow(TypeError);
+    expect(a).toEqual(copy);
+  });
+});
