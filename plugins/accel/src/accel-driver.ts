@@ -94,6 +94,8 @@ export class AccelDriver extends AbstractVendorDriver {
   readonly #decode: DecodeContext;
   readonly #maxStateImage: number;
   #pinned: DmaWindow | undefined;
+  /** Whether this resuming session's compat record arrived and was accepted: judged once. */
+  #prefixChecked = false;
   /** What the last stop did with the jobs in flight. */
   lastStop: StopReport | undefined;
   /** The last successful load: section version, and whether v1 bases were fixed up. */
@@ -309,8 +311,12 @@ export class AccelDriver extends AbstractVendorDriver {
     return (inPrecopy ? 0 : this.#compatImage().byteLength) + this.#maxStateImage;
   }
 
+  protected override _beginResuming(): void {
+    this.#prefixChecked = false;
+  }
+
   protected override _checkResumingPrefix(received: Uint8Array): void {
-    checkPrefix(received, this.#decode);
+    if (!this.#prefixChecked) this.#prefixChecked = checkPrefix(received, this.#decode);
   }
 
   protected _loadState(bytes: Uint8Array): void {

@@ -139,19 +139,37 @@ export interface DecodedStream {
 
 /**
  * Checks the compat image at the start of `bytes` against `ctx` as soon as it is complete;
- * refuses a foreign stream from its first four bytes. Used on every resuming write.
+ * refuses a foreign stream from its first four bytes. Used on resuming writes until it
+ * returns true: the compat image arrived whole and this device accepts it.
  * @throws MdevError (EINVAL, or a StateError) on the first fault.
  */
-export function checkPrefix(bytes: Uint8Array, ctx: DecodeContext): void {
+export function checkPrefix(bytes: Uint8Array, ctx: DecodeContext): boolean {
+  const image = compatImage(bytes);
+  if (image === undefined) return false;
+  judgedCompat(image, ctx);
+  return true;
+}
+
+/**
+ * The compat image at the start of `bytes`, or undefined until all of it arrived; refuses
+ * a foreign magic or an oversized image from the first bytes that show it.
+ */
+function compatImage(bytes: Uint8Array): Uint8Array | undefined {
   const magic = [0x4d, 0x44, 0x53, 0x54];
   for (let i = 0; i < Math.min(4, bytes.byteLength); i++)
     if (bytes[i] !== magic[i]) bad("not a state image (bad magic in the compat record)");
   const len = imageLength(bytes);
-  if (len === undefined) return;
+  if (len === undefined) return undefined;
   if (len > MAX_COMPAT_IMAGE) bad(`compat image of ${len} bytes exceeds ${MAX_COMPAT_IMAGE}`);
-  if (bytes.byteLength < len) return;
-  const why = incompatibility(decodeCompat(bytes.subarray(0, len)), ctx);
+  return bytes.byteLength < len ? undefined : bytes.subarray(0, len);
+}
+
+/** The compat record of `image`, decoded, once `ctx` accepts it. */
+function judgedCompat(image: Uint8Array, ctx: DecodeContext): AccelCompat {
+  const compat = decodeCompat(image);
+  const why = incompatibility(compat, ctx);
   if (why !== undefined) bad(`incompatible device: ${why}`);
+  return compat;
 }
 
 /**
@@ -159,11 +177,10 @@ export function checkPrefix(bytes: Uint8Array, ctx: DecodeContext): void {
  * @throws MdevError EINVAL (or a StateError) naming the first fault; nothing is applied.
  */
 export function decodeStream(bytes: Uint8Array, ctx: DecodeContext): DecodedStream {
-  checkPrefix(bytes, ctx);
-  const compatLen = imageLength(bytes);
-  if (compatLen === undefined || compatLen > bytes.byteLength) bad("truncated compat record");
-  const compat = decodeCompat(bytes.subarray(0, compatLen));
-  const rest = bytes.subarray(compatLen);
+  const image = compatImage(bytes);
+  if (image === undefined) bad("truncated compat record");
+  const compat = judgedCompat(image, ctx);
+  const rest = bytes.subarray(image.byteLength);
   const stateLen = imageLength(rest);
   if (stateLen === undefined) bad("state image missing");
   if (stateLen !== rest.byteLength)

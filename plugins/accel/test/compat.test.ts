@@ -136,6 +136,25 @@ describe("the resuming write refuses the compat record as soon as it is complete
   });
 });
 
+describe("each resuming session judges its own compat record", () => {
+  it("a session after a reset refuses an incompatible record the last session's verdict does not cover", async () => {
+    const src = await makeHarness({ deviceType: "hisi-zip" });
+    ticks(src.driver, 30);
+    const saving = await reach(src.driver, MigState.PRE_COPY);
+    const { bytes: compat } = await drainStream(saving!);
+    const dst = await makeHarness({ deviceType: "hisi-zip", memoryBytes: 32 << 20 });
+    const first = await reach(dst.driver, MigState.RESUMING);
+    await first!.write(compat);
+    await dst.driver.reset();
+    const second = await reach(dst.driver, MigState.RESUMING);
+    const forged = encodeCompat({ ...decodeCompat(compat), deviceId: 0xa250 });
+    await expect(second!.write(forged)).rejects.toThrow(/device id/);
+    await src.driver.setState(MigState.RUNNING);
+    src.dispose();
+    dst.dispose();
+  });
+});
+
 describe("version skew through the engine (10)", () => {
   it("a v1 stream migrates with the address fix-up and the guest's jobs all complete", async () => {
     const source = await startSource(accelPlugin, vmConfig({ options: { streamVersion: 1 } }));
