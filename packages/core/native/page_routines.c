@@ -546,27 +546,28 @@ static napi_value count_result(napi_env env, uint64_t n) {
   return result;
 }
 
-/* orWords(into: Int32Array, from: Int32Array): void — into |= from, word by word. */
-static napi_value or_words_js(napi_env env, napi_callback_info info) {
+/* into |= from (or into &= from with `and`), word by word, for orWords and andWords. */
+static napi_value combine_words(napi_env env, napi_callback_info info, const char *usage,
+                                bool and) {
   int32_t *into;
   int32_t *from;
   size_t count;
-  if (!two_word_arrays(env, info, "orWords(into, from) takes two arguments", &into, &from, &count))
-    return NULL;
-  for (size_t i = 0; i < count; i++) into[i] |= from[i];
+  if (!two_word_arrays(env, info, usage, &into, &from, &count)) return NULL;
+  if (and)
+    for (size_t i = 0; i < count; i++) into[i] &= from[i];
+  else
+    for (size_t i = 0; i < count; i++) into[i] |= from[i];
   return NULL;
+}
+
+/* orWords(into: Int32Array, from: Int32Array): void — into |= from, word by word. */
+static napi_value or_words_js(napi_env env, napi_callback_info info) {
+  return combine_words(env, info, "orWords(into, from) takes two arguments", false);
 }
 
 /* andWords(into: Int32Array, other: Int32Array): void — into &= other, word by word. */
 static napi_value and_words_js(napi_env env, napi_callback_info info) {
-  int32_t *into;
-  int32_t *other;
-  size_t count;
-  if (!two_word_arrays(env, info, "andWords(into, other) takes two arguments", &into, &other,
-                       &count))
-    return NULL;
-  for (size_t i = 0; i < count; i++) into[i] &= other[i];
-  return NULL;
+  return combine_words(env, info, "andWords(into, other) takes two arguments", true);
 }
 
 /* countWords(words: Int32Array): number — the bits set. */
