@@ -33,8 +33,8 @@ const ZERO_PAGE_CRC = crc32c(Buffer.alloc(PAGE_SIZE));
  * faults, and on the handshake's path, where the other side waits. A block never written
  * is all zero pages, whose hash is known. Holding the entries as the digest defines them
  * lets a block be hashed where it lies: the table once held each CRC XOR the zero page's
- * (a fresh table already all zero pages), and undoing that block by block made the first
- * pass's digest 5–9 ms instead of about 2.
+ * (a fresh table already all zero pages), and undoing that block by block made a 2 GiB
+ * table's first digest 9.3 ms instead of 4.1, later ones 2.6 instead of 1.7.
  */
 export class PageDigestTable {
   /** Each page's CRC32C, where {@link #filled}; the rest of the table is never written. */
