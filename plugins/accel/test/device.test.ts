@@ -87,6 +87,29 @@ describe("stopping", () => {
     h.dispose();
   });
 
+  it("drain writes what the engine computed as it took each job: the stop computes nothing", async () => {
+    // Two identical devices; in one, the guest overwrites every source buffer after the
+    // engine took its jobs. A real engine has read its input by then, and the simulated one
+    // works each job out as it takes it (a stop that computed them put the simulation's
+    // deflate and cipher work in the VM's paused window): the drained outputs are equal.
+    const [plain, scribbled] = [await busy("drain"), await busy("drain")];
+    const { bufSlots, jobBytes } = scribbled.driver.profile;
+    for (const qp of scribbled.driver.layout.qps)
+      scribbled.memory.write(qp.src, new Uint8Array(bufSlots * jobBytes).fill(0xa5));
+    await reach(plain.driver, MigState.STOP);
+    await reach(scribbled.driver, MigState.STOP);
+    expect(scribbled.driver.lastStop).toEqual(plain.driver.lastStop);
+    expect(plain.driver.lastStop?.completed).toBeGreaterThan(0);
+    for (const [q, qp] of plain.driver.layout.qps.entries()) {
+      const dst = scribbled.driver.layout.qps[q]!.dst;
+      expect(scribbled.memory.read(dst, bufSlots * jobBytes)).toEqual(
+        plain.memory.read(qp.dst, bufSlots * jobBytes),
+      );
+    }
+    plain.dispose();
+    scribbled.dispose();
+  });
+
   it("checkpoint aborts and rewinds: no output of an aborted job is visible", async () => {
     const h = await busy("checkpoint");
     const inFlight = h.driver.device.inFlight;
