@@ -309,7 +309,7 @@ export class AccelDevice {
     // The engine reads the source and computes as it takes the job, as hardware does; the
     // service ticks are its latency. A stop's drain then only writes out what is done:
     // computing every job in flight there put the simulation's deflate and cipher work
-    // in the VM's paused window (0.4-1.4 ms a device), work a real engine does beside the CPU.
+    // in the VM's paused window (0.1-1.4 ms a device), work a real engine does beside the CPU.
     qp.slots.push({
       sqIdx: qp.sq.head,
       sqe,
