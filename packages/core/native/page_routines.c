@@ -41,6 +41,7 @@
 #define PAGE_SIZE 4096
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <emmintrin.h>
 #include <nmmintrin.h>
 #define HAVE_SSE42 1
 #endif
@@ -234,35 +235,57 @@ static napi_value gather_pages_js(napi_env env, napi_callback_info info) {
 }
 
 /*
- * The target's counterpart of gather_pages: page k of data (whole pages, contiguous, as they
- * arrived) goes to page slots[k] of dest, its CRC32C to out[k]. Pages bound for adjacent
- * slots are copied with one memcpy (up to SCATTER_SLICE_PAGES: a longer copy takes the CPU's
- * string moves) and hashed from the copies while they are in cache, four at a time across
- * runs.
+ * A page copied to guest memory with non-temporal stores, past the caches: the target writes
+ * each page once and reads it back only when the guest runs, so an ordinary copy would pull
+ * every destination line into the cache first (a read for ownership) and push the socket's
+ * next bytes out of it. Needs `to` 16-byte aligned; `from` may be anywhere.
  */
-#define SCATTER_SLICE_PAGES 16
+static void stream_page(uint8_t *to, const uint8_t *from) {
+  for (size_t at = 0; at < PAGE_SIZE; at += 64) {
+    __m128i a = _mm_loadu_si128((const __m128i *)(from + at));
+    __m128i b = _mm_loadu_si128((const __m128i *)(from + at + 16));
+    __m128i c = _mm_loadu_si128((const __m128i *)(from + at + 32));
+    __m128i d = _mm_loadu_si128((const __m128i *)(from + at + 48));
+    _mm_stream_si128((__m128i *)(to + at), a);
+    _mm_stream_si128((__m128i *)(to + at + 16), b);
+    _mm_stream_si128((__m128i *)(to + at + 32), c);
+    _mm_stream_si128((__m128i *)(to + at + 48), d);
+  }
+}
+
+/*
+ * The target's counterpart of gather_pages: page k of data (whole pages, contiguous, as they
+ * arrived) goes to page slots[k] of dest, its CRC32C to out[k]. The pages are hashed where
+ * they arrived (the socket just wrote them: they are in cache), four at a time, then streamed
+ * to their slots (stream_page). Against copying into guest memory and hashing the copies,
+ * 1.5 GiB from a 1 MiB chunk into 2 GiB of huge-paged memory took 140-160 ms against
+ * 200-290 ms on our EPYC machines (2026-12-03). A dest that is not 16-byte aligned (never
+ * so for guest RAM) gets ordinary copies.
+ */
 __attribute__((target("sse4.2"))) static void scatter_pages(const uint8_t *data, size_t count,
                                                             const int32_t *slots, uint8_t *dest,
                                                             uint32_t *out) {
-  /* The copies not hashed yet, the last `holding` pages copied. Hashed as a run, a run of
-   * one or two pages (common in a dirtied guest's passes) would get one CRC chain. */
-  const uint8_t *held[4];
-  size_t holding = 0;
+  const int streamed = ((uintptr_t)dest & 15) == 0;
   for (size_t k = 0; k < count;) {
-    size_t n = 1;
-    while (k + n < count && n < SCATTER_SLICE_PAGES && slots[k + n] == slots[k] + (int32_t)n) n++;
-    uint8_t *to = dest + (size_t)slots[k] * PAGE_SIZE;
-    memcpy(to, data + k * PAGE_SIZE, n * PAGE_SIZE);
-    for (size_t j = 0; j < n; j++) {
-      held[holding++] = to + j * PAGE_SIZE;
-      if (holding == 4) {
-        crc32c_four(held, out + k + j - 3);
-        holding = 0;
-      }
+    size_t n = count - k < 4 ? count - k : 4;
+    if (n == 4) {
+      const uint8_t *const four[4] = {data + k * PAGE_SIZE, data + (k + 1) * PAGE_SIZE,
+                                      data + (k + 2) * PAGE_SIZE, data + (k + 3) * PAGE_SIZE};
+      crc32c_four(four, out + k);
+    } else {
+      for (size_t j = 0; j < n; j++) out[k + j] = crc32c_page(data + (k + j) * PAGE_SIZE);
     }
-    k += n;
+    for (size_t j = 0; j < n; j++, k++) {
+      uint8_t *to = dest + (size_t)slots[k] * PAGE_SIZE;
+      if (streamed)
+        stream_page(to, data + k * PAGE_SIZE);
+      else
+        memcpy(to, data + k * PAGE_SIZE, PAGE_SIZE);
+    }
   }
-  for (size_t j = 0; j < holding; j++) out[count - holding + j] = crc32c_page(held[j]);
+  /* Non-temporal stores are weakly ordered: make them visible before anything that follows
+   * (the guest's vCPU threads read these pages once told to run). */
+  _mm_sfence();
 }
 
 /*

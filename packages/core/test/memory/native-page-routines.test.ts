@@ -162,6 +162,29 @@ describe.skipIf(nativePageRoutines?.scatterCrc32cPages === undefined)("scatterCr
     expect(Buffer.compare(dest.subarray(3 * PAGE), data.subarray(0, PAGE))).toBe(0);
     expect(Buffer.compare(dest.subarray(PAGE, 2 * PAGE), data.subarray(PAGE))).toBe(0);
   });
+
+  // Guest RAM is aligned and takes streaming stores; any other dest takes plain copies.
+  it.each([
+    ["guest RAM (aligned)", 0],
+    ["a dest 3 bytes in", 3],
+  ])("puts every page of a chunk that starts mid-word in its slot, into %s", (_, destSkew) => {
+    const data = pagesIn("plain", 11, 5, 7); // four, four and three: the grouped and the rest
+    const slots = Int32Array.of(12, 0, 3, 4, 5, 13, 9, 1, 2, 8, 6);
+    const dest = new Uint8Array(new SharedArrayBuffer(14 * PAGE + destSkew), destSkew);
+    const out = new Uint32Array(11);
+    scatter(data, slots, 0, dest, out);
+    expect([...out]).toEqual(perPage(data));
+    for (let k = 0; k < slots.length; k++) {
+      const slot = slots[k] as number;
+      const page = dest.subarray(slot * PAGE, (slot + 1) * PAGE);
+      expect(Buffer.compare(page, data.subarray(k * PAGE, (k + 1) * PAGE))).toBe(0);
+    }
+    for (const untouched of [7, 10, 11]) {
+      expect(dest.subarray(untouched * PAGE, (untouched + 1) * PAGE).every((b) => b === 0)).toBe(
+        true,
+      );
+    }
+  });
 });
 
 describe.skipIf(nativePageRoutines?.scanGatherCrc32cPages === undefined)(
