@@ -13,8 +13,8 @@
  *   bit is clear is not read at all): the JavaScript check read each data page's first line
  *   in a loop of its own just before the gather read it again.
  * - scatterCrc32cPages: the target's side of the same: the whole pages of a socket chunk
- *   copied to their places in guest memory and hashed in one call, not a call and two views
- *   per run of data pages.
+ *   hashed and streamed to their places in guest memory in one call, not a call and two
+ *   views per run of data pages.
  * - copy: V8 copies into or out of SharedArrayBuffer memory (guest RAM) with relaxed
  *   atomic word stores; memcpy uses the CPU's widest moves.
  * - markUnchangedPages: the source's comparison of the pages devices keep pinned with the

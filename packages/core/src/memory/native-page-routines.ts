@@ -43,7 +43,9 @@ export interface NativePageRoutines {
   /**
    * Copies page `k` of `data` (whole pages) to page `slots[at + k]` of `dest` and writes its
    * CRC32C to `out[at + k]`; RangeError, with nothing written, when a slot lies outside
-   * `dest`. Present with {@link crc32cPages}.
+   * `dest`. The copies bypass the caches (non-temporal stores) when `dest` is 16-byte
+   * aligned, as guest RAM is: nothing reads them before the guest runs. Present with
+   * {@link crc32cPages}.
    */
   readonly scatterCrc32cPages?: (
     data: Uint8Array,
@@ -117,5 +119,5 @@ export function describePageRoutines(): string {
   const crc = nativePageRoutines.crc32c;
   return crc === null
     ? "native copy; CRC32C a page per call (the addon has no crc32 instruction on this CPU)"
-    : `native (CRC32C with ${crc}, 4 pages at a time; memmove to and from guest memory)`;
+    : `native (CRC32C with ${crc}, 4 pages at a time; received pages streamed into guest memory past the caches)`;
 }
