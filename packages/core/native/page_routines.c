@@ -35,6 +35,7 @@
 #include <string.h>
 #ifdef __linux__
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #endif
 
@@ -654,6 +655,33 @@ static napi_value advise_huge_pages_js(napi_env env, napi_callback_info info) {
 }
 #endif
 
+#ifdef SO_RCVLOWAT
+/*
+ * setReceiveLowWater(fd: number, bytes: number): boolean — setsockopt(SO_RCVLOWAT): the
+ * kernel reports the socket readable (and wakes its reader) only once `bytes` are queued, or
+ * at the end of the stream. False when the kernel refuses (not a socket, a closed fd).
+ */
+static napi_value set_receive_low_water_js(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!call_args(env, info, 2, argv, "setReceiveLowWater(fd, bytes) takes two arguments"))
+    return NULL;
+  int32_t fd, bytes;
+  if (napi_get_value_int32(env, argv[0], &fd) != napi_ok ||
+      napi_get_value_int32(env, argv[1], &bytes) != napi_ok) {
+    napi_throw_type_error(env, NULL, "fd and bytes must be numbers");
+    return NULL;
+  }
+  if (fd < 0 || bytes < 1) {
+    napi_throw_range_error(env, NULL, "fd must be >= 0 and bytes >= 1");
+    return NULL;
+  }
+  bool set = setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &bytes, sizeof bytes) == 0;
+  napi_value result;
+  if (napi_get_boolean(env, set, &result) != napi_ok) return NULL;
+  return result;
+}
+#endif
+
 static int export_function(napi_env env, napi_value exports, const char *name, napi_callback cb) {
   napi_value fn;
   return napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, NULL, &fn) == napi_ok &&
@@ -670,6 +698,9 @@ NAPI_MODULE_INIT() {
     return NULL;
 #ifdef MADV_HUGEPAGE
   if (!export_function(env, exports, "adviseHugePages", advise_huge_pages_js)) return NULL;
+#endif
+#ifdef SO_RCVLOWAT
+  if (!export_function(env, exports, "setReceiveLowWater", set_receive_low_water_js)) return NULL;
 #endif
   const char *crc32c = NULL;
 #ifdef HAVE_SSE42

@@ -122,6 +122,7 @@ export async function readRecords(
       const result = await step(record);
       if (result !== undefined) return result;
     }
+    channel.expect?.(decoder.missing);
   }
   decoder.finish();
   throw new MdevError("ECONNRESET", "the source went away before GO; the VM was not started");

@@ -83,6 +83,12 @@ export interface NativePageRoutines {
    * (`madvise(MADV_HUGEPAGE)`); false when it refuses. Present on Linux only.
    */
   readonly adviseHugePages?: (memory: Uint8Array) => boolean;
+  /**
+   * Sets a socket's `SO_RCVLOWAT` (`setsockopt`): the kernel wakes its reader only once
+   * `bytes` are queued, or at the stream's end; false when the kernel refuses. Present where
+   * the platform has the option (Linux).
+   */
+  readonly setReceiveLowWater?: (fd: number, bytes: number) => boolean;
   /** The instruction set `crc32cPages` uses, or null when it is absent. */
   readonly crc32c: string | null;
 }

@@ -144,6 +144,28 @@ export class FrameReader {
     return this.#total - this.#settled;
   }
 
+  /**
+   * Bytes that must still arrive before the unit being read is complete: the stream header,
+   * a frame header, or the rest of the current frame (payload and trailer, whose length its
+   * header declared and the bounds already passed). A transport may wait for that many before
+   * waking its reader: a sound stream sends them, and until they are here the reader cannot
+   * yield anything.
+   */
+  get missing(): number {
+    switch (this.#state) {
+      case "header":
+        return HEADER_LENGTH - this.#gathered;
+      case "frame-head":
+        return FRAME_HEADER_LENGTH - this.#gathered;
+      case "trailer":
+        return FRAME_TRAILER_LENGTH - this.#gathered;
+      default: {
+        const p = this.#pending as PendingFrame;
+        return p.length - this.#filled + FRAME_TRAILER_LENGTH;
+      }
+    }
+  }
+
   /** The violation that stopped this reader, if any. */
   get failure(): StreamError | undefined {
     return this.#failure;

@@ -62,6 +62,11 @@ export class StreamDecoder {
     return this.#frames.offset;
   }
 
+  /** Bytes that must still arrive before the next record can complete (see {@link FrameReader.missing}). */
+  get missing(): number {
+    return this.#frames.missing;
+  }
+
   /** Where the stream stands: `"ended"` after END, `"done"` after GO or ABORT. */
   get phase(): ForwardRules["phase"] {
     return this.#rules.phase;

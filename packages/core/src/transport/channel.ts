@@ -80,6 +80,14 @@ export interface TargetChannel extends ChannelBase {
    * once; the iterator pulls, so a slow consumer slows the source down.
    */
   receive(): AsyncIterable<Uint8Array>;
+  /**
+   * Tells the channel that its consumer cannot make progress before `bytes` more arrive, so
+   * it may hold the next chunk until then (a TCP channel sets `SO_RCVLOWAT`, sparing both
+   * sides a wake-up per segment). Only a hint: chunks may still come smaller, and it must be
+   * no more than the stream is sure to send. Optional: other channels hand over chunks as they
+   * come.
+   */
+  expect?(bytes: number): void;
   /** Where the answers go, or `null` for one-way channels (files). */
   readonly returnPath: ReturnPathWriter | null;
 }

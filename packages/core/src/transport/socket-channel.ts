@@ -186,6 +186,10 @@ export class SocketTargetChannel implements TargetChannel {
     }
   }
 
+  expect(bytes: number): void {
+    this.#reused?.expect(bytes);
+  }
+
   close(): Promise<void> {
     // The engine closes from inside its receive loop (after GO): that loop's reads stopped
     // after its last chunk, and the close waits for the source's FIN, which only a read sees.

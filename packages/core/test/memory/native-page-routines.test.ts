@@ -44,6 +44,9 @@ describe("the native page routines", () => {
       expect(typeof nativePageRoutines?.scatterCrc32cPages).toBe(
         process.arch === "x64" ? "function" : "undefined",
       );
+      expect(typeof nativePageRoutines?.setReceiveLowWater).toBe(
+        process.platform === "linux" ? "function" : "undefined",
+      );
       expect(typeof nativePageRoutines?.adviseHugePages).toBe(
         process.platform === "linux" ? "function" : "undefined",
       );
@@ -326,5 +329,24 @@ describe.skipIf(nativePageRoutines?.moveWords === undefined)("the bitmap word ro
     expect(() => countWords(new Uint8Array(8) as never)).toThrow(TypeError);
     expect(() => (moveWords as (...x: unknown[]) => number)(a)).toThrow(TypeError);
     expect(a).toEqual(copy);
+  });
+});
+
+describe.skipIf(nativePageRoutines?.setReceiveLowWater === undefined)("setReceiveLowWater", () => {
+  const set = nativePageRoutines?.setReceiveLowWater as NonNullable<
+    NonNullable<typeof nativePageRoutines>["setReceiveLowWater"]
+  >;
+
+  it("refuses a negative descriptor or a mark below one byte, and says false for a non-socket", async () => {
+    const { openSync, closeSync } = await import("node:fs");
+    expect(() => set(-1, 10)).toThrow(RangeError);
+    expect(() => set(0, 0)).toThrow(RangeError);
+    expect(() => set("3" as never, 10)).toThrow(TypeError);
+    const fd = openSync(process.execPath, "r");
+    try {
+      expect(set(fd, 4096)).toBe(false);
+    } finally {
+      closeSync(fd);
+    }
   });
 });
