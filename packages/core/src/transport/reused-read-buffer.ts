@@ -1,6 +1,6 @@
 import type { Socket } from "node:net";
 import { TLSSocket } from "node:tls";
-import { nativePageRoutines } from "../memory/native-page-routines.js";
+import { LowWaterMark } from "./low-water-mark.js";
 import { TransportError } from "./transport-error.js";
 
 /**
@@ -9,17 +9,6 @@ import { TransportError } from "./transport-error.js";
  * when the source is ahead.
  */
 export const READ_BUFFER_SIZE = 2 ** 20;
-
-/**
- * Most bytes the kernel is asked to gather before it wakes the reader ({@link ReusedReads.expect}):
- * half the read buffer, so each wake-up still finds a large chunk. On our 2-core EPYC VMs a
- * wake-up per segment was a large part of a loopback transfer's CPU, most of it the sender's
- * (on loopback the sender's system call delivers and wakes): 1.6 GB between two processes
- * (Python, 1 MiB reads) took 282-452 ms with a 512 KiB mark against 476-502 ms without.
- * Interleaved on 2026-12-03: RAM-static 2 GiB, 16 pairs, faster in 12 (median ratio 0.86);
- * the dirtying VM, 14 pairs, median 872 -> 788 ms, faster in 9.
- */
-const LOW_WATER_CAP = READ_BUFFER_SIZE / 2;
 
 /**
  * What a TLS handle hands over per read callback at most: one TLS record's plaintext
@@ -52,9 +41,9 @@ function userBufferAccess(socket: Socket): UserBufferAccess | undefined {
 /** The chunks of a socket read into reused buffers, and a way to stop wanting them. */
 export interface ReusedReads extends AsyncIterable<Uint8Array> {
   /**
-   * The consumer cannot go on before `bytes` more arrive: on TCP the kernel is asked not to
-   * wake the reader before then (`SO_RCVLOWAT`, at most {@link LOW_WATER_CAP}). A hint; the
-   * kernel still wakes the reader at the stream's end or when its receive window runs low.
+   * The consumer cannot go on before `bytes` more arrive: on plain TCP the kernel is asked not
+   * to wake the reader before then (see {@link LowWaterMark}). A hint; the kernel still wakes
+   * the reader at the stream's end or when its receive window runs low.
    */
   expect(bytes: number): void;
   /**
@@ -189,6 +178,7 @@ export function reusedBufferReads(
     wake = undefined;
     w?.();
   };
+  const lowWater = LowWaterMark.for(socket);
   const target = socket as unknown as Record<symbol, unknown>;
   target[access.kBuffer] = plan.readBuffer;
   // Returning false stops reading (readStop) until `resume()`.
@@ -196,6 +186,7 @@ export function reusedBufferReads(
     // Nobody will ask for more: drop the bytes but keep reading, so the peer's close is
     // seen and the socket closes (as a socket read the ordinary way would).
     if (abandoned) return true;
+    lowWater?.arrived(nread);
     const more = plan.read(nread);
     if (wake !== undefined) plan.wake(notify);
     return more;
@@ -213,7 +204,6 @@ export function reusedBufferReads(
     if (!ended) failure ??= new Error("connection closed");
     notify();
   });
-  const lowWater = lowWaterSetter(socket);
   const abandon = (): void => {
     abandoned = true;
     plan.clear();
@@ -221,7 +211,7 @@ export function reusedBufferReads(
   };
   return {
     abandon,
-    expect: lowWater,
+    expect: (bytes) => lowWater?.expect(bytes),
     async *[Symbol.asyncIterator]() {
       try {
         for (;;) {
@@ -245,25 +235,5 @@ export function reusedBufferReads(
         abandon();
       }
     },
-  };
-}
-
-/**
- * Sets a plain TCP socket's low-water mark when it changes, through core's addon; a no-op
- * for TLS (the kernel would count ciphertext), UNIX sockets (their poll ignores the mark) and
- * where the addon lacks the call. The descriptor is read from the live handle each time: a
- * closed socket's number may already belong to another connection.
- */
-function lowWaterSetter(socket: Socket): (bytes: number) => void {
-  const set = nativePageRoutines?.setReceiveLowWater;
-  if (set === undefined || socket instanceof TLSSocket || typeof socket.remotePort !== "number")
-    return () => {};
-  let current = 1;
-  return (bytes) => {
-    const want = Math.max(1, Math.min(LOW_WATER_CAP, Math.floor(bytes)));
-    if (want === current || socket.destroyed) return;
-    const fd = (socket as unknown as { _handle?: { fd?: unknown } })._handle?.fd;
-    if (typeof fd !== "number" || fd < 0) return;
-    if (set(fd, want)) current = want;
   };
 }
