@@ -206,6 +206,8 @@ export function reusedBufferReads(
   });
   const abandon = (): void => {
     abandoned = true;
+    // Whatever comes now is dropped: no reason to hold any of it back.
+    lowWater?.expect(1);
     plan.clear();
     if (!socket.destroyed) socket.resume();
   };

@@ -186,6 +186,7 @@ export class SocketTargetChannel implements TargetChannel {
     }
   }
 
+  /** Sets the socket's low-water mark from it (plain TCP with reused reads only). */
   expect(bytes: number): void {
     this.#reused?.expect(bytes);
   }
