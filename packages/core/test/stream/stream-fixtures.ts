@@ -72,6 +72,12 @@ function ramOp(guestPages: number): fc.Arbitrary<Op> {
   );
 }
 
+/** Sizes of the chunks a stream is cut into (repeated in turn): a reader must decode any chunking. */
+export const chunkSizesArb: fc.Arbitrary<number[]> = fc.array(fc.integer({ min: 1, max: 5000 }), {
+  minLength: 1,
+  maxLength: 8,
+});
+
 /** Arbitrary valid migrations. */
 export const scenarioArb: fc.Arbitrary<Scenario> = fc
   .record({
