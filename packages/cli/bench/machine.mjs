@@ -56,7 +56,7 @@ export function describeMachine() {
     loadAverage: loadavg(),
     // The addon or its JavaScript fallback: the RAM path's speed depends on which.
     pageRoutines: describePageRoutines(),
-    // Fresh 4 KiB pages fault in slowly on our VMs' hosts (see benchmarks.md).
+    // Fresh 4 KiB pages fault in slowly on our VMs' hosts (see docs/benchmark-history.md).
     guestRam: guestRamPages(),
   };
 }

@@ -3,13 +3,15 @@
 // Bare: counts bytes off a plain socket. Stream: decodes the migration stream through the
 // transport, copying every data page once into a 64 MiB RAM window (page p lands at
 // p mod window: the same copy a target makes, without a 2 GiB allocation).
+// The bare receiver loads nothing of core and allocates no window: with core loaded, its
+// fresh 64 KiB read buffers page-fault again after collections and the baseline halves (as
+// in packages/cli/bench/bare-socket.mjs).
 import { createServer } from "node:net";
-import { PAGE_SIZE, StreamDecoder } from "../dist/stream/index.js";
-import { listenTcp, listenUnix } from "../dist/transport/index.js";
 
 const [mode, transport, path] = process.argv.slice(2);
+const PAGE_SIZE = 4096;
 const WINDOW_PAGES = (64 * 1024 * 1024) / PAGE_SIZE;
-const ram = new Uint8Array(WINDOW_PAGES * PAGE_SIZE);
+const ram = mode === "stream" ? new Uint8Array(WINDOW_PAGES * PAGE_SIZE) : undefined;
 
 function applyWindowed(run) {
   let at = 0;
@@ -52,6 +54,8 @@ async function bare() {
 }
 
 async function stream() {
+  const { StreamDecoder } = await import("../dist/stream/index.js");
+  const { listenTcp, listenUnix } = await import("../dist/transport/index.js");
   const listener = transport === "unix" ? await listenUnix(path) : await listenTcp();
   process.send({ ready: true, url: listener.url });
   const target = await listener.accept();
