@@ -1,12 +1,15 @@
 // Baseline for the migration benchmark: the same number of bytes through a bare socket
 // between two processes, in 1 MiB writes — what the link does with no migration logic.
 // With a pre-shared key, the socket is TLS with the caller's cipher suites (mdevkit's):
-// what the encrypted link does.
+// what the encrypted link does. With `guestMemory`, the sender reads the bytes out of a
+// region as large as them and the receiver copies them into another: what moving guest
+// RAM costs before any migration logic (the plain baseline reuses one hot 1 MiB buffer).
 // Imports nothing but Node's own modules: with @mdevkit/core loaded, the receiver's fresh
 // 64 KiB read buffers page-faulted again after collections (227,000 minor faults against
 // 20,000-137,000; the heap's layout decides whether freed memory goes back to the system),
 // and the same bytes took 0.9-1.0 s instead of 0.34-0.38 s.
 import { fork } from "node:child_process";
+import { randomFillSync } from "node:crypto";
 import net from "node:net";
 import tls from "node:tls";
 
@@ -14,13 +17,15 @@ const PSK_IDENTITY = "bench";
 
 if (process.argv[2] === "receiver") {
   const want = Number(process.argv[3]);
-  const key = process.argv[4] ? Buffer.from(process.argv[4], "hex") : undefined;
-  const ciphers = process.argv[5];
+  const region = process.argv[4] === "memory" ? touched(Buffer.alloc(want)) : undefined;
+  const key = process.argv[5] ? Buffer.from(process.argv[5], "hex") : undefined;
+  const ciphers = process.argv[6];
   const onSocket = (sock) => {
     let got = 0;
     sock.on("data", (d) => {
       // The sender writes whole 1 MiB chunks, so bytes may still arrive after `want`.
       if (got >= want) return;
+      region?.set(d.subarray(0, want - got), got);
       got += d.length;
       if (got >= want) {
         sock.end("done");
@@ -38,16 +43,29 @@ if (process.argv[2] === "receiver") {
 }
 
 /**
+ * Writes to each 4 KiB page of `region` so the OS backs it before any clock starts (a
+ * fresh allocation is only reserved; on our VMs a first touch costs microseconds a page).
+ */
+function touched(region) {
+  for (let at = 0; at < region.length; at += 4096) region[at] = 1;
+  return region;
+}
+
+/**
  * Sends `bytes` through a bare loopback socket to a child process; returns the rate. With
  * `pskHex` (a pre-shared key, hex) and `ciphers` the socket is TLS, its handshake before
- * the clock starts.
+ * the clock starts. With `guestMemory`, the bytes come out of a region of `bytes` filled
+ * with random data and go into another in the receiver, both backed before the clock
+ * starts: a memory-to-memory transfer, as a migration's, instead of one hot buffer's.
  */
-export async function bareSocket(bytes, { pskHex, ciphers } = {}) {
+export async function bareSocket(bytes, { pskHex, ciphers, guestMemory = false } = {}) {
   const child = fork(new URL(import.meta.url).pathname, [
     "receiver",
     String(bytes),
+    guestMemory ? "memory" : "buffer",
     ...(pskHex ? [pskHex, ciphers] : []),
   ]);
+  const source = guestMemory ? randomRegion(bytes) : undefined;
   const port = await new Promise((r) => child.once("message", r));
   const chunk = Buffer.alloc(1 << 20, 0x5a);
   const sock = pskHex
@@ -63,7 +81,8 @@ export async function bareSocket(bytes, { pskHex, ciphers } = {}) {
   const t0 = performance.now();
   const done = new Promise((r) => sock.once("data", r));
   for (let sent = 0; sent < bytes; sent += chunk.length) {
-    if (!sock.write(chunk)) await new Promise((r) => sock.once("drain", r));
+    const next = source ? source.subarray(sent, sent + chunk.length) : chunk;
+    if (!sock.write(next)) await new Promise((r) => sock.once("drain", r));
   }
   await done;
   const ms = performance.now() - t0;
@@ -71,6 +90,14 @@ export async function bareSocket(bytes, { pskHex, ciphers } = {}) {
   sock.destroy();
   child.kill();
   return { bytes, ms, bytesPerSecond: (bytes / ms) * 1000, ...(protocol ? { protocol } : {}) };
+}
+
+/** `bytes` of random data in one region, every page backed. */
+function randomRegion(bytes) {
+  const region = Buffer.allocUnsafeSlow(bytes);
+  for (let at = 0; at < bytes; at += 64 * 2 ** 20)
+    randomFillSync(region.subarray(at, Math.min(bytes, at + 64 * 2 ** 20)));
+  return region;
 }
 
 /** Bare-socket runs per baseline at most: the first and two more. */

@@ -226,6 +226,20 @@ function analyse(res) {
         "–",
       ],
     ];
+    // Rounds measured before this baseline existed have none.
+    const gTimes = rounds.map((r) => r.bareGuestMemory?.ms ?? Number.NaN);
+    const gTotal = median(gTimes);
+    if (rounds.some((r) => r.bareGuestMemory))
+      rows.push([
+        "the same socket, guest memory at both ends (out of one region, copied into another)",
+        spread(gTimes, ms),
+        "–",
+        gb(median(rounds.map((r) => r.bareGuestMemory?.bytes ?? Number.NaN))),
+        rate((median(rounds.map((r) => r.bareGuestMemory?.bytes ?? Number.NaN)) / gTotal) * 1000),
+        ratio(gTotal / bTotal),
+        ratio(gTotal / qTotal),
+        "–",
+      ]);
     if (s.qemu)
       rows.push([
         `QEMU (${s.qemu.replace(/^QEMU emulator version /, "")}), TCG, \`-incoming\` + \`-mem-prealloc\`, paused guest`,
@@ -245,18 +259,22 @@ function analyse(res) {
       ratio(mTotal / qTotal),
       `${rssGiB(median(rounds.map((r) => r.mdevkit.sourcePeakRssKiB)))} / ${rssGiB(median(rounds.map((r) => r.mdevkit.targetPeakRssKiB)))}`,
     ]);
+    const guestMemory = rounds.some((r) => r.bareGuestMemory);
     const perRound = table(
       [
         "round",
         "bare socket",
+        ...(guestMemory ? ["bare socket, guest memory"] : []),
         "QEMU total (downtime)",
         "mdevkit total (downtime)",
         "mdevkit / bare",
+        ...(guestMemory ? ["mdevkit / bare, guest memory"] : []),
         "mdevkit / QEMU",
       ],
       rounds.map((r, i) => [
         String(i + 1),
         bareMs(r.bare),
+        ...(guestMemory ? [ms(r.bareGuestMemory?.ms)] : []),
         r.qemu
           ? r.qemu.ok
             ? `${ms(r.qemu.totalTimeMs)} (${ms(r.qemu.downtimeMs)})`
@@ -266,6 +284,14 @@ function analyse(res) {
           ? `${ms(r.mdevkit.result.totalTimeMs)} (${ms(r.mdevkit.result.downtimeMs)})`
           : `failed: ${reason(r.mdevkit.error)}`,
         ratio((r.mdevkit.result?.totalTimeMs ?? Number.NaN) / (r.bare?.ms ?? Number.NaN)),
+        ...(guestMemory
+          ? [
+              ratio(
+                (r.mdevkit.result?.totalTimeMs ?? Number.NaN) /
+                  (r.bareGuestMemory?.ms ?? Number.NaN),
+              ),
+            ]
+          : []),
         ratio(
           (r.mdevkit.result?.totalTimeMs ?? Number.NaN) /
             (r.qemu?.ok ? r.qemu.totalTimeMs : Number.NaN),
@@ -303,7 +329,7 @@ function analyse(res) {
     out.sections.push({
       id: "side-by-side",
       title: `The RAM-static ${mib(s.mib)} VM, side by side (median of ${rounds.length}, interleaved)`,
-      text: `${mib(s.mib)} of guest RAM, ¾ random and ¼ zero pages, two processes on TCP loopback, target RAM preallocated. Each round runs mdevkit, then the bare socket on the bytes mdevkit put on the wire, then QEMU${s.qemu ? "" : " (skipped: `qemu-system-x86_64` is not installed)"}. QEMU's times are its own \`query-migrate\` \`total-time\` and \`downtime\`; mdevkit's are its result's (start → target resumed)${s.migrateArgs ? `, with \`${s.migrateArgs.join(" ")}\`: the VM is idle, so the limit changes no work, but on a loaded machine the engine's measured fixed switchover costs alone can exceed the default 300 ms and an idle VM would never switch over` : ", with the default 300 ms downtime limit"}. Peak RSS is VmHWM of each process (source / target). Every migration was verified (mdevkit: SHA-256 of all RAM and END digest equal on both sides; QEMU: the target's RAM dumped with \`pmemsave\` and hashed against the blob).${rounds.some((r) => r.tls) ? " The last table repeats mdevkit and the bare socket over TLS with a pre-shared key (each round after QEMU; the bare socket uses mdevkit's PSK cipher suites, its handshake before the clock starts): what an authenticated cross-host migration pays for encryption." : ""}${remeasuredNote(rounds.flatMap((r) => [r.bare, r.tls?.bare]))}${failures(rounds.flatMap((r) => [r.mdevkit, ...(r.tls ? [r.tls.mdevkit] : [])]))}${slowBaseline(baselinePairs)}`,
+      text: `${mib(s.mib)} of guest RAM, ¾ random and ¼ zero pages, two processes on TCP loopback, target RAM preallocated. Each round runs mdevkit, then the bare socket on the bytes mdevkit put on the wire${guestMemory ? " (the goal's baseline: one hot 1 MiB buffer written over and over), then the same socket with guest memory at both ends (the bytes read out of a region as large as them and copied into another in the receiver, both backed before the clock starts: what reading and writing guest RAM costs any engine before it frames, checks or hashes anything; no goal is judged on it)" : ""}, then QEMU${s.qemu ? "" : " (skipped: `qemu-system-x86_64` is not installed)"}. QEMU's times are its own \`query-migrate\` \`total-time\` and \`downtime\`; mdevkit's are its result's (start → target resumed)${s.migrateArgs ? `, with \`${s.migrateArgs.join(" ")}\`: the VM is idle, so the limit changes no work, but on a loaded machine the engine's measured fixed switchover costs alone can exceed the default 300 ms and an idle VM would never switch over` : ", with the default 300 ms downtime limit"}. Peak RSS is VmHWM of each process (source / target). Every migration was verified (mdevkit: SHA-256 of all RAM and END digest equal on both sides; QEMU: the target's RAM dumped with \`pmemsave\` and hashed against the blob).${rounds.some((r) => r.tls) ? " The last table repeats mdevkit and the bare socket over TLS with a pre-shared key (each round after QEMU; the bare socket uses mdevkit's PSK cipher suites, its handshake before the clock starts): what an authenticated cross-host migration pays for encryption." : ""}${remeasuredNote(rounds.flatMap((r) => [r.bare, r.tls?.bare]))}${failures(rounds.flatMap((r) => [r.mdevkit, ...(r.tls ? [r.tls.mdevkit] : [])]))}${slowBaseline(baselinePairs)}`,
       tables: [
         table(
           [
@@ -326,6 +352,15 @@ function analyse(res) {
         rounds.map((_, i) => `round ${i + 1}`),
         [
           { label: "bare socket", color: "#7f7f7f", values: rounds.map((r) => r.bare?.ms ?? 0) },
+          ...(guestMemory
+            ? [
+                {
+                  label: "bare socket, guest memory",
+                  color: "#bcbd22",
+                  values: rounds.map((r) => r.bareGuestMemory?.ms ?? 0),
+                },
+              ]
+            : []),
           ...(s.qemu
             ? [
                 {

@@ -1,8 +1,10 @@
 // The benchmark's bare-socket baseline (packages/cli/bench/bare-socket.mjs): a run slower
 // than mdevkit on the same bytes measured the machine, not the link, so it is run again.
+import { randomBytes } from "node:crypto";
+import { PSK_CIPHERS } from "@mdevkit/core";
 import { describe, expect, it } from "vitest";
 // @ts-expect-error: the benchmark is plain JavaScript (bench/ is not compiled).
-import { BASELINE_ATTEMPTS, fastestBaseline } from "../bench/bare-socket.mjs";
+import { BASELINE_ATTEMPTS, bareSocket, fastestBaseline } from "../bench/bare-socket.mjs";
 
 /** A measure() that answers these times in turn, counting its calls. */
 function runs(...times: number[]) {
@@ -42,5 +44,23 @@ describe("fastestBaseline", () => {
     const b = await fastestBaseline(m.measure, undefined);
     expect(m.calls).toBe(1);
     expect(b.ms).toBe(3000);
+  });
+});
+
+describe("bareSocket", () => {
+  // Each kind of baseline moves its bytes to a receiver in a child process and comes back.
+  const bytes = 8 * 2 ** 20;
+  it.each([
+    ["one hot buffer", {}],
+    ["guest memory at both ends", { guestMemory: true }],
+    [
+      "TLS with a pre-shared key",
+      { pskHex: randomBytes(32).toString("hex"), ciphers: PSK_CIPHERS },
+    ],
+  ])("moves the bytes: %s", async (_, opts) => {
+    const r = await bareSocket(bytes, opts);
+    expect(r.bytes).toBe(bytes);
+    expect(r.ms).toBeGreaterThan(0);
+    if ("pskHex" in opts) expect(r.protocol).toMatch(/^TLS/);
   });
 });

@@ -143,6 +143,33 @@ describe("the benchmark report", () => {
     expect(readFileSync(join(dir, "benchmarks.md"), "utf8")).not.toContain("over TLS");
   });
 
+  it("sets the socket with guest memory at both ends beside the goal's baseline, without judging on it", () => {
+    const dir = mkdtempSync(join(tmpdir(), "bench-report-"));
+    dirs.push(dir);
+    const base = results();
+    const [round] = base.sideBySide.rounds;
+    const bareGuestMemory = { bytes: 1.6e9, ms: 1250, bytesPerSecond: 1.28e9 };
+    const { goals } = writeReport(dir, {
+      ...base,
+      sideBySide: { ...base.sideBySide, rounds: [{ ...round, bareGuestMemory }] },
+    });
+    const md = readFileSync(join(dir, "benchmarks.md"), "utf8");
+    // 1250 ms against the hot socket's 1000 ms and QEMU's 2000 ms.
+    expect(md).toMatch(
+      /\| the same socket, guest memory at both ends [^|]*\| 1250 ms \| – \| [^|]+ \| [^|]+ \| 1\.25× \| 0\.63× \|/,
+    );
+    // Per round: mdevkit's 1500 ms is 1.20× the guest-memory socket.
+    expect(md).toMatch(
+      /\| 1 \| 1000 ms \| 1250 ms \| 2000 ms \(30\.0 ms\) \| 1500 ms \(20\.0 ms\) \| 1\.50× \| 1\.20× \| 0\.75× \|/,
+    );
+    // The goal against the bare socket is still judged on the hot one.
+    const rate = goals.find((g: string[]) => g[0]?.startsWith("RAM-static: rate"));
+    expect(rate?.[1]).toContain("bare / mdevkit 0.67×");
+    // Results saved before this baseline existed render without it.
+    writeReport(dir, base);
+    expect(readFileSync(join(dir, "benchmarks.md"), "utf8")).not.toContain("guest memory");
+  });
+
   it("shows every run of a baseline measured again, judged on the fastest", () => {
     const dir = mkdtempSync(join(tmpdir(), "bench-report-"));
     dirs.push(dir);
