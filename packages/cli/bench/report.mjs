@@ -227,19 +227,22 @@ function analyse(res) {
       ],
     ];
     // Rounds measured before this baseline existed have none.
-    const gTimes = rounds.map((r) => r.bareGuestMemory?.ms ?? Number.NaN);
-    const gTotal = median(gTimes);
-    if (rounds.some((r) => r.bareGuestMemory))
+    const guestMemory = rounds.some((r) => r.bareGuestMemory);
+    if (guestMemory) {
+      const gTimes = rounds.map((r) => r.bareGuestMemory?.ms ?? Number.NaN);
+      const gTotal = median(gTimes);
+      const gBytes = median(rounds.map((r) => r.bareGuestMemory?.bytes ?? Number.NaN));
       rows.push([
         "the same socket, guest memory at both ends (out of one region, copied into another)",
         spread(gTimes, ms),
         "–",
-        gb(median(rounds.map((r) => r.bareGuestMemory?.bytes ?? Number.NaN))),
-        rate((median(rounds.map((r) => r.bareGuestMemory?.bytes ?? Number.NaN)) / gTotal) * 1000),
+        gb(gBytes),
+        rate((gBytes / gTotal) * 1000),
         ratio(gTotal / bTotal),
         ratio(gTotal / qTotal),
         "–",
       ]);
+    }
     if (s.qemu)
       rows.push([
         `QEMU (${s.qemu.replace(/^QEMU emulator version /, "")}), TCG, \`-incoming\` + \`-mem-prealloc\`, paused guest`,
@@ -259,7 +262,6 @@ function analyse(res) {
       ratio(mTotal / qTotal),
       `${rssGiB(median(rounds.map((r) => r.mdevkit.sourcePeakRssKiB)))} / ${rssGiB(median(rounds.map((r) => r.mdevkit.targetPeakRssKiB)))}`,
     ]);
-    const guestMemory = rounds.some((r) => r.bareGuestMemory);
     const perRound = table(
       [
         "round",
