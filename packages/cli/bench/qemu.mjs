@@ -14,6 +14,8 @@ const QEMU = process.env.MDEVKIT_BENCH_QEMU ?? "qemu-system-x86_64";
 /** Where the blob goes in guest-physical memory: above the legacy BIOS/VGA hole. */
 const BLOB_GPA = 0x100000;
 
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
 /** QEMU's version line, or undefined when it is not installed. */
 export function qemuVersion() {
   const r = spawnSync(QEMU, ["--version"], { encoding: "utf8" });
@@ -68,7 +70,7 @@ class Qmp {
         return qmp;
       } catch (err) {
         if (Date.now() > until) throw new Error(`QMP ${path} never answered: ${err.message}`);
-        await new Promise((r) => setTimeout(r, 100));
+        await sleep(100);
       }
     }
   }
@@ -103,6 +105,33 @@ class Qmp {
 
   close() {
     this.#sock.destroy();
+  }
+}
+
+/**
+ * Polls the source's `query-migrate` until the migration ends and returns its final
+ * answer. QEMU before 9.0 enters COMPLETED before it computes `total-time` and `downtime`
+ * (`migration_calculate_complete` ran after the state change until a 2024 patch moved it
+ * before), so a poll in between reads 0 ms for both. QEMU computes them and then sets the
+ * source's run state to `postmigrate` under the same lock: once `query-status` says so, a
+ * last `query-migrate` has the final figures. Throws when that never comes in `settleMs`.
+ */
+export async function awaitMigrationEnd(qmp, { pollMs = 10, settleMs = 10_000 } = {}) {
+  for (;;) {
+    const info = await qmp.cmd("query-migrate");
+    if (info.status === "failed" || info.status === "cancelled") return info;
+    if (info.status === "completed") break;
+    await sleep(pollMs);
+  }
+  const until = performance.now() + settleMs;
+  for (;;) {
+    const { status } = await qmp.cmd("query-status");
+    if (status === "postmigrate") return await qmp.cmd("query-migrate");
+    if (performance.now() > until)
+      throw new Error(
+        `QEMU's migration completed but its source stayed in run state "${status}" for ${settleMs} ms: its figures are not final`,
+      );
+    await sleep(pollMs);
   }
 }
 
@@ -175,13 +204,7 @@ export async function qemuMigrateVerified(dir, { mib, blob, blobBytes, blobSha25
     await qs.cmd("migrate-set-parameters", { "max-bandwidth": 100e9 });
     const t0 = performance.now();
     await qs.cmd("migrate", { uri: `tcp:127.0.0.1:${port}` });
-    let info;
-    for (;;) {
-      info = await qs.cmd("query-migrate");
-      if (info.status === "completed" || info.status === "failed" || info.status === "cancelled")
-        break;
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    const info = await awaitMigrationEnd(qs);
     const wallMs = performance.now() - t0;
     if (info.status !== "completed")
       return { ok: false, error: `QEMU migration ${info.status}: ${info["error-desc"] ?? ""}` };
@@ -189,7 +212,7 @@ export async function qemuMigrateVerified(dir, { mib, blob, blobBytes, blobSha25
     for (;;) {
       const st = await qd.cmd("query-status");
       if (st.status !== "inmigrate") break;
-      await new Promise((r) => setTimeout(r, 10));
+      await sleep(10);
     }
     const sourcePeakRssKiB = peakRssKiB(src.child.pid);
     const targetPeakRssKiB = peakRssKiB(dst.child.pid);

@@ -1,0 +1,66 @@
+// The benchmark's QEMU side (packages/cli/bench/qemu.mjs): when a QEMU migration's figures
+// are final. QEMU 7.2 enters COMPLETED before it computes `total-time` and `downtime`, and a
+// full benchmark run read one round as "QEMU total 0 ms, downtime 0 ms".
+import { describe, expect, it } from "vitest";
+// @ts-expect-error: the benchmark is plain JavaScript (bench/ is not compiled).
+import { awaitMigrationEnd } from "../bench/qemu.mjs";
+
+type Answer = Record<string, unknown>;
+
+/**
+ * A QMP connection that plays QEMU 7.2's end of a migration: `active` for `activePolls`
+ * queries, then COMPLETED with zero figures while the source is still in `finish-migrate`
+ * for `racePolls` queries of either kind, then the figures and `postmigrate`.
+ */
+function qemu72(activePolls: number, racePolls: number) {
+  let migrates = 0;
+  let afterComplete = 0;
+  const final = () => afterComplete > racePolls;
+  return {
+    commands: [] as string[],
+    async cmd(execute: string): Promise<Answer> {
+      this.commands.push(execute);
+      if (execute === "query-migrate") {
+        if (migrates++ < activePolls) return { status: "active" };
+        afterComplete++;
+        return final()
+          ? { status: "completed", "total-time": 912, downtime: 14 }
+          : { status: "completed", "total-time": 0, downtime: 0 };
+      }
+      if (execute === "query-status") {
+        afterComplete++;
+        return { status: final() ? "postmigrate" : "finish-migrate", running: false };
+      }
+      throw new Error(`unexpected ${execute}`);
+    },
+  };
+}
+
+describe("awaitMigrationEnd", () => {
+  it("waits past COMPLETED with zero figures until the source is in postmigrate", async () => {
+    const qmp = qemu72(3, 4);
+    const info = await awaitMigrationEnd(qmp, { pollMs: 1 });
+    expect(info).toMatchObject({ status: "completed", "total-time": 912, downtime: 14 });
+    expect(qmp.commands).toContain("query-status");
+  });
+
+  it("returns at once when the figures were already final", async () => {
+    const qmp = qemu72(2, 0);
+    const info = await awaitMigrationEnd(qmp, { pollMs: 1 });
+    expect(info["total-time"]).toBe(912);
+  });
+
+  it("returns a failed migration as it is", async () => {
+    const qmp = {
+      cmd: async () => ({ status: "failed", "error-desc": "Unable to write to socket" }),
+    };
+    expect(await awaitMigrationEnd(qmp, { pollMs: 1 })).toMatchObject({ status: "failed" });
+  });
+
+  it("throws rather than return figures that never became final", async () => {
+    const qmp = qemu72(0, Number.POSITIVE_INFINITY);
+    await expect(awaitMigrationEnd(qmp, { pollMs: 1, settleMs: 20 })).rejects.toThrow(
+      /stayed in run state "finish-migrate"/,
+    );
+  });
+});
