@@ -1,45 +1,73 @@
 // Baseline for the migration benchmark: the same number of bytes through a bare socket
 // between two processes, in 1 MiB writes — what the link does with no migration logic.
+// The receiver reads into one reused 1 MiB buffer, as mdevkit's target does. With a fresh
+// buffer per read (Node's `data` events, as before 2026-12-03 22:45 UTC) the same 1.6 GB
+// took a median 1.18 times as long, and 2.1 times with guest memory at both ends, whose
+// receiver holds a large region and page-faulted its read buffers again after collections
+// (6 interleaved rounds).
 // With a pre-shared key, the socket is TLS with the caller's cipher suites (mdevkit's):
 // what the encrypted link does. With `guestMemory`, the sender reads the bytes out of a
-// region as large as them and the receiver copies them into another: what moving guest
-// RAM costs before any migration logic (the plain baseline reuses one hot 1 MiB buffer).
-// Imports nothing but Node's own modules: with @mdevkit/core loaded, the receiver's fresh
-// 64 KiB read buffers page-faulted again after collections (227,000 minor faults against
-// 20,000-137,000; the heap's layout decides whether freed memory goes back to the system),
-// and the same bytes took 0.9-1.0 s instead of 0.34-0.38 s.
+// region as large as them and the receiver copies each read into another region: what
+// moving guest RAM costs before any migration logic (the plain baseline sends one hot
+// 1 MiB buffer over and over and keeps nothing it receives).
+// Imports nothing but Node's own modules, so that the receiver's heap is Node's alone.
 import { fork } from "node:child_process";
-import { randomFillSync } from "node:crypto";
+import { createHash, randomFillSync } from "node:crypto";
 import net from "node:net";
 import tls from "node:tls";
 
 const PSK_IDENTITY = "bench";
 
-if (process.argv[2] === "receiver") {
+if (process.argv[2] === "tls-receiver") {
   const want = Number(process.argv[3]);
-  const region = process.argv[4] === "memory" ? touched(Buffer.alloc(want)) : undefined;
-  const key = process.argv[5] ? Buffer.from(process.argv[5], "hex") : undefined;
-  const ciphers = process.argv[6];
-  const onSocket = (sock) => {
+  const key = Buffer.from(process.argv[4], "hex");
+  const ciphers = process.argv[5];
+  const server = tls.createServer({ ciphers, pskCallback: () => key }, (sock) => {
     let got = 0;
     sock.on("data", (d) => {
-      // The sender writes whole 1 MiB chunks, so bytes may still arrive after `want`.
-      if (got >= want) return;
-      region?.set(d.subarray(0, want - got), got);
       got += d.length;
       if (got >= want) {
         sock.end("done");
         server.close();
       }
     });
-  };
-  const server = key
-    ? tls.createServer({ ciphers, pskCallback: () => key }, onSocket)
-    : net.createServer(onSocket);
+  });
   server.listen(0, "127.0.0.1", () => process.send?.(server.address().port));
+} else if (process.argv[2] === "tcp-receiver") {
+  const [want, port] = process.argv.slice(3, 5).map(Number);
+  const flags = process.argv.slice(5);
+  receive(want, port, flags.includes("memory"), flags.includes("check"));
 } else if (process.argv[1] === new URL(import.meta.url).pathname) {
   const bytes = Number(process.argv[2] ?? 2 ** 31);
   console.log(JSON.stringify(await bareSocket(bytes)));
+}
+
+/**
+ * The plain TCP receiver: connects to the sender at `port` — Node 20 reads into a caller's
+ * buffer (`onread`) only on sockets it connects, not on ones a server accepts — and, with
+ * `memory`, copies each read into a backed region of `want` bytes, as a migration target
+ * does. Writes "done" when every byte is in, then, with `check`, the region's SHA-256.
+ */
+function receive(want, port, memory, check) {
+  const region = memory ? touched(Buffer.alloc(want)) : undefined;
+  let got = 0;
+  const sock = net.connect({
+    port,
+    host: "127.0.0.1",
+    onread: {
+      buffer: Buffer.alloc(1 << 20),
+      callback: (n, buf) => {
+        // The sender writes whole 1 MiB chunks, so bytes may still arrive after `want`.
+        if (got >= want) return;
+        region?.set(buf.subarray(0, Math.min(n, want - got)), got);
+        got += n;
+        if (got >= want) {
+          sock.write("done");
+          sock.end(region && check ? sha256(region) : undefined);
+        }
+      },
+    },
+  });
 }
 
 /**
@@ -56,28 +84,20 @@ function touched(region) {
  * `pskHex` (a pre-shared key, hex) and `ciphers` the socket is TLS, its handshake before
  * the clock starts. With `guestMemory`, the bytes come out of a region of `bytes` filled
  * with random data and go into another in the receiver, both backed before the clock
- * starts: a memory-to-memory transfer, as a migration's, instead of one hot buffer's.
+ * starts: a memory-to-memory transfer, as a migration's, instead of one hot buffer's; with
+ * `check` as well, `intact` says whether the receiver's region ended up equal to the source.
  */
-export async function bareSocket(bytes, { pskHex, ciphers, guestMemory = false } = {}) {
-  const child = fork(new URL(import.meta.url).pathname, [
-    "receiver",
-    String(bytes),
-    guestMemory ? "memory" : "buffer",
-    ...(pskHex ? [pskHex, ciphers] : []),
-  ]);
+export async function bareSocket(
+  bytes,
+  { pskHex, ciphers, guestMemory = false, check = false } = {},
+) {
   const source = guestMemory ? randomRegion(bytes) : undefined;
-  const port = await new Promise((r) => child.once("message", r));
+  const { child, sock } = pskHex
+    ? await connectToTlsReceiver(bytes, pskHex, ciphers)
+    : await acceptReceiver(bytes, [...(source ? ["memory"] : []), ...(check ? ["check"] : [])]);
   const chunk = Buffer.alloc(1 << 20, 0x5a);
-  const sock = pskHex
-    ? tls.connect({
-        port,
-        host: "127.0.0.1",
-        ciphers,
-        pskCallback: () => ({ psk: Buffer.from(pskHex, "hex"), identity: PSK_IDENTITY }),
-        checkServerIdentity: () => undefined,
-      })
-    : net.connect(port, "127.0.0.1");
-  await new Promise((r) => sock.once(pskHex ? "secureConnect" : "connect", r));
+  const reply = [];
+  const replied = new Promise((r) => sock.on("data", (d) => reply.push(d)).once("end", r));
   const t0 = performance.now();
   const done = new Promise((r) => sock.once("data", r));
   for (let sent = 0; sent < bytes; sent += chunk.length) {
@@ -87,10 +107,69 @@ export async function bareSocket(bytes, { pskHex, ciphers, guestMemory = false }
   await done;
   const ms = performance.now() - t0;
   const protocol = pskHex ? sock.getProtocol() : undefined;
+  let intact;
+  if (source && check) {
+    await replied;
+    intact = Buffer.concat(reply).toString() === `done${sha256(source)}`;
+  }
   sock.destroy();
   child.kill();
-  return { bytes, ms, bytesPerSecond: (bytes / ms) * 1000, ...(protocol ? { protocol } : {}) };
+  return {
+    bytes,
+    ms,
+    bytesPerSecond: (bytes / ms) * 1000,
+    ...(protocol ? { protocol } : { readBuffer: "reused" }),
+    ...(intact === undefined ? {} : { intact }),
+  };
 }
+
+/** Forks the TLS receiver, which listens, and connects to it. */
+async function connectToTlsReceiver(bytes, pskHex, ciphers) {
+  const child = fork(new URL(import.meta.url).pathname, [
+    "tls-receiver",
+    String(bytes),
+    pskHex,
+    ciphers,
+  ]);
+  const port = await new Promise((r) => child.once("message", r));
+  const sock = tls.connect({
+    port,
+    host: "127.0.0.1",
+    ciphers,
+    pskCallback: () => ({ psk: Buffer.from(pskHex, "hex"), identity: PSK_IDENTITY }),
+    checkServerIdentity: () => undefined,
+  });
+  await new Promise((r) => sock.once("secureConnect", r));
+  return { child, sock };
+}
+
+/** Listens, forks the TCP receiver with `flags`, and takes its connection (its region backed). */
+async function acceptReceiver(bytes, flags) {
+  const server = net.createServer();
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  const child = fork(new URL(import.meta.url).pathname, [
+    "tcp-receiver",
+    String(bytes),
+    String(server.address().port),
+    ...flags,
+  ]);
+  try {
+    const sock = await new Promise((resolve, reject) => {
+      server.once("connection", resolve);
+      child.once("exit", (code) =>
+        reject(new Error(`the receiver exited (${code}) before it connected`)),
+      );
+    });
+    return { child, sock };
+  } catch (err) {
+    child.kill();
+    throw err;
+  } finally {
+    server.close();
+  }
+}
+
+const sha256 = (data) => createHash("sha256").update(data).digest("hex");
 
 /** `bytes` of random data in one region, every page backed. */
 function randomRegion(bytes) {

@@ -170,6 +170,21 @@ describe("the benchmark report", () => {
     expect(readFileSync(join(dir, "benchmarks.md"), "utf8")).not.toContain("guest memory");
   });
 
+  it("says the bare socket read into one reused buffer only for rounds measured that way", () => {
+    const dir = mkdtempSync(join(tmpdir(), "bench-report-"));
+    dirs.push(dir);
+    const base = results();
+    const [round] = base.sideBySide.rounds;
+    const reused = { ...round, bare: { ...round?.bare, readBuffer: "reused" } };
+    writeReport(dir, { ...base, sideBySide: { ...base.sideBySide, rounds: [reused] } });
+    expect(readFileSync(join(dir, "benchmarks.md"), "utf8")).toContain(
+      "| bare Node socket between two processes, 1 MiB writes, read into one reused 1 MiB buffer |",
+    );
+    // Results saved before, whose receiver took a fresh buffer per read, do not claim it.
+    writeReport(dir, base);
+    expect(readFileSync(join(dir, "benchmarks.md"), "utf8")).not.toContain("reused 1 MiB buffer");
+  });
+
   it("shows every run of a baseline measured again, judged on the fastest", () => {
     const dir = mkdtempSync(join(tmpdir(), "bench-report-"));
     dirs.push(dir);
