@@ -110,9 +110,9 @@ class Qmp {
 
 /**
  * Polls the source's `query-migrate` until the migration ends and returns its final
- * answer. QEMU before 9.0 enters COMPLETED before it computes `total-time` and `downtime`
- * (`migration_calculate_complete` ran after the state change until a 2024 patch moved it
- * before), so a poll in between reads 0 ms for both. QEMU computes them and then sets the
+ * answer. QEMU 7.2, like every release before a 2024 patch, enters COMPLETED before it
+ * computes `total-time` and `downtime` (`migration_calculate_complete` ran after the state
+ * change), so a poll in between reads 0 ms for both. QEMU computes them and then sets the
  * source's run state to `postmigrate` under the same lock: once `query-status` says so, a
  * last `query-migrate` has the final figures. Throws when that never comes in `settleMs`.
  */
