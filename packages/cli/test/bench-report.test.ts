@@ -12,6 +12,13 @@ afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
+/** A scratch folder for one report, removed after the test. */
+function reportDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "bench-report-"));
+  dirs.push(dir);
+  return dir;
+}
+
 const downtime = {
   stopDevicesMs: 1,
   finalRamMs: 10,
@@ -88,10 +95,18 @@ function results() {
   };
 }
 
+/** `base` with its one side-by-side round changed by `change`. */
+function withRound(
+  base: ReturnType<typeof results>,
+  change: (round: ReturnType<typeof results>["sideBySide"]["rounds"][number]) => object,
+) {
+  const rounds = base.sideBySide.rounds.map(change);
+  return { ...base, sideBySide: { ...base.sideBySide, rounds } };
+}
+
 describe("the benchmark report", () => {
   it("judges the goals from verified runs and lists failed runs as failures", () => {
-    const dir = mkdtempSync(join(tmpdir(), "bench-report-"));
-    dirs.push(dir);
+    const dir = reportDir();
     const { goals } = writeReport(dir, results());
     const verdict = (prefix: string) => goals.find((g: string[]) => g[0]?.startsWith(prefix))?.[2];
     // 1500 ms against QEMU's 2000 ms is 0.75×: met; against the socket's 1000 ms, 0.67×: not.
@@ -105,8 +120,7 @@ describe("the benchmark report", () => {
   });
 
   it("fits the RAM line through each size's median run and lists every run's total", () => {
-    const dir = mkdtempSync(join(tmpdir(), "bench-report-"));
-    dirs.push(dir);
+    const dir = reportDir();
     // Median runs on an exact line (1000 ms a GiB): R² 1 although one 4 GiB run was slow.
     const ram = [1024, 2048, 4096].map((mib) => ({
       mib,
@@ -123,15 +137,16 @@ describe("the benchmark report", () => {
   });
 
   it("sets mdevkit over TLS against the bare TLS socket and mdevkit on TCP", () => {
-    const dir = mkdtempSync(join(tmpdir(), "bench-report-"));
-    dirs.push(dir);
+    const dir = reportDir();
     const base = results();
-    const [round] = base.sideBySide.rounds;
     const tls = {
       mdevkit: run(2400, 5),
       bare: { bytes: 1.6e9, ms: 2000, bytesPerSecond: 0.8e9, protocol: "TLSv1.3" },
     };
-    writeReport(dir, { ...base, sideBySide: { ...base.sideBySide, rounds: [{ ...round, tls }] } });
+    writeReport(
+      dir,
+      withRound(base, (round) => ({ ...round, tls })),
+    );
     const md = readFileSync(join(dir, "benchmarks.md"), "utf8");
     expect(md).toContain("| bare Node TLSv1.3 socket, 1 MiB writes | 2000 ms |");
     // 2400 ms against the TLS socket's 2000 ms, and against mdevkit's 1500 ms on TCP.
@@ -144,15 +159,13 @@ describe("the benchmark report", () => {
   });
 
   it("sets the socket with guest memory at both ends beside the goal's baseline, without judging on it", () => {
-    const dir = mkdtempSync(join(tmpdir(), "bench-report-"));
-    dirs.push(dir);
+    const dir = reportDir();
     const base = results();
-    const [round] = base.sideBySide.rounds;
     const bareGuestMemory = { bytes: 1.6e9, ms: 1250, bytesPerSecond: 1.28e9 };
-    const { goals } = writeReport(dir, {
-      ...base,
-      sideBySide: { ...base.sideBySide, rounds: [{ ...round, bareGuestMemory }] },
-    });
+    const { goals } = writeReport(
+      dir,
+      withRound(base, (round) => ({ ...round, bareGuestMemory })),
+    );
     const md = readFileSync(join(dir, "benchmarks.md"), "utf8");
     // 1250 ms against the hot socket's 1000 ms and QEMU's 2000 ms.
     expect(md).toMatch(
@@ -171,12 +184,12 @@ describe("the benchmark report", () => {
   });
 
   it("says the bare socket read into one reused buffer only for rounds measured that way", () => {
-    const dir = mkdtempSync(join(tmpdir(), "bench-report-"));
-    dirs.push(dir);
+    const dir = reportDir();
     const base = results();
-    const [round] = base.sideBySide.rounds;
-    const reused = { ...round, bare: { ...round?.bare, readBuffer: "reused" } };
-    writeReport(dir, { ...base, sideBySide: { ...base.sideBySide, rounds: [reused] } });
+    writeReport(
+      dir,
+      withRound(base, (round) => ({ ...round, bare: { ...round.bare, readBuffer: "reused" } })),
+    );
     expect(readFileSync(join(dir, "benchmarks.md"), "utf8")).toContain(
       "| bare Node socket between two processes, 1 MiB writes, read into one reused 1 MiB buffer |",
     );
@@ -186,8 +199,7 @@ describe("the benchmark report", () => {
   });
 
   it("shows every run of a baseline measured again, judged on the fastest", () => {
-    const dir = mkdtempSync(join(tmpdir(), "bench-report-"));
-    dirs.push(dir);
+    const dir = reportDir();
     const base = results();
     const bare = { bytes: 1.6e9, ms: 640, bytesPerSecond: 2.5e9, attemptsMs: [2793, 640] };
     const dirtying = { ...base.dirtying, runs: [{ mdevkit: run(900, 20), bare }] };
@@ -205,8 +217,7 @@ describe("the benchmark report", () => {
   it("leaves a goal unjudged when its bare socket was slower than mdevkit", () => {
     // No migration beats the link it runs over: such a baseline was slowed itself (a run
     // whose bare socket imported core measured 0.89x and would have read "met").
-    const dir = mkdtempSync(join(tmpdir(), "bench-report-"));
-    dirs.push(dir);
+    const dir = reportDir();
     const base = results();
     const dirtying = {
       ...base.dirtying,
@@ -220,8 +231,7 @@ describe("the benchmark report", () => {
   });
 
   it("keeps the hand-written text above and below the generated block", () => {
-    const dir = mkdtempSync(join(tmpdir(), "bench-report-"));
-    dirs.push(dir);
+    const dir = reportDir();
     const file = join(dir, "benchmarks.md");
     writeFileSync(file, "# Intro by hand\n\nfirst\n");
     writeReport(dir, results());
