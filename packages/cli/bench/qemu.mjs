@@ -50,11 +50,16 @@ async function sha256File(file) {
   return hash.digest("hex");
 }
 
-/** A minimal QMP client: one command at a time, events ignored. */
-class Qmp {
+/**
+ * A minimal QMP client: one command at a time, events ignored. When QEMU goes away (it
+ * crashed, or was killed for memory) every command waiting on it is rejected, so the
+ * benchmark reports the round as failed instead of waiting for an answer forever.
+ */
+export class Qmp {
   #sock;
   #buf = "";
   #waiting = [];
+  #closed;
 
   static async connect(path, timeoutMs) {
     const until = Date.now() + timeoutMs;
@@ -86,13 +91,21 @@ class Qmp {
         if (!line) continue;
         const msg = JSON.parse(line);
         if (msg.event) continue;
-        this.#waiting.shift()?.(msg);
+        this.#waiting.shift()?.resolve(msg);
       }
     });
+    sock.once("error", (err) => this.#fail(`QMP connection failed: ${err.message}`));
+    sock.once("close", () => this.#fail("QEMU closed its QMP connection"));
+  }
+
+  #fail(reason) {
+    this.#closed ??= new Error(reason);
+    for (const w of this.#waiting.splice(0)) w.reject(this.#closed);
   }
 
   #next() {
-    return new Promise((resolve) => this.#waiting.push(resolve));
+    if (this.#closed) return Promise.reject(this.#closed);
+    return new Promise((resolve, reject) => this.#waiting.push({ resolve, reject }));
   }
 
   async cmd(execute, args) {
@@ -116,11 +129,19 @@ class Qmp {
  * source's run state to `postmigrate` under the same lock: once `query-status` says so, a
  * last `query-migrate` has the final figures. Throws when that never comes in `settleMs`.
  */
-export async function awaitMigrationEnd(qmp, { pollMs = 10, settleMs = 10_000 } = {}) {
+export async function awaitMigrationEnd(
+  qmp,
+  { pollMs = 10, settleMs = 10_000, timeoutMs = 300_000 } = {},
+) {
+  const deadline = performance.now() + timeoutMs;
   for (;;) {
     const info = await qmp.cmd("query-migrate");
     if (info.status === "failed" || info.status === "cancelled") return info;
     if (info.status === "completed") break;
+    if (performance.now() > deadline)
+      throw new Error(
+        `QEMU's migration was still "${info.status}" after ${timeoutMs} ms: it is not moving`,
+      );
     await sleep(pollMs);
   }
   const until = performance.now() + settleMs;
@@ -130,6 +151,24 @@ export async function awaitMigrationEnd(qmp, { pollMs = 10, settleMs = 10_000 } 
     if (performance.now() > until)
       throw new Error(
         `QEMU's migration completed but its source stayed in run state "${status}" for ${settleMs} ms: its figures are not final`,
+      );
+    await sleep(pollMs);
+  }
+}
+
+/**
+ * Polls the target's `query-status` until it has left `inmigrate`: the incoming side
+ * finishes loading after the source reports COMPLETED. Throws when it has not in
+ * `timeoutMs` (a target that never finishes loading is a failed round, not a hang).
+ */
+export async function awaitIncomingEnd(qmp, { pollMs = 10, timeoutMs = 60_000 } = {}) {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const { status } = await qmp.cmd("query-status");
+    if (status !== "inmigrate") return status;
+    if (performance.now() > deadline)
+      throw new Error(
+        `QEMU's target was still "inmigrate" ${timeoutMs} ms after the source completed`,
       );
     await sleep(pollMs);
   }
@@ -208,12 +247,7 @@ export async function qemuMigrateVerified(dir, { mib, blob, blobBytes, blobSha25
     const wallMs = performance.now() - t0;
     if (info.status !== "completed")
       return { ok: false, error: `QEMU migration ${info.status}: ${info["error-desc"] ?? ""}` };
-    // The incoming side finishes loading after the source reports completed.
-    for (;;) {
-      const st = await qd.cmd("query-status");
-      if (st.status !== "inmigrate") break;
-      await sleep(10);
-    }
+    await awaitIncomingEnd(qd);
     const sourcePeakRssKiB = peakRssKiB(src.child.pid);
     const targetPeakRssKiB = peakRssKiB(dst.child.pid);
     await qd.cmd("pmemsave", { val: BLOB_GPA, size: blobBytes, filename: dump });

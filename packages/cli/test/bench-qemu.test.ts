@@ -1,9 +1,14 @@
 // The benchmark's QEMU side (packages/cli/bench/qemu.mjs): when a QEMU migration's figures
-// are final. QEMU 7.2 enters COMPLETED before it computes `total-time` and `downtime`, and a
-// full benchmark run read one round as "QEMU total 0 ms, downtime 0 ms".
-import { describe, expect, it } from "vitest";
+// are final (QEMU 7.2 enters COMPLETED before it computes `total-time` and `downtime`, and a
+// full benchmark run read one round as "QEMU total 0 ms, downtime 0 ms"), and that a QEMU
+// which stops answering fails its round instead of hanging the benchmark.
+import { mkdtempSync, rmSync } from "node:fs";
+import net from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
 // @ts-expect-error: the benchmark is plain JavaScript (bench/ is not compiled).
-import { awaitMigrationEnd } from "../bench/qemu.mjs";
+import { awaitIncomingEnd, awaitMigrationEnd, Qmp } from "../bench/qemu.mjs";
 
 type Answer = Record<string, unknown>;
 
@@ -62,5 +67,63 @@ describe("awaitMigrationEnd", () => {
     await expect(awaitMigrationEnd(qmp, { pollMs: 1, settleMs: 20 })).rejects.toThrow(
       /stayed in run state "finish-migrate"/,
     );
+  });
+});
+
+describe("a QEMU that stops moving fails the round", () => {
+  const always = (answer: Answer) => ({ cmd: async () => answer });
+
+  it("a migration that stays active past the timeout", async () => {
+    await expect(
+      awaitMigrationEnd(always({ status: "active" }), { pollMs: 1, timeoutMs: 20 }),
+    ).rejects.toThrow(/still "active" after 20 ms/);
+  });
+
+  it("a target that stays inmigrate past the timeout", async () => {
+    await expect(
+      awaitIncomingEnd(always({ status: "inmigrate" }), { pollMs: 1, timeoutMs: 20 }),
+    ).rejects.toThrow(/target was still "inmigrate"/);
+  });
+
+  it("a target that finishes loading", async () => {
+    let polls = 0;
+    const qmp = { cmd: async () => ({ status: polls++ < 3 ? "inmigrate" : "paused" }) };
+    expect(await awaitIncomingEnd(qmp, { pollMs: 1 })).toBe("paused");
+    expect(polls).toBe(4);
+  });
+});
+
+describe("Qmp", () => {
+  let dir: string | undefined;
+  afterEach(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** A QMP server that greets, accepts `qmp_capabilities`, then dies on the next command. */
+  async function dyingQemu(): Promise<{ path: string; server: net.Server }> {
+    dir = mkdtempSync(join(tmpdir(), "mdevkit-qmp-"));
+    const path = join(dir, "qmp.sock");
+    const server = net.createServer((sock) => {
+      sock.write('{"QMP": {"version": {}, "capabilities": []}}\n');
+      let commands = 0;
+      sock.on("data", () => {
+        if (commands++ === 0) sock.write('{"return": {}}\n');
+        else sock.destroy();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(path, resolve));
+    return { path, server };
+  }
+
+  it("rejects the command in flight when QEMU goes away, and every one after", async () => {
+    const { path, server } = await dyingQemu();
+    try {
+      const qmp = await Qmp.connect(path, 5_000);
+      await expect(qmp.cmd("query-status")).rejects.toThrow(/QEMU closed its QMP connection/);
+      await expect(qmp.cmd("query-status")).rejects.toThrow(/QEMU closed its QMP connection/);
+      qmp.close();
+    } finally {
+      server.close();
+    }
   });
 });
