@@ -122,56 +122,64 @@ export class Qmp {
 }
 
 /**
- * Polls the source's `query-migrate` until the migration ends and returns its final
- * answer. QEMU 7.2, like every release before a 2024 patch, enters COMPLETED before it
- * computes `total-time` and `downtime` (`migration_calculate_complete` ran after the state
- * change), so a poll in between reads 0 ms for both. QEMU computes them and then sets the
- * source's run state to `postmigrate` under the same lock: once `query-status` says so, a
- * last `query-migrate` has the final figures. Throws when that never comes in `settleMs`.
+ * Asks `ask()` every `pollMs` until `done(answer)` holds and returns that answer; throws
+ * `timedOut(answer)` (the last answer) when it has not within `timeoutMs`. QEMU's state
+ * only ever moves on, so one that does not move in time is a failed round, not a hang.
  */
-export async function awaitMigrationEnd(
-  qmp,
-  { pollMs = 10, settleMs = 10_000, timeoutMs = 300_000 } = {},
-) {
+async function pollUntil(ask, done, { pollMs, timeoutMs }, timedOut) {
   const deadline = performance.now() + timeoutMs;
   for (;;) {
-    const info = await qmp.cmd("query-migrate");
-    if (info.status === "failed" || info.status === "cancelled") return info;
-    if (info.status === "completed") break;
-    if (performance.now() > deadline)
-      throw new Error(
-        `QEMU's migration was still "${info.status}" after ${timeoutMs} ms: it is not moving`,
-      );
-    await sleep(pollMs);
-  }
-  const until = performance.now() + settleMs;
-  for (;;) {
-    const { status } = await qmp.cmd("query-status");
-    if (status === "postmigrate") return await qmp.cmd("query-migrate");
-    if (performance.now() > until)
-      throw new Error(
-        `QEMU's migration completed but its source stayed in run state "${status}" for ${settleMs} ms: its figures are not final`,
-      );
+    const answer = await ask();
+    if (done(answer)) return answer;
+    if (performance.now() > deadline) throw new Error(timedOut(answer));
     await sleep(pollMs);
   }
 }
 
 /**
- * Polls the target's `query-status` until it has left `inmigrate`: the incoming side
- * finishes loading after the source reports COMPLETED. Throws when it has not in
- * `timeoutMs` (a target that never finishes loading is a failed round, not a hang).
+ * Polls the source's `query-migrate` until the migration ends and returns its final
+ * answer. QEMU 7.2, like every release before a 2024 patch, enters COMPLETED before it
+ * computes `total-time` and `downtime` (`migration_calculate_complete` ran after the state
+ * change), so a poll in between reads 0 ms for both. QEMU computes them and then sets the
+ * source's run state to `postmigrate` under the same lock: once `query-status` says so, a
+ * last `query-migrate` has the final figures. Throws when the migration has not ended in
+ * `timeoutMs`, or its figures are not final `settleMs` after it completed.
+ */
+export async function awaitMigrationEnd(
+  qmp,
+  { pollMs = 10, settleMs = 10_000, timeoutMs = 300_000 } = {},
+) {
+  const info = await pollUntil(
+    () => qmp.cmd("query-migrate"),
+    ({ status }) => status === "completed" || status === "failed" || status === "cancelled",
+    { pollMs, timeoutMs },
+    ({ status }) =>
+      `QEMU's migration was still "${status}" after ${timeoutMs} ms: it is not moving`,
+  );
+  if (info.status !== "completed") return info;
+  await pollUntil(
+    () => qmp.cmd("query-status"),
+    ({ status }) => status === "postmigrate",
+    { pollMs, timeoutMs: settleMs },
+    ({ status }) =>
+      `QEMU's migration completed but its source stayed in run state "${status}" for ${settleMs} ms: its figures are not final`,
+  );
+  return await qmp.cmd("query-migrate");
+}
+
+/**
+ * Polls the target's `query-status` until it has left `inmigrate` (the incoming side
+ * finishes loading after the source reports COMPLETED) and returns its run state. Throws
+ * when it has not in `timeoutMs`.
  */
 export async function awaitIncomingEnd(qmp, { pollMs = 10, timeoutMs = 60_000 } = {}) {
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    const { status } = await qmp.cmd("query-status");
-    if (status !== "inmigrate") return status;
-    if (performance.now() > deadline)
-      throw new Error(
-        `QEMU's target was still "inmigrate" ${timeoutMs} ms after the source completed`,
-      );
-    await sleep(pollMs);
-  }
+  const { status } = await pollUntil(
+    () => qmp.cmd("query-status"),
+    (answer) => answer.status !== "inmigrate",
+    { pollMs, timeoutMs },
+    () => `QEMU's target was still "inmigrate" ${timeoutMs} ms after the source completed`,
+  );
+  return status;
 }
 
 function freePort() {
