@@ -61,22 +61,44 @@ export class Qmp {
   #waiting = [];
   #closed;
 
+  /**
+   * Connects to QEMU's QMP socket at `path`, reads its greeting and negotiates
+   * capabilities within `timeoutMs`. Only the connect is retried (QEMU creates the socket
+   * while it starts up); a QEMU that accepts but never greets, or sends what is not QMP,
+   * fails the round instead of hanging the benchmark.
+   */
   static async connect(path, timeoutMs) {
     const until = Date.now() + timeoutMs;
+    let sock;
     for (;;) {
       try {
-        const sock = await new Promise((resolve, reject) => {
+        sock = await new Promise((resolve, reject) => {
           const s = net.connect(path, () => resolve(s));
           s.once("error", reject);
         });
-        const qmp = new Qmp(sock);
-        await qmp.#next(); // greeting
-        await qmp.cmd("qmp_capabilities");
-        return qmp;
+        break;
       } catch (err) {
-        if (Date.now() > until) throw new Error(`QMP ${path} never answered: ${err.message}`);
+        if (Date.now() >= until) throw new Error(`QMP ${path} never answered: ${err.message}`);
         await sleep(100);
       }
+    }
+    const qmp = new Qmp(sock);
+    let timer;
+    const expired = new Promise((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`QMP ${path} never answered: no greeting in ${timeoutMs} ms`)),
+        Math.max(0, until - Date.now()),
+      );
+    });
+    try {
+      await Promise.race([qmp.#next(), expired]); // the greeting
+      await Promise.race([qmp.cmd("qmp_capabilities"), expired]);
+      return qmp;
+    } catch (err) {
+      qmp.close();
+      throw err;
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -89,7 +111,14 @@ export class Qmp {
         const line = this.#buf.slice(0, i).trim();
         this.#buf = this.#buf.slice(i + 1);
         if (!line) continue;
-        const msg = JSON.parse(line);
+        let msg;
+        try {
+          msg = JSON.parse(line);
+        } catch {
+          this.#fail(`QMP sent a line that is not JSON: ${line.slice(0, 80)}`);
+          sock.destroy();
+          return;
+        }
         if (msg.event) continue;
         this.#waiting.shift()?.resolve(msg);
       }

@@ -126,4 +126,34 @@ describe("Qmp", () => {
       server.close();
     }
   });
+  /** A QMP socket that accepts connections and sends `greeting` (nothing when undefined). */
+  async function silentQemu(greeting?: string): Promise<{ path: string; server: net.Server }> {
+    dir = mkdtempSync(join(tmpdir(), "mdevkit-qmp-"));
+    const path = join(dir, "qmp.sock");
+    const server = net.createServer((sock) => {
+      if (greeting !== undefined) sock.write(greeting);
+    });
+    await new Promise<void>((resolve) => server.listen(path, resolve));
+    return { path, server };
+  }
+
+  it("gives up on a QEMU that accepts the connection but never greets", async () => {
+    const { path, server } = await silentQemu();
+    try {
+      const started = performance.now();
+      await expect(Qmp.connect(path, 300)).rejects.toThrow(/never answered: no greeting in 300 ms/);
+      expect(performance.now() - started).toBeLessThan(5_000);
+    } finally {
+      server.close();
+    }
+  });
+
+  it("fails the connection on a line that is not JSON instead of throwing", async () => {
+    const { path, server } = await silentQemu("QEMU monitor garbage\n");
+    try {
+      await expect(Qmp.connect(path, 300)).rejects.toThrow(/not JSON: QEMU monitor garbage/);
+    } finally {
+      server.close();
+    }
+  });
 });
