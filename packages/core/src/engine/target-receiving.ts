@@ -48,7 +48,7 @@ export class ReceivingState {
   readonly vm: SimulatedVm;
   readonly #streams: ReadonlyMap<number, MigrationDataStream>;
   readonly #table: PageDigestTable;
-  /** Pages written at least once: a zero marker for a never-written page needs no write. */
+  /** Pages holding data that arrived (1), not zero: a zero marker for any other needs no write. */
   readonly #written: Uint8Array;
   readonly #awaitingInitData: Set<number>;
   readonly #events: ReceivingEvents;
@@ -149,8 +149,13 @@ export class ReceivingState {
       const pfn = record.startPage + i;
       if (!isDataPage(record.kinds, i)) {
         // A zero marker for a page never written needs no write: fresh memory is zero. A
-        // sparse run's page without data is one the source knows is here already.
-        if (!sparse && written[pfn] === 1) memory.pageView(pfn).fill(0);
+        // sparse run's page without data is one the source knows is here already. A page
+        // once cleared is zero again, so zeroing is bounded by the data that arrived: a
+        // source repeating zero markers cannot make the target fill memory for each.
+        if (!sparse && written[pfn] === 1) {
+          memory.pageView(pfn).fill(0);
+          written[pfn] = 0;
+        }
         i++;
         continue;
       }
