@@ -1,4 +1,4 @@
-import { crc32 } from "node:zlib";
+import { createHash } from "node:crypto";
 
 /** Concatenates byte arrays into one new array. */
 export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
@@ -25,9 +25,22 @@ export function firstDifference(a: Uint8Array, b: Uint8Array): number {
   return a.byteLength === b.byteLength ? -1 : n;
 }
 
-/** CRC-32 of `bytes`, for compact trace entries. */
-export function checksum(bytes: Uint8Array): number {
-  return crc32(bytes);
+/** Writes up to this long are kept whole in a fingerprint; longer ones are digested. */
+const WHOLE_BYTES = 32;
+
+/**
+ * A value that equals another exactly when the same `bytes` were written at the same
+ * `address`: the bytes themselves (hex) when short, otherwise 128 bits of SHA-256 over
+ * address, length and bytes. Never a CRC: hardware records often end with the CRC of what
+ * precedes them, and a CRC over such a record is the same constant whatever it holds.
+ */
+export function fingerprint(address: number, bytes: Uint8Array): string {
+  if (bytes.byteLength <= WHOLE_BYTES) return Buffer.from(bytes).toString("hex");
+  const prefix = new DataView(new ArrayBuffer(16));
+  prefix.setBigUint64(0, BigInt(address), true);
+  prefix.setBigUint64(8, BigInt(bytes.byteLength), true);
+  const digest = createHash("sha256").update(new Uint8Array(prefix.buffer)).update(bytes);
+  return `sha256:${digest.digest("hex").slice(0, 32)}`;
 }
 
 /** Hex dump of at most `max` bytes, for messages. */

@@ -1,16 +1,22 @@
 import type { DmaWriteObserver, GuestMemory } from "@mdevkit/core";
-import { checksum } from "./bytes.js";
+import { fingerprint } from "./bytes.js";
 
 /** One thing a device did to the outside world, as the host saw it. */
 export type TraceEvent =
-  | { readonly kind: "dma"; readonly iova: number; readonly length: number; readonly crc: number }
+  | {
+      readonly kind: "dma";
+      readonly iova: number;
+      readonly length: number;
+      /** The bytes that landed, or a SHA-256 digest of long writes (see `fingerprint`). */
+      readonly data: string;
+    }
   | { readonly kind: "irq"; readonly vector: number };
 
 /**
- * Records, in order, every DMA write (address, length and a checksum of the bytes that
- * landed) and every interrupt a device raises. It is attached on the host side — to the
- * `DmaPort` and the `InterruptCounter` — so what it sees is what the device did, not what
- * the plugin says it did.
+ * Records, in order, every DMA write (address, length and the bytes that landed, or a
+ * cryptographic digest of them when long) and every interrupt a device raises. It is
+ * attached on the host side — to the `DmaPort` and the `InterruptCounter` — so what it
+ * sees is what the device did, not what the plugin says it did.
  */
 export class TraceRecorder implements DmaWriteObserver {
   readonly #memory: GuestMemory;
@@ -36,7 +42,8 @@ export class TraceRecorder implements DmaWriteObserver {
   }
 
   onDmaWrite(iova: number, gpa: number, length: number): void {
-    this.#events.push({ kind: "dma", iova, length, crc: checksum(this.#memory.read(gpa, length)) });
+    const data = fingerprint(iova, this.#memory.read(gpa, length));
+    this.#events.push({ kind: "dma", iova, length, data });
   }
 
   /** Records an interrupt on `vector`. */
@@ -55,7 +62,7 @@ export class TraceRecorder implements DmaWriteObserver {
       .slice(0, max)
       .map((e) =>
         e.kind === "dma"
-          ? `DMA write iova=0x${e.iova.toString(16)} len=${e.length}`
+          ? `DMA write iova=0x${e.iova.toString(16)} len=${e.length} data=${e.data}`
           : `interrupt vector ${e.vector}`,
       );
     if (events.length > max) lines.push(`… ${events.length - max} more`);
