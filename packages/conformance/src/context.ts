@@ -14,6 +14,19 @@ import type { ResolvedOptions } from "./options.js";
 import { firstDifferencePath, statesEqual, stripPaths } from "./state-compare.js";
 import { ContractBreach, ensure } from "./violation.js";
 
+/**
+ * The codes a stopped device may refuse guest work with: EBUSY, as for a register access
+ * while the vCPUs are paused (docs/writing-a-plugin.md). EIO is the base class's "driver
+ * bug" (DMA or an interrupt attempted while stopped) and never a polite refusal.
+ */
+export const STOPPED_REFUSALS: readonly string[] = ["EBUSY"];
+
+/** `err` for a message (an MdevError's message starts with its code). */
+function describeError(err: unknown): string {
+  if (isMdevError(err)) return err.message;
+  return err instanceof Error ? `an untyped ${err.name}: ${err.message}` : String(err);
+}
+
 /** Roles get different generator salts, so a target's guest differs from the source's. */
 export const Role = { SOURCE: 1, TARGET: 2, REFERENCE: 3 } as const;
 
@@ -81,20 +94,32 @@ export class CheckContext<D extends VendorDriver = VendorDriver> {
   }
 
   /**
-   * Pokes a device that must stay quiet: guest work and activity ticks, where a typed
-   * refusal (`MdevError`) counts as the device declining. Any other error is a bug.
+   * Pokes a device that must stay quiet: guest work and activity ticks. Guest work may be
+   * refused with one of {@link STOPPED_REFUSALS} (the device declining); any other error
+   * is a breach — above all the base class's EIO "driver bug", which means the device
+   * tried to DMA or interrupt while stopped and only the base class's gate stopped it.
+   * A tick must not throw at all (the `VendorDriver.tick` contract): a stopped device
+   * does nothing.
    */
   async poke(h: DeviceHarness<D>, rounds = 3): Promise<void> {
     for (let r = 0; r < rounds; r++) {
       try {
         await this.options.exercise?.(h.driver, h.rng, h);
       } catch (err) {
-        if (!isMdevError(err)) throw err;
+        if (!isMdevError(err) || !STOPPED_REFUSALS.includes(err.code)) {
+          throw new ContractBreach(
+            `guest work on the stopped device failed with ${describeError(err)}; a stopped device may only refuse it with ${STOPPED_REFUSALS.join(" or ")}`,
+            { cause: err },
+          );
+        }
       }
       try {
         this.tick(h);
       } catch (err) {
-        if (!isMdevError(err)) throw err;
+        throw new ContractBreach(
+          `tick() on the stopped device threw ${describeError(err)}; a stopped device's tick does nothing and never throws`,
+          { cause: err },
+        );
       }
     }
   }

@@ -56,8 +56,9 @@ export interface ConformanceOptions<D extends VendorDriver = VendorDriver> {
   /**
    * Makes the device do guest-visible work: program registers, arm DMA, deliver input.
    * Called while RUNNING to build interesting state, and also while the device is
-   * stopped to poke it — then it may throw a typed `MdevError` (a refused access) or do
-   * nothing, but must not make the device act. Draw every choice from `rng`. `harness`
+   * stopped to poke it — then it may throw an `MdevError` EBUSY (a refused access) or do
+   * nothing, but must not make the device act; any other error, the base class's EIO
+   * "driver bug" above all, fails the quiescence group. Draw every choice from `rng`. `harness`
    * is absent in the end-to-end group, where the engine built the device.
    */
   exercise?(driver: D, rng: Rng, harness?: DeviceHarness<D>): void | Promise<void>;

@@ -16,7 +16,14 @@ async function expectQuiet(ctx: CheckContext, h: DeviceHarness, where: string): 
   const from = h.trace.events.length;
   const irqs = h.irq.raised();
   const before = ctx.describe(h);
-  await ctx.poke(h, 3);
+  try {
+    await ctx.poke(h, 3);
+  } catch (err) {
+    if (!(err instanceof ContractBreach)) throw err;
+    throw new ContractBreach(`${where} (${migStateName(state)}): ${err.message}`, {
+      cause: err.cause,
+    });
+  }
   const noise = h.trace.since(from);
   if (noise.length > 0 || h.irq.raised() !== irqs) {
     throw new ContractBreach(
