@@ -5,6 +5,7 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { failureText } from "./test-summary.mjs";
 
 const root = new URL("..", import.meta.url).pathname;
 const workspaceDirs = ["packages", "plugins", "test"].flatMap((group) => {
@@ -32,13 +33,6 @@ let skipped = 0;
 const missing = [];
 /** A line per failed test or suite: CI shows the end of the output, where turbo's is long gone. */
 const failures = [];
-const firstLine = (messages) =>
-  (messages ?? [])
-    .join("\n")
-    .split("\n")
-    .find((l) => l.trim() !== "")
-    ?.trim()
-    .slice(0, 300) ?? "";
 for (const dir of workspaceDirs) {
   const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8"));
   if (!pkg.scripts?.test) continue;
@@ -56,11 +50,11 @@ for (const dir of workspaceDirs) {
     // A suite that failed to load counts no tests; count it as a failure so it is not lost.
     if (file.status === "failed" && file.assertionResults.length === 0) {
       failed++;
-      failures.push(`FAILED ${where}: ${firstLine([file.message])}`);
+      failures.push(`FAILED ${where}: ${failureText([file.message])}`);
     }
     for (const t of file.assertionResults) {
       if (t.status === "failed")
-        failures.push(`FAILED ${where} › ${t.fullName}: ${firstLine(t.failureMessages)}`);
+        failures.push(`FAILED ${where} › ${t.fullName}: ${failureText(t.failureMessages)}`);
     }
   }
 }
