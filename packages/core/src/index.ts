@@ -7,6 +7,7 @@ export * from "./engine/index.js";
 export * from "./errors/index.js";
 export * from "./fsm/index.js";
 export { createHost, type HostOptions, type MdevHost } from "./host.js";
+export { type CoreCopy, loadedCoreCopies, THIS_CORE_COPY } from "./loaded-copies.js";
 export * from "./memory/index.js";
 export { mix32 } from "./model/mix32.js";
 export * from "./state/index.js";
