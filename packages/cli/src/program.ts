@@ -194,7 +194,12 @@ export function buildProgram(): Command {
         arg(parseDuration),
         DEFAULT_RECEIVE_IDLE_TIMEOUT_MS,
       )
-      .option("--plugin <module>", "load an extra plugin module (repeatable)", collect, [])
+      .option(
+        "--plugin <module>",
+        "load an extra plugin: a module file, a package directory or a package name from here (repeatable)",
+        collect,
+        [],
+      )
       .addOption(
         new Option("--crash-at <point>", "fault injection: die by SIGKILL at this point")
           .choices(CRASH_POINTS)
@@ -232,7 +237,12 @@ export function buildProgram(): Command {
           0,
         )
         .option("--retry-to <url>", "if the migration fails: migrate again, to this target")
-        .option("--plugin <module>", "load an extra plugin module (repeatable)", collect, []),
+        .option(
+          "--plugin <module>",
+          "load an extra plugin: a module file, a package directory or a package name from here (repeatable)",
+          collect,
+          [],
+        ),
     ),
   ).action(async (o) =>
     migrateCommand({
@@ -266,7 +276,12 @@ export function buildProgram(): Command {
       "stream format to write, for a restore by an older mdevkit (2-5; default: this build's)",
       arg(parseFormatVersion),
     )
-    .option("--plugin <module>", "load an extra plugin module (repeatable)", collect, [])
+    .option(
+      "--plugin <module>",
+      "load an extra plugin: a module file, a package directory or a package name from here (repeatable)",
+      collect,
+      [],
+    )
     .action(async (file: string, o) => saveCommand(file, o));
 
   program
@@ -286,7 +301,12 @@ export function buildProgram(): Command {
       arg(parseCount),
     )
     .option("--json", "print the result as JSON", false)
-    .option("--plugin <module>", "load an extra plugin module (repeatable)", collect, [])
+    .option(
+      "--plugin <module>",
+      "load an extra plugin: a module file, a package directory or a package name from here (repeatable)",
+      collect,
+      [],
+    )
     .action(async (file: string, o) => restoreCommand(file, o));
 
   program

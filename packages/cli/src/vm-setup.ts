@@ -12,7 +12,7 @@ import {
 } from "@mdevkit/core";
 import { defaultVmConfig } from "./default-vm.js";
 import { compileLazilyFromHere } from "./eager-compile.js";
-import { loadPlugins } from "./plugins.js";
+import { loadPlugins } from "./load-plugins.js";
 
 /** Options every command that builds a VM shares. */
 export interface VmSetupOptions {

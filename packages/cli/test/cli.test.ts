@@ -128,7 +128,7 @@ describe("errors", () => {
     ]);
   });
 
-  it("a --plugin module that is missing is ENOENT; one that throws as it loads is EINVAL", async () => {
+  it("a --plugin module that is missing is ENOENT; one that throws as it loads, or a folder that is no package, is EINVAL", async () => {
     const dir = mkdtempSync(join(tmpdir(), "mdevkit-plugin-"));
     try {
       const broken = join(dir, "broken.mjs");
@@ -136,6 +136,11 @@ describe("errors", () => {
       const cases: [string, RegExp][] = [
         [join(dir, "missing.mjs"), /^mdevkit: ENOENT: cannot load plugin module .*missing\.mjs/],
         [broken, /^mdevkit: EINVAL: cannot load plugin module .*broken\.mjs: vendor bug at load/],
+        // A folder is a package directory: without a package.json, one line says so.
+        [
+          dir,
+          /^mdevkit: EINVAL: cannot load plugin module .*: .* is a directory without package\.json/,
+        ],
       ];
       for (const [plugin, expected] of cases) {
         const run = await mdevkit(["migrate", "--to", "tcp://127.0.0.1:1", "--plugin", plugin]);

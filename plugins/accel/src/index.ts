@@ -61,6 +61,7 @@ export {
   ACCEL_MIGRATION_FLAGS,
   ACCEL_PLUGIN_VERSION,
   accelPlugin,
+  accelPlugin as default,
   createAccelPlugin,
   profileOf,
 } from "./plugin.js";

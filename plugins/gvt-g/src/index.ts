@@ -40,7 +40,7 @@ export {
   withStreamVersion,
 } from "./migration-format.js";
 export { type GvtgOptions, gvtgOptionsSchema, parseGvtgOptions } from "./options.js";
-export { GVTG_PLUGIN_VERSION, gvtgPlugin } from "./plugin.js";
+export { GVTG_PLUGIN_VERSION, gvtgPlugin, gvtgPlugin as default } from "./plugin.js";
 export { Ppgtt } from "./ppgtt.js";
 export { type Completion, Vgpu, type VgpuPorts } from "./vgpu.js";
 export type { VgpuImage } from "./vgpu-image.js";

@@ -34,7 +34,7 @@ export {
   streamBytes,
 } from "./migration-format.js";
 export { MTTY_IRQ_VECTOR, MTTY_MIGRATION_FLAGS, MttyDriver } from "./mtty-driver.js";
-export { MTTY_PLUGIN_VERSION, mttyPlugin } from "./plugin.js";
+export { MTTY_PLUGIN_VERSION, mttyPlugin, mttyPlugin as default } from "./plugin.js";
 export {
   FCR,
   FIFO_SIZE,

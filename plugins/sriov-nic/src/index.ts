@@ -51,6 +51,7 @@ export {
   SRIOV_NIC_PLUGIN_VERSION,
   type SriovNicPluginOptions,
   sriovNicPlugin,
+  sriovNicPlugin as default,
 } from "./plugin.js";
 export { type NicProfile, PROFILE_NAMES, PROFILES, type ProfileName } from "./profile.js";
 export * from "./regs.js";

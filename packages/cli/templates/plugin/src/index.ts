@@ -36,7 +36,8 @@ export {
 // The plugin's own names stay alone in their export statements: Biome sorts names within
 // a statement, and where a generated name falls depends on the plugin's name.
 export { __PascalName__Driver } from "./driver.js";
-export { __camelName__Plugin } from "./plugin.js";
+// The plugin is also the default export: what `mdevkit --plugin` loads.
+export { __camelName__Plugin, __camelName__Plugin as default } from "./plugin.js";
 export {
   checkIdentity,
   decodeIdentity,
