@@ -361,6 +361,10 @@ export function buildProgram(): Command {
       "with --out: depend on this npm-packed @mdevkit/conformance",
     )
     .option("--from-packs <folder>", "with --out: take both packed tarballs from <folder>")
+    .option(
+      "--from-registry",
+      "with --out: depend on the @mdevkit packages by version from your npm registry (they are not on the public one; without this, --out needs both tarballs)",
+    )
     .option("--no-register", "do not add it to the conformance matrix and the CLI's plugins")
     .option("--install", "run npm install afterwards (repository root, or --out)", false)
     .action(async (name: string, o: NewPluginOptions) => {

@@ -20,6 +20,7 @@ import { promisify } from "node:util";
 import { isMdevError } from "@mdevkit/core";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { newPluginCommand } from "../src/commands/new-plugin.js";
+import { cleanupListeners, startListener } from "./listen-helpers.js";
 
 const run = promisify(execFile);
 const REPO = realpathSync(fileURLToPath(new URL("../../../", import.meta.url)));
@@ -96,13 +97,14 @@ beforeAll(async () => {
   conformance = await pack(join(REPO, "packages/conformance"), scratch);
 }, 120_000);
 
-afterAll(() => {
+afterAll(async () => {
+  await cleanupListeners();
   if (scratch) rmSync(scratch, { recursive: true, force: true });
 });
 
 describe("standalone options", () => {
   it("refuses tarball options without --out, and --out with --dir", async () => {
-    for (const o of [{ coreTarball: "x.tgz" }, { fromPacks: "." }]) {
+    for (const o of [{ coreTarball: "x.tgz" }, { fromPacks: "." }, { fromRegistry: true }]) {
       const e = await refusal(newPluginCommand("lone-dev", { cwd: scratch, ...o }));
       expect(e.code).toBe("EINVAL");
       expect(e.message).toMatch(/only apply with --out/);
@@ -126,15 +128,52 @@ describe("standalone options", () => {
     expect(none.message).toMatch(/holds 0 mdevkit-core-\*\.tgz files, expected one/);
     mkdirSync(join(scratch, "taken"));
     writeFileSync(join(scratch, "taken", "keep.txt"), "mine");
-    const taken = await refusal(newPluginCommand("lone-dev", { cwd: scratch, out: "taken" }));
+    const taken = await refusal(
+      newPluginCommand("lone-dev", { cwd: scratch, out: "taken", fromRegistry: true }),
+    );
     expect(taken.code).toBe("EEXIST");
     expect(readFileSync(join(scratch, "taken", "keep.txt"), "utf8")).toBe("mine");
     expect(existsSync(join(scratch, "m"))).toBe(false);
   });
 
-  it("without tarballs, depends on the kit's registry versions and names no repository path", async () => {
+  it("refuses --out without both tarballs, saying the packages are not on the npm registry and how to pack them", async () => {
+    mkdirSync(join(scratch, "packs-one"));
+    writeFileSync(join(scratch, "packs-one", "mdevkit-core-0.1.0.tgz"), "");
+    const cases: [object, RegExp][] = [
+      [{}, /got no @mdevkit\/core or @mdevkit\/conformance tarball/],
+      [{ coreTarball: "packs-one/mdevkit-core-0.1.0.tgz" }, /got no @mdevkit\/conformance/],
+      [{ conformanceTarball: "packs-one/mdevkit-core-0.1.0.tgz" }, /got no @mdevkit\/core /],
+    ];
+    for (const [o, missing] of cases) {
+      const e = await refusal(newPluginCommand("lone-dev", { cwd: scratch, out: "none", ...o }));
+      expect([e.code, e.message], JSON.stringify(o)).toEqual([
+        "EINVAL",
+        expect.stringMatching(missing),
+      ]);
+      expect(e.message).toMatch(/not published on the npm registry/);
+      expect(e.message).toContain("npm pack -w @mdevkit/core -w @mdevkit/conformance");
+      expect(e.message).toMatch(/--from-packs .*--from-registry/);
+    }
+    // A folder with only one of the two is refused the same way (by findPack).
+    const half = await refusal(
+      newPluginCommand("lone-dev", { cwd: scratch, out: "none", fromPacks: "packs-one" }),
+    );
+    expect(half.message).toMatch(/holds 0 mdevkit-conformance-\*\.tgz files/);
+    const mixed = await refusal(
+      newPluginCommand("lone-dev", {
+        cwd: scratch,
+        out: "none",
+        fromPacks: "packs-one",
+        fromRegistry: true,
+      }),
+    );
+    expect(mixed.message).toMatch(/--from-registry and the tarball options .* exclude each other/);
+    expect(existsSync(join(scratch, "none"))).toBe(false);
+  });
+
+  it("with --from-registry, depends on the kit's registry versions and names no repository path", async () => {
     const result = await quietly(() =>
-      newPluginCommand("reg-dev", { cwd: scratch, out: "reg-dev" }),
+      newPluginCommand("reg-dev", { cwd: scratch, out: "reg-dev", fromRegistry: true }),
     );
     expect(result.standalone).toBe(true);
     const pkg = JSON.parse(readFileSync(join(result.dir, "package.json"), "utf8"));
@@ -215,4 +254,41 @@ describe.skipIf(!built)("a standalone plugin built from npm-packed tarballs", ()
       "device.test.ts",
     ]);
   }, 900_000);
+
+  it("live-migrates a VM with the built plugin between two mdevkit processes, loaded by directory and by name", async () => {
+    const dir = join(scratch, "acme-dev");
+    expect(existsSync(join(dir, "dist/index.js")), "the previous test builds it").toBe(true);
+    const config = join(scratch, "acme-vm.json");
+    writeFileSync(
+      config,
+      JSON.stringify({
+        name: "acme-vm",
+        memoryMiB: 64,
+        vcpus: 1,
+        initialFill: 0.25,
+        workloads: [{ pattern: "uniform", pagesPerSecond: 2000 }],
+        devices: [{ slot: "00:05.0", plugin: "acme-dev", deviceType: "acme-dev-1" }],
+        seed: 3,
+      }),
+    );
+    // The target loads the package directory; the source, run from inside the package,
+    // loads it by its name. Both get the plugin's own @mdevkit/core (from the tarball):
+    // its errors must read as the engine's, or precopy fails on its first ENOMSG.
+    const target = await startListener(["--once", "--plugin", dir]);
+    const source = await sh(
+      process.execPath,
+      [BIN, "migrate", "--to", target.url, "--config", config, "--warmup", "200"].concat([
+        "--plugin",
+        "@mdevkit/plugin-acme-dev",
+        "--json",
+      ]),
+      dir,
+    );
+    const result = JSON.parse(source.stdout) as { outcome?: string; iterations?: unknown[] };
+    expect(result.outcome, source.stdout).toBe("completed");
+    expect(source.stderr).toMatch(
+      /^mdevkit: warning: plugin module @mdevkit\/plugin-acme-dev loads its own @mdevkit\/core/m,
+    );
+    expect(await target.child.exited).toBe(0);
+  }, 300_000);
 });

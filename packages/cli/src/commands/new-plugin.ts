@@ -20,7 +20,8 @@ export interface NewPluginOptions {
   readonly dir?: string;
   /**
    * Create a standalone package in this directory instead, outside any monorepo: it
-   * installs `@mdevkit/core` and `@mdevkit/conformance` like any vendor package.
+   * installs `@mdevkit/core` and `@mdevkit/conformance` from packed tarballs (both
+   * needed), or from a registry with {@link fromRegistry}.
    */
   readonly out?: string;
   /** With {@link out}: depend on this packed `@mdevkit/core` (`npm pack`) as `file:`. */
@@ -29,6 +30,12 @@ export interface NewPluginOptions {
   readonly conformanceTarball?: string;
   /** With {@link out}: the folder holding both packed tarballs (`mdevkit-core-*.tgz`, `mdevkit-conformance-*.tgz`). */
   readonly fromPacks?: string;
+  /**
+   * With {@link out}: depend on `@mdevkit/core` and `@mdevkit/conformance` by version,
+   * from the npm registry npm is configured with (one that has them: they are not on the
+   * public registry). Without it, `--out` needs both tarballs.
+   */
+  readonly fromRegistry?: boolean;
   /**
    * In the mdevkit repository, add the plugin to the cross-plugin matrix and the CLI's
    * built-in plugins; true by default.
@@ -86,12 +93,35 @@ function fileSpec(from: string, tarball: string, flag: string): string {
   return `file:${rel.startsWith(".") ? rel : `./${rel}`}`;
 }
 
-/** The standalone package's dependency specs from the tarball options. */
+/** How to get the tarballs `--out` needs, for its refusals. */
+const PACK_HINT =
+  "@mdevkit/core and @mdevkit/conformance are not published on the npm registry: in a built mdevkit checkout run `npm pack -w @mdevkit/core -w @mdevkit/conformance --pack-destination DIR` and pass --from-packs DIR (or --core-tarball FILE --conformance-tarball FILE), or --from-registry for a registry of your own that has them";
+
+/**
+ * The standalone package's dependency specs from the tarball options: both tarballs, or
+ * `--from-registry`. One tarball alone, or none, would make `npm install` look the other
+ * package up on the public registry, which does not have it.
+ * @throws MdevError EINVAL (a tarball missing, or tarballs with --from-registry), ENOENT
+ *   (a tarball or the packs folder not found).
+ */
 function standaloneDependencies(
   dir: string,
   cwd: string,
   options: NewPluginOptions,
 ): StandaloneDependencies {
+  const tarballOptions =
+    options.fromPacks !== undefined ||
+    options.coreTarball !== undefined ||
+    options.conformanceTarball !== undefined;
+  if (options.fromRegistry) {
+    if (tarballOptions) {
+      throw new MdevError(
+        "EINVAL",
+        "--from-registry and the tarball options (--from-packs, --core-tarball, --conformance-tarball) exclude each other",
+      );
+    }
+    return { core: `^${ENGINE_VERSION}`, conformance: `^${ENGINE_VERSION}` };
+  }
   const packs = options.fromPacks === undefined ? undefined : resolve(cwd, options.fromPacks);
   const core =
     options.coreTarball !== undefined
@@ -101,13 +131,21 @@ function standaloneDependencies(
     options.conformanceTarball !== undefined
       ? resolve(cwd, options.conformanceTarball)
       : packs && findPack(packs, "mdevkit-conformance");
-  // Without tarballs, the registry versions of this kit.
-  return {
-    core: core ? fileSpec(dir, core, "--core-tarball") : `^${ENGINE_VERSION}`,
-    conformance: conformance
-      ? fileSpec(dir, conformance, "--conformance-tarball")
-      : `^${ENGINE_VERSION}`,
-  };
+  // A tarball that was given but is not there is the first thing to say.
+  const coreSpec = core === undefined ? undefined : fileSpec(dir, core, "--core-tarball");
+  const conformanceSpec =
+    conformance === undefined ? undefined : fileSpec(dir, conformance, "--conformance-tarball");
+  if (coreSpec === undefined || conformanceSpec === undefined) {
+    const missing =
+      core === undefined && conformance === undefined
+        ? "no @mdevkit/core or @mdevkit/conformance tarball"
+        : `no ${core === undefined ? "@mdevkit/core (--core-tarball)" : "@mdevkit/conformance (--conformance-tarball)"} tarball`;
+    throw new MdevError(
+      "EINVAL",
+      `--out needs both packed tarballs, and got ${missing}: ${PACK_HINT}`,
+    );
+  }
+  return { core: coreSpec, conformance: conformanceSpec };
 }
 
 function npmInstall(cwd: string): void {
@@ -167,8 +205,9 @@ function newStandalonePlugin(name: string, options: NewPluginOptions): NewPlugin
  * plugins, at the marker lines those files carry.
  *
  * With `--out DIR` it writes a standalone package instead, depending on `@mdevkit/core`
- * and `@mdevkit/conformance` by version, or on packed tarballs as `file:` paths.
- * @throws MdevError EINVAL (bad name or option mix), EEXIST (directory exists), ENOENT
+ * and `@mdevkit/conformance` as packed tarballs (`file:` paths; the packages are not on
+ * the npm registry), or by version with `--from-registry`.
+ * @throws MdevError EINVAL (bad name, option mix, tarballs missing), EEXIST (directory exists), ENOENT
  *   (no monorepo root, a tarball or a registry marker missing), EIO (`--install` failed).
  */
 export async function newPluginCommand(
@@ -179,11 +218,12 @@ export async function newPluginCommand(
   if (
     options.coreTarball !== undefined ||
     options.conformanceTarball !== undefined ||
-    options.fromPacks !== undefined
+    options.fromPacks !== undefined ||
+    options.fromRegistry
   ) {
     throw new MdevError(
       "EINVAL",
-      "--core-tarball, --conformance-tarball and --from-packs only apply with --out (a standalone package)",
+      "--core-tarball, --conformance-tarball, --from-packs and --from-registry only apply with --out (a standalone package)",
     );
   }
   const cwd = options.cwd ?? process.cwd();
