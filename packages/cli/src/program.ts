@@ -78,11 +78,10 @@ function migrationOptions(cmd: Command): Command {
       "longest the VM may stay paused before GO; then the source resumes it (default 10s, or twice --downtime-limit)",
       arg(parseDuration),
     )
-    .addOption(
-      // Fault-harness knob (test/faults): a stall must outlast the timeouts within seconds.
-      new Option("--peer-timeout <ms>", "longest wait for any one answer from the target")
-        .argParser(arg(parseDuration))
-        .hideHelp(),
+    .option(
+      "--peer-timeout <ms>",
+      "longest wait for any one answer from the target (ACCEPT, a pass's acknowledgement, LOADED, RESUMED; default 30s)",
+      arg(parseDuration),
     );
 }
 
