@@ -364,7 +364,10 @@ export function buildProgram(): Command {
       "--from-registry",
       "with --out: depend on the @mdevkit packages by version from your npm registry (they are not on the public one; without this, --out needs both tarballs)",
     )
-    .option("--no-register", "do not add it to the conformance matrix and the CLI's plugins")
+    .option(
+      "--no-register",
+      "do not add it to the conformance matrix, the CLI's plugins and the fuzz suite",
+    )
     .option("--install", "run npm install afterwards (repository root, or --out)", false)
     .action(async (name: string, o: NewPluginOptions) => {
       await newPluginCommand(name, o);

@@ -63,8 +63,8 @@ const conformanceBuilt = existsSync(join(REPO, "packages/conformance/dist/index.
 /**
  * A throwaway monorepo: the real root's tsconfig.base.json, vitest.shared.js and biome.json, a
  * `plugins/*` workspace, copies of the files that list every plugin (the conformance
- * matrix and the CLI's built-in plugins, with their package.json files), and the real
- * node_modules symlinked in, so generated code resolves `@mdevkit/*` to the built
+ * matrix, the CLI's built-in plugins and the fuzz suite's, with their package.json
+ * files), and the real node_modules symlinked in, so generated code resolves `@mdevkit/*` to the built
  * packages exactly as it would inside the repository, without running npm install.
  */
 function makeRepo(): string {
@@ -294,7 +294,7 @@ describe("mdevkit new-plugin", () => {
 describe("registration in the repository's plugin lists (on copies of them)", () => {
   const read = (f: string) => readFileSync(join(repo, f), "utf8");
 
-  it("adds the imports and the matrix entry, the CLI entry, and both dependencies", () => {
+  it("adds the imports and the matrix entry, the CLI entry, the fuzz entry, and the dependencies", () => {
     const matrix = read(REGISTRY_FILES.matrix);
     expect(matrix).toContain('import { demoDevPlugin } from "@mdevkit/plugin-demo-dev";');
     expect(matrix).toContain(
@@ -310,9 +310,21 @@ describe("registration in the repository's plugin lists (on copies of them)", ()
     expect(matrixPkg.devDependencies["@mdevkit/plugin-demo-dev"]).toBe("*");
     const cliPkg = JSON.parse(read(REGISTRY_FILES.cliPackage));
     expect(cliPkg.dependencies["@mdevkit/plugin-demo-dev"]).toBe("*");
+    // The fuzz suite feeds every plugin's device-state loader mutated images.
+    const fuzz = read(REGISTRY_FILES.fuzz);
+    expect(fuzz).toContain('import { demoDevPlugin } from "@mdevkit/plugin-demo-dev";');
+    expect(fuzz).toContain(
+      'import { demoDevConformanceOptions } from "@mdevkit/plugin-demo-dev/conformance";',
+    );
+    const fuzzEntry = 'fuzzed("demo-dev", demoDevPlugin, demoDevConformanceOptions),';
+    expect(fuzz).toContain(`\n  ${fuzzEntry}\n`);
+    expect(fuzz.indexOf(fuzzEntry)).toBeLessThan(fuzz.indexOf(ENTRIES_MARKER));
+    const fuzzPkg = JSON.parse(read(REGISTRY_FILES.fuzzPackage));
+    expect(fuzzPkg.devDependencies["@mdevkit/plugin-demo-dev"]).toBe("*");
     // The entries already there (mtty, and whatever was registered before) are kept.
     expect(matrix).toContain("mtty: { plugin: mttyPlugin, options: mttyConformanceOptions },");
     expect(cli).toMatch(/\n {2}mttyPlugin,\n/);
+    expect(fuzz).toContain('fuzzed("mtty", mttyPlugin, mttyConformanceOptions),');
   });
 
   it("keeps the lists sorted, Biome-clean and typed for plugins that sort anywhere", async () => {
@@ -324,7 +336,8 @@ describe("registration in the repository's plugin lists (on copies of them)", ()
     expect(at("@mdevkit/plugin-aa-first")).toBeLessThan(at("@mdevkit/plugin-demo-dev"));
     expect(at("@mdevkit/plugin-demo-dev")).toBeLessThan(at("@mdevkit/plugin-mtty"));
     expect(at("@mdevkit/plugin-mtty")).toBeLessThan(at("@mdevkit/plugin-zz-last"));
-    const files = [REGISTRY_FILES.matrix, REGISTRY_FILES.cli].map((f) => join(repo, f));
+    const lists = [REGISTRY_FILES.matrix, REGISTRY_FILES.cli, REGISTRY_FILES.fuzz];
+    const files = lists.map((f) => join(repo, f));
     await run(process.execPath, [BIOME, "check", "--vcs-enabled=false", ...files], {
       cwd: repo,
       env: childEnv(),
@@ -343,7 +356,7 @@ describe("registration in the repository's plugin lists (on copies of them)", ()
       JSON.stringify({
         extends: "./tsconfig.base.json",
         compilerOptions: { noEmit: true, baseUrl: ".", paths },
-        files: [REGISTRY_FILES.matrix, REGISTRY_FILES.cli],
+        files: lists,
       }),
     );
     await run(process.execPath, [TSC, "-p", "tsconfig.lists.json"], {

@@ -28,28 +28,25 @@ export interface FuzzedPlugin {
   readonly options: ConformanceOptions<VendorDriver>;
 }
 
-/** Every plugin in plugins/. */
+/** One entry of {@link FUZZED_PLUGINS}: a plugin under its name, with its conformance options. */
+function fuzzed<D extends VendorDriver>(
+  name: string,
+  plugin: VendorPlugin,
+  options: ConformanceOptions<D>,
+): FuzzedPlugin {
+  return { name, plugin, options: options as ConformanceOptions<VendorDriver> };
+}
+
+/**
+ * Every plugin in plugins/. `mdevkit new-plugin NAME` adds its two imports above and its
+ * entry above the marker line.
+ */
 export const FUZZED_PLUGINS: readonly FuzzedPlugin[] = [
-  {
-    name: "mtty",
-    plugin: mttyPlugin,
-    options: mttyConformanceOptions as ConformanceOptions<VendorDriver>,
-  },
-  {
-    name: "gvt-g",
-    plugin: gvtgPlugin,
-    options: gvtgConformance as ConformanceOptions<VendorDriver>,
-  },
-  {
-    name: "sriov-nic",
-    plugin: sriovNicPlugin,
-    options: sriovNicConformanceOptions as ConformanceOptions<VendorDriver>,
-  },
-  {
-    name: "accel",
-    plugin: accelPlugin,
-    options: accelConformance as ConformanceOptions<VendorDriver>,
-  },
+  fuzzed("mtty", mttyPlugin, mttyConformanceOptions),
+  fuzzed("gvt-g", gvtgPlugin, gvtgConformance),
+  fuzzed("sriov-nic", sriovNicPlugin, sriovNicConformanceOptions),
+  fuzzed("accel", accelPlugin, accelConformance),
+  // mdevkit new-plugin: entries above this line
 ];
 
 /** A device built as the plugin's conformance suite builds it. */

@@ -37,8 +37,8 @@ export interface NewPluginOptions {
    */
   readonly fromRegistry?: boolean;
   /**
-   * In the mdevkit repository, add the plugin to the cross-plugin matrix and the CLI's
-   * built-in plugins; true by default.
+   * In the mdevkit repository, add the plugin to the cross-plugin matrix, the CLI's
+   * built-in plugins and the fuzz suite's plugins; true by default.
    */
   readonly register?: boolean;
   /** Run `npm install` afterwards (at the repository root, or in {@link out}). */
@@ -201,8 +201,8 @@ function newStandalonePlugin(name: string, options: NewPluginOptions): NewPlugin
  * In a monorepo, the root is the nearest package.json with `workspaces` above `--dir`
  * (or the current directory); the generated configs extend its tsconfig.base.json and
  * vitest.shared.js. In the mdevkit repository, a plugin created in a workspace folder is
- * also registered in the cross-plugin matrix (test/conformance) and the CLI's built-in
- * plugins, at the marker lines those files carry.
+ * also registered in the cross-plugin matrix (test/conformance), the CLI's built-in
+ * plugins and the fuzz suite's plugins (test/fuzz), at the marker lines those files carry.
  *
  * With `--out DIR` it writes a standalone package instead, depending on `@mdevkit/core`
  * and `@mdevkit/conformance` as packed tarballs (`file:` paths; the packages are not on

@@ -5,8 +5,9 @@ import type { PluginNames } from "./plugin-name.js";
 
 /**
  * The line above which `mdevkit new-plugin` adds an entry, in the cross-plugin matrix
- * (test/conformance/registry.ts) and in the CLI's built-in plugins
- * (packages/cli/src/plugins.ts). Keep it on its own line, indented like the entries.
+ * (test/conformance/registry.ts), the CLI's built-in plugins (packages/cli/src/plugins.ts)
+ * and the fuzz suite's plugins (test/fuzz/helpers/device-images.ts). Keep it on its own
+ * line, indented like the entries.
  */
 export const ENTRIES_MARKER = "// mdevkit new-plugin: entries above this line";
 
@@ -16,6 +17,8 @@ export const REGISTRY_FILES = {
   matrixPackage: "test/conformance/package.json",
   cli: "packages/cli/src/plugins.ts",
   cliPackage: "packages/cli/package.json",
+  fuzz: "test/fuzz/helpers/device-images.ts",
+  fuzzPackage: "test/fuzz/package.json",
 } as const;
 
 /** One file's new contents. */
@@ -122,8 +125,10 @@ export function hasPluginRegistries(root: string): boolean {
 
 /**
  * The edits that register plugin `names` in the repository at `root`: its two imports
- * and an entry in the cross-plugin matrix, its import and an entry in the CLI's built-in
- * plugins, and the package as a dependency of both (so turbo builds it first). Computed
+ * and an entry in the cross-plugin matrix and in the fuzz suite's plugins (whose
+ * device-state loader the fuzz tests feed mutated images), its import and an entry in the
+ * CLI's built-in plugins, and the package as a dependency of all three (so turbo builds
+ * it first). Computed
  * without writing, so a missing marker refuses the command before anything is created.
  * @throws MdevError ENOENT (a file or marker missing), EINVAL (a package.json unreadable).
  */
@@ -159,6 +164,19 @@ export function pluginRegistrationEdits(root: string, names: PluginNames): FileE
         insertEntry(insertImport(t, `import { ${plugin} } from "${pkg}";`, pkg), `${plugin},`, f),
     ],
     [REGISTRY_FILES.cliPackage, (t, f) => addDependency(t, "dependencies", pkg, f)],
+    [
+      REGISTRY_FILES.fuzz,
+      (t, f) => {
+        let out = insertImport(t, `import { ${plugin} } from "${pkg}";`, pkg);
+        out = insertImport(
+          out,
+          `import { ${options} } from "${pkg}/conformance";`,
+          `${pkg}/conformance`,
+        );
+        return insertEntry(out, `fuzzed("${names.name}", ${plugin}, ${options}),`, f);
+      },
+    ],
+    [REGISTRY_FILES.fuzzPackage, (t, f) => addDependency(t, "devDependencies", pkg, f)],
   ];
   return edits.map(([file, edit]) => {
     const before = read(file);
