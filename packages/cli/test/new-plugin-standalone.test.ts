@@ -185,6 +185,13 @@ describe("standalone options", () => {
       expect(text, f).not.toContain(REPO);
     }
     expect(result.files).toContain(".gitignore");
+    // Its README starts with the standalone steps and points at the docs where they are.
+    const readme = readFileSync(join(result.dir, "README.md"), "utf8");
+    expect(readme).not.toMatch(/Inside the mdevkit repository|turbo|next to it\./);
+    expect(readme.indexOf("npm install && npm run build && npm test")).toBeGreaterThan(0);
+    expect(readme).toMatch(/`docs\/writing-a-plugin\.md` in the mdevkit repository/);
+    expect(readme).toContain("npm pack -w @mdevkit/core -w @mdevkit/conformance");
+    expect(readme).toMatch(/--plugin \/path\/to\/this\/package/);
   });
 });
 
