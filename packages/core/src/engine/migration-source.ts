@@ -6,6 +6,7 @@ import { DirtyBitmap } from "../memory/dirty-bitmap.js";
 import { PAGE_SIZE } from "../memory/page.js";
 import { ITERATION_ACK_VERSION, SPARSE_RUN_VERSION } from "../stream/format.js";
 import { DevicePhase, type ReturnRecord } from "../stream/records.js";
+import { sha256 } from "../stream/stream-digest.js";
 import { StreamEncoder } from "../stream/stream-encoder.js";
 import type { DuplexSourceChannel, SourceChannel } from "../transport/channel.js";
 import { hasReturnPath } from "../transport/channel.js";
@@ -74,6 +75,16 @@ const SAMPLE_MIN_GAP_MS = 20;
 
 /** Lets I/O callbacks run: a pass over a small VM is all microtasks, and answers wait on I/O. */
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/**
+ * Lets the socket deliver what the target sent so far: a poll phase, which reads it, runs
+ * between two turns of setImmediate wherever the first one was queued from. A switchover
+ * whose writes the kernel takes at once runs from PRECOPY_END to END without yielding.
+ */
+async function readArrivedAnswers(): Promise<void> {
+  await yieldToEventLoop();
+  await yieldToEventLoop();
+}
 
 /** Everything one run of {@link MigrationSource.migrate} works with, built up front. */
 interface SourceRun {
@@ -320,7 +331,13 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
   /** 1. Nothing changes on the source until the target accepted the VM. */
   async #handshake(run: SourceRun): Promise<void> {
     this.#enter("handshake");
-    await this.#send(this.#encoder.start(vmHandshake(this.#vm)));
+    const handshake = vmHandshake(this.#vm);
+    // Answers count only if they are about this VM, in this stream's format version.
+    run.channel.returnPath.forwardStarted({
+      configDigest: sha256(handshake.config),
+      version: this.#encoder.version,
+    });
+    await this.#send(this.#encoder.start(handshake));
     await run.answers.waitFor("ACCEPT", this.#options.peerTimeoutMs, this.#abort.signal);
   }
 
@@ -501,10 +518,11 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
    * bytes waiting in socket buffers, or a target that got less CPU than the source on a
    * busy host — which a prediction of pending bytes over the source's send rate cannot
    * see. Waits for it (at most the peer timeout) and returns how long, ms; `undefined` when
-   * the ack was already there or the target sends none (format version 2).
+   * the ack was already there or the stream has none (format version 2). The version is
+   * the one this source writes: the return path answers in it (its reader refuses another).
    */
   async #awaitTargetCaughtUp(run: SourceRun): Promise<number | undefined> {
-    if ((run.channel.returnPath.version ?? 0) < ITERATION_ACK_VERSION) return undefined;
+    if (this.#encoder.version < ITERATION_ACK_VERSION) return undefined;
     this.#checkIterationAck(run);
     if (run.answers.iterationAcked >= this.#iteration) return undefined;
     const t0 = this.#timeline.now();
@@ -602,7 +620,14 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
       this.#countDeviceBytes(d, bytes);
     }
     const ramDigest = run.table.digest();
-    await batch.add(this.#encoder.end(ramDigest));
+    const end = this.#encoder.end(ramDigest);
+    // A LOADED that came before END went out answers a stream the target had not seen the
+    // end of: it checked nothing, and must never get GO. What already arrived is read
+    // first (a target that said it early fails the reader, and so the migration, here).
+    await readArrivedAnswers();
+    this.#checkAbort(run.answers);
+    run.channel.returnPath.forwardEnded();
+    await batch.add(end);
     await batch.flush();
     this.#timeline.mark("endSent");
     return { finalPages, finalUnchangedPages: final.unchangedPages, ramDigest };

@@ -52,7 +52,7 @@ export {
   type ReturnRecord,
   type StreamRecord,
 } from "./records.js";
-export { ReturnPathDecoder, ReturnPathEncoder } from "./return-path.js";
+export { type ForwardHeader, ReturnPathDecoder, ReturnPathEncoder } from "./return-path.js";
 export { StreamDecoder, type StreamDecoderOptions } from "./stream-decoder.js";
 export { deviceDigest, digestsEqual, StreamDigest, sha256 } from "./stream-digest.js";
 export { type EncoderStats, type RamPagesOptions, StreamEncoder } from "./stream-encoder.js";

@@ -20,11 +20,25 @@ type ReturnPhase = "answer" | "accepted" | "loaded" | "done";
  * Order of return-path messages: ACCEPT or REJECT first; then SWITCHOVER_ACK (at most once),
  * ITERATION_ACKs (numbers strictly increasing) and LOADED; then RESUMED. FAILED may come at
  * any time. REJECT, RESUMED and FAILED are final.
+ *
+ * LOADED says the target checked END: with `loadedAfterEnd` (the source's reader, which
+ * knows what it sent) it is refused until {@link ReturnRules.forwardEnded}.
  */
 class ReturnRules {
+  readonly #loadedAfterEnd: boolean;
   #phase: ReturnPhase = "answer";
   #acked = false;
   #iterationAcked = 0;
+  #ended = false;
+
+  constructor(loadedAfterEnd: boolean) {
+    this.#loadedAfterEnd = loadedAfterEnd;
+  }
+
+  /** The source handed END to its channel: LOADED may come from now on. */
+  forwardEnded(): void {
+    this.#ended = true;
+  }
 
   accept(msg: ReturnMessage, offset: number): void {
     const fail = (detail: string): never => {
@@ -55,6 +69,8 @@ class ReturnRules {
         return;
       case "LOADED":
         if (phase !== "accepted") fail("LOADED before ACCEPT or repeated");
+        if (this.#loadedAfterEnd && !this.#ended)
+          fail("LOADED before the source sent END: the target cannot have checked the VM");
         this.#phase = "loaded";
         return;
       case "RESUMED":
@@ -81,7 +97,8 @@ const TYPE_OF: Record<ReturnMessage["type"], number> = {
  */
 export class ReturnPathEncoder {
   readonly #limits: StreamLimits;
-  readonly #rules = new ReturnRules();
+  // The target answers LOADED only after its own decoder checked END.
+  readonly #rules = new ReturnRules(false);
   #seq = 0;
   #version = FORMAT_VERSION;
 
@@ -137,23 +154,43 @@ export class ReturnPathEncoder {
   }
 }
 
+/** What the source's forward header said, which the return path's header must echo. */
+export interface ForwardHeader {
+  /** SHA-256 of the HANDSHAKE config: the VM the answers are about. */
+  readonly configDigest: Uint8Array;
+  /** The forward stream's format version: the target answers in it. */
+  readonly version: number;
+}
+
 /**
  * Incremental decoder of the return path, with the same guarantees as the forward decoder:
  * bounded, CRC-checked, in order; violations are {@link StreamError}s.
+ *
+ * On the source it is told what went out ({@link ReturnPathDecoder.forwardStarted},
+ * {@link ReturnPathDecoder.forwardEnded}): answers about another VM, in another format
+ * version, or a LOADED before END was sent, are EPROTO.
  */
 export class ReturnPathDecoder {
   readonly #limits: StreamLimits;
   readonly #frames: FrameReader;
-  readonly #rules = new ReturnRules();
-  readonly #expectedDigest: Uint8Array | undefined;
+  readonly #rules = new ReturnRules(true);
+  #forward: Partial<ForwardHeader>;
+  #headerChecked = false;
 
-  /** @param options.configDigest when given, the header must echo it (else EPROTO). */
+  /**
+   * @param options.configDigest when given, the header must echo it (else EPROTO).
+   * @param options.version when given, the header must carry it (else EPROTO).
+   */
   constructor(
-    options: { readonly limits?: Partial<StreamLimits>; readonly configDigest?: Uint8Array } = {},
+    options: {
+      readonly limits?: Partial<StreamLimits>;
+      readonly configDigest?: Uint8Array;
+      readonly version?: number;
+    } = {},
   ) {
     this.#limits = resolveStreamLimits(options.limits);
     this.#frames = new FrameReader(StreamDirection.RETURN, this.#limits);
-    this.#expectedDigest = options.configDigest;
+    this.#forward = { configDigest: options.configDigest, version: options.version };
   }
 
   /** The return path's header, once it arrived. */
@@ -161,34 +198,35 @@ export class ReturnPathDecoder {
     return this.#frames.header;
   }
 
+  /**
+   * The source is about to send its forward header: the return path's header must echo
+   * its config digest and version. Throws the violation at once if that header is here.
+   */
+  forwardStarted(forward: ForwardHeader): void {
+    this.#forward = forward;
+    this.#headerChecked = false;
+    this.#guard(() => this.#checkHeader());
+  }
+
+  /**
+   * The source is about to send END: LOADED may come from now on. Before, the target
+   * cannot have checked END's digests, so a LOADED then is EPROTO (`order`).
+   */
+  forwardEnded(): void {
+    this.#rules.forwardEnded();
+  }
+
   /** Feeds bytes; yields each complete, checked message. */
   *push(chunk: Uint8Array): Generator<ReturnRecord, void, undefined> {
     for (const frame of this.#frames.push(chunk)) {
-      let record: ReturnRecord;
-      try {
-        const header = this.#frames.header;
-        if (
-          this.#expectedDigest &&
-          header &&
-          !digestsEqual(header.configDigest, this.#expectedDigest)
-        ) {
-          throw new StreamError(
-            "EPROTO",
-            "HEADER",
-            16,
-            "config-digest",
-            "return path answers a different VM",
-          );
-        }
+      const record = this.#guard((): ReturnRecord => {
+        this.#checkHeader();
         const name = recordTypeName(frame.type);
         const c = new ByteCursor(frame.payload, name, frame.offset + FRAME_HEADER_LENGTH);
         const msg = decodeReturnMessage(frame.type, c, this.#limits);
         this.#rules.accept(msg, frame.offset);
-        record = Object.assign(msg, { seq: frame.seq, offset: frame.offset });
-      } catch (err) {
-        if (err instanceof StreamError) this.#frames.fail(err);
-        throw err;
-      }
+        return Object.assign(msg, { seq: frame.seq, offset: frame.offset });
+      });
       yield record;
     }
   }
@@ -196,5 +234,41 @@ export class ReturnPathDecoder {
   /** Declares the end of input; fails on a cut message. */
   finish(): void {
     this.#frames.finish();
+  }
+
+  /** Runs `step`; a stream violation fails the decoder for good. */
+  #guard<T>(step: () => T): T {
+    try {
+      return step();
+    } catch (err) {
+      if (err instanceof StreamError) this.#frames.fail(err);
+      throw err;
+    }
+  }
+
+  /** The header against the forward one, once both are known (checked once). */
+  #checkHeader(): void {
+    const header = this.#frames.header;
+    if (header === undefined || this.#headerChecked) return;
+    const { configDigest, version } = this.#forward;
+    if (configDigest && !digestsEqual(header.configDigest, configDigest)) {
+      throw new StreamError(
+        "EPROTO",
+        "HEADER",
+        16,
+        "config-digest",
+        "return path answers a different VM",
+      );
+    }
+    if (version !== undefined && header.version !== version) {
+      throw new StreamError(
+        "EPROTO",
+        "HEADER",
+        8,
+        "version",
+        `return path is in format version ${header.version}; the forward stream is version ${version}`,
+      );
+    }
+    this.#headerChecked = true;
   }
 }

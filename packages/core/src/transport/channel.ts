@@ -1,4 +1,5 @@
 import type { ReturnMessage, ReturnRecord } from "../stream/records.js";
+import type { ForwardHeader } from "../stream/return-path.js";
 
 /** Transport kinds mdevkit knows. */
 export type TransportKind = "tcp" | "unix" | "tls" | "file" | "memory";
@@ -33,11 +34,22 @@ export interface ReturnPathReader {
   /** Next answer, or `undefined` once the target closed the path. Fails with StreamError/TransportError. */
   next(): Promise<ReturnRecord | undefined>;
   /**
-   * The format version of the return path's header once it arrived: from 3 on, the target
-   * acknowledges each ITERATION (ITERATION_ACK). Unknown (a reader that does not say) counts
-   * as a target that does not.
+   * The format version of the return path's header once it arrived: once the source told
+   * {@link ReturnPathReader.forwardStarted}, the forward stream's (any other fails the reader).
    */
   readonly version?: number | undefined;
+  /**
+   * The source is about to hand its forward header to the channel: the return path's header
+   * must echo its config digest and format version, else the reader fails (StreamError
+   * EPROTO, rule `config-digest` or `version`). Called before the header is sent.
+   */
+  forwardStarted(forward: ForwardHeader): void;
+  /**
+   * The source is about to hand END to the channel: only from here on may LOADED come. A
+   * LOADED read before answers a stream the target cannot have checked, and fails the reader
+   * (StreamError EPROTO, rule `order`).
+   */
+  forwardEnded(): void;
 }
 
 /** Target end of the return path. */

@@ -1,6 +1,6 @@
 import { StreamError } from "../errors/stream-error.js";
 import type { ReturnMessage, ReturnRecord } from "../stream/records.js";
-import { ReturnPathDecoder, ReturnPathEncoder } from "../stream/return-path.js";
+import { type ForwardHeader, ReturnPathDecoder, ReturnPathEncoder } from "../stream/return-path.js";
 import { AsyncQueue } from "./async-queue.js";
 import type { ReturnPathReader, ReturnPathWriter } from "./channel.js";
 import { TransportError } from "./transport-error.js";
@@ -9,8 +9,9 @@ import { TransportError } from "./transport-error.js";
 const MAX_QUEUED = 1024;
 
 /**
- * Source-side return path: decodes the bytes the target sends back and queues the answers.
- * Any violation fails the reader with the decoder's StreamError.
+ * Source-side return path: decodes the bytes the target sends back and queues the answers,
+ * checked against what the source said it sent (its header, END). Any violation fails the
+ * reader with the decoder's StreamError.
  */
 export class ReturnPathInbox implements ReturnPathReader {
   readonly #decoder = new ReturnPathDecoder();
@@ -51,6 +52,18 @@ export class ReturnPathInbox implements ReturnPathReader {
         this.#queue.fail(err as Error);
       }
     }
+  }
+
+  forwardStarted(forward: ForwardHeader): void {
+    try {
+      this.#decoder.forwardStarted(forward);
+    } catch (err) {
+      this.#queue.fail(err as Error);
+    }
+  }
+
+  forwardEnded(): void {
+    this.#decoder.forwardEnded();
   }
 
   /** Fails pending reads (transport error). */

@@ -78,6 +78,8 @@ describe("FAILED after GO", () => {
       close: () => pair.source.close(),
       destroy: (err) => pair.source.destroy(err),
       returnPath: {
+        forwardStarted: (forward) => answers.forwardStarted(forward),
+        forwardEnded: () => answers.forwardEnded(),
         next: async () => {
           const answer = await answers.next();
           if (answer?.type === "LOADED") await new Promise((r) => setTimeout(r, 600));

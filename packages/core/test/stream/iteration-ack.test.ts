@@ -15,8 +15,11 @@ import {
 const DIGEST = new Uint8Array(32).fill(7);
 const ACK = 0x87;
 
+/** Decodes as the source does once it sent END (LOADED may come then). */
 function decodeAll(...parts: Uint8Array[]): ReturnRecord[] {
-  return [...new ReturnPathDecoder().push(Buffer.concat(parts))];
+  const decoder = new ReturnPathDecoder();
+  decoder.forwardEnded();
+  return [...decoder.push(Buffer.concat(parts))];
 }
 
 /** An ITERATION_ACK payload: iteration u32, reserved u32. */

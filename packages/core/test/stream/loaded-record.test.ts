@@ -42,8 +42,11 @@ function payload(count: number, entries: readonly [number, number, number][]): U
   return b;
 }
 
+/** Decodes as the source does once it sent END (LOADED may come then). */
 function decodeAll(bytes: Uint8Array): ReturnRecord[] {
-  return [...new ReturnPathDecoder().push(bytes)];
+  const decoder = new ReturnPathDecoder();
+  decoder.forwardEnded();
+  return [...decoder.push(bytes)];
 }
 
 function roundTrip(devices: readonly DeviceLoadTime[]): ReturnRecord[] {

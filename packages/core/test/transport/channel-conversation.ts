@@ -49,6 +49,8 @@ async function expectAnswer(
  */
 export async function runSource(source: SourceChannel, ram: Uint8Array): Promise<void> {
   const enc = new StreamEncoder();
+  // Told what goes out, as the engine tells it: the answers are checked against it.
+  source.returnPath?.forwardStarted({ configDigest: sha256(CONFIG), version: enc.version });
   await source.send(enc.start({ config: CONFIG, devices: DEVICES }));
   await expectAnswer(source, "ACCEPT");
   const pages = ram.byteLength / PAGE_SIZE;
@@ -63,6 +65,7 @@ export async function runSource(source: SourceChannel, ram: Uint8Array): Promise
   await source.send(enc.precopyEnd());
   await source.send(enc.deviceConfig(1, new Uint8Array(64).fill(0x10)));
   await source.send(enc.deviceData(1, DevicePhase.STOP_COPY, new Uint8Array([4, 5])));
+  source.returnPath?.forwardEnded();
   await source.send(enc.end(sha256(ram)));
   const loaded = await expectAnswer(source, "LOADED");
   // The target's load times cross the return path intact.

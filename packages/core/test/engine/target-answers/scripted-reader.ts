@@ -26,6 +26,11 @@ export class ScriptedReader implements ReturnPathReader {
     this.#wake?.();
   }
 
+  /** The script decides what the target says: nothing to check against the source. */
+  forwardStarted(): void {}
+
+  forwardEnded(): void {}
+
   async next(): Promise<ReturnRecord | undefined> {
     while (this.#queue.length === 0) await new Promise<void>((r) => (this.#wake = r));
     const item = this.#queue.shift();
