@@ -80,7 +80,7 @@ function migrationOptions(cmd: Command): Command {
     )
     .option(
       "--peer-timeout <ms>",
-      "longest wait for any one answer from the target (ACCEPT, a pass's acknowledgement, LOADED, RESUMED; default 30s)",
+      "longest wait for any one answer from the target (ACCEPT, a pass's acknowledgement, LOADED, RESUMED), or for it to take any of the stream's bytes (default 30s)",
       arg(parseDuration),
     );
 }

@@ -63,7 +63,12 @@ export const migrationOptionsSchema = z
      * more; it must exceed the downtime limit.
      */
     switchoverTimeoutMs: z.number().int().min(100).max(3_600_000).optional(),
-    /** Time allowed for any one answer from the target (ACCEPT, LOADED...), ms. */
+    /**
+     * Time allowed for any one answer from the target (ACCEPT, LOADED...), ms, and for the
+     * transport to take any bytes of a pending send: a target that stops reading fails the
+     * migration (ETIMEDOUT) this long after it last took some. Waits of the bandwidth cap
+     * (`maxBandwidth`) are the source's own and do not count.
+     */
     peerTimeoutMs: z.number().int().min(100).max(3_600_000).default(30_000),
     /**
      * After the handover, hash the source's (frozen) guest RAM with SHA-256 and report it,

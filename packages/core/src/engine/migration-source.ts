@@ -38,9 +38,11 @@ import {
 import type { IterationStats, MigrationResult, ThroughputSample } from "./migration-stats.js";
 import { MigrationTimeline } from "./migration-timeline.js";
 import { PageDigestTable } from "./page-digest-table.js";
+import { PeerDeadline } from "./peer-deadline.js";
 import { PinnedPageCache } from "./pinned-page-cache.js";
 import { RamSender } from "./ram-sender.js";
 import { ramSha256 } from "./ram-sha256.js";
+import { progressWatched } from "./send-progress.js";
 import { batchDeviceState, SwitchoverBatch } from "./switchover-batch.js";
 import { SwitchoverCosts } from "./switchover-costs.js";
 import { TargetAnswers } from "./target-answers.js";
@@ -174,6 +176,8 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
   #handedOver = false;
   /** Bounds the paused window (`switchoverTimeoutMs`), armed when the VM pauses. */
   #switchoverDeadline: NodeJS.Timeout | undefined;
+  /** Runs while a send is pending: the target must take bytes within `peerTimeoutMs`. */
+  readonly #stall: PeerDeadline;
 
   constructor(
     vm: SimulatedVm,
@@ -188,11 +192,20 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
     this.#services = host.container.resolve(EngineServices);
     this.#timeline = new MigrationTimeline(this.#services.clock);
     for (const d of vm.devices) this.#deviceBytes.set(d.config.slot, 0);
+    // A target that stops reading must not hold the source, its guest throttled and its
+    // dirty logs running: a transport that takes nothing for peerTimeoutMs aborts the
+    // migration. It watches the transport beneath the rate limit, whose waits are ours.
+    this.#stall = new PeerDeadline(
+      { peer: channel.peer, destroy: (reason) => this.#abort.abort(reason) },
+      (what, peer, ms) =>
+        `the target ${peer} ${what} for ${ms} ms (peerTimeoutMs): it stopped reading; dropped the connection`,
+    );
+    const transport = progressWatched(channel, this.#stall, this.#options.peerTimeoutMs);
     // A bandwidth cap is a property of the link the engine sees: it measures and converges against it.
     const link =
       this.#options.maxBandwidth > 0
-        ? rateLimited(channel, new TokenBucket(this.#options.maxBandwidth))
-        : channel;
+        ? rateLimited(transport, new TokenBucket(this.#options.maxBandwidth))
+        : transport;
     this.#channel = countingChannel(link, (n) => {
       this.#written += n;
     });
@@ -288,6 +301,7 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
     } finally {
       clearTimeout(deadline);
       clearTimeout(this.#switchoverDeadline);
+      this.#stall.met();
       clearInterval(sampler);
     }
   }

@@ -14,6 +14,7 @@ import {
 import type { SimulatedVm } from "../vm/simulated-vm.js";
 import type { TargetStateName } from "./migration-events.js";
 import { OneWayRestore } from "./one-way-restore.js";
+import { PeerDeadline } from "./peer-deadline.js";
 import type { Admission } from "./target-capacity.js";
 import { checkHandshake } from "./target-handshake.js";
 import {
@@ -30,7 +31,6 @@ import {
   DISCARDED,
   type Discarded,
   detachStack,
-  PeerDeadline,
   readRecords,
   type TargetSessionEvents,
   unexpected,

@@ -48,60 +48,6 @@ export function detachStack(err: unknown): void {
 }
 
 /**
- * What a session over `channel` waits for from its peer, with a deadline: unless
- * {@link PeerDeadline.met} or a new {@link PeerDeadline.arm} comes within the armed time,
- * the channel is destroyed and {@link PeerDeadline.expired} holds the ETIMEDOUT that
- * explains why the session ended. A peer that connects and sends nothing, half a header or
- * an HTTP request, or that handshakes and then goes silent, thus cannot hold the target
- * (its loading slot, the RAM reserved for its VM).
- */
-export class PeerDeadline {
-  readonly #channel: TargetChannel;
-  #timer: NodeJS.Timeout | undefined;
-  #armedMs = 0;
-  #armedWhat = "";
-  #expired: MdevError | undefined;
-
-  constructor(channel: TargetChannel) {
-    this.#channel = channel;
-  }
-
-  /** (Re)starts the deadline: `ms` from now; `what` names what did not come in time. */
-  arm(ms: number, what: string): void {
-    // The receive-idle deadline is re-armed for every socket read: restarting the running
-    // timer in place spares the bulk pass a fresh Timeout (and its garbage) per read.
-    if (this.#timer !== undefined && this.#armedMs === ms && this.#armedWhat === what) {
-      this.#timer.refresh();
-      return;
-    }
-    this.#armedMs = ms;
-    this.#armedWhat = what;
-    clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      this.#expired = new MdevError(
-        "ETIMEDOUT",
-        `${what} from ${this.#channel.peer} within ${ms} ms; dropped the connection`,
-      );
-      this.#channel.destroy(this.#expired);
-    }, ms);
-    // A silent peer's timer alone must not keep a process alive.
-    this.#timer.unref();
-  }
-
-  /** The reason the session ended, when the deadline passed first. */
-  get expired(): MdevError | undefined {
-    return this.#expired;
-  }
-
-  /** What was awaited arrived (or the session ended): disarms the deadline. */
-  met(): void {
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-  }
-}
-
-/**
  * Feeds the channel's bytes through the decoder and each validated record to `step` until
  * it returns the result; `arrived` is told of every chunk (before it is decoded). ABORT
  * ends the session (ECONNABORTED); a stream that ends first is ECONNRESET.

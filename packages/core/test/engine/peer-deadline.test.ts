@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { PeerDeadline } from "../../src/engine/target-session.js";
+import { PeerDeadline } from "../../src/engine/peer-deadline.js";
 import type { TargetChannel } from "../../src/transport/channel.js";
 
 /** A channel that records why it was destroyed. */

@@ -1,15 +1,16 @@
 // Issue #14 item 2: a target that stops reading must never keep the guest paused. Before
 // the fix, a source blocked in a socket write waited for the write callback, a close or an
 // error — never for a deadline, a FAILED answer or cancel() — so these tests hung.
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import {
+  createMemoryChannelPair,
   MigrationError,
   type MigrationOptionsInput,
   MigrationSource,
   MigState,
   type SimulatedVm,
 } from "../../src/index.js";
-import { failedMigration, startVm, toyHost } from "../helpers/engine-fixtures.js";
+import { failedMigration, receiveOn, startVm, toyHost } from "../helpers/engine-fixtures.js";
 import { expectGuestWrites } from "../helpers/guest-progress.js";
 import { type StallingTarget, stallingTarget } from "../helpers/stalling-target.js";
 
@@ -123,5 +124,94 @@ describe("a target that stops reading at switchover", { timeout: 60_000 }, () =>
     expect(error).toMatchObject({ code: "ETIMEDOUT", rolledBack: true, phase: "precopy" });
     expect(error.message).toMatch(/exceeded its 1000 ms limit/);
     await expectRunning(vm);
+  });
+});
+
+/**
+ * Migrates a 96 MiB VM to `target` with `options`; `dirtyMiB` of RAM are rewritten as the
+ * first iteration ends, so the second pass must push them through a socket the target no
+ * longer reads (it stopped after its first ITERATION). Returns the throttles the source set.
+ */
+async function stallMidPrecopy(
+  target: StallingTarget,
+  options: MigrationOptionsInput,
+): Promise<{ vm: SimulatedVm; error: MigrationError; ms: number; throttles: number[] }> {
+  const host = toyHost("src");
+  const vm = await startVm(host, vms, {
+    memoryMiB: 96,
+    vcpus: 1,
+    workloads: [{ pattern: "uniform", pagesPerSecond: 500 }],
+    devices: [{ slot: "00:05.0", plugin: "dma-toy", deviceType: "toy" }],
+    initialFill: 0.1,
+    seed: 5,
+  });
+  const setThrottle = vi.spyOn(vm, "setThrottle");
+  const source = await MigrationSource.connect(host, vm, target.url, options);
+  source.once("iteration", () => {
+    const page = new Uint8Array(4096).fill(0x5a);
+    for (let pfn = 0; pfn < DIRTIED_MIB * 256; pfn++) vm.memory.write(pfn * 4096, page);
+  });
+  const failed = await failedMigration(source, "the migration into a stalled target completed");
+  return { vm, ...failed, throttles: setThrottle.mock.calls.map(([t]) => t) };
+}
+
+// The peer timeout is 1 s; the bound of 30 s is slack for a loaded machine, not a speed check.
+describe("a target that stops reading during precopy", { timeout: 60_000 }, () => {
+  it("fails the migration at peerTimeoutMs without progress (ETIMEDOUT naming the target), the VM runs on unthrottled", async () => {
+    const target = await stallingTarget("stop-reading", "HANDSHAKE");
+    targets.push(target);
+    // Only the stall deadline is short: the overall limit would end it with another message.
+    const { vm, error, ms } = await migrateInto(target, {
+      peerTimeoutMs: 1000,
+      switchoverTimeoutMs: 3_600_000,
+      timeoutMs: 30_000,
+    });
+    expect(error).toMatchObject({ code: "ETIMEDOUT", rolledBack: true, phase: "precopy" });
+    expect(error.message).toContain(
+      `the target ${target.url} took none of the stream's bytes for 1000 ms`,
+    );
+    expect(ms).toBeLessThan(30_000);
+    await expectRunning(vm);
+  });
+
+  it("behind a bandwidth cap and with auto-converge: the throttle is lifted and the VM runs on", async () => {
+    const target = await stallingTarget("stop-reading", "ITERATION");
+    targets.push(target);
+    const { vm, error, ms, throttles } = await stallMidPrecopy(target, {
+      peerTimeoutMs: 1000,
+      switchoverTimeoutMs: 3_600_000,
+      timeoutMs: 30_000,
+      autoConverge: true,
+      maxBandwidth: 12_500_000,
+    });
+    expect(error).toMatchObject({ code: "ETIMEDOUT", rolledBack: true });
+    expect(error.message).toContain("took none of the stream's bytes for 1000 ms");
+    expect(ms).toBeLessThan(30_000);
+    expect(throttles.at(-1)).toBe(0);
+    await expectRunning(vm);
+  });
+
+  it("a link the rate limit keeps slower than one batch per peer timeout is not a stall", async () => {
+    const host = toyHost("src");
+    // One 1 MiB batch of data pages behind a 256 KiB/s cap waits about 4 s for its tokens:
+    // four times the peer timeout, all of it the source's own pacing.
+    const vm = await startVm(host, vms, {
+      memoryMiB: 1,
+      vcpus: 1,
+      workloads: [{ pattern: "idle" }],
+      devices: [],
+      initialFill: 1,
+      seed: 5,
+    });
+    const { source, target } = createMemoryChannelPair();
+    const received = receiveOn(toyHost("dst"), target, vms);
+    const result = await new MigrationSource(
+      vm,
+      source,
+      { peerTimeoutMs: 1000, maxBandwidth: 256 * 1024, batchPages: 256 },
+      host,
+    ).migrate();
+    expect(result.outcome).toBe("completed");
+    await received;
   });
 });
