@@ -143,18 +143,23 @@ export function pluginRegistrationEdits(root: string, names: PluginNames): FileE
   const pkg = names.packageName;
   const plugin = `${names.camel}Plugin`;
   const options = `${names.camel}ConformanceOptions`;
+  // The conformance matrix and the fuzz suite both take the plugin and its suite options.
+  const importPluginAndOptions = (text: string): string =>
+    insertImport(
+      insertImport(text, `import { ${plugin} } from "${pkg}";`, pkg),
+      `import { ${options} } from "${pkg}/conformance";`,
+      `${pkg}/conformance`,
+    );
   const edits: [string, (text: string, file: string) => string][] = [
     [
       REGISTRY_FILES.matrix,
       (t, f) => {
-        let out = insertImport(t, `import { ${plugin} } from "${pkg}";`, pkg);
-        out = insertImport(
-          out,
-          `import { ${options} } from "${pkg}/conformance";`,
-          `${pkg}/conformance`,
-        );
         const key = /^[a-z][a-z0-9]*$/.test(names.name) ? names.name : `"${names.name}"`;
-        return insertEntry(out, `${key}: { plugin: ${plugin}, options: ${options} },`, f);
+        return insertEntry(
+          importPluginAndOptions(t),
+          `${key}: { plugin: ${plugin}, options: ${options} },`,
+          f,
+        );
       },
     ],
     [REGISTRY_FILES.matrixPackage, (t, f) => addDependency(t, "devDependencies", pkg, f)],
@@ -166,15 +171,12 @@ export function pluginRegistrationEdits(root: string, names: PluginNames): FileE
     [REGISTRY_FILES.cliPackage, (t, f) => addDependency(t, "dependencies", pkg, f)],
     [
       REGISTRY_FILES.fuzz,
-      (t, f) => {
-        let out = insertImport(t, `import { ${plugin} } from "${pkg}";`, pkg);
-        out = insertImport(
-          out,
-          `import { ${options} } from "${pkg}/conformance";`,
-          `${pkg}/conformance`,
-        );
-        return insertEntry(out, `fuzzed("${names.name}", ${plugin}, ${options}),`, f);
-      },
+      (t, f) =>
+        insertEntry(
+          importPluginAndOptions(t),
+          `fuzzed("${names.name}", ${plugin}, ${options}),`,
+          f,
+        ),
     ],
     [REGISTRY_FILES.fuzzPackage, (t, f) => addDependency(t, "devDependencies", pkg, f)],
   ];

@@ -1,4 +1,5 @@
 import type { SourceChannel } from "../transport/channel.js";
+import { sendsWrapped } from "../transport/sends-wrapped.js";
 
 /**
  * Wraps `inner` so `onWritten(n)` runs once each send settled, with the bytes it carried:
@@ -9,18 +10,10 @@ export function countingChannel(
   inner: SourceChannel,
   onWritten: (bytes: number) => void,
 ): SourceChannel {
-  return {
-    role: "source",
-    peer: inner.peer,
-    capabilities: inner.capabilities,
-    returnPath: inner.returnPath,
-    async send(...args: Parameters<SourceChannel["send"]>) {
-      let n = 0;
-      for (const f of args[0]) n += f.byteLength;
-      await inner.send(...args);
-      onWritten(n);
-    },
-    close: () => inner.close(),
-    destroy: (reason) => inner.destroy(reason),
-  };
+  return sendsWrapped(inner, async (frames, signal) => {
+    let n = 0;
+    for (const f of frames) n += f.byteLength;
+    await inner.send(frames, signal);
+    onWritten(n);
+  });
 }

@@ -1,4 +1,5 @@
 import type { SourceChannel } from "../transport/channel.js";
+import { sendsWrapped } from "../transport/sends-wrapped.js";
 import type { PeerDeadline } from "./peer-deadline.js";
 
 /** What the deadline says did not happen (see {@link progressWatched}). */
@@ -20,22 +21,14 @@ export function progressWatched(
   ms: number,
 ): SourceChannel {
   let pending = 0;
-  return {
-    role: "source",
-    peer: inner.peer,
-    capabilities: inner.capabilities,
-    returnPath: inner.returnPath,
-    async send(...args: Parameters<SourceChannel["send"]>) {
-      // A send that starts behind a stuck one is no progress: only the first arms.
-      if (pending++ === 0) deadline.arm(ms, NO_SEND_PROGRESS);
-      try {
-        await inner.send(...args);
-      } finally {
-        if (--pending === 0) deadline.met();
-        else deadline.arm(ms, NO_SEND_PROGRESS);
-      }
-    },
-    close: () => inner.close(),
-    destroy: (reason) => inner.destroy(reason),
-  };
+  return sendsWrapped(inner, async (frames, signal) => {
+    // A send that starts behind a stuck one is no progress: only the first arms.
+    if (pending++ === 0) deadline.arm(ms, NO_SEND_PROGRESS);
+    try {
+      await inner.send(frames, signal);
+    } finally {
+      if (--pending === 0) deadline.met();
+      else deadline.arm(ms, NO_SEND_PROGRESS);
+    }
+  });
 }

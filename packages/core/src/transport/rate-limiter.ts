@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { MdevError } from "../errors/mdev-error.js";
 import type { SourceChannel } from "./channel.js";
+import { sendsWrapped } from "./sends-wrapped.js";
 import { TransportError } from "./transport-error.js";
 
 /**
@@ -69,12 +70,9 @@ export class TokenBucket {
 export function rateLimited(inner: SourceChannel, bucket: TokenBucket): SourceChannel {
   // destroy() must also end a send that waits for tokens, not only one the link holds.
   const destroyed = new AbortController();
-  return {
-    role: "source",
-    peer: inner.peer,
-    capabilities: inner.capabilities,
-    returnPath: inner.returnPath,
-    async send(frames, signal) {
+  return sendsWrapped(
+    inner,
+    async (frames, signal) => {
       let n = 0;
       for (const f of frames) n += f.byteLength;
       const either = signal ? AbortSignal.any([signal, destroyed.signal]) : destroyed.signal;
@@ -86,12 +84,11 @@ export function rateLimited(inner: SourceChannel, bucket: TokenBucket): SourceCh
       }
       await inner.send(frames, signal);
     },
-    close: () => inner.close(),
-    destroy: (reason) => {
+    (reason) => {
       destroyed.abort(
         reason ?? new TransportError("ECONNRESET", inner.peer, "channel destroyed while sending"),
       );
       inner.destroy(reason);
     },
-  };
+  );
 }

@@ -29,6 +29,26 @@ afterEach(async () => {
  */
 const DIRTIED_MIB = 80;
 
+/** The 96 MiB source VM both stalls migrate: one vCPU dirtying, a DMA toy device. */
+async function startSourceVm(): Promise<{ host: ReturnType<typeof toyHost>; vm: SimulatedVm }> {
+  const host = toyHost("src");
+  const vm = await startVm(host, vms, {
+    memoryMiB: 96,
+    vcpus: 1,
+    workloads: [{ pattern: "uniform", pagesPerSecond: 500 }],
+    devices: [{ slot: "00:05.0", plugin: "dma-toy", deviceType: "toy" }],
+    initialFill: 0.1,
+    seed: 5,
+  });
+  return { host, vm };
+}
+
+/** Rewrites the VM's first {@link DIRTIED_MIB} MiB with `byte`: pages the next pass must send. */
+function rewrite(vm: SimulatedVm, byte: number): void {
+  const page = new Uint8Array(4096).fill(byte);
+  for (let pfn = 0; pfn < DIRTIED_MIB * 256; pfn++) vm.memory.write(pfn * 4096, page);
+}
+
 /**
  * Migrates a 96 MiB VM to `target`. As the source enters switchover (the VM is about to
  * pause), 80 MiB of RAM are rewritten, so the final RAM pass must push them through a
@@ -39,20 +59,11 @@ async function migrateInto(
   options: MigrationOptionsInput,
   whileBlocked?: (source: MigrationSource) => void,
 ): Promise<{ vm: SimulatedVm; error: MigrationError; ms: number }> {
-  const host = toyHost("src");
-  const vm = await startVm(host, vms, {
-    memoryMiB: 96,
-    vcpus: 1,
-    workloads: [{ pattern: "uniform", pagesPerSecond: 500 }],
-    devices: [{ slot: "00:05.0", plugin: "dma-toy", deviceType: "toy" }],
-    initialFill: 0.1,
-    seed: 5,
-  });
+  const { host, vm } = await startSourceVm();
   const source = await MigrationSource.connect(host, vm, target.url, options);
   source.on("phase", (phase) => {
     if (phase !== "switchover") return;
-    const page = new Uint8Array(4096).fill(0xa5);
-    for (let pfn = 0; pfn < DIRTIED_MIB * 256; pfn++) vm.memory.write(pfn * 4096, page);
+    rewrite(vm, 0xa5);
   });
   if (whileBlocked) void target.stalled.then(() => whileBlocked(source));
   return {
@@ -136,20 +147,11 @@ async function stallMidPrecopy(
   target: StallingTarget,
   options: MigrationOptionsInput,
 ): Promise<{ vm: SimulatedVm; error: MigrationError; ms: number; throttles: number[] }> {
-  const host = toyHost("src");
-  const vm = await startVm(host, vms, {
-    memoryMiB: 96,
-    vcpus: 1,
-    workloads: [{ pattern: "uniform", pagesPerSecond: 500 }],
-    devices: [{ slot: "00:05.0", plugin: "dma-toy", deviceType: "toy" }],
-    initialFill: 0.1,
-    seed: 5,
-  });
+  const { host, vm } = await startSourceVm();
   const setThrottle = vi.spyOn(vm, "setThrottle");
   const source = await MigrationSource.connect(host, vm, target.url, options);
   source.once("iteration", () => {
-    const page = new Uint8Array(4096).fill(0x5a);
-    for (let pfn = 0; pfn < DIRTIED_MIB * 256; pfn++) vm.memory.write(pfn * 4096, page);
+    rewrite(vm, 0x5a);
   });
   const failed = await failedMigration(source, "the migration into a stalled target completed");
   return { vm, ...failed, throttles: setThrottle.mock.calls.map(([t]) => t) };
