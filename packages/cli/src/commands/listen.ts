@@ -2,6 +2,7 @@ import {
   defaultMaxMemoryMiB,
   formatBytes,
   GuestMemory,
+  HandshakeBudget,
   MdevError,
   MigrationTarget,
   TargetCapacity,
@@ -75,6 +76,8 @@ export async function listenCommand(options: ListenOptions): Promise<void> {
       `--vcpu-threads ${options.vcpuThreads} is more than the ${capacity.maxVcpus} vCPUs a VM may have here (--max-vcpus)`,
     );
   }
+  // Every connection's HANDSHAKE, until judged, is held to one shared budget.
+  const handshakeBudget = new HandshakeBudget();
   const host = await makeHost("target", options.plugin);
   const listener = await channelsOf(host).listen(options.on, channelOptions(options, options.on));
   try {
@@ -107,6 +110,7 @@ export async function listenCommand(options: ListenOptions): Promise<void> {
         const target = new MigrationTarget(host, channel, {
           verifyRam: options.verifyRam,
           capacity,
+          handshakeBudget,
           handshakeTimeoutMs: options.handshakeTimeout,
           receiveIdleTimeoutMs: options.idleTimeout,
           ...(options.goTimeout === undefined ? {} : { goTimeoutMs: options.goTimeout }),

@@ -11,6 +11,7 @@ export {
   stopDevicesForSwitchover,
 } from "./device-handover.js";
 export { DirtySync, mappedRanges, mergeRanges } from "./dirty-sync.js";
+export { DEFAULT_HANDSHAKE_BUDGET_BYTES, HandshakeBudget } from "./handshake-budget.js";
 export { MigrationError, type MigrationPhase } from "./migration-error.js";
 export {
   type MigrationEvent,

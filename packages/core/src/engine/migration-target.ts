@@ -116,6 +116,8 @@ class DuplexTargetSession {
   /** The VM's claim on the target's capacity, from admission until it runs or is dropped. */
   #admission: Admission | undefined;
   #deadline: PeerDeadline | undefined;
+  /** Gives back the HANDSHAKE's claim on the listener's handshake budget (once it was judged). */
+  #releaseHandshake: (() => void) | undefined;
   /** The source was already told why (REJECT, or FAILED when GO was late): nothing after it. */
   #answeredFinally = false;
   /** Set when the GO timer fired: a GO arriving now must not start the VM. */
@@ -133,6 +135,13 @@ class DuplexTargetSession {
     const deadline = new PeerDeadline(this.channel);
     deadline.arm(this.options.handshakeTimeoutMs, "no HANDSHAKE");
     this.#deadline = deadline;
+    // The HANDSHAKE's declared length is claimed at its frame header, before its payload is
+    // buffered: all the connections of a listener together hold at most the budget for
+    // HANDSHAKEs not yet judged (the decoder refuses any other record before it).
+    const budget = this.options.handshakeBudget;
+    this.#decoder.setFrameAdmission((type, length) => {
+      if (type === "HANDSHAKE") this.#releaseHandshake = budget.claim(length);
+    });
     try {
       return await readRecords(
         this.channel,
@@ -151,6 +160,7 @@ class DuplexTargetSession {
       throw reason;
     } finally {
       deadline.met();
+      this.#releaseHandshake?.();
     }
   }
 
@@ -167,7 +177,10 @@ class DuplexTargetSession {
       case "awaiting-handshake":
         if (record.type !== "HANDSHAKE") throw unexpected(record, state.kind);
         this.#deadline?.met();
+        this.#decoder.setFrameAdmission(undefined);
         this.#state = await this.#accept(record);
+        // Accepted: it is the VM loading here now, whose records may take that much anyway.
+        this.#releaseHandshake?.();
         return undefined;
       case "receiving":
         if (record.type === "END") {

@@ -1,6 +1,7 @@
 import { MdevError } from "../errors/mdev-error.js";
 import type { GuestMemory } from "../memory/guest-memory.js";
 import type { SimulatedVm } from "../vm/simulated-vm.js";
+import { HandshakeBudget } from "./handshake-budget.js";
 import { TargetCapacity } from "./target-capacity.js";
 
 /** Default time a peer has to deliver its HANDSHAKE, ms. */
@@ -39,6 +40,12 @@ export interface MigrationTargetOptions {
    * and `preallocated` must not be: they are the capacity's.
    */
   readonly capacity?: TargetCapacity;
+  /**
+   * The bytes that HANDSHAKEs still arriving may hold, shared between the targets of one
+   * listener (see {@link HandshakeBudget}); default: one of this target's own, so a single
+   * connection is bounded by the stream limits alone.
+   */
+  readonly handshakeBudget?: HandshakeBudget;
   /**
    * How long a peer has, from the start of {@link MigrationTarget.receive}, to deliver the
    * stream header and HANDSHAKE before it is dropped (ETIMEDOUT), ms; default 10 s. A file
@@ -86,6 +93,7 @@ export interface ResolvedTargetOptions {
   readonly verifyRam: boolean;
   readonly startVcpus: boolean;
   readonly capacity: TargetCapacity;
+  readonly handshakeBudget: HandshakeBudget;
   readonly handshakeTimeoutMs: number;
   readonly receiveIdleTimeoutMs: number;
   readonly beforeRun: MigrationTargetOptions["beforeRun"];
@@ -127,6 +135,7 @@ export function resolveTargetOptions(options: MigrationTargetOptions): ResolvedT
         ...(options.maxVcpus === undefined ? {} : { maxVcpus: options.maxVcpus }),
         ...(options.preallocated === undefined ? {} : { preallocated: options.preallocated }),
       }),
+    handshakeBudget: options.handshakeBudget ?? new HandshakeBudget(),
     handshakeTimeoutMs,
     receiveIdleTimeoutMs,
     beforeRun: options.beforeRun,

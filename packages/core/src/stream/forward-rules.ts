@@ -75,6 +75,25 @@ export class ForwardRules {
   }
 
   /**
+   * Checks whether the phase allows a record of type `type` at all, from its type alone: the
+   * decoder asks at the record's frame header, before it buffers the payload, so a record
+   * the phase refuses — anything but HANDSHAKE (or ABORT) first, a second HANDSHAKE,
+   * anything after END but GO — costs the target its 12-byte header, not the up to 8 MiB
+   * it declares. {@link accept} checks the same again.
+   */
+  admit(type: ForwardBody["type"], offset: number): void {
+    const fail = (rule: string, detail: string): never => {
+      throw new StreamError("EPROTO", type, offset, rule, detail);
+    };
+    const phase = this.#phase;
+    if (phase === "done") fail("after-end", `${type} after the stream's last record`);
+    if (type === "ABORT") return;
+    if (phase === "handshake" && type !== "HANDSHAKE") fail("order", `${type} before HANDSHAKE`);
+    if (phase === "ended" && type !== "GO") fail("order", `${type} after END (only GO or ABORT)`);
+    if (type === "HANDSHAKE" && phase !== "handshake") fail("order", "a second HANDSHAKE");
+  }
+
+  /**
    * Checks `body` against the rules and accounts it. `dataPages` is the number of data pages
    * of a RAM run (the rules do not look inside the bitmap).
    */
@@ -82,21 +101,16 @@ export class ForwardRules {
     const fail = (rule: string, detail: string, code: "EPROTO" | "EBADMSG" = "EPROTO"): never => {
       throw new StreamError(code, body.type, offset, rule, detail);
     };
+    this.admit(body.type, offset);
     const phase = this.#phase;
-    if (phase === "done") fail("after-end", `${body.type} after the stream's last record`);
     if (body.type === "ABORT") {
       this.#phase = "done";
       return;
     }
-    if (phase === "handshake" && body.type !== "HANDSHAKE")
-      fail("order", `${body.type} before HANDSHAKE`);
-    if (phase === "ended" && body.type !== "GO")
-      fail("order", `${body.type} after END (only GO or ABORT)`);
     const slot = (s: number): SlotState =>
       this.#slots.get(s) ?? fail("slot", `slot ${s} is not in the manifest`);
     switch (body.type) {
       case "HANDSHAKE":
-        if (phase !== "handshake") fail("order", "a second HANDSHAKE");
         this.#acceptHandshake(body);
         break;
       case "RAM_PAGES":

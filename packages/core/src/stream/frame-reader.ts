@@ -41,6 +41,14 @@ export type PayloadProbe = (
   prefix: Uint8Array,
 ) => number | StreamedPayload | undefined;
 
+/**
+ * Judges a frame from its 12-byte header alone — its type, the payload length it declares
+ * and its stream offset — before any of the payload is buffered, and throws to refuse it.
+ * How a decoder refuses a record its stream's state does not allow (a RAM_PAGES before
+ * HANDSHAKE) without waiting for, or holding, megabytes of it.
+ */
+export type FrameGate = (type: number, length: number, offset: number) => void;
+
 /** One framed record whose header, length bounds, sequence and CRC were checked. */
 export interface RawFrame {
   readonly type: number;
@@ -110,10 +118,12 @@ export class FrameReader {
   readonly #frameHeadView = new DataView(this.#frameHead.buffer);
   readonly #trailer = new Uint8Array(FRAME_TRAILER_LENGTH);
   readonly #trailerView = new DataView(this.#trailer.buffer);
-  #failure: StreamError | undefined;
+  /** What stopped this reader: a violation, or a refusal of its {@link FrameGate}. */
+  #failure: Error | undefined;
 
   readonly #deferCrc: (type: number) => boolean;
   #probe: PayloadProbe | undefined;
+  #gate: FrameGate | undefined;
 
   /**
    * @param deferCrc record types whose CRC the caller checks itself (RAM_PAGES: from the
@@ -166,14 +176,19 @@ export class FrameReader {
     }
   }
 
-  /** The violation that stopped this reader, if any. */
-  get failure(): StreamError | undefined {
+  /** The violation (or the gate's refusal) that stopped this reader, if any. */
+  get failure(): Error | undefined {
     return this.#failure;
   }
 
   /** Lets `probe` take payloads as they arrive (or stops it, with `undefined`). */
   setPayloadProbe(probe: PayloadProbe | undefined): void {
     this.#probe = probe;
+  }
+
+  /** Has `gate` judge each frame from its header, before its payload (`undefined`: none). */
+  setFrameGate(gate: FrameGate | undefined): void {
+    this.#gate = gate;
   }
 
   /** Records a violation so every later call fails the same way, and returns it. */
@@ -209,6 +224,8 @@ export class FrameReader {
             this.#gathered = 0;
             const frameOffset = this.#total - FRAME_HEADER_LENGTH;
             const p = this.#readFrameHeader(frameOffset);
+            // Before a byte of the payload is taken: a refused frame costs its header only.
+            this.#gate?.(p.type, p.length, p.offset);
             this.#pending = p;
             this.#filled = 0;
             this.#streamed = undefined;
@@ -276,7 +293,8 @@ export class FrameReader {
         }
       }
     } catch (err) {
-      if (err instanceof StreamError) this.fail(err);
+      // Whatever stopped the reader left it mid-unit: it must not go on from there.
+      if (err instanceof Error) this.#failure ??= err;
       throw err;
     }
   }

@@ -53,7 +53,11 @@ export {
   type StreamRecord,
 } from "./records.js";
 export { type ForwardHeader, ReturnPathDecoder, ReturnPathEncoder } from "./return-path.js";
-export { StreamDecoder, type StreamDecoderOptions } from "./stream-decoder.js";
+export {
+  type FrameAdmission,
+  StreamDecoder,
+  type StreamDecoderOptions,
+} from "./stream-decoder.js";
 export { deviceDigest, digestsEqual, StreamDigest, sha256 } from "./stream-digest.js";
 export { type EncoderStats, type RamPagesOptions, StreamEncoder } from "./stream-encoder.js";
 export { decodeStreamHeader, encodeStreamHeader, type StreamHeader } from "./stream-header.js";

@@ -28,6 +28,13 @@ export interface StreamDecoderOptions {
 }
 
 /**
+ * Judges a forward record from its frame header — its type, the payload length it declares,
+ * its stream offset — once the stream's rules allowed it there and before any of its payload
+ * is buffered; throws to refuse it (see {@link StreamDecoder.setFrameAdmission}).
+ */
+export type FrameAdmission = (type: ForwardBody["type"], length: number, offset: number) => void;
+
+/**
  * Incremental decoder of the forward migration stream. Feed it bytes in any chunking with
  * {@link StreamDecoder.push}; it yields only records that passed every check: framing,
  * bounds, sequence, CRC32C, payload layout, page range and stream order. Any violation is a
@@ -39,6 +46,7 @@ export class StreamDecoder {
   readonly #frames: FrameReader;
   readonly #rules = new ForwardRules();
   #guestPages: number | undefined;
+  #admission: FrameAdmission | undefined;
 
   constructor(options: StreamDecoderOptions = {}) {
     this.#limits = resolveStreamLimits(options.limits);
@@ -49,6 +57,15 @@ export class StreamDecoder {
       this.#limits,
       (type) => type === RecordType.RAM_PAGES,
     );
+    // A record the stream's phase refuses is refused at its frame header, before its payload
+    // is buffered: otherwise a peer that never sent a HANDSHAKE could have each connection
+    // hold a whole record (8 MiB) before the order check saw it.
+    this.#frames.setFrameGate((type, length, offset) => {
+      // The frame reader let only forward record types through.
+      const name = recordTypeName(type) as ForwardBody["type"];
+      this.#rules.admit(name, offset);
+      this.#admission?.(name, length, offset);
+    });
     if (options.guestPages !== undefined) this.setGuestPageCount(options.guestPages);
   }
 
@@ -127,6 +144,16 @@ export class StreamDecoder {
   }
 
   /**
+   * Has `admission` judge each record the stream's rules allow, from its frame header and
+   * before its payload is buffered (`undefined`: none) — how a target holds the HANDSHAKE
+   * it waits for to a memory budget shared by every connection. What it throws ends the
+   * stream, as a violation does.
+   */
+  setFrameAdmission(admission: FrameAdmission | undefined): void {
+    this.#admission = admission;
+  }
+
+  /**
    * Lets RAM_PAGES data go straight into `sink` (guest memory) as it arrives, instead of
    * being assembled and yielded as a view the consumer copies: records then come with
    * `inSink` set and empty `data`, their zero pages left to the consumer. Only runs whose
@@ -184,14 +211,13 @@ export class StreamDecoder {
         break;
       case RecordType.RAM_PAGES: {
         if (this.#guestPages === undefined) {
-          // Before HANDSHAKE it is an ordering error; after it, the target forgot to size RAM.
-          const early = this.#rules.phase === "handshake";
+          // Before HANDSHAKE the frame gate refused it: the target forgot to size RAM.
           throw new StreamError(
             "EPROTO",
             name,
             frame.offset,
-            early ? "order" : "guest-size",
-            early ? "RAM_PAGES before HANDSHAKE" : "RAM_PAGES before the guest page count was set",
+            "guest-size",
+            "RAM_PAGES before the guest page count was set",
           );
         }
         const run = decodeRamPages(
