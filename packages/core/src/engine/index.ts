@@ -58,4 +58,5 @@ export { checkHandshake, type HandshakeVerdict } from "./target-handshake.js";
 export {
   DEFAULT_HANDSHAKE_TIMEOUT_MS,
   DEFAULT_RECEIVE_IDLE_TIMEOUT_MS,
+  RECEIVE_PROGRESS_BYTES,
 } from "./target-options.js";

@@ -19,6 +19,7 @@ import type { Admission } from "./target-capacity.js";
 import { checkHandshake } from "./target-handshake.js";
 import {
   type MigrationTargetOptions,
+  RECEIVE_PROGRESS_BYTES,
   type ResolvedTargetOptions,
   resolveTargetOptions,
   type TargetResult,
@@ -102,6 +103,9 @@ export class MigrationTarget extends EventEmitter<MigrationTargetEvents> {
   }
 }
 
+/** What a source that made no progress did not send, for the receive-idle ETIMEDOUT. */
+const IDLE_WHAT = `less than ${RECEIVE_PROGRESS_BYTES / 2 ** 20} MiB more of the VM's state`;
+
 /** Loaded: END checked, devices in STOP, LOADED sent; only GO (before the timer) runs the VM. */
 interface LoadedState {
   readonly kind: "loaded";
@@ -116,6 +120,8 @@ class DuplexTargetSession {
   /** The VM's claim on the target's capacity, from admission until it runs or is dropped. */
   #admission: Admission | undefined;
   #deadline: PeerDeadline | undefined;
+  /** Bytes received since the receive-idle deadline was last armed. */
+  #sinceProgress = 0;
   /** Gives back the HANDSHAKE's claim on the listener's handshake budget (once it was judged). */
   #releaseHandshake: (() => void) | undefined;
   /** The source was already told why (REJECT, or FAILED when GO was late): nothing after it. */
@@ -148,7 +154,7 @@ class DuplexTargetSession {
         this.#decoder,
         this.events,
         (r) => this.#step(r),
-        () => this.#rearmIdle(),
+        (bytes) => this.#arrived(bytes),
       );
     } catch (err) {
       // A late GO or HANDSHAKE ends the channel from here; the timeout, not the hang-up,
@@ -164,11 +170,22 @@ class DuplexTargetSession {
     }
   }
 
-  /** While the VM's state flows in, every arrival restarts the receive-idle deadline. */
-  #rearmIdle(): void {
+  /**
+   * While the VM's state flows in, each {@link RECEIVE_PROGRESS_BYTES} more of it restart the
+   * receive-idle deadline — progress, not any byte: a peer that trickles a byte at a time
+   * would otherwise hold the loading slot and the VM's RAM for as long as it liked.
+   */
+  #arrived(bytes: number): void {
     if (this.#state.kind !== "receiving") return;
+    this.#sinceProgress += bytes;
+    if (this.#sinceProgress >= RECEIVE_PROGRESS_BYTES) this.#armIdle();
+  }
+
+  /** (Re)starts the receive-idle deadline, from no progress. */
+  #armIdle(): void {
+    this.#sinceProgress = 0;
     const ms = this.options.receiveIdleTimeoutMs;
-    this.#deadline?.arm(ms, "no more of the VM's state");
+    this.#deadline?.arm(ms, IDLE_WHAT);
   }
 
   async #step(record: StreamRecord): Promise<TargetResult | undefined> {
@@ -240,7 +257,7 @@ class DuplexTargetSession {
     this.events.accepted(vm.config);
     await this.#answer({ type: "ACCEPT" });
     this.events.state("receiving");
-    this.#rearmIdle();
+    this.#armIdle();
     await receiving.start();
     return receiving;
   }

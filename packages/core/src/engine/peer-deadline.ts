@@ -40,8 +40,9 @@ export class PeerDeadline {
 
   /** (Re)starts the deadline: `ms` from now; `what` names what did not come in time. */
   arm(ms: number, what: string): void {
-    // The receive-idle deadline is re-armed for every socket read: restarting the running
-    // timer in place spares the bulk pass a fresh Timeout (and its garbage) per read.
+    // Deadlines are re-armed throughout the bulk pass (each MiB a target receives, each send
+    // a source's transport takes): restarting the running timer in place spares a fresh
+    // Timeout (and its garbage) each time.
     if (this.#timer !== undefined && this.#armedMs === ms && this.#armedWhat === what) {
       this.#timer.refresh();
       return;

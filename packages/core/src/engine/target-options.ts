@@ -7,8 +7,19 @@ import { TargetCapacity } from "./target-capacity.js";
 /** Default time a peer has to deliver its HANDSHAKE, ms. */
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
 
-/** Default longest silence of a source while its VM's state arrives, ms. */
+/** Default longest time a source may go without progress while its VM's state arrives, ms. */
 export const DEFAULT_RECEIVE_IDLE_TIMEOUT_MS = 60_000;
+
+/**
+ * What counts as progress for the receive-idle deadline: this many more bytes of the stream
+ * (1 MiB). Not any byte — one byte a minute would hold the target's loading slot forever —
+ * and not a whole record, which can be 8 MiB, or can be a few bytes a peer sends a minute
+ * apart. A source must thus deliver 1 MiB per idle timeout: 17.5 KB/s (140 kbit/s) with the
+ * default 60 s, whatever its records' sizes. A capped mdevkit source sends its RAM in
+ * batches of 1 MiB or more (one record of up to 4 MiB), each after a silence of its size
+ * over the rate, which must fit in the idle timeout anyway; this rule asks no more of it.
+ */
+export const RECEIVE_PROGRESS_BYTES = 1024 * 1024;
 
 /** Options of a {@link MigrationTarget}. */
 export interface MigrationTargetOptions {
@@ -53,10 +64,12 @@ export interface MigrationTargetOptions {
    */
   readonly handshakeTimeoutMs?: number;
   /**
-   * How long the source may send nothing while its VM's state arrives (from ACCEPT to
-   * END), ms; default 60 s. A source sends at least once per precopy pass, so a longer
-   * silence is a stalled or stopped peer: the VM being received is dropped and its RAM
-   * and loading slot given back (ETIMEDOUT). Loading and the wait for GO have their own
+   * How long the source may go without progress while its VM's state arrives (from ACCEPT
+   * to END), ms; default 60 s. Progress is {@link RECEIVE_PROGRESS_BYTES} (1 MiB) more of
+   * the stream: the deadline restarts each time that much more arrived, so a source that
+   * trickles bytes cannot hold the target, and one that is merely slow needs 1 MiB per
+   * timeout. Past it the peer counts as stalled: the VM being received is dropped and its
+   * RAM and loading slot given back (ETIMEDOUT). Loading and the wait for GO have their own
    * deadlines.
    */
   readonly receiveIdleTimeoutMs?: number;

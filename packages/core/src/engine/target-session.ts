@@ -49,18 +49,18 @@ export function detachStack(err: unknown): void {
 
 /**
  * Feeds the channel's bytes through the decoder and each validated record to `step` until
- * it returns the result; `arrived` is told of every chunk (before it is decoded). ABORT
- * ends the session (ECONNABORTED); a stream that ends first is ECONNRESET.
+ * it returns the result; `arrived` is told the size of every chunk (before it is decoded).
+ * ABORT ends the session (ECONNABORTED); a stream that ends first is ECONNRESET.
  */
 export async function readRecords(
   channel: TargetChannel,
   decoder: StreamDecoder,
   events: TargetSessionEvents,
   step: (record: StreamRecord) => Promise<TargetResult | undefined>,
-  arrived: () => void = () => {},
+  arrived: (bytes: number) => void = () => {},
 ): Promise<TargetResult> {
   for await (const chunk of channel.receive()) {
-    arrived();
+    arrived(chunk.byteLength);
     for (const record of decoder.push(chunk)) {
       events.record(record.type, record.offset);
       if (record.type === "ABORT")

@@ -92,7 +92,9 @@ describe("handshake deadline", () => {
     expect(capacity.loading).toBe(true);
     await expect(received).rejects.toMatchObject({
       code: "ETIMEDOUT",
-      message: expect.stringMatching(/no more of the VM's state from .* within 300 ms/),
+      message: expect.stringMatching(
+        /less than 1 MiB more of the VM's state from .* within 300 ms/,
+      ),
     });
     expect(capacity.loading).toBe(false);
     expect(capacity.hostedMiB).toBe(0);
