@@ -26,14 +26,22 @@
  *   (MADV_HUGEPAGE on every RAM block). Our VMs' hosts fault fresh memory in at 13-15 us a
  *   4 KiB page, and the kernel copying a socket's bytes into resident 4 KiB-paged memory ran
  *   at a tenth of its rate into a hot buffer; with 2 MiB pages both costs go.
+ * - releasePages: a dropped VM's guest RAM goes back to the kernel at once (MADV_DONTNEED),
+ *   not when a garbage collection frees its SharedArrayBuffers: a target's memory budget
+ *   counts the RAM as free, and a listener that waited for the collector was OOM-killed by
+ *   a loop of abandoned handshakes.
+ * - peerHungUp: whether a socket's peer left, found without reading it (poll, POLLRDHUP), so
+ *   a target can stop building a VM for a peer that is gone while its next bytes wait unread.
  *
  * Every argument is checked here as well: the bytes come from an untrusted stream, and an
  * out-of-range write from C is memory corruption, not an exception.
  */
+#define _GNU_SOURCE /* POLLRDHUP */
 #include <node_api.h>
 #include <stdint.h>
 #include <string.h>
 #ifdef __linux__
+#include <poll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -655,6 +663,75 @@ static napi_value advise_huge_pages_js(napi_env env, napi_callback_info info) {
 }
 #endif
 
+#ifdef MADV_DONTNEED
+/*
+ * releasePages(memory: Uint8Array): boolean — the view reads as zeros afterwards and its
+ * whole pages hold no RAM: they go back to the kernel (madvise(MADV_DONTNEED)), which backs
+ * them afresh, zero-filled, on the next touch; the partial pages at its ends are zeroed by
+ * hand. Nothing may use the memory meanwhile. False when the kernel kept the contents (memory
+ * that is not private and anonymous, as V8's SharedArrayBuffers are) or refused: the whole
+ * view was then zeroed by hand and still holds its RAM.
+ */
+static napi_value release_pages_js(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!call_args(env, info, 1, argv, "releasePages(memory) takes one argument")) return NULL;
+  void *data;
+  size_t length;
+  if (!typed_array_arg(env, argv[0], napi_uint8_array, "memory must be a Uint8Array", &data,
+                       &length))
+    return NULL;
+  uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+  uintptr_t first = (uintptr_t)data, last = first + length;
+  uintptr_t start = (first + page - 1) & ~(page - 1);
+  uintptr_t end = last & ~(page - 1);
+  bool released = true;
+  if (start < end) {
+    /* A marker that must read back as zero: proof the kernel dropped the contents. */
+    volatile uint8_t *marker = (volatile uint8_t *)start;
+    *marker = 1;
+    if (madvise((void *)start, end - start, MADV_DONTNEED) != 0 || *marker != 0) {
+      memset((void *)start, 0, end - start);
+      released = false;
+    }
+    memset((void *)first, 0, start - first);
+    memset((void *)end, 0, last - end);
+  } else if (length > 0) {
+    memset(data, 0, length);
+  }
+  napi_value result;
+  if (napi_get_boolean(env, released, &result) != napi_ok) return NULL;
+  return result;
+}
+#endif
+
+#ifdef POLLRDHUP
+/*
+ * peerHungUp(fd: number): boolean — whether the peer of stream socket `fd` shut down its
+ * sending side or the connection was reset or broke (poll with POLLRDHUP, not waiting).
+ * Reads nothing: the bytes queued before the peer's end stay for the reader. True for a
+ * descriptor that is not open.
+ */
+static napi_value peer_hung_up_js(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!call_args(env, info, 1, argv, "peerHungUp(fd) takes one argument")) return NULL;
+  int32_t fd;
+  if (napi_get_value_int32(env, argv[0], &fd) != napi_ok) {
+    napi_throw_type_error(env, NULL, "fd must be a number");
+    return NULL;
+  }
+  if (fd < 0) {
+    napi_throw_range_error(env, NULL, "fd must be >= 0");
+    return NULL;
+  }
+  struct pollfd p = {fd, POLLRDHUP, 0};
+  int ready = poll(&p, 1, 0);
+  bool gone = ready > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) != 0;
+  napi_value result;
+  if (napi_get_boolean(env, gone, &result) != napi_ok) return NULL;
+  return result;
+}
+#endif
+
 #ifdef SO_RCVLOWAT
 /*
  * setReceiveLowWater(fd: number, bytes: number): boolean — setsockopt(SO_RCVLOWAT): the
@@ -698,6 +775,12 @@ NAPI_MODULE_INIT() {
     return NULL;
 #ifdef MADV_HUGEPAGE
   if (!export_function(env, exports, "adviseHugePages", advise_huge_pages_js)) return NULL;
+#endif
+#ifdef MADV_DONTNEED
+  if (!export_function(env, exports, "releasePages", release_pages_js)) return NULL;
+#endif
+#ifdef POLLRDHUP
+  if (!export_function(env, exports, "peerHungUp", peer_hung_up_js)) return NULL;
 #endif
 #ifdef SO_RCVLOWAT
   if (!export_function(env, exports, "setReceiveLowWater", set_receive_low_water_js)) return NULL;

@@ -84,6 +84,19 @@ export interface NativePageRoutines {
    */
   readonly adviseHugePages?: (memory: Uint8Array) => boolean;
   /**
+   * Makes `memory` read as zeros and gives its whole pages back to the kernel
+   * (`madvise(MADV_DONTNEED)`), so they hold no RAM until touched again; the partial pages
+   * at its ends are zeroed by hand. Nothing may use the memory meanwhile. False when the
+   * kernel kept the pages (the view was then zeroed by hand and still holds its RAM).
+   * Present on Linux only.
+   */
+  readonly releasePages?: (memory: Uint8Array) => boolean;
+  /**
+   * Whether the peer of stream socket `fd` shut down its sending side or the connection was
+   * reset (`poll` with `POLLRDHUP`, not waiting); reads nothing. Present on Linux only.
+   */
+  readonly peerHungUp?: (fd: number) => boolean;
+  /**
    * Sets a socket's `SO_RCVLOWAT` (`setsockopt`): the kernel wakes its reader only once
    * `bytes` are queued, or at the stream's end; false when the kernel refuses. Present where
    * the platform has the option (Linux).

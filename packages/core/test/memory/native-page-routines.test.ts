@@ -1,3 +1,6 @@
+import { once } from "node:events";
+import { readFileSync } from "node:fs";
+import { connect, createServer, type Socket } from "node:net";
 import { crc32c } from "@node-rs/crc32";
 import { describe, expect, it } from "vitest";
 import {
@@ -47,9 +50,10 @@ describe("the native page routines", () => {
       expect(typeof nativePageRoutines?.setReceiveLowWater).toBe(
         process.platform === "linux" ? "function" : "undefined",
       );
-      expect(typeof nativePageRoutines?.adviseHugePages).toBe(
-        process.platform === "linux" ? "function" : "undefined",
-      );
+      for (const linuxOnly of ["adviseHugePages", "releasePages", "peerHungUp"] as const)
+        expect(typeof nativePageRoutines?.[linuxOnly]).toBe(
+          process.platform === "linux" ? "function" : "undefined",
+        );
       expect(describePageRoutines()).toMatch(/^native/);
     },
   );
@@ -347,6 +351,70 @@ describe.skipIf(nativePageRoutines?.setReceiveLowWater === undefined)("setReceiv
       expect(set(fd, 4096)).toBe(false);
     } finally {
       closeSync(fd);
+    }
+  });
+});
+
+/** This process's resident memory, MiB (Linux). */
+function residentMiB(): number {
+  const status = readFileSync("/proc/self/status", "utf8");
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1]) / 1024;
+}
+
+describe.skipIf(nativePageRoutines?.releasePages === undefined)("releasePages", () => {
+  const release = nativePageRoutines?.releasePages as NonNullable<
+    NonNullable<typeof nativePageRoutines>["releasePages"]
+  >;
+
+  it("gives a touched SharedArrayBuffer's RAM back at once, and it reads as zeros", async () => {
+    const bytes = new Uint8Array(new SharedArrayBuffer(64 * 2 ** 20));
+    bytes.fill(0xa5);
+    const touched = residentMiB();
+    expect(release(bytes)).toBe(true);
+    // 64 MiB were resident; the collector has not run and the buffer is still referenced.
+    expect(touched - residentMiB()).toBeGreaterThan(48);
+    expect(bytes.some((b) => b !== 0)).toBe(false);
+  });
+
+  it("zeroes the partial pages at both ends of a view and nothing outside it", () => {
+    const bytes = new Uint8Array(new SharedArrayBuffer(8 * PAGE)).fill(7);
+    expect(release(bytes.subarray(100, 5 * PAGE + 9))).toBe(true);
+    expect(bytes.subarray(0, 100).every((b) => b === 7)).toBe(true);
+    expect(bytes.subarray(100, 5 * PAGE + 9).every((b) => b === 0)).toBe(true);
+    expect(bytes.subarray(5 * PAGE + 9).every((b) => b === 7)).toBe(true);
+    // Less than a page: zeroed by hand.
+    expect(release(bytes.subarray(6 * PAGE + 1, 6 * PAGE + 11))).toBe(true);
+    expect(bytes.subarray(6 * PAGE + 1, 6 * PAGE + 11).every((b) => b === 0)).toBe(true);
+    expect(bytes[6 * PAGE + 11]).toBe(7);
+    expect(() => release(new Int32Array(4) as never)).toThrow(TypeError);
+  });
+});
+
+describe.skipIf(nativePageRoutines?.peerHungUp === undefined)("peerHungUp", () => {
+  const hungUp = nativePageRoutines?.peerHungUp as NonNullable<
+    NonNullable<typeof nativePageRoutines>["peerHungUp"]
+  >;
+
+  it("sees the peer's FIN without reading what it sent before", async () => {
+    const server = createServer({ pauseOnConnect: true });
+    server.listen(0, "127.0.0.1");
+    await once(server, "listening");
+    const { port } = server.address() as { port: number };
+    const client = connect(port, "127.0.0.1");
+    const [accepted] = (await once(server, "connection")) as [Socket];
+    const fd = (accepted as unknown as { _handle: { fd: number } })._handle.fd;
+    try {
+      client.write("unread");
+      await new Promise((r) => setTimeout(r, 50));
+      expect(hungUp(fd)).toBe(false);
+      client.end();
+      await new Promise((r) => setTimeout(r, 50));
+      expect(hungUp(fd)).toBe(true);
+      expect(() => hungUp(-1)).toThrow(RangeError);
+    } finally {
+      accepted.destroy();
+      client.destroy();
+      server.close();
     }
   });
 });
