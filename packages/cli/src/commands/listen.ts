@@ -5,6 +5,7 @@ import {
   HandshakeBudget,
   MdevError,
   MigrationTarget,
+  prefaultInSlices,
   TargetCapacity,
   type TargetResult,
   VcpuThreads,
@@ -86,7 +87,11 @@ export async function listenCommand(options: ListenOptions): Promise<void> {
     const preallocStart = performance.now();
     // Like a QEMU target started with -incoming -mem-prealloc: RAM is backed before the
     // source connects, so no incoming page pays a first-touch fault.
-    if (options.prealloc) capacity.preallocate(prefaulted(options.prealloc));
+    if (options.prealloc) {
+      const memory = guestRam(options.prealloc);
+      await prefaultInSlices(memory);
+      capacity.preallocate(memory);
+    }
     // The demo shows the prefault as a phase of its own: on a cold machine it is seconds.
     const preallocMs = options.prealloc ? performance.now() - preallocStart : undefined;
     await threadsStarted;
@@ -159,17 +164,20 @@ function memoryBudget(options: ListenOptions): number {
   return max;
 }
 
-/** After a VM took the prefaulted RAM, prefaults the next VM's if the budget has room. */
+/**
+ * After a VM took the prefaulted RAM, prefaults the next VM's if the budget has room: in
+ * slices, so the listener serves its connections meanwhile; a VM arriving before it is
+ * done waits for it.
+ */
 function refill(capacity: TargetCapacity, mib: number): void {
   if (capacity.preallocated !== undefined) return;
   if (capacity.hostedMiB + mib > capacity.maxMemoryMiB) return;
-  capacity.preallocate(prefaulted(mib));
+  const memory = guestRam(mib);
+  capacity.preallocate(memory, prefaultInSlices(memory));
 }
 
-function prefaulted(mib: number): GuestMemory {
-  const memory = GuestMemory.create({ size: mib * 2 ** 20 });
-  memory.prefault();
-  return memory;
+function guestRam(mib: number): GuestMemory {
+  return GuestMemory.create({ size: mib * 2 ** 20 });
 }
 
 function codeOf(err: unknown): string {

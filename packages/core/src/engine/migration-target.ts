@@ -228,7 +228,12 @@ class DuplexTargetSession {
     // The capacity (memory budget, preallocated size, one VM at a time) is asked before
     // anything is allocated; a refusal leaves the source running.
     const built: BuildOutcome = verdict.accepted
-      ? await buildVm(verdict.config, this.host, this.options.capacity)
+      ? await buildVm(
+          verdict.config,
+          this.host,
+          this.options.capacity,
+          () => this.channel.hungUp?.() === true,
+        )
       : { refusal: verdict.reason, code: "ECONNREFUSED" };
     if ("refusal" in built) {
       this.#answeredFinally = true;
@@ -328,9 +333,12 @@ class DuplexTargetSession {
     this.#state = DISCARDED;
     // The decoder may hold guest RAM too (a sink for pages): the session drops it as well.
     this.#decoder = new StreamDecoder();
-    if (state.kind === "receiving") await state.vm.destroy().catch(() => {});
-    if (state.kind === "loaded") await state.loaded.vm.destroy().catch(() => {});
-    this.#admission?.discard();
+    const vm =
+      state.kind === "receiving" ? state.vm : state.kind === "loaded" ? state.loaded.vm : undefined;
+    await vm?.destroy().catch(() => {});
+    const admission = this.#admission;
     this.#admission = undefined;
+    // Its RAM goes back before the session's failure is reported.
+    await admission?.discard(vm?.memory);
   }
 }

@@ -61,9 +61,11 @@ export class OneWayRestore {
       this.#state = DISCARDED;
       // The decoder may hold guest RAM too (a sink for pages): the session drops it as well.
       this.#decoder = new StreamDecoder();
-      if (state.kind === "receiving") await state.vm.destroy().catch(() => {});
-      this.#admission?.discard();
+      const vm = state.kind === "receiving" ? state.vm : undefined;
+      await vm?.destroy().catch(() => {});
+      const admission = this.#admission;
       this.#admission = undefined;
+      await admission?.discard(vm?.memory);
       throw err;
     }
   }

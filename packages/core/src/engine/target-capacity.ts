@@ -1,6 +1,7 @@
 import { availableParallelism, totalmem } from "node:os";
 import { MdevError } from "../errors/mdev-error.js";
 import type { GuestMemory } from "../memory/guest-memory.js";
+import { releaseInSlices, zeroInSlices } from "../memory/guest-ram-work.js";
 import type { VcpuThreads } from "../vm/vcpu-threads.js";
 import { MAX_VM_MEMORY_MIB, type VmConfig } from "../vm/vm-config.js";
 
@@ -47,7 +48,8 @@ export interface TargetCapacityOptions {
   readonly maxVcpus?: number;
   /**
    * Called after a refused or failed VM's memory was dropped (not kept for reuse): where
-   * a caller can make the runtime return it to the OS now rather than at its next GC.
+   * a caller can make the runtime collect its buffers now rather than at its next GC —
+   * where core's addon cannot give the RAM back at once, only that returns it to the OS.
    */
   readonly reclaim?: () => void;
 }
@@ -57,15 +59,23 @@ export interface Admission {
   /** The preallocated RAM this VM gets (cleared once settled). */
   readonly memory: GuestMemory | undefined;
   /**
+   * Settles once {@link memory} is ready for the VM: prefaulted, and zeroed after the VM
+   * that had it last failed. Build nothing on it before. Resolved at once without it.
+   */
+  readonly ready: Promise<void>;
+  /**
    * The VM runs on `memory`: the loading slot is free again, and its RAM stays counted
    * against the budget until {@link TargetCapacity.release}.
    */
   running(memory: GuestMemory): void;
   /**
-   * The VM was dropped: the loading slot and its share of the budget are free again, and
-   * preallocated RAM (zeroed) waits for the next VM. Idempotent, and no-op after running.
+   * The VM was dropped: the loading slot is free again at once, preallocated RAM waits
+   * (zeroed) for the next VM, and `memory` — the RAM the VM was built on, when it was
+   * built — is given back. The VM's share of the budget is free once its RAM is: when
+   * this settles where core's addon gives the RAM back to the OS at once, else once the
+   * runtime collected it. Idempotent, and no-op after running.
    */
-  discard(): void;
+  discard(memory?: GuestMemory): Promise<void>;
 }
 
 /**
@@ -85,11 +95,18 @@ export class TargetCapacity {
   readonly vcpuThreads: VcpuThreads | undefined;
   readonly #reclaim: (() => void) | undefined;
   #preallocated: GuestMemory | undefined;
-  /** MiB of the VM loading now and of the VMs admitted that run. */
+  /** The preallocated RAM's prefault or zeroing, while it runs. */
+  #preparing: Promise<void> | undefined;
+  /** MiB of the VM loading now, of the VMs admitted that run, and of RAM not yet freed. */
   #hostedMiB = 0;
   #loading = false;
   /** MiB of each admitted VM that runs, by its RAM. */
   readonly #running = new Map<GuestMemory, number>();
+  /** Dropped RAM the runtime has yet to collect (where the addon could not free it). */
+  readonly #uncollected = new FinalizationRegistry<Uncollected>((held) => {
+    held.buffers -= 1;
+    if (held.buffers === 0) this.#hostedMiB -= held.mib;
+  });
 
   constructor(options: TargetCapacityOptions = {}) {
     const prealloc = options.preallocated;
@@ -115,7 +132,10 @@ export class TargetCapacity {
     this.#reclaim = options.reclaim;
   }
 
-  /** MiB counted against the budget now (the VM loading, and admitted VMs that run). */
+  /**
+   * MiB counted against the budget now: the VM loading, admitted VMs that run, and dropped
+   * VMs' RAM until it is freed.
+   */
   get hostedMiB(): number {
     return this.#hostedMiB;
   }
@@ -130,8 +150,12 @@ export class TargetCapacity {
     return this.#preallocated;
   }
 
-  /** Hands prefaulted RAM to the next VM (after the last one took it); it must fit the budget. */
-  preallocate(memory: GuestMemory): void {
+  /**
+   * Hands prefaulted RAM to the next VM (after the last one took it); it must fit the
+   * budget. `preparing` is its prefault when that still runs: a VM admitted meanwhile
+   * waits for it ({@link Admission.ready}).
+   */
+  preallocate(memory: GuestMemory, preparing?: Promise<void>): void {
     const mib = memory.size / MIB;
     if (this.#hostedMiB + mib > this.maxMemoryMiB) {
       throw new MdevError(
@@ -140,6 +164,7 @@ export class TargetCapacity {
       );
     }
     this.#preallocated = memory;
+    this.#preparing = preparing;
   }
 
   /**
@@ -175,46 +200,88 @@ export class TargetCapacity {
     this.#loading = true;
     this.#hostedMiB += mib;
     this.#preallocated = undefined;
-    return new CapacityAdmission(prealloc, (memory, running) => this.#settle(mib, memory, running));
+    const ready = this.#preparing ?? Promise.resolve();
+    this.#preparing = undefined;
+    return new CapacityAdmission(prealloc, ready, (memory, running, built) =>
+      this.#settle(mib, memory, running, built),
+    );
   }
 
   /**
    * Destroys a VM this capacity's targets received and gives its RAM back to the budget
-   * (a VM never admitted here is only destroyed).
+   * once it is freed (a VM never admitted here is only destroyed).
    */
   async release(vm: { readonly memory: GuestMemory; destroy(): Promise<void> }): Promise<void> {
     await vm.destroy();
     const mib = this.#running.get(vm.memory);
     if (mib === undefined) return;
     this.#running.delete(vm.memory);
-    this.#hostedMiB -= mib;
+    await this.#free(mib, vm.memory);
   }
 
-  #settle(mib: number, memory: GuestMemory | undefined, running: GuestMemory | undefined): void {
+  async #settle(
+    mib: number,
+    prealloc: GuestMemory | undefined,
+    running: GuestMemory | undefined,
+    built: GuestMemory | undefined,
+  ): Promise<void> {
     this.#loading = false;
     if (running !== undefined) {
       this.#running.set(running, mib);
       return;
     }
-    this.#hostedMiB -= mib;
-    if (memory !== undefined && this.#preallocated === undefined) {
-      // The failed VM wrote into it; a target relies on fresh RAM reading as zeros.
-      zero(memory);
-      this.#preallocated = memory;
-      return;
+    if (prealloc !== undefined && this.#preallocated === undefined) {
+      // Preallocated RAM waiting for its VM is the budget's own, not counted in it.
+      this.#hostedMiB -= mib;
+      this.#preallocated = prealloc;
+      // The failed VM wrote into it; a target relies on fresh RAM reading as zeros. The
+      // next VM waits for that (Admission.ready), not this process's other connections.
+      const zeroing = zeroInSlices(prealloc);
+      this.#preparing = zeroing;
+      return zeroing;
+    }
+    return this.#free(mib, built ?? prealloc);
+  }
+
+  /**
+   * Gives `mib` back to the budget once `memory` (a dropped VM's RAM) is freed: at once when
+   * there is none (the VM was never built) or core's addon returned it to the OS, else when
+   * the runtime collected its buffers. Counting it free before let a loop of abandoned
+   * handshakes grow a listener past its budget until the kernel killed it.
+   */
+  async #free(mib: number, memory: GuestMemory | undefined): Promise<void> {
+    if (memory === undefined || (await releaseInSlices(memory))) this.#hostedMiB -= mib;
+    else {
+      const held: Uncollected = { buffers: 0, mib };
+      for (const segment of memory.layout.segments) {
+        held.buffers += 1;
+        this.#uncollected.register(segment, held);
+      }
     }
     this.#reclaim?.();
   }
 }
 
-type Settle = (memory: GuestMemory | undefined, running: GuestMemory | undefined) => void;
+/** Dropped guest RAM waiting for the runtime: its buffers not collected yet, and its MiB. */
+interface Uncollected {
+  buffers: number;
+  readonly mib: number;
+}
+
+type Settle = (
+  memory: GuestMemory | undefined,
+  running: GuestMemory | undefined,
+  built: GuestMemory | undefined,
+) => Promise<void>;
 
 class CapacityAdmission implements Admission {
+  readonly ready: Promise<void>;
   #memory: GuestMemory | undefined;
   #settle: Settle | undefined;
 
-  constructor(memory: GuestMemory | undefined, settle: Settle) {
+  constructor(memory: GuestMemory | undefined, ready: Promise<void>, settle: Settle) {
     this.#memory = memory;
+    this.ready = ready;
     this.#settle = settle;
   }
 
@@ -223,26 +290,19 @@ class CapacityAdmission implements Admission {
   }
 
   running(memory: GuestMemory): void {
-    this.#end(memory);
+    void this.#end(memory, undefined);
   }
 
-  discard(): void {
-    this.#end(undefined);
+  discard(memory?: GuestMemory): Promise<void> {
+    return this.#end(undefined, memory);
   }
 
-  #end(running: GuestMemory | undefined): void {
+  async #end(running: GuestMemory | undefined, built: GuestMemory | undefined): Promise<void> {
     const settle = this.#settle;
     const memory = this.#memory;
     // Drop both references first: a settled admission must not keep guest RAM alive.
     this.#settle = undefined;
     this.#memory = undefined;
-    settle?.(memory, running);
+    await settle?.(memory, running, built);
   }
-}
-
-function zero(memory: GuestMemory): void {
-  for (let gpa = 0; gpa < memory.size; gpa += memory.segmentSize) {
-    memory.view(gpa, Math.min(memory.segmentSize, memory.size - gpa)).fill(0);
-  }
-  memory.dirtyLog.clear();
 }

@@ -4,6 +4,7 @@ import { MdevError } from "../errors/mdev-error.js";
 import { driveTransition } from "../fsm/drive-transition.js";
 import { MigState } from "../fsm/mig-state.js";
 import type { MdevHost } from "../host.js";
+import { prefaultInSlices } from "../memory/guest-ram-work.js";
 import { SimulatedVm } from "../vm/simulated-vm.js";
 import type { VmConfig } from "../vm/vm-config.js";
 import type { Admission, TargetCapacity } from "./target-capacity.js";
@@ -27,16 +28,23 @@ export type BuildOutcome =
   | Refusal;
 
 /**
+ * Whether the peer a VM is built for left (the session's channel can tell without reading):
+ * asked between slices of the work, which then stops.
+ */
+export type PeerGone = () => boolean;
+
+/**
  * Builds the incoming VM on `host` once `capacity` admitted it — the check before
  * anything is allocated (budget, preallocated size, one VM loading at a time) — on the
  * preallocated RAM and vCPU threads when there are some, then prepares it
- * ({@link prepareVm}). On failure the VM is destroyed, the admission given back, and the
- * outcome says why.
+ * ({@link prepareVm}). On failure, or once `peerGone` says the peer left, the VM is
+ * destroyed, the admission given back (its RAM freed), and the outcome says why.
  */
 export async function buildVm(
   config: VmConfig,
   host: MdevHost,
   capacity: TargetCapacity,
+  peerGone: PeerGone = () => false,
 ): Promise<BuildOutcome> {
   let admission: Admission;
   try {
@@ -47,20 +55,22 @@ export async function buildVm(
   const memory = admission.memory;
   let vm: SimulatedVm;
   try {
+    await admission.ready;
     vm = await SimulatedVm.create(config, host, {
       role: "target",
       ...(memory ? { memory } : {}),
       ...(capacity.vcpuThreads ? { threads: capacity.vcpuThreads } : {}),
     });
   } catch (err) {
-    admission.discard();
+    await admission.discard();
     return { refusal: `cannot build the VM here: ${message(err)}`, code: codeOf(err) };
   }
   try {
-    return { prepared: { vm, streams: await prepareVm(vm, memory === undefined) }, admission };
+    const streams = await prepareVm(vm, memory === undefined, peerGone);
+    return { prepared: { vm, streams }, admission };
   } catch (err) {
     await vm.destroy().catch(() => {});
-    admission.discard();
+    await admission.discard(vm.memory);
     return {
       refusal: err instanceof ResumingRefused ? err.reason : message(err),
       code: codeOf(err),
@@ -80,12 +90,42 @@ class ResumingRefused extends MdevError {
  * touch costs several times a copy here, and paid while pages stream in it halves the
  * transfer rate (measured: 2 GiB took 11 s that way, and 17 s with a prefault thread
  * racing the receiver for page faults); the source keeps running meanwhile.
+ *
+ * The prefault takes seconds for a large guest: it runs in slices between which the
+ * process serves its other connections, and stops within a slice when a device refuses
+ * or `peerGone` says the peer left (ECONNRESET then).
  */
 export async function prepareVm(
   vm: SimulatedVm,
   prefault: boolean,
+  peerGone: PeerGone = () => false,
 ): Promise<Map<number, MigrationDataStream>> {
-  if (prefault) vm.memory.prefault();
+  let refused = false;
+  const prefaulting = prefault
+    ? prefaultInSlices(vm.memory, {
+        stop: () => {
+          if (refused) return new MdevError("ECANCELED", "a device refused the VM");
+          if (peerGone())
+            return new MdevError("ECONNRESET", "the source left while its VM's RAM was prefaulted");
+          return undefined;
+        },
+      })
+    : Promise.resolve();
+  // Stopped early, it rejects while the devices may still be awaited: handled here, then.
+  prefaulting.catch(() => {});
+  // The devices enter RESUMING while RAM is prefaulted: one refusing stops the prefault.
+  try {
+    const streams = await resumeDevices(vm);
+    await prefaulting;
+    return streams;
+  } catch (err) {
+    refused = true;
+    await prefaulting.catch(() => {});
+    throw err;
+  }
+}
+
+async function resumeDevices(vm: SimulatedVm): Promise<Map<number, MigrationDataStream>> {
   const streams = new Map<number, MigrationDataStream>();
   for (const d of vm.devices) {
     let stream: MigrationDataStream | undefined;

@@ -24,6 +24,7 @@ export {
   MAX_GUEST_SEGMENT_SIZE,
   parseGuestMemoryLayout,
 } from "./guest-memory-layout.js";
+export { prefaultInSlices, releaseInSlices, zeroInSlices } from "./guest-ram-work.js";
 export {
   DEFAULT_MAX_DMA_MAPPINGS,
   Iommu,
@@ -34,5 +35,6 @@ export {
 export { IommuPagePinner } from "./iommu-page-pinner.js";
 export { describePageRoutines } from "./native-page-routines.js";
 export { isPageAligned, isPowerOfTwo, PAGE_SHIFT, PAGE_SIZE } from "./page.js";
+export { inPageSlices, PAGE_SLICE_MS, type PageSliceOptions } from "./page-slices.js";
 export { VendorDirtyTracker } from "./vendor-dirty-tracker.js";
 export { isZeroWords } from "./zero-page.js";

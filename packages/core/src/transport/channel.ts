@@ -100,6 +100,14 @@ export interface TargetChannel extends ChannelBase {
    * come.
    */
   expect?(bytes: number): void;
+  /**
+   * Whether the source is known to be gone — it hung up or reset the connection, or the
+   * channel was torn down — found without reading: the bytes it sent before stay for
+   * {@link receive}. For long work done for the source while nothing is read (building its
+   * VM), which stops once this says so. Cheap enough to ask every few milliseconds.
+   * Optional: without it, the work runs to its end and the next read or answer finds out.
+   */
+  hungUp?(): boolean;
   /** Where the answers go, or `null` for one-way channels (files). */
   readonly returnPath: ReturnPathWriter | null;
 }

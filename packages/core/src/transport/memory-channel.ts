@@ -142,6 +142,7 @@ export function createMemoryChannelPair(options: { readonly highWaterMark?: numb
         await wire.waitReadable();
       }
     },
+    hungUp: () => wire.ended || wire.error !== undefined || targetClosed,
     async close() {
       targetClosed = true;
       inbox.end();

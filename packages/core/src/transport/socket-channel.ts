@@ -1,5 +1,6 @@
 import { once } from "node:events";
 import type { Socket } from "node:net";
+import { nativePageRoutines } from "../memory/native-page-routines.js";
 import type {
   ChannelCapabilities,
   ReturnPathReader,
@@ -189,6 +190,19 @@ export class SocketTargetChannel implements TargetChannel {
   /** Sets the socket's low-water mark from it (plain TCP with reused reads only). */
   expect(bytes: number): void {
     this.#reused?.expect(bytes);
+  }
+
+  /**
+   * Torn down, or (through core's addon) the kernel saw the peer's FIN or reset. Without
+   * the addon only the first: a paused socket learns of the peer's end by reading.
+   */
+  hungUp(): boolean {
+    const socket = this.#socket;
+    if (socket.destroyed) return true;
+    const peerHungUp = nativePageRoutines?.peerHungUp;
+    // Read from the live handle each time: a closed socket's number may be another's now.
+    const fd = (socket as unknown as { _handle?: { fd?: unknown } })._handle?.fd;
+    return peerHungUp !== undefined && typeof fd === "number" && fd >= 0 && peerHungUp(fd);
   }
 
   close(): Promise<void> {

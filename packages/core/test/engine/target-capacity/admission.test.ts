@@ -22,11 +22,11 @@ describe("TargetCapacity", () => {
     expect(capacity.hostedMiB).toBe(64);
   });
 
-  it("lets one VM load at a time: a second is EBUSY until the first runs or is discarded", () => {
+  it("lets one VM load at a time: a second is EBUSY until the first runs or is discarded", async () => {
     const capacity = new TargetCapacity({ maxMemoryMiB: 64 });
     const first = capacity.admit(vm(8));
     expect(() => capacity.admit(vm(8))).toThrow(expect.objectContaining({ code: "EBUSY" }));
-    first.discard();
+    await first.discard();
     expect(capacity.hostedMiB).toBe(0);
     const second = capacity.admit(vm(8));
     second.running(GuestMemory.create({ size: 8 * MIB }));
@@ -66,13 +66,13 @@ describe("TargetCapacity", () => {
     expect(capacity.preallocated).toBeUndefined();
   });
 
-  it("a discarded VM's preallocated RAM comes back zeroed for the next VM, without reclaim", () => {
+  it("a discarded VM's preallocated RAM comes back zeroed for the next VM, without reclaim", async () => {
     const prealloc = GuestMemory.create({ size: 4 * MIB });
     const reclaim = vi.fn();
     const capacity = new TargetCapacity({ preallocated: prealloc, reclaim });
     const admission = capacity.admit(vm(4));
     prealloc.write(5 * 4096, Uint8Array.of(1, 2, 3));
-    admission.discard();
+    await admission.discard();
     expect(admission.memory).toBeUndefined();
     expect(capacity.preallocated).toBe(prealloc);
     expect(prealloc.isZeroPage(5)).toBe(true);
@@ -80,12 +80,12 @@ describe("TargetCapacity", () => {
     expect(reclaim).not.toHaveBeenCalled();
   });
 
-  it("calls reclaim once a discarded VM's own RAM was dropped; settling twice changes nothing", () => {
+  it("calls reclaim once a discarded VM's own RAM was dropped; settling twice changes nothing", async () => {
     const reclaim = vi.fn();
     const capacity = new TargetCapacity({ maxMemoryMiB: 32, reclaim });
     const admission = capacity.admit(vm(16));
-    admission.discard();
-    admission.discard();
+    await admission.discard();
+    await admission.discard();
     admission.running(GuestMemory.create({ size: 4096 }));
     expect(reclaim).toHaveBeenCalledOnce();
     expect(capacity.hostedMiB).toBe(0);
