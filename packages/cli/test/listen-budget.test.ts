@@ -2,6 +2,7 @@
 // allocation and tells the source; memory of refused or failed migrations goes back.
 import { afterEach, describe, expect, it } from "vitest";
 import {
+  ACCEPTED_BYTES,
   cleanupListeners,
   handshakeBytes,
   nthEvent,
@@ -77,7 +78,7 @@ describe("memory after failed migrations", { timeout: 180_000 }, () => {
       const peer = await rawPeer(target.port);
       peer.socket.write(handshakeBytes(256));
       // ACCEPT comes after the target built and prefaulted the 256 MiB guest.
-      await receivedAtLeast(peer, 40);
+      await receivedAtLeast(peer, ACCEPTED_BYTES);
       peer.socket.destroy();
       await nthEvent(target.child, "error", i);
     }

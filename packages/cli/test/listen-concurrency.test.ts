@@ -3,6 +3,7 @@
 // its deadline, and `--once` counts only a migration the target accepted.
 import { afterEach, describe, expect, it } from "vitest";
 import {
+  ACCEPTED_BYTES,
   cleanupListeners,
   handshakeBytes,
   migrateSmallVm,
@@ -67,7 +68,7 @@ describe("listen serves connections concurrently", { timeout: 180_000 }, () => {
     const first = await rawPeer(target.port);
     first.socket.write(handshakeBytes(8));
     // The first VM is built and ACCEPTed (return-path header + ACCEPT), then its peer idles.
-    await receivedAtLeast(first, 40);
+    await receivedAtLeast(first, ACCEPTED_BYTES);
     const second = await rawPeer(target.port);
     second.socket.write(handshakeBytes(8));
     const dropped = await nthEvent(target.child, "dropped", 1);

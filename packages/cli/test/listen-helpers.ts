@@ -2,7 +2,7 @@
 // socket is tracked so afterEach can end what a failed test left running.
 import { readFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
-import { StreamEncoder } from "@mdevkit/core";
+import { ReturnPathEncoder, StreamEncoder } from "@mdevkit/core";
 import { expect } from "vitest";
 import { MdevkitChild } from "../src/child.js";
 
@@ -81,6 +81,15 @@ export function handshakeBytes(memoryMiB: number, vcpus = 1): Buffer {
   });
   return Buffer.concat(bytes);
 }
+
+/**
+ * Bytes a target sends back once it accepted a VM: the return path's header, then ACCEPT.
+ * The header alone goes out before the VM is built (and its RAM prefaulted).
+ */
+export const ACCEPTED_BYTES = (() => {
+  const encoder = new ReturnPathEncoder();
+  return encoder.start(new Uint8Array(32)).length + encoder.message({ type: "ACCEPT" }).length;
+})();
 
 /** Waits until `peer` received at least `n` bytes (the return path's header and an answer). */
 export async function receivedAtLeast(

@@ -3,6 +3,7 @@
 // VM takes them, and a listener that serves on starts the next VM's afterwards.
 import { afterEach, describe, expect, it } from "vitest";
 import {
+  ACCEPTED_BYTES,
   cleanupListeners,
   handshakeBytes,
   migrateSmallVm,
@@ -38,7 +39,7 @@ describe("listen --vcpu-threads", { timeout: 180_000 }, () => {
     const peer = await rawPeer(target.port);
     peer.socket.write(handshakeBytes(8, 2));
     // ACCEPT comes after the target built the VM, its vCPUs included.
-    await receivedAtLeast(peer, 40);
+    await receivedAtLeast(peer, ACCEPTED_BYTES);
     expect(statusField(pid, "Threads")).toBe(ready);
     // The source vanished: the VM is dropped, and the next VM's threads start.
     peer.socket.destroy();
