@@ -208,15 +208,18 @@ export class TargetCapacity {
   }
 
   /**
-   * Destroys a VM this capacity's targets received and gives its RAM back to the budget
-   * once it is freed (a VM never admitted here is only destroyed).
+   * Destroys a VM this capacity's targets received and gives its RAM back to the budget (a
+   * VM never admitted here is only destroyed). The RAM goes back to the OS at once where
+   * core's addon is built; without it, once the caller dropped the VM and the runtime
+   * collected it — the caller holds it here, so its share is free at once either way.
    */
   async release(vm: { readonly memory: GuestMemory; destroy(): Promise<void> }): Promise<void> {
     await vm.destroy();
     const mib = this.#running.get(vm.memory);
     if (mib === undefined) return;
     this.#running.delete(vm.memory);
-    await this.#free(mib, vm.memory);
+    await releaseInSlices(vm.memory);
+    this.#hostedMiB -= mib;
   }
 
   async #settle(

@@ -10,6 +10,7 @@ import {
   StreamEncoder,
   TargetCapacity,
 } from "../../../src/index.js";
+import { nativePageRoutines } from "../../../src/memory/native-page-routines.js";
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -78,7 +79,9 @@ describe("the target's prefault of an incoming VM", () => {
     });
     // One slice (about 10 ms of work), not the 262,144 pages of 1 GiB.
     expect(prefaulted()).toBeLessThan((1024 * MIB) / 4096 / 4);
-    expect(capacity.hostedMiB).toBe(0);
+    // Its RAM was given back at once through core's addon; without it, the share stays
+    // counted until the runtime collects the RAM (resident.test.ts).
+    if (nativePageRoutines?.releasePages !== undefined) expect(capacity.hostedMiB).toBe(0);
     expect(capacity.loading).toBe(false);
   }, 30_000);
 });
