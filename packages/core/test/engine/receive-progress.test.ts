@@ -14,6 +14,7 @@ import {
   StreamEncoder,
   TargetCapacity,
 } from "../../src/index.js";
+import { nativePageRoutines } from "../../src/memory/native-page-routines.js";
 
 const vms: SimulatedVm[] = [];
 afterEach(async () => {
@@ -68,7 +69,9 @@ describe("the receive-idle deadline", () => {
       message: expect.stringMatching(/less than 1 MiB more of the VM's state .* within 500 ms/),
     });
     expect(capacity.loading).toBe(false);
-    expect(capacity.hostedMiB).toBe(0);
+    // Given back at once through core's addon; without it the share stays counted until the
+    // runtime collects the RAM (target-capacity/resident.test.ts).
+    if (nativePageRoutines?.releasePages !== undefined) expect(capacity.hostedMiB).toBe(0);
 
     // The slot is free: a real migration arrives.
     const host = createHost({ name: "src", plugins: [] });
