@@ -320,14 +320,19 @@ class DuplexTargetSession {
   async #discard(err: unknown): Promise<void> {
     const state = this.#state;
     if (state.kind === "loaded") clearTimeout(state.goTimer);
+    let told = false;
     if (!this.#answeredFinally) {
       const reason = err instanceof Error ? err.message : String(err);
-      await Promise.race([
-        this.#answer({ type: "FAILED", reason: reason.slice(0, 1000) }),
-        new Promise((r) => setTimeout(r, 500)),
-      ]).catch(() => {});
+      told = await Promise.race([
+        this.#answer({ type: "FAILED", reason: reason.slice(0, 1000) }).then(() => true),
+        new Promise<boolean>((r) => setTimeout(r, 500, false)),
+      ]).catch(() => false);
     }
-    this.channel.destroy();
+    // A source told why is let go gracefully: cut under its writes, its end of the connection
+    // is reset, and it may lose the FAILED it has not read yet and report ECONNRESET
+    // instead. close() cuts a source that does not leave within its own bound.
+    if (told) void this.channel.close().catch(() => {});
+    else this.channel.destroy();
     // Forget the VM before destroying it: the session (which the error's stack may keep
     // alive) must hold no path to guest RAM once it failed.
     this.#state = DISCARDED;
