@@ -176,6 +176,11 @@ export function buildProgram(): Command {
         arg(parseCount),
       )
       .option(
+        "--max-device-state <MiB>",
+        "most device state an incoming VM's devices may send, all together; more fails its migration (default: 256)",
+        arg(parseCount),
+      )
+      .option(
         "--vcpu-threads <n>",
         "start this many vCPU threads before accepting, so none starts up while a VM's RAM streams in (a VM with more vCPUs starts the rest)",
         arg(parseCountOrZero),
@@ -297,6 +302,11 @@ export function buildProgram(): Command {
     .option(
       "--max-vcpus <n>",
       "refuse a saved VM with more vCPUs (default: four per CPU here, at least 8)",
+      arg(parseCount),
+    )
+    .option(
+      "--max-device-state <MiB>",
+      "most device state the saved VM's devices may hold, all together; more fails the restore (default: 256)",
       arg(parseCount),
     )
     .option("--json", "print the result as JSON", false)

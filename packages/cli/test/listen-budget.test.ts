@@ -1,13 +1,18 @@
 // The target decides what it hosts: `listen --max-memory` refuses a larger VM before any
 // allocation and tells the source; memory of refused or failed migrations goes back.
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   ACCEPTED_BYTES,
   cleanupListeners,
   handshakeBytes,
+  migrateSmallVmArgs,
   nthEvent,
   rawPeer,
   receivedAtLeast,
+  spawnChild,
   startListener,
   statusField,
   statusMiB,
@@ -61,6 +66,47 @@ describe("listen --max-memory", { timeout: 180_000 }, () => {
     });
     // One worker thread per vCPU would have been started for a built VM.
     expect(statusField(pid, "Threads")).toBeLessThan(threadsIdle + 8);
+  });
+
+  it("--max-device-state: a VM whose devices send more fails (ENOMEM) and runs on at its source", async () => {
+    const target = await startListener(["--max-device-state", "1"]);
+    const dir = mkdtempSync(join(tmpdir(), "mdevkit-device-state-"));
+    const config = join(dir, "vgpu.json");
+    // A GVTg_V5_4 vGPU's state carries its whole GGTT: 1.25 MiB.
+    writeFileSync(
+      config,
+      JSON.stringify({
+        name: "vgpu",
+        memoryMiB: 16,
+        vcpus: 1,
+        workloads: [{ pattern: "uniform", pagesPerSecond: 1000 }],
+        devices: [{ slot: "00:02.0", plugin: "gvt-g", deviceType: "GVTg_V5_4" }],
+      }),
+    );
+    const source = spawnChild([
+      ...migrateSmallVmArgs(target.url),
+      "--config",
+      config,
+      "--then-run",
+      "200",
+    ]);
+    const code = await source.exited;
+    rmSync(dir, { recursive: true, force: true });
+    const failed = await nthEvent(target.child, "error", 1);
+    expect(failed).toMatchObject({
+      code: "ENOMEM",
+      message: expect.stringMatching(/more than the 1 MiB of device state this target takes/),
+    });
+    expect(code).not.toBe(0);
+    expect(source.events.find((e) => e.event === "error")).toMatchObject({
+      rolledBack: true,
+      message: expect.stringMatching(/the target failed: ENOMEM/),
+    });
+    // The rolled-back VM ran on: --then-run saw its vCPUs change RAM.
+    expect(source.events.find((e) => e.event === "still-running")).toMatchObject({
+      ramChanged: true,
+    });
+    expect(target.child.process.exitCode).toBeNull();
   });
 
   it("--prealloc more than --max-memory is refused at start", async () => {

@@ -110,3 +110,51 @@ describe("restore --max-memory", { timeout: 180_000 }, () => {
     expect(restored.stdout).toMatch(/^Restored /);
   });
 });
+
+describe("restore --max-device-state", { timeout: 180_000 }, () => {
+  it("a save whose devices hold more state fails in one ENOMEM line; within it, it restores", async () => {
+    const config = join(dir, "vgpu.json");
+    // A GVTg_V5_4 vGPU's state carries its whole GGTT: 1.25 MiB.
+    writeFileSync(
+      config,
+      JSON.stringify({
+        name: "vgpu",
+        memoryMiB: 64,
+        vcpus: 1,
+        devices: [
+          {
+            slot: "00:02.0",
+            plugin: "gvt-g",
+            deviceType: "GVTg_V5_4",
+            options: { profile: "heavy" },
+          },
+        ],
+      }),
+    );
+    const file = join(dir, "vgpu.save");
+    const saved = await run(MDEVKIT_BIN, ["save", file, "--config", config, "--warmup", "0"]);
+    expect(saved.code, saved.stderr).toBe(0);
+
+    const refused = await run(MDEVKIT_BIN, [
+      "restore",
+      file,
+      "--max-device-state",
+      "1",
+      "--run-for",
+      "0",
+    ]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr.split("\n")[0]).toMatch(
+      /^mdevkit: ENOMEM: the VM's devices sent more than the 1 MiB of device state this target takes from one VM$/,
+    );
+    const restored = await run(MDEVKIT_BIN, [
+      "restore",
+      file,
+      "--max-device-state",
+      "2",
+      "--run-for",
+      "0",
+    ]);
+    expect(restored.code, restored.stderr).toBe(0);
+  });
+});

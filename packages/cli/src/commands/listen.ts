@@ -41,6 +41,8 @@ export interface ListenOptions extends TlsFlags {
   readonly maxMemory?: number;
   /** Most vCPUs of an incoming VM (default: four per CPU here, at least 8). */
   readonly maxVcpus?: number;
+  /** Most device state an incoming VM's devices may send, MiB (default 256). */
+  readonly maxDeviceState?: number;
   /** vCPU threads to start before accepting, for the next VM to take (0: none). */
   readonly vcpuThreads: number;
   /** How long a connection has to deliver its HANDSHAKE before it is dropped, ms. */
@@ -68,6 +70,9 @@ export async function listenCommand(options: ListenOptions): Promise<void> {
   const capacity = new TargetCapacity({
     maxMemoryMiB,
     ...(options.maxVcpus === undefined ? {} : { maxVcpus: options.maxVcpus }),
+    ...(options.maxDeviceState === undefined
+      ? {}
+      : { maxDeviceStateMiB: options.maxDeviceState }),
     ...(vcpuThreads ? { vcpuThreads } : {}),
     reclaim: reclaimMemory,
   });

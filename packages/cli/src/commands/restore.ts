@@ -13,6 +13,8 @@ export interface RestoreOptions {
   readonly maxMemory?: number;
   /** Most vCPUs of the saved VM (default: four per CPU here, at least 8). */
   readonly maxVcpus?: number;
+  /** Most device state the saved VM's devices may hold, MiB (default 256). */
+  readonly maxDeviceState?: number;
 }
 
 /**
@@ -30,6 +32,9 @@ export async function restoreCommand(file: string, options: RestoreOptions): Pro
       verifyRam: options.verifyRam,
       ...(options.maxMemory === undefined ? {} : { maxMemoryMiB: options.maxMemory }),
       ...(options.maxVcpus === undefined ? {} : { maxVcpus: options.maxVcpus }),
+      ...(options.maxDeviceState === undefined
+        ? {}
+        : { maxDeviceStateMiB: options.maxDeviceState }),
     },
   ).receive();
   try {

@@ -10,6 +10,7 @@ export {
   returnDevicesToRunning,
   stopDevicesForSwitchover,
 } from "./device-handover.js";
+export { DeviceStateAllowance } from "./device-state-allowance.js";
 export { DirtySync, mappedRanges, mergeRanges } from "./dirty-sync.js";
 export { DEFAULT_HANDSHAKE_BUDGET_BYTES, HandshakeBudget } from "./handshake-budget.js";
 export { MigrationError, type MigrationPhase } from "./migration-error.js";
@@ -49,6 +50,7 @@ export { type SaveOptions, type SaveResult, saveVm } from "./save-vm.js";
 export { TargetAnswers } from "./target-answers.js";
 export {
   type Admission,
+  DEFAULT_MAX_DEVICE_STATE_MIB,
   defaultMaxMemoryMiB,
   defaultMaxVcpus,
   TargetCapacity,

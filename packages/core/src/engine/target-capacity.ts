@@ -25,6 +25,14 @@ export function defaultMaxVcpus(): number {
   return Math.max(8, 4 * availableParallelism());
 }
 
+/**
+ * The default most device state one incoming VM's devices may send: 256 MiB. The seed's
+ * vGPU under its heavy profile sends about 1.3 MiB; a driver's own bound is far larger
+ * (a GVTg_V5_1's is about 87 MiB, mostly room for GGTT deltas), and 32 of them would be
+ * gigabytes the memory budget does not count.
+ */
+export const DEFAULT_MAX_DEVICE_STATE_MIB = 256;
+
 /** Options of a {@link TargetCapacity}. */
 export interface TargetCapacityOptions {
   /**
@@ -46,6 +54,12 @@ export interface TargetCapacityOptions {
   readonly vcpuThreads?: VcpuThreads;
   /** Most vCPUs an incoming VM may have (EINVAL beyond); default {@link defaultMaxVcpus}. */
   readonly maxVcpus?: number;
+  /**
+   * Most device state (MiB) an incoming VM's devices may take in, all devices together:
+   * the loading fails with ENOMEM beyond. It is outside the memory budget, which counts
+   * guest RAM. Default {@link DEFAULT_MAX_DEVICE_STATE_MIB}.
+   */
+  readonly maxDeviceStateMiB?: number;
   /**
    * Called after a refused or failed VM's memory was dropped (not kept for reuse): where
    * a caller can make the runtime collect its buffers now rather than at its next GC —
@@ -91,6 +105,8 @@ export class TargetCapacity {
   readonly maxMemoryMiB: number;
   /** Most vCPUs of one incoming VM. */
   readonly maxVcpus: number;
+  /** Most device state one incoming VM's devices may take in, MiB. */
+  readonly maxDeviceStateMiB: number;
   /** The vCPU threads started ahead for incoming VMs, if any. */
   readonly vcpuThreads: VcpuThreads | undefined;
   readonly #reclaim: (() => void) | undefined;
@@ -125,8 +141,16 @@ export class TargetCapacity {
     if (!Number.isSafeInteger(maxVcpus) || maxVcpus < 1) {
       throw new MdevError("EINVAL", `vCPU limit ${maxVcpus} is not a positive whole number`);
     }
+    const maxDeviceStateMiB = options.maxDeviceStateMiB ?? DEFAULT_MAX_DEVICE_STATE_MIB;
+    if (!Number.isSafeInteger(maxDeviceStateMiB) || maxDeviceStateMiB < 1) {
+      throw new MdevError(
+        "EINVAL",
+        `device state limit ${maxDeviceStateMiB} MiB is not a positive whole number`,
+      );
+    }
     this.maxMemoryMiB = max;
     this.maxVcpus = maxVcpus;
+    this.maxDeviceStateMiB = maxDeviceStateMiB;
     this.#preallocated = prealloc;
     this.vcpuThreads = options.vcpuThreads;
     this.#reclaim = options.reclaim;

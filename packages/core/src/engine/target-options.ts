@@ -46,9 +46,14 @@ export interface MigrationTargetOptions {
   /** Most vCPUs an incoming VM may have (EINVAL beyond); default four per host CPU, at least 8. */
   readonly maxVcpus?: number;
   /**
+   * Most device state an incoming VM's devices may send, MiB, all devices together (ENOMEM
+   * beyond); default 256 MiB (see {@link TargetCapacity.maxDeviceStateMiB}).
+   */
+  readonly maxDeviceStateMiB?: number;
+  /**
    * What this target hosts, shared between the targets of one listener (budget,
-   * preallocated RAM, one VM loading at a time). When given, `maxMemoryMiB`, `maxVcpus`
-   * and `preallocated` must not be: they are the capacity's.
+   * preallocated RAM, one VM loading at a time). When given, `maxMemoryMiB`, `maxVcpus`,
+   * `maxDeviceStateMiB` and `preallocated` must not be: they are the capacity's.
    */
   readonly capacity?: TargetCapacity;
   /**
@@ -122,6 +127,7 @@ export function resolveTargetOptions(options: MigrationTargetOptions): ResolvedT
     options.capacity !== undefined &&
     (options.maxMemoryMiB !== undefined ||
       options.maxVcpus !== undefined ||
+      options.maxDeviceStateMiB !== undefined ||
       options.preallocated !== undefined)
   ) {
     throw new MdevError(
@@ -146,6 +152,9 @@ export function resolveTargetOptions(options: MigrationTargetOptions): ResolvedT
       new TargetCapacity({
         ...(options.maxMemoryMiB === undefined ? {} : { maxMemoryMiB: options.maxMemoryMiB }),
         ...(options.maxVcpus === undefined ? {} : { maxVcpus: options.maxVcpus }),
+        ...(options.maxDeviceStateMiB === undefined
+          ? {}
+          : { maxDeviceStateMiB: options.maxDeviceStateMiB }),
         ...(options.preallocated === undefined ? {} : { preallocated: options.preallocated }),
       }),
     handshakeBudget: options.handshakeBudget ?? new HandshakeBudget(),

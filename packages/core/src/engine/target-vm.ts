@@ -7,6 +7,7 @@ import type { MdevHost } from "../host.js";
 import { prefaultInSlices } from "../memory/guest-ram-work.js";
 import { SimulatedVm } from "../vm/simulated-vm.js";
 import type { VmConfig } from "../vm/vm-config.js";
+import { DeviceStateAllowance } from "./device-state-allowance.js";
 import type { Admission, TargetCapacity } from "./target-capacity.js";
 
 /** A target VM, built and ready to receive: RAM backed, every device RESUMING. */
@@ -37,8 +38,9 @@ export type PeerGone = () => boolean;
  * Builds the incoming VM on `host` once `capacity` admitted it — the check before
  * anything is allocated (budget, preallocated size, one VM loading at a time) — on the
  * preallocated RAM and vCPU threads when there are some, then prepares it
- * ({@link prepareVm}). On failure, or once `peerGone` says the peer left, the VM is
- * destroyed, the admission given back (its RAM freed), and the outcome says why.
+ * ({@link prepareVm}); its devices' streams share the capacity's device-state allowance
+ * ({@link DeviceStateAllowance}). On failure, or once `peerGone` says the peer left, the
+ * VM is destroyed, the admission given back (its RAM freed), and the outcome says why.
  */
 export async function buildVm(
   config: VmConfig,
@@ -67,6 +69,8 @@ export async function buildVm(
   }
   try {
     const streams = await prepareVm(vm, memory === undefined, peerGone);
+    const allowance = new DeviceStateAllowance(capacity.maxDeviceStateMiB * 2 ** 20);
+    for (const [index, stream] of streams) streams.set(index, allowance.bound(stream));
     return { prepared: { vm, streams }, admission };
   } catch (err) {
     await vm.destroy().catch(() => {});
