@@ -12,6 +12,7 @@ export {
 } from "./device-handover.js";
 export { DirtySync, mappedRanges, mergeRanges } from "./dirty-sync.js";
 export { DEFAULT_HANDSHAKE_BUDGET_BYTES, HandshakeBudget } from "./handshake-budget.js";
+export type { DeviceRecovery } from "./late-recovery.js";
 export { MigrationError, type MigrationPhase } from "./migration-error.js";
 export {
   type MigrationEvent,
@@ -60,3 +61,9 @@ export {
   DEFAULT_RECEIVE_IDLE_TIMEOUT_MS,
   RECEIVE_PROGRESS_BYTES,
 } from "./target-options.js";
+export {
+  busyDevicesReason,
+  deviceCallsSettled,
+  devicesStillBusy,
+  refuseWhileDevicesBusy,
+} from "./unfinished-device-calls.js";
