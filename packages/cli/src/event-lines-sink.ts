@@ -6,7 +6,8 @@ const PROGRESS_EVERY_MS = 50;
 
 /**
  * The `--events` output of `migrate`: registered as the host's event sink, it turns the
- * engine's phases, iterations and (throttled) progress into JSON lines on stdout.
+ * engine's phases, iterations, (throttled) progress and late device recoveries after a
+ * rollback into JSON lines on stdout.
  */
 export class EventLinesSink implements MigrationEventSink {
   #lastProgress = Number.NEGATIVE_INFINITY;
@@ -39,6 +40,11 @@ export class EventLinesSink implements MigrationEventSink {
         this.#lastProgress = e.progress.tMs;
         emitEvent({ event: "progress", ...e.progress });
         return;
+      case "device-recovered": {
+        const { kind: _, ...recovery } = e;
+        emitEvent({ event: "device-recovered", ...recovery });
+        return;
+      }
       default:
         // Failures are reported once, by the command, with their rollback outcome.
         return;

@@ -47,6 +47,14 @@ export const childEventSchema = z.discriminatedUnion("event", [
     message: z.string(),
   }),
   z.object({
+    // After a rolled-back migration, a device whose driver call it abandoned finished the
+    // call and was returned to RUNNING (or reset: `problem`).
+    event: z.literal("device-recovered"),
+    slot: z.string(),
+    state: z.string(),
+    problem: z.string().optional(),
+  }),
+  z.object({
     event: z.literal("still-running"),
     vcpuWritesBefore: z.number(),
     vcpuWritesAfter: z.number(),

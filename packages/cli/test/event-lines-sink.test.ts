@@ -1,6 +1,7 @@
 import type { MigrationProgress } from "@mdevkit/core";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { EventLinesSink } from "../src/event-lines-sink.js";
+import { childEventSchema } from "../src/events.js";
 
 afterEach(() => {
   vi.restoreAllMocks();
@@ -77,5 +78,19 @@ describe("the --events lines of migrate", () => {
       { event: "progress", ...progress(5, 10) },
       { event: "progress", ...progress(60, 20) },
     ]);
+  });
+
+  it("reports a device's late recovery after a rollback as a line the parent accepts", () => {
+    const sink = new EventLinesSink();
+    const problem = "device 00:05.0 could not return to RUNNING from STOP (EIO); it was reset";
+    const lines = linesOf(() => {
+      sink.event({ kind: "device-recovered", slot: "00:05.0", state: "RUNNING" });
+      sink.event({ kind: "device-recovered", slot: "00:06.0", state: "RUNNING", problem });
+    });
+    expect(lines).toEqual([
+      { event: "device-recovered", slot: "00:05.0", state: "RUNNING" },
+      { event: "device-recovered", slot: "00:06.0", state: "RUNNING", problem },
+    ]);
+    for (const line of lines) expect(childEventSchema.safeParse(line).success).toBe(true);
   });
 });

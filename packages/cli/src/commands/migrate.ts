@@ -3,12 +3,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import {
+  deviceCallsSettled,
+  devicesStillBusy,
   MdevError,
   type MdevHost,
   MigrationError,
   type MigrationOptionsInput,
   type MigrationResult,
   MigrationSource,
+  migStateName,
   parseChannelUrl,
   parseMigrationOptions,
   ramSha256,
@@ -88,6 +91,8 @@ async function buildAndMigrate(options: MigrateOptions, interrupted: AbortSignal
       // A SIGINT during --then-run ends the command there: no retry after a cancel.
       if (interrupted.aborted) throw ranOn(err);
       if (options.retryTo === undefined) throw err;
+      await awaitAbandonedCalls(vm, options, interrupted);
+      if (interrupted.aborted) throw ranOn(err);
       await migrateOnce(host, vm, options.retryTo, options, interrupted).catch(
         async (retryErr: unknown) => {
           throw retryErr instanceof MigrationError
@@ -98,6 +103,43 @@ async function buildAndMigrate(options: MigrateOptions, interrupted: AbortSignal
     }
   } finally {
     await vm.destroy();
+  }
+}
+
+/**
+ * Before `--retry-to`: a device whose driver call the failed migration gave up on is
+ * returned to RUNNING once that call finishes, and no migration may call into it before.
+ * Waits for that up to the peer timeout (a SIGINT ends the wait); a device still busy then
+ * makes the retry fail at once with EBUSY, naming it, with the VM running on here.
+ */
+async function awaitAbandonedCalls(
+  vm: SimulatedVm,
+  options: MigrateOptions,
+  interrupted: AbortSignal,
+): Promise<void> {
+  const busy = devicesStillBusy(vm.devices);
+  if (busy.length === 0) return;
+  const ms = parseMigrationOptions(options.migration).peerTimeoutMs;
+  const slots = busy.map((d) => d.config.slot).join(", ");
+  const which = busy.length === 1 ? `device ${slots}` : `devices ${slots}`;
+  if (!options.events)
+    process.stderr.write(
+      `waiting up to ${ms} ms for ${which} to finish a driver call of the failed migration before retrying\n`,
+    );
+  const settled = new AbortController();
+  await Promise.race([
+    deviceCallsSettled(vm.devices).finally(() => settled.abort()),
+    sleep(ms, undefined, { signal: AbortSignal.any([interrupted, settled.signal]) }).catch(
+      () => undefined,
+    ),
+  ]);
+  settled.abort();
+  if (options.events) return;
+  const still = devicesStillBusy(vm.devices);
+  for (const d of busy.filter((b) => !still.includes(b))) {
+    process.stderr.write(
+      `device ${d.config.slot} finished its driver call and is in ${migStateName(d.driver.getState())}\n`,
+    );
   }
 }
 

@@ -1,4 +1,5 @@
 import type { VmDevice } from "../vm/simulated-vm.js";
+import { trackUnfinishedCall } from "./unfinished-device-calls.js";
 
 /**
  * Bounds the engine's waits on vendor drivers by the migration's abort. The contract says
@@ -6,16 +7,19 @@ import type { VmDevice } from "../vm/simulated-vm.js";
  * otherwise hold the migration, and in switchover the paused VM, for good: the deadlines or
  * cancel() abort the signal, and the wait rejects with its reason so the rollback can run.
  *
- * JavaScript cannot stop the abandoned call, so its devices are remembered as busy. The
- * kernel serializes a device's state changes (a second ioctl waits for the first), so
- * calling into a busy device again could interleave with the arc still in flight: the
- * rollback leaves busy devices alone and reports them.
+ * JavaScript cannot stop the abandoned call, so its devices are remembered as busy, with
+ * the call's promise. The kernel serializes a device's state changes (a second ioctl waits
+ * for the first), so calling into a busy device again could interleave with the arc still
+ * in flight: the rollback leaves busy devices alone until their call settles, then
+ * finishes their rollback (see `returnDevicesToRunning`). The device is also marked for
+ * later migrations of its VM (see `refuseWhileDevicesBusy`), which outlive this guard.
  */
 export class DeviceCallGuard {
-  readonly #busy: Set<number>;
+  /** The abandoned call of each busy device, by device index. */
+  readonly #busy: Map<number, Promise<unknown>>;
   readonly #signal: AbortSignal;
 
-  constructor(signal: AbortSignal, busy: Set<number> = new Set()) {
+  constructor(signal: AbortSignal, busy: Map<number, Promise<unknown>> = new Map()) {
     this.#signal = signal;
     this.#busy = busy;
   }
@@ -49,8 +53,10 @@ export class DeviceCallGuard {
     }
     return new Promise<T>((resolve, reject) => {
       const onAbort = (): void => {
-        this.#busy.add(device.index);
-        // The abandoned call may still fail later: that is no longer anyone's error.
+        this.#busy.set(device.index, work);
+        trackUnfinishedCall(device, work);
+        // The abandoned call may still fail later: the late recovery handles that, and it
+        // is no longer anyone's unhandled rejection.
         work.catch(() => {});
         reject(signal.reason);
       };
@@ -76,5 +82,13 @@ export class DeviceCallGuard {
   /** Whether a call into `device` was abandoned and may still be running. */
   isBusy(device: VmDevice): boolean {
     return this.#busy.has(device.index);
+  }
+
+  /**
+   * The call into `device` this guard (or one it was made {@link after}) abandoned,
+   * settling as the driver's call does; `undefined` when none was.
+   */
+  abandonedCall(device: VmDevice): Promise<unknown> | undefined {
+    return this.#busy.get(device.index);
   }
 }

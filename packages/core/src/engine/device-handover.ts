@@ -4,6 +4,8 @@ import { MigFlags } from "../fsm/mig-flags.js";
 import { MigState, migStateName } from "../fsm/mig-state.js";
 import type { VmDevice } from "../vm/simulated-vm.js";
 import { DeviceCallGuard } from "./device-call-guard.js";
+import { type DeviceRecovery, recoverWhenSettled } from "./late-recovery.js";
+import { returnToRunning } from "./return-to-running.js";
 import { settleEach } from "./settle-each.js";
 
 /**
@@ -62,49 +64,40 @@ export async function stopDevicesForSwitchover(
  * Returns every device to RUNNING through the FSM after a failed migration (the kernel's
  * paths: STOP_COPY → STOP → … → RUNNING, PRE_COPY → RUNNING, RESUMING → STOP → …).
  * A device the FSM cannot bring back is reset, which loses its state; that is reported.
- * A device `guard` holds busy (a call into it was abandoned) is not called at all, and one
- * that does not answer within `timeoutMs` is given up on: both are reported and left as
- * they are. The devices return side by side, so devices that do not answer keep the guest
- * paused for one `timeoutMs`, not one each. Never throws and always returns: rollback must
- * reach every device, and the guest waits for it. Returns a line per problem, in device
- * order.
+ * A device `guard` holds busy (a call into it was abandoned) is not called now, and one
+ * that does not answer within `timeoutMs` is given up on: both are reported, and each is
+ * returned to RUNNING once its driver call settles ({@link recoverWhenSettled}), which
+ * `onRecovered` hears about. The devices return side by side, so devices that do not
+ * answer keep the guest paused for one `timeoutMs`, not one each. Never throws and always
+ * returns: rollback must reach every device, and the guest waits for it. Returns a line
+ * per problem, in device order.
  */
 export async function returnDevicesToRunning(
   devices: readonly VmDevice[],
   guard: DeviceCallGuard = DeviceCallGuard.unbounded(),
   timeoutMs = ROLLBACK_DEVICE_TIMEOUT_MS,
+  onRecovered?: (recovery: DeviceRecovery) => void,
 ): Promise<string[]> {
   const bounded = guard.after(timeoutMs);
+  const later = " and will be returned to RUNNING once that call finishes";
   const problems = await Promise.all(
     devices.map(async (d): Promise<string | undefined> => {
-      if (guard.isBusy(d)) {
-        return `device ${d.config.slot} did not finish a driver call before the migration was aborted; it was left in ${migStateName(d.driver.getState())} and not called again`;
+      const abandoned = guard.abandonedCall(d);
+      if (abandoned !== undefined) {
+        void recoverWhenSettled(d, abandoned, onRecovered);
+        return `device ${d.config.slot} did not finish a driver call before the migration was aborted; it was left in ${migStateName(d.driver.getState())}${later}`;
       }
       try {
         return await bounded.run(d, () => returnToRunning(d));
       } catch (err) {
         const state = migStateName(d.driver.getState());
-        return bounded.isBusy(d)
-          ? `device ${d.config.slot} did not return to RUNNING within ${timeoutMs} ms; it was left in ${state}`
-          : `device ${d.config.slot} is stuck in ${state}: ${String(err)}`;
+        const gaveUp = bounded.abandonedCall(d);
+        if (gaveUp === undefined)
+          return `device ${d.config.slot} is stuck in ${state}: ${String(err)}`;
+        void recoverWhenSettled(d, gaveUp, onRecovered);
+        return `device ${d.config.slot} did not return to RUNNING within ${timeoutMs} ms; it was left in ${state}${later}`;
       }
     }),
   );
   return problems.filter((p) => p !== undefined);
-}
-
-/**
- * RUNNING through the FSM; when that fails, a reset, and the line that reports it. Throws
- * only when the reset fails too.
- */
-async function returnToRunning(d: VmDevice): Promise<string | undefined> {
-  try {
-    await d.driver.logStop().catch(() => {});
-    await driveTransition(d.driver, MigState.RUNNING);
-    return undefined;
-  } catch (err) {
-    const state = migStateName(d.driver.getState());
-    await d.driver.reset();
-    return `device ${d.config.slot} could not return to RUNNING from ${state} (${String(err)}); it was reset`;
-  }
 }

@@ -87,18 +87,15 @@ export class DirtySync {
   /**
    * Stops every dirty log (the CPU log simply stops being read). Never throws. Each driver
    * call goes through `guard`; a device it holds busy is not called, and one it gives up on
-   * is left running its log.
+   * is left running its log: the late recovery after its call stops it
+   * ({@link stopDeviceDirtyLog}).
    */
   async stop(guard: DeviceCallGuard = DeviceCallGuard.unbounded()): Promise<void> {
     if (!this.#started) return;
     this.#started = false;
     for (const d of this.#vm.devices) {
       if (guard.isBusy(d)) continue;
-      if (d.driver.dirtyTracking === "dma-logging")
-        await guard.run(d, () => d.driver.logStop()).catch(() => {});
-      if (d.driver.dirtyTracking === "vendor-bitmap") {
-        await guard.run(d, () => d.driver.vendorDirtyStop()).catch(() => {});
-      }
+      await guard.run(d, () => stopDeviceDirtyLog(d)).catch(() => {});
     }
     if (this.#iommuTracking) this.#vm.iommu.dirtyStop();
     this.#iommuTracking = false;
@@ -155,6 +152,15 @@ export class DirtySync {
       this.failed.add(d.index);
     }
   }
+}
+
+/**
+ * Stops the dirty log `d`'s driver keeps (DMA logging or the vendor bitmap); nothing for
+ * a device the IOMMU tracks, whose log is the VM's. A log that is not running is left so.
+ */
+export async function stopDeviceDirtyLog(d: VmDevice): Promise<void> {
+  if (d.driver.dirtyTracking === "dma-logging") await d.driver.logStop();
+  if (d.driver.dirtyTracking === "vendor-bitmap") await d.driver.vendorDirtyStop();
 }
 
 /** The IOVA ranges the IOMMU maps, adjacent mappings joined, in address order. */

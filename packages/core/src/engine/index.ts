@@ -13,6 +13,7 @@ export {
 export { DeviceStateAllowance } from "./device-state-allowance.js";
 export { DirtySync, mappedRanges, mergeRanges } from "./dirty-sync.js";
 export { DEFAULT_HANDSHAKE_BUDGET_BYTES, HandshakeBudget } from "./handshake-budget.js";
+export type { DeviceRecovery } from "./late-recovery.js";
 export { MigrationError, type MigrationPhase } from "./migration-error.js";
 export {
   type MigrationEvent,
@@ -62,3 +63,9 @@ export {
   DEFAULT_RECEIVE_IDLE_TIMEOUT_MS,
   RECEIVE_PROGRESS_BYTES,
 } from "./target-options.js";
+export {
+  busyDevicesReason,
+  deviceCallsSettled,
+  devicesStillBusy,
+  refuseWhileDevicesBusy,
+} from "./unfinished-device-calls.js";

@@ -1,3 +1,4 @@
+import type { DeviceRecovery } from "./late-recovery.js";
 import type { MigrationError, MigrationPhase } from "./migration-error.js";
 import type { IterationStats } from "./migration-stats.js";
 
@@ -28,6 +29,11 @@ export type MigrationEvent =
   | { readonly kind: "iteration"; readonly stats: IterationStats }
   | { readonly kind: "progress"; readonly progress: MigrationProgress }
   | { readonly kind: "rollback"; readonly error: MigrationError }
+  /**
+   * After a rollback, a device whose driver call the migration had to abandon finished
+   * that call and was returned to RUNNING (or reset, or not even that: see `problem`).
+   */
+  | ({ readonly kind: "device-recovered" } & DeviceRecovery)
   | { readonly kind: "target-state"; readonly state: TargetStateName; readonly tMs: number };
 
 /**

@@ -28,6 +28,7 @@ import {
 } from "./device-handover.js";
 import { DevicePrecopy } from "./device-precopy.js";
 import { DirtySync } from "./dirty-sync.js";
+import type { DeviceRecovery } from "./late-recovery.js";
 import { MigrationError, type MigrationPhase } from "./migration-error.js";
 import type { MigrationEvent, MigrationProgress } from "./migration-events.js";
 import {
@@ -46,6 +47,7 @@ import { progressWatched } from "./send-progress.js";
 import { batchDeviceState, SwitchoverBatch } from "./switchover-batch.js";
 import { SwitchoverCosts } from "./switchover-costs.js";
 import { TargetAnswers } from "./target-answers.js";
+import { busyDevicesReason } from "./unfinished-device-calls.js";
 import { vmHandshake } from "./vm-handshake.js";
 
 /** Events a {@link MigrationSource} emits while it works (the host's event sink sees them too). */
@@ -58,6 +60,13 @@ export interface MigrationSourceEvents {
   progress: [progress: MigrationProgress];
   /** The migration failed and the VM was rolled back (or could not be). */
   rollback: [error: MigrationError];
+  /**
+   * After `rollback`: a device whose driver call the migration abandoned (its `problems`
+   * line says it will be returned to RUNNING once that call finishes) finished the call and
+   * was returned to RUNNING, or reset (`problem` says so). Until then a new migration or
+   * save of the VM is refused with EBUSY; `deviceCallsSettled(vm.devices)` waits for it.
+   */
+  "device-recovered": [recovery: DeviceRecovery];
 }
 
 /**
@@ -86,6 +95,18 @@ const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmedi
 async function readArrivedAnswers(): Promise<void> {
   await yieldToEventLoop();
   await yieldToEventLoop();
+}
+
+/**
+ * The refusal of a migration of `vm` while one of its devices still runs a driver call an
+ * aborted migration gave up on (or the late recovery after it): a rolled-back failure, since
+ * nothing was touched.
+ */
+function busyRefusal(vm: SimulatedVm): MigrationError | undefined {
+  const reason = busyDevicesReason(vm.devices);
+  return reason === undefined
+    ? undefined
+    : new MigrationError("EBUSY", "handshake", reason, { rolledBack: true });
 }
 
 /** Everything one run of {@link MigrationSource.migrate} works with, built up front. */
@@ -218,7 +239,8 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
   /**
    * Connects to `url` through the host's channel factory and returns the source for
    * it. A target that cannot be reached is a failed handshake: nothing was touched, so the
-   * MigrationError says `rolledBack`.
+   * MigrationError says `rolledBack`. So is a VM with a device still finishing a driver call
+   * of an aborted migration (EBUSY, refused before connecting).
    */
   static async connect(
     host: MdevHost,
@@ -227,6 +249,8 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
     options: MigrationOptionsInput = {},
     channelOptions: ChannelOptions = {},
   ): Promise<MigrationSource> {
+    const busy = busyRefusal(vm);
+    if (busy !== undefined) throw busy;
     const channels = host.container.resolve(EngineServices).channels;
     let channel: SourceChannel;
     try {
@@ -259,11 +283,18 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
   /**
    * Runs the migration to the end. Resolves with statistics once the target reported
    * RESUMED. Rejects with a {@link MigrationError}; `rolledBack` tells whether the VM runs
-   * on here (always, for failures before GO).
+   * on here (always, for failures before GO). A VM with a device still finishing a driver
+   * call of an earlier, aborted migration is refused before anything is touched (EBUSY).
    */
   async migrate(): Promise<MigrationResult> {
     if (this.#used) throw new MdevError("EINVAL", "a MigrationSource runs once");
     this.#used = true;
+    const busy = busyRefusal(this.#vm);
+    if (busy !== undefined) {
+      // Nothing was sent: the target sees the connection close before a handshake.
+      this.#channel.destroy();
+      throw busy;
+    }
     const channel = this.#channel;
     if (!hasReturnPath(channel)) {
       throw new MdevError(
@@ -809,7 +840,14 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
     // The guard gave up with the migration: the cleanup gets its own deadline and leaves
     // alone the devices whose calls were abandoned.
     await run.dirtySync.stop(run.guard.after(ROLLBACK_DEVICE_TIMEOUT_MS));
-    const problems = await returnDevicesToRunning(this.#vm.devices, run.guard);
+    // Devices whose calls were abandoned are returned to RUNNING once those calls settle,
+    // after this rollback is over: their own event tells the caller.
+    const problems = await returnDevicesToRunning(
+      this.#vm.devices,
+      run.guard,
+      ROLLBACK_DEVICE_TIMEOUT_MS,
+      (recovery) => this.#emit({ kind: "device-recovered", ...recovery }),
+    );
     this.#vm.setThrottle(0);
     if (run.paused) {
       try {
@@ -849,6 +887,11 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
       case "rollback":
         this.emit("rollback", event.error);
         break;
+      case "device-recovered": {
+        const { kind: _, ...recovery } = event;
+        this.emit("device-recovered", recovery);
+        break;
+      }
     }
   }
 

@@ -15,6 +15,7 @@ import { MigrationError } from "./migration-error.js";
 import { PageDigestTable } from "./page-digest-table.js";
 import { RamSender } from "./ram-sender.js";
 import { batchDeviceState, SwitchoverBatch } from "./switchover-batch.js";
+import { refuseWhileDevicesBusy } from "./unfinished-device-calls.js";
 import { vmHandshake } from "./vm-handshake.js";
 
 /** What {@link saveVm} wrote. */
@@ -45,6 +46,8 @@ export interface SaveOptions {
  * The VM stays paused afterwards — it now lives in the file. If saving fails, the VM is
  * rolled back and runs on as before.
  * @throws MdevError EINVAL for a format version this build does not write (nothing paused).
+ * @throws MdevError EBUSY while a device still finishes a driver call of an aborted
+ *   migration (nothing paused; see `deviceCallsSettled`).
  */
 export async function saveVm(
   vm: SimulatedVm,
@@ -55,6 +58,7 @@ export async function saveVm(
   const encoder = new StreamEncoder({ version });
   // Encoded first: a format version this build does not write is refused before anything.
   const head = encoder.start(vmHandshake(vm));
+  refuseWhileDevicesBusy(vm.devices);
   const t0 = performance.now();
   const wasRunning = vm.running;
   try {

@@ -26,6 +26,13 @@ export interface DmaToyOptions {
   /** A hook whose promise never settles: a driver waiting for an event that never comes. */
   readonly hang?: "stop" | "save" | "start" | "precopy";
   /**
+   * With `hang`, called when the hung hook is entered: the hook waits for the promise it
+   * returns instead of forever, going on when it resolves and failing with its reason
+   * when it rejects (a driver whose event comes late). Only the hook's first call waits;
+   * later calls go through at once.
+   */
+  readonly releaseHang?: () => Promise<void>;
+  /**
    * Stop and load hooks that wait (a timer of `waitMs`) in the middle, as a driver waiting
    * on its hardware does, logging `stop+ N` / `stop- N` (`load± N`, `start± N`) to `log`, where N
    * numbers the devices this option built in creation order.
@@ -63,7 +70,8 @@ export class DmaToyDriver extends AbstractVendorDriver {
   readonly #ring: number;
   readonly #failSave: boolean;
   readonly #failStart: boolean;
-  readonly #hang: DmaToyOptions["hang"];
+  #hang: DmaToyOptions["hang"];
+  readonly #releaseHang: (() => Promise<void>) | undefined;
   readonly #slow: DmaToyOptions["slowHooks"];
   readonly #id: number;
 
@@ -78,6 +86,7 @@ export class DmaToyDriver extends AbstractVendorDriver {
     this.#failSave = options.failSave ?? false;
     this.#failStart = options.failStart ?? false;
     this.#hang = options.hang;
+    this.#releaseHang = options.releaseHang;
     this.#slow = options.slowHooks;
     this.#id = 0;
     if (this.#slow !== undefined) {
@@ -99,16 +108,22 @@ export class DmaToyDriver extends AbstractVendorDriver {
 
   protected _stopDevice(): Promise<void> | undefined {
     if (this.#slow !== undefined) return slowHook(this.#slow, "stop", this.#id, () => {});
-    return this.#hang === "stop" ? never() : undefined;
+    return this.#hang === "stop" ? this.#hung() : undefined;
   }
   protected _startDevice(): Promise<void> | undefined {
     if (this.#failStart) throw new MdevError("EIO", "toy device failed to start");
     if (this.#slow !== undefined) return slowHook(this.#slow, "start", this.#id, () => {});
-    return this.#hang === "start" ? never() : undefined;
+    return this.#hang === "start" ? this.#hung() : undefined;
   }
   protected override _precopyStart(): Uint8Array | Promise<Uint8Array> {
-    if (this.#hang === "precopy") return never();
+    if (this.#hang === "precopy") return this.#hung().then(() => this.#header());
     return this.#header();
+  }
+  /** The hung hook's wait: forever, or until what `releaseHang` returns settles (once). */
+  #hung(): Promise<void> {
+    if (this.#releaseHang === undefined) return never();
+    this.#hang = undefined;
+    return this.#releaseHang();
   }
   #header(): Uint8Array {
     const h = new Uint8Array(4);
@@ -116,7 +131,10 @@ export class DmaToyDriver extends AbstractVendorDriver {
     return h;
   }
   protected _saveState(opts: { afterPrecopy: boolean }): Uint8Array | Promise<Uint8Array> {
-    if (this.#hang === "save") return never();
+    if (this.#hang === "save") return this.#hung().then(() => this.#saveState(opts));
+    return this.#saveState(opts);
+  }
+  #saveState(opts: { afterPrecopy: boolean }): Uint8Array {
     if (this.#failSave) throw new MdevError("EIO", "toy device failed to save its state");
     const body = new Uint8Array(8);
     const v = new DataView(body.buffer);
