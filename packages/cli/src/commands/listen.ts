@@ -70,9 +70,7 @@ export async function listenCommand(options: ListenOptions): Promise<void> {
   const capacity = new TargetCapacity({
     maxMemoryMiB,
     ...(options.maxVcpus === undefined ? {} : { maxVcpus: options.maxVcpus }),
-    ...(options.maxDeviceState === undefined
-      ? {}
-      : { maxDeviceStateMiB: options.maxDeviceState }),
+    ...(options.maxDeviceState === undefined ? {} : { maxDeviceStateMiB: options.maxDeviceState }),
     ...(vcpuThreads ? { vcpuThreads } : {}),
     reclaim: reclaimMemory,
   });
