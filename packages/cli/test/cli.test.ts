@@ -85,6 +85,13 @@ describe("errors", () => {
     expect(run.stdout).toBe("");
   });
 
+  it("nothing listening: the code and the address are said once", async () => {
+    const run = await mdevkit(MIGRATE_TO_NOTHING);
+    expect(lines(run.stderr)).toEqual([
+      "mdevkit: ECONNREFUSED: migration failed during handshake: tcp://127.0.0.1:1: cannot connect",
+    ]);
+  });
+
   it("with --events, a failed --retry-to attempt is an error line too, marked as the retry", async () => {
     const run = await mdevkit([
       ...MIGRATE_TO_NOTHING,

@@ -1,6 +1,6 @@
 import { EventEmitter } from "node:events";
 import { EngineServices } from "../di/engine-services.js";
-import { MdevError } from "../errors/mdev-error.js";
+import { detailOf, MdevError } from "../errors/mdev-error.js";
 import type { MdevHost } from "../host.js";
 import { FORMAT_VERSION, ITERATION_ACK_VERSION } from "../stream/format.js";
 import type { HandshakeBody, ReturnMessage, StreamRecord } from "../stream/records.js";
@@ -36,7 +36,7 @@ import {
   type TargetSessionEvents,
   unexpected,
 } from "./target-session.js";
-import { type BuildOutcome, buildVm } from "./target-vm.js";
+import { type BuildOutcome, buildVm, refusedVm } from "./target-vm.js";
 
 export type { MigrationTargetOptions, TargetResult } from "./target-options.js";
 
@@ -238,7 +238,7 @@ class DuplexTargetSession {
     if ("refusal" in built) {
       this.#answeredFinally = true;
       await this.#answer({ type: "REJECT", reason: built.refusal }).catch(() => {});
-      throw new MdevError(built.code, `refused the VM: ${built.refusal}`);
+      throw refusedVm(built);
     }
     this.#admission = built.admission;
     const { vm } = built.prepared;
@@ -321,7 +321,7 @@ class DuplexTargetSession {
     const state = this.#state;
     if (state.kind === "loaded") clearTimeout(state.goTimer);
     if (!this.#answeredFinally) {
-      const reason = err instanceof Error ? err.message : String(err);
+      const reason = detailOf(err);
       await Promise.race([
         this.#answer({ type: "FAILED", reason: reason.slice(0, 1000) }),
         new Promise((r) => setTimeout(r, 500)),

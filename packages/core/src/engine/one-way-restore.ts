@@ -19,7 +19,7 @@ import {
   type TargetSessionEvents,
   unexpected,
 } from "./target-session.js";
-import { buildVm } from "./target-vm.js";
+import { buildVm, refusedVm } from "./target-vm.js";
 
 /**
  * Restores a VM from a one-way channel (a save file): nobody to answer, so no ACCEPT,
@@ -117,7 +117,7 @@ export class OneWayRestore {
     if (!verdict.accepted) throw saveRefused(verdict);
     // The capacity's memory budget is checked here, before the save's RAM is allocated.
     const built = await buildVm(verdict.config, this.host, this.options.capacity);
-    if ("refusal" in built) throw new MdevError(built.code, `refused the VM: ${built.refusal}`);
+    if ("refusal" in built) throw refusedVm(built);
     this.#admission = built.admission;
     this.#decoder.setGuestPageCount(built.prepared.vm.memory.pages);
     // RAM pages go straight from the file's bytes into guest memory (see setRamSink).
@@ -141,5 +141,5 @@ export class OneWayRestore {
 function saveRefused(refusal: HandshakeRefusal): MdevError {
   const missing = refusal.missingPlugin;
   if (missing !== undefined) return new PluginNotLoadedError(missing.slot, missing.plugin);
-  return new MdevError(refusal.code, `refused the VM: ${refusal.reason}`);
+  return refusedVm({ refusal: refusal.reason, code: refusal.code });
 }
