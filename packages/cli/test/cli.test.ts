@@ -159,6 +159,42 @@ describe("errors", () => {
     }
   });
 
+  it("a device whose options its plugin refuses is named, on migrate --config and save --config", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "mdevkit-options-"));
+    try {
+      const config = join(dir, "vm.json");
+      writeFileSync(
+        config,
+        JSON.stringify({
+          memoryMiB: 16,
+          devices: [
+            { slot: "00:05.0", plugin: "mtty", deviceType: "mtty-1" },
+            {
+              slot: "00:02.0",
+              plugin: "gvt-g",
+              deviceType: "GVTg_V5_4",
+              options: { profile: "ultra" },
+            },
+          ],
+        }),
+      );
+      for (const args of [
+        ["migrate", "--to", "tcp://127.0.0.1:1", "--config", config, "--warmup", "0"],
+        ["save", join(dir, "vm.save"), "--config", config, "--warmup", "0"],
+      ]) {
+        const run = await mdevkit(args);
+        expect(run.code, run.stderr).toBe(1);
+        expect(lines(run.stderr)).toEqual([
+          expect.stringMatching(
+            /^mdevkit: EINVAL: device 00:02\.0 \(gvt-g GVTg_V5_4\): .*profile: .*"default"\|"heavy"$/,
+          ),
+        ]);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("a VM config path that is a folder says so (EISDIR), not that it is missing", async () => {
     const run = await mdevkit(["migrate", "--to", "tcp://127.0.0.1:1", "--config", tmpdir()]);
     expect(run.code, run.stderr).toBe(1);
