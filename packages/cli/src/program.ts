@@ -1,6 +1,7 @@
 import {
   DEFAULT_HANDSHAKE_TIMEOUT_MS,
   DEFAULT_RECEIVE_IDLE_TIMEOUT_MS,
+  detailOf,
   vmConfigJsonSchema,
 } from "@mdevkit/core";
 import { Argument, Command, InvalidArgumentError, Option } from "commander";
@@ -34,7 +35,7 @@ function arg<T>(parse: (text: string) => T): (text: string) => T {
     try {
       return parse(text);
     } catch (err) {
-      throw new InvalidArgumentError((err as Error).message.replace(/^E[A-Z0-9]+: /, ""));
+      throw new InvalidArgumentError(detailOf(err));
     }
   };
 }

@@ -85,6 +85,13 @@ describe("errors", () => {
     expect(run.stdout).toBe("");
   });
 
+  it("nothing listening: the code and the address are said once", async () => {
+    const run = await mdevkit(MIGRATE_TO_NOTHING);
+    expect(lines(run.stderr)).toEqual([
+      "mdevkit: ECONNREFUSED: migration failed during handshake: tcp://127.0.0.1:1: cannot connect",
+    ]);
+  });
+
   it("with --events, a failed --retry-to attempt is an error line too, marked as the retry", async () => {
     const run = await mdevkit([
       ...MIGRATE_TO_NOTHING,
@@ -146,6 +153,42 @@ describe("errors", () => {
         const run = await mdevkit(["migrate", "--to", "tcp://127.0.0.1:1", "--plugin", plugin]);
         expect(run.code, run.stderr).toBe(1);
         expect(lines(run.stderr)).toEqual([expect.stringMatching(expected)]);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("a device whose options its plugin refuses is named, on migrate --config and save --config", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "mdevkit-options-"));
+    try {
+      const config = join(dir, "vm.json");
+      writeFileSync(
+        config,
+        JSON.stringify({
+          memoryMiB: 16,
+          devices: [
+            { slot: "00:05.0", plugin: "mtty", deviceType: "mtty-1" },
+            {
+              slot: "00:02.0",
+              plugin: "gvt-g",
+              deviceType: "GVTg_V5_4",
+              options: { profile: "ultra" },
+            },
+          ],
+        }),
+      );
+      for (const args of [
+        ["migrate", "--to", "tcp://127.0.0.1:1", "--config", config, "--warmup", "0"],
+        ["save", join(dir, "vm.save"), "--config", config, "--warmup", "0"],
+      ]) {
+        const run = await mdevkit(args);
+        expect(run.code, run.stderr).toBe(1);
+        expect(lines(run.stderr)).toEqual([
+          expect.stringMatching(
+            /^mdevkit: EINVAL: device 00:02\.0 \(gvt-g GVTg_V5_4\): .*profile: .*"default"\|"heavy"$/,
+          ),
+        ]);
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -12,9 +12,18 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { promisify } from "node:util";
-import { isMdevError } from "@mdevkit/core";
+import {
+  createHost,
+  createMemoryChannelPair,
+  isMdevError,
+  MigrationSource,
+  MigrationTarget,
+  parseVmConfig,
+  SimulatedVm,
+  type VendorPlugin,
+} from "@mdevkit/core";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { newPluginCommand } from "../src/commands/new-plugin.js";
 import {
@@ -43,6 +52,7 @@ const EXPECTED_FILES = [
   "src/describe.ts",
   "src/device.ts",
   "src/driver.ts",
+  "src/guest.ts",
   "src/index.ts",
   "src/plugin.ts",
   "src/state-format.ts",
@@ -259,7 +269,7 @@ describe("mdevkit new-plugin", () => {
     const ok = await run(process.execPath, [BIN, "new-plugin", "cli-dev", "--dir", "plugins"], {
       cwd: repo,
     });
-    expect(ok.stdout).toContain("created plugins/cli-dev: @mdevkit/plugin-cli-dev, 16 files");
+    expect(ok.stdout).toContain("created plugins/cli-dev: @mdevkit/plugin-cli-dev, 17 files");
     const bad = await run(process.execPath, [BIN, "new-plugin", "Bad_Name"], { cwd: repo }).then(
       () => undefined,
       (e: { code: number; stderr: string }) => e,
@@ -424,6 +434,77 @@ describe.skipIf(!conformanceBuilt)(
       await run(process.execPath, [TSC, "-p", "tsconfig.build.json"], opts);
       for (const f of ["index.js", "index.d.ts", "conformance-options.js"]) {
         expect(existsSync(join(pluginDir, "dist", f)), f).toBe(true);
+      }
+    }, 120_000);
+
+    it("its device works in a VM config's run, and a migration carries what it did", async () => {
+      // Built by the test above (tsc -p tsconfig.build.json).
+      const entry = join(pluginDir, "dist", "index.js");
+      expect(existsSync(entry), "the previous test builds it").toBe(true);
+      const plugin = ((await import(pathToFileURL(entry).href)) as { default: VendorPlugin })
+        .default;
+      interface Described {
+        readonly counter: number;
+        readonly ringBase: number;
+        readonly ringEntries: number;
+        readonly ringHead: number;
+      }
+      const describeDevice = (vm: SimulatedVm): Described =>
+        plugin.describeState?.(vm.devices[0]!.driver) as unknown as Described;
+      const config = parseVmConfig({
+        name: "scaffolded",
+        memoryMiB: 4,
+        devices: [{ slot: "00:05.0", plugin: "demo-dev", deviceType: "demo-dev-1" }],
+        deviceTickMs: 2,
+      });
+      const source = await SimulatedVm.create(
+        config,
+        createHost({ name: "src", plugins: [plugin] }),
+        {
+          role: "source",
+        },
+      );
+      let target: SimulatedVm | undefined;
+      try {
+        await source.start();
+        // Only the device's own ticks act here (no vCPU workload): its work is all there is.
+        await vi.waitFor(() => expect(describeDevice(source).counter).toBeGreaterThan(3), {
+          timeout: 30_000,
+          interval: 20,
+        });
+        const channel = createMemoryChannelPair();
+        let arrived: Described | undefined;
+        const received = new MigrationTarget(
+          createHost({ name: "dst", plugins: [plugin] }),
+          channel.target,
+          {
+            verifyRam: true,
+            beforeRun: (vm) => {
+              arrived = describeDevice(vm);
+            },
+          },
+        ).receive();
+        received.catch(() => {});
+        const result = await new MigrationSource(source, channel.source, {
+          verifyRam: true,
+        }).migrate();
+        const landed = await received;
+        target = landed.vm;
+        expect(result.outcome).toBe("completed");
+        expect(landed.ramSha256).toBe(result.ramSha256);
+        // The source device stopped for good at switchover: its last state is what must arrive.
+        const last = describeDevice(source);
+        expect(arrived).toEqual(last);
+        expect(last.counter).toBeGreaterThan(3);
+        // The last record it DMA'd (sequence counter - 1) is in the target's guest RAM.
+        const slot = (last.ringHead + last.ringEntries - 1) % last.ringEntries;
+        const record = target.memory.read(last.ringBase + slot * 16, 16);
+        expect(new DataView(record.buffer, record.byteOffset).getUint32(0, true)).toBe(
+          last.counter - 1,
+        );
+      } finally {
+        await source.destroy();
+        await target?.destroy();
       }
     }, 120_000);
 

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import {
+  detailOf,
   deviceCallsSettled,
   devicesStillBusy,
   MdevError,
@@ -175,14 +176,9 @@ function ranOn(err: MigrationError): MigrationError {
   return new MigrationError(
     err.code,
     err.phase,
-    `${withoutPrefix(err)}; the VM was rolled back and ran on here until mdevkit exited`,
+    `${err.reason}; the VM was rolled back and ran on here until mdevkit exited`,
     { cause: err, rolledBack: true, problems: err.problems },
   );
-}
-
-/** A MigrationError's own words, without the "CODE: migration failed during PHASE: " it adds. */
-function withoutPrefix(err: MigrationError): string {
-  return err.message.replace(/^[A-Z0-9]+: migration failed during [a-z]+: /, "");
 }
 
 async function migrateOnce(
@@ -270,7 +266,7 @@ async function keepUnresolvedVm(
   err: MigrationError,
 ): Promise<MigrationError> {
   const file = join(tmpdir(), `mdevkit-${vm.config.name}-${process.pid}-unresolved.save`);
-  const reason = withoutPrefix(err);
+  const reason = err.reason;
   try {
     await saveVm(vm, await channelsOf(host).connect(`file://${file}`));
     return new MigrationError(
@@ -283,7 +279,7 @@ async function keepUnresolvedVm(
     return new MigrationError(
       err.code,
       err.phase,
-      `${reason}; saving the paused VM also failed: ${(saveErr as Error).message}`,
+      `${reason}; saving the paused VM also failed: ${detailOf(saveErr)}`,
       { cause: err },
     );
   }

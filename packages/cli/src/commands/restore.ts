@@ -1,5 +1,5 @@
 import { resolve } from "node:path";
-import { MigrationTarget } from "@mdevkit/core";
+import { MigrationTarget, PluginNotLoadedError, type TargetResult } from "@mdevkit/core";
 import { table } from "../summary.js";
 import { channelsOf, makeHost } from "../vm-setup.js";
 
@@ -36,7 +36,9 @@ export async function restoreCommand(file: string, options: RestoreOptions): Pro
         ? {}
         : { maxDeviceStateMiB: options.maxDeviceState }),
     },
-  ).receive();
+  )
+    .receive()
+    .catch(sayHowToLoad);
   try {
     const writes = result.vm.vcpuWrites;
     await new Promise((r) => setTimeout(r, options.runFor));
@@ -64,4 +66,15 @@ export async function restoreCommand(file: string, options: RestoreOptions): Pro
   } finally {
     await result.vm.destroy();
   }
+}
+
+/** Core knows which plugin a save needs; only the command knows how one is loaded. */
+function sayHowToLoad(err: unknown): TargetResult {
+  if (!(err instanceof PluginNotLoadedError)) throw err;
+  throw new PluginNotLoadedError(
+    err.slot,
+    err.plugin,
+    "load it with --plugin SPEC (its module file, package directory or package name)",
+    { cause: err },
+  );
 }

@@ -22,6 +22,8 @@ export class MigrationError extends MdevError {
   readonly rolledBack: boolean;
   /** What rollback could not restore, if anything. */
   readonly problems: readonly string[];
+  /** Why it failed, without the code and phase the message starts with. */
+  readonly reason: string;
 
   constructor(
     code: Errno,
@@ -33,5 +35,6 @@ export class MigrationError extends MdevError {
     this.phase = phase;
     this.rolledBack = options.rolledBack ?? false;
     this.problems = options.problems ?? [];
+    this.reason = message;
   }
 }

@@ -1,6 +1,6 @@
 import { EventEmitter } from "node:events";
 import { EngineServices } from "../di/engine-services.js";
-import { isMdevError, MdevError } from "../errors/mdev-error.js";
+import { detailOf, isMdevError, MdevError } from "../errors/mdev-error.js";
 import { createHost, type MdevHost } from "../host.js";
 import { DirtyBitmap } from "../memory/dirty-bitmap.js";
 import { PAGE_SIZE } from "../memory/page.js";
@@ -12,6 +12,7 @@ import type { DuplexSourceChannel, SourceChannel } from "../transport/channel.js
 import { hasReturnPath } from "../transport/channel.js";
 import type { ChannelOptions } from "../transport/connect.js";
 import { rateLimited, TokenBucket } from "../transport/rate-limiter.js";
+import { TransportError } from "../transport/transport-error.js";
 import type { SimulatedVm, VmDevice } from "../vm/simulated-vm.js";
 import {
   type ConvergenceDecision,
@@ -259,7 +260,8 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
       throw new MigrationError(
         isMdevError(err) ? err.code : "EIO",
         "handshake",
-        `cannot reach ${url}: ${err instanceof Error ? err.message : String(err)}`,
+        // A transport's error names the peer it could not reach already.
+        err instanceof TransportError ? detailOf(err) : `cannot reach ${url}: ${detailOf(err)}`,
         { cause: err, rolledBack: true },
       );
     }
@@ -710,7 +712,7 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
         throw new MigrationError(
           isMdevError(err) ? err.code : "EIO",
           "handover",
-          `GO was sent but RESUMED did not arrive (${String(err)}); the VM stays paused here and never runs twice`,
+          `GO was sent but RESUMED did not arrive (${detailOf(err)}); the VM stays paused here and never runs twice`,
           { cause: err, rolledBack: false },
         );
       });
@@ -753,7 +755,7 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
       throw new MigrationError(
         isMdevError(reason) ? reason.code : "EIO",
         "handover",
-        `GO was being sent when the migration was aborted (${String(reason)}); the VM stays paused here and never runs twice`,
+        `GO was being sent when the migration was aborted (${detailOf(reason)}); the VM stays paused here and never runs twice`,
         { cause: reason, rolledBack: false },
       );
     } finally {
@@ -820,7 +822,7 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
   /** Puts the VM back the way it was and describes the failure. */
   async #rollback(err: unknown, run: SourceRun): Promise<MigrationError> {
     const phase = this.#phase;
-    const reason = err instanceof Error ? err.message : String(err);
+    const reason = detailOf(err);
     // Tell the target to discard what it has (best effort: it may be gone, or the abort
     // already cut the connection; a target that stopped reading gets 500 ms).
     let giveUp: NodeJS.Timeout | undefined;

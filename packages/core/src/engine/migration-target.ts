@@ -36,7 +36,7 @@ import {
   type TargetSessionEvents,
   unexpected,
 } from "./target-session.js";
-import { type BuildOutcome, buildVm } from "./target-vm.js";
+import { type BuildOutcome, buildVm, refusedVm } from "./target-vm.js";
 
 export type { MigrationTargetOptions, TargetResult } from "./target-options.js";
 
@@ -238,7 +238,7 @@ class DuplexTargetSession {
     if ("refusal" in built) {
       this.#answeredFinally = true;
       await this.#answer({ type: "REJECT", reason: built.refusal }).catch(() => {});
-      throw new MdevError(built.code, `refused the VM: ${built.refusal}`);
+      throw refusedVm(built);
     }
     this.#admission = built.admission;
     const { vm } = built.prepared;
@@ -322,6 +322,7 @@ class DuplexTargetSession {
     if (state.kind === "loaded") clearTimeout(state.goTimer);
     let told = false;
     if (!this.#answeredFinally) {
+      // The target's own code stays in the reason: the source reports it under EIO.
       const reason = err instanceof Error ? err.message : String(err);
       told = await Promise.race([
         this.#answer({ type: "FAILED", reason: reason.slice(0, 1000) }).then(() => true),

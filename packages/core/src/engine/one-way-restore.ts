@@ -1,11 +1,12 @@
 import type { EngineServices } from "../di/engine-services.js";
 import { MdevError } from "../errors/mdev-error.js";
+import { PluginNotLoadedError } from "../errors/plugin-not-loaded-error.js";
 import type { MdevHost } from "../host.js";
 import type { HandshakeBody, StreamRecord } from "../stream/records.js";
 import { StreamDecoder } from "../stream/stream-decoder.js";
 import type { TargetChannel } from "../transport/channel.js";
 import type { Admission } from "./target-capacity.js";
-import { checkHandshake } from "./target-handshake.js";
+import { checkHandshake, type HandshakeRefusal } from "./target-handshake.js";
 import type { ResolvedTargetOptions, TargetResult } from "./target-options.js";
 import { type LoadedVm, ReceivingState } from "./target-receiving.js";
 import { runLoadedVm } from "./target-run.js";
@@ -18,7 +19,7 @@ import {
   type TargetSessionEvents,
   unexpected,
 } from "./target-session.js";
-import { buildVm } from "./target-vm.js";
+import { buildVm, refusedVm } from "./target-vm.js";
 
 /**
  * Restores a VM from a one-way channel (a save file): nobody to answer, so no ACCEPT,
@@ -113,10 +114,10 @@ export class OneWayRestore {
 
   async #receive(record: HandshakeBody): Promise<ReceivingState> {
     const verdict = checkHandshake(record, this.services.plugins);
-    if (!verdict.accepted) throw new MdevError("ECONNREFUSED", `refused the VM: ${verdict.reason}`);
+    if (!verdict.accepted) throw saveRefused(verdict);
     // The capacity's memory budget is checked here, before the save's RAM is allocated.
     const built = await buildVm(verdict.config, this.host, this.options.capacity);
-    if ("refusal" in built) throw new MdevError(built.code, `refused the VM: ${built.refusal}`);
+    if ("refusal" in built) throw refusedVm(built);
     this.#admission = built.admission;
     this.#decoder.setGuestPageCount(built.prepared.vm.memory.pages);
     // RAM pages go straight from the file's bytes into guest memory (see setRamSink).
@@ -130,4 +131,15 @@ export class OneWayRestore {
       this.#decoder.header?.version,
     );
   }
+}
+
+/**
+ * The error of a save whose HANDSHAKE this host refuses. Nobody is connected to refuse,
+ * so the code says what is wrong with the save here (see {@link HandshakeRefusal.code}),
+ * and a device whose plugin is not loaded says which plugin the save needs.
+ */
+function saveRefused(refusal: HandshakeRefusal): MdevError {
+  const missing = refusal.missingPlugin;
+  if (missing !== undefined) return new PluginNotLoadedError(missing.slot, missing.plugin);
+  return refusedVm({ refusal: refusal.reason, code: refusal.code });
 }

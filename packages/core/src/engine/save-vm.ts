@@ -1,4 +1,5 @@
 import type { MigrationDataStream } from "../contract/migration-data-stream.js";
+import { detailOf } from "../errors/mdev-error.js";
 import { driveTransition } from "../fsm/drive-transition.js";
 import { MigState } from "../fsm/mig-state.js";
 import { DirtyBitmap } from "../memory/dirty-bitmap.js";
@@ -99,11 +100,10 @@ export async function saveVm(
     const problems = await returnDevicesToRunning(vm.devices);
     if (wasRunning && !vm.running)
       await vm.resume().catch((e: unknown) => problems.push(`vCPUs did not resume: ${String(e)}`));
-    throw new MigrationError(
-      "EIO",
-      "switchover",
-      `save failed: ${err instanceof Error ? err.message : String(err)}`,
-      { cause: err, rolledBack: true, problems },
-    );
+    throw new MigrationError("EIO", "switchover", `save failed: ${detailOf(err)}`, {
+      cause: err,
+      rolledBack: true,
+      problems,
+    });
   }
 }

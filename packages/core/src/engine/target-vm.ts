@@ -1,6 +1,6 @@
 import type { MigrationDataStream } from "../contract/migration-data-stream.js";
 import type { Errno } from "../errors/errno.js";
-import { MdevError } from "../errors/mdev-error.js";
+import { detailOf, MdevError } from "../errors/mdev-error.js";
 import { driveTransition } from "../fsm/drive-transition.js";
 import { MigState } from "../fsm/mig-state.js";
 import type { MdevHost } from "../host.js";
@@ -21,6 +21,11 @@ export interface PreparedVm {
 export interface Refusal {
   readonly refusal: string;
   readonly code: Errno;
+}
+
+/** The error of a VM this host refused: one wording for the listener and for a restore. */
+export function refusedVm(refusal: Refusal): MdevError {
+  return new MdevError(refusal.code, `refused the VM: ${refusal.refusal}`);
 }
 
 /** A built VM and its admission, or why this host cannot receive it. */
@@ -52,7 +57,7 @@ export async function buildVm(
   try {
     admission = capacity.admit(config);
   } catch (err) {
-    return { refusal: message(err), code: codeOf(err) };
+    return { refusal: detailOf(err), code: codeOf(err) };
   }
   const memory = admission.memory;
   let vm: SimulatedVm;
@@ -65,7 +70,7 @@ export async function buildVm(
     });
   } catch (err) {
     await admission.discard();
-    return { refusal: `cannot build the VM here: ${message(err)}`, code: codeOf(err) };
+    return { refusal: `cannot build the VM here: ${detailOf(err)}`, code: codeOf(err) };
   }
   try {
     const streams = await prepareVm(vm, memory === undefined, peerGone);
@@ -76,7 +81,7 @@ export async function buildVm(
     await vm.destroy().catch(() => {});
     await admission.discard(vm.memory);
     return {
-      refusal: err instanceof ResumingRefused ? err.reason : message(err),
+      refusal: err instanceof ResumingRefused ? err.reason : detailOf(err),
       code: codeOf(err),
     };
   }
@@ -136,7 +141,7 @@ async function resumeDevices(vm: SimulatedVm): Promise<Map<number, MigrationData
     try {
       ({ stream } = await driveTransition(d.driver, MigState.RESUMING));
     } catch (err) {
-      throw new ResumingRefused(`device could not start resuming: ${message(err)}`);
+      throw new ResumingRefused(`device could not start resuming: ${detailOf(err)}`);
     }
     if (stream === undefined)
       throw new ResumingRefused(`device ${d.config.slot} opened no resuming stream`);
@@ -147,10 +152,4 @@ async function resumeDevices(vm: SimulatedVm): Promise<Map<number, MigrationData
 
 function codeOf(err: unknown): Errno {
   return err instanceof MdevError ? err.code : "EIO";
-}
-
-/** The error's message without MdevError's `CODE: ` prefix (the code travels apart). */
-function message(err: unknown): string {
-  const text = err instanceof Error ? err.message : String(err);
-  return err instanceof MdevError ? text.replace(/^E[A-Z0-9]+: /, "") : text;
 }

@@ -54,6 +54,11 @@ export class MdevError extends Error {
   readonly errno: number;
   /** Whether the failing device must be considered broken (moved to ERROR). */
   readonly enterErrorState: boolean;
+  /**
+   * What was wrong, without the `CODE: ` prefix of {@link Error.message}: the words to
+   * put inside another error's message, which carries its own code (see {@link detailOf}).
+   */
+  readonly detail: string;
 
   constructor(code: Errno, message: string, options: MdevErrorOptions = {}) {
     super(
@@ -62,6 +67,7 @@ export class MdevError extends Error {
     );
     this.name = new.target.name;
     this.code = code;
+    this.detail = message;
     this.errno = ERRNO[code];
     this.enterErrorState = options.enterErrorState ?? false;
   }
@@ -81,6 +87,22 @@ Object.defineProperty(MdevError, Symbol.hasInstance, {
     return isBranded(value) && hasClassNamed(value, this.name);
   },
 });
+
+/**
+ * The words of `err` to quote inside another error: an MdevError's message without its
+ * `CODE: ` prefix (the wrapping error states a code of its own, so quoting the whole
+ * message printed the code twice, e.g. "ECONNREFUSED: … ECONNREFUSED: …"), any other
+ * error's message, or the value as a string.
+ */
+export function detailOf(err: unknown): string {
+  if (isBranded(err)) {
+    // An error of an older copy of core has no detail: its prefix is exactly `CODE: `.
+    const { detail, code, message } = err as { detail?: unknown; code: string; message: string };
+    if (typeof detail === "string") return detail;
+    return message.startsWith(`${code}: `) ? message.slice(code.length + 2) : message;
+  }
+  return err instanceof Error ? err.message : String(err);
+}
 
 /**
  * True when `err` is an {@link MdevError}, optionally with the given code — of this copy

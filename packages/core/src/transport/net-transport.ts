@@ -29,13 +29,13 @@ function peerOf(socket: Socket, fallback: string): string {
 
 function connectSocket(socket: Socket, url: string): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    socket.once("error", (err) =>
-      reject(
-        new TransportError(errnoOf(err, "ECONNRESET"), url, `cannot connect: ${err.message}`, {
-          cause: err,
-        }),
-      ),
-    );
+    socket.once("error", (err: NodeJS.ErrnoException) => {
+      const code = errnoOf(err, "ECONNRESET");
+      // Node says "connect ECONNREFUSED 127.0.0.1:1": the error's code and peer, which this
+      // error carries already; its words are kept only for a code mdevkit has not.
+      const why = code === err.code ? "cannot connect" : `cannot connect: ${err.message}`;
+      reject(new TransportError(code, url, why, { cause: err }));
+    });
     socket.once("connect", () => resolve(socket));
   });
 }

@@ -9,6 +9,7 @@ import { GuestMemory } from "../memory/guest-memory.js";
 import { Iommu } from "../memory/iommu.js";
 import { IommuPagePinner } from "../memory/iommu-page-pinner.js";
 import { PAGE_SIZE } from "../memory/page.js";
+import { deviceCreationError } from "./device-creation-error.js";
 import { InterruptCounter } from "./interrupt-counter.js";
 import { Vcpu } from "./vcpu.js";
 import type { VcpuThreads } from "./vcpu-threads.js";
@@ -84,8 +85,9 @@ export class SimulatedVm {
 
   /**
    * Builds the VM on `host`: allocates RAM (lazily), maps it for DMA, creates every device
-   * through the registry (ENOENT for a missing plugin or device type) and the vCPU
-   * workers (paused). Nothing runs until {@link start}.
+   * through the registry (ENOENT for a missing plugin or device type; any failure names
+   * the device's slot, plugin and type) and the vCPU workers (paused). Nothing runs until
+   * {@link start}.
    */
   static async create(
     config: VmConfig,
@@ -106,7 +108,11 @@ export class SimulatedVm {
     const devices: VmDevice[] = [];
     try {
       for (const [index, dev] of config.devices.entries()) {
-        devices.push(await createDevice(host, memory, iommu, config, dev, index));
+        devices.push(
+          await createDevice(host, memory, iommu, config, dev, index).catch((err: unknown) => {
+            throw deviceCreationError(dev, err);
+          }),
+        );
       }
     } catch (err) {
       for (const d of devices) d.pinner?.release();

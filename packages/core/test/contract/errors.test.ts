@@ -1,5 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { ERRNO, errnoOf, FsmError, isMdevError, MdevError } from "../../src/index.js";
+import {
+  detailOf,
+  ERRNO,
+  errnoOf,
+  FsmError,
+  isMdevError,
+  MdevError,
+  MigrationError,
+} from "../../src/index.js";
 
 describe("typed errors", () => {
   it("carry the code, Linux's errno and a message naming the problem", () => {
@@ -28,5 +36,19 @@ describe("typed errors", () => {
     expect(errnoOf(sys("toString"), "EIO")).toBe("EIO");
     expect(errnoOf(new Error("x"), "EIO")).toBe("EIO");
     expect(errnoOf(undefined, "EIO")).toBe("EIO");
+  });
+  it("detailOf gives the words to quote inside another error, without the code", () => {
+    expect(detailOf(new MdevError("ECONNREFUSED", "nobody listens"))).toBe("nobody listens");
+    const failed = new MigrationError("EIO", "precopy", "device gone");
+    expect(detailOf(failed)).toBe("migration failed during precopy: device gone");
+    expect(failed.reason).toBe("device gone");
+    expect(detailOf(new Error("plain"))).toBe("plain");
+    expect(detailOf("text")).toBe("text");
+    // An error of another copy of core that predates `detail`: only its exact prefix goes.
+    const older = Object.assign(Object.create(MdevError.prototype), {
+      code: "EPROTO",
+      message: "EPROTO: EIO inside",
+    });
+    expect(detailOf(older)).toBe("EIO inside");
   });
 });

@@ -6,8 +6,10 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   connect,
+  createHost,
   MigrationTarget,
   openRestore,
+  PluginNotLoadedError,
   ramSha256,
   type SaveOptions,
   type SimulatedVm,
@@ -96,5 +98,17 @@ describe("one-way restore", () => {
       code: expect.stringMatching(/^E(BADMSG|PROTO)$/),
     });
     expect(sink.of("target-state").map((e) => e.state)).not.toContain("running");
+  });
+
+  it("a save whose device's plugin is not loaded here is ENODEV naming the slot and the plugin", async () => {
+    const { file } = await savedVm();
+    const target = new MigrationTarget(createHost({ name: "dst" }), openRestore(`file://${file}`));
+    const err = await target.receive().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PluginNotLoadedError);
+    expect(err).toMatchObject({ code: "ENODEV", slot: "00:05.0", plugin: "dma-toy" });
+    // Nobody refused a connection: the file names what this process lacks.
+    expect((err as Error).message).toBe(
+      'ENODEV: the save\'s device 00:05.0 needs plugin "dma-toy", which is not loaded',
+    );
   });
 });

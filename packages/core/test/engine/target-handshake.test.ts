@@ -45,6 +45,7 @@ describe("checkHandshake", () => {
     const record = { ...handshake(), config: new TextEncoder().encode("{") };
     expect(judge(record)).toMatchObject({
       accepted: false,
+      code: "EINVAL",
       reason: expect.stringMatching(/^VM config is not acceptable/),
     });
   });
@@ -59,6 +60,7 @@ describe("checkHandshake", () => {
   it("refuses a manifest with another number of devices than the config", () => {
     expect(judge(handshake(CONFIG, []))).toEqual({
       accepted: false,
+      code: "EPROTO",
       reason: "manifest lists 0 devices, the VM config 1",
     });
   });
@@ -66,14 +68,17 @@ describe("checkHandshake", () => {
   it("refuses a manifest device that does not match the config's", () => {
     expect(judge(handshake(CONFIG, [{ ...DEVICE, deviceType: "toy-9" }]))).toMatchObject({
       accepted: false,
+      code: "EPROTO",
       reason: expect.stringContaining("does not match the VM config"),
     });
   });
 
-  it("refuses a device whose plugin is not installed here", () => {
+  it("refuses a device whose plugin is not installed here, saying which plugin it needs", () => {
     expect(judge(handshake(), [])).toEqual({
       accepted: false,
+      code: "ENODEV",
       reason: 'device 00:05.0: plugin "toy" is not installed here',
+      missingPlugin: { slot: "00:05.0", plugin: "toy" },
     });
   });
 
@@ -81,6 +86,7 @@ describe("checkHandshake", () => {
     const config = { ...CONFIG, devices: [{ ...CONFIG.devices[0], deviceType: "toy-2" }] };
     expect(judge(handshake(config, [{ ...DEVICE, deviceType: "toy-2" }]))).toEqual({
       accepted: false,
+      code: "ENODEV",
       reason: 'device 00:05.0: plugin "toy" here offers no device type "toy-2"',
     });
   });
@@ -92,6 +98,7 @@ describe("checkHandshake", () => {
     };
     expect(judge(handshake(), [picky])).toEqual({
       accepted: false,
+      code: "EPROTO",
       reason: "device 00:05.0 (toy 1.0.0) is not compatible: state v2 unknown",
     });
   });

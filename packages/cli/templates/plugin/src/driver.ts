@@ -31,6 +31,7 @@ import {
   step,
   writeRegister,
 } from "./device.js";
+import { atPowerOn, bringUp } from "./guest.js";
 import {
   checkIdentity,
   decodeState,
@@ -96,9 +97,11 @@ export class __PascalName__Driver extends AbstractVendorDriver {
 
   /**
    * One step of the device's own work: DMA the next record into the guest's ring. The
-   * base class's `tick()` calls it only while the device runs.
+   * base class's `tick()` calls it only while the device runs. A device at power-on is
+   * first brought up as its guest driver would (see `guest.ts`): a VM config has no guest.
    */
   protected override _tick(): void {
+    if (atPowerOn(this.#state)) bringUp(this);
     step(this.#state, this.ctx.seed, {
       dmaWrite: (iova, bytes) => this.dmaWrite(iova, bytes),
       raiseIrq: () => {

@@ -1,8 +1,9 @@
 /**
  * `@mdevkit/plugin-__PLUGIN_NAME__`: an mdevkit vendor plugin.
  *
- * Reading order: device.ts (the device), state-format.ts (the stream), driver.ts (the
- * migration hooks), compatibility.ts, capabilities.ts and plugin.ts (the manifest).
+ * Reading order: device.ts (the device), guest.ts (its bring-up in a VM), state-format.ts
+ * (the stream), driver.ts (the migration hooks), compatibility.ts, capabilities.ts and
+ * plugin.ts (the manifest).
  */
 export {
   checkDeviceType,
@@ -36,6 +37,14 @@ export {
 // The plugin's own names stay alone in their export statements: Biome sorts names within
 // a statement, and where a generated name falls depends on the plugin's name.
 export { __PascalName__Driver } from "./driver.js";
+export {
+  atPowerOn,
+  bringUp,
+  GUEST_RING_BASE,
+  GUEST_RING_ENTRIES,
+  GUEST_SCRATCH,
+  type GuestMmio,
+} from "./guest.js";
 // The plugin is also the default export: what `mdevkit --plugin` loads.
 export { __camelName__Plugin, __camelName__Plugin as default } from "./plugin.js";
 export {

@@ -4,6 +4,7 @@ import { MigState } from "@mdevkit/core";
 import { afterEach, describe, expect, it } from "vitest";
 import { CTRL, encodeRecord, RECORD_BYTES, Reg, STATUS } from "../src/device.js";
 import type { __PascalName__Driver } from "../src/driver.js";
+import { GUEST_RING_BASE, GUEST_SCRATCH } from "../src/guest.js";
 import { __camelName__Plugin } from "../src/plugin.js";
 
 const RING = 0x20000;
@@ -64,6 +65,16 @@ describe("__PLUGIN_NAME__ device", () => {
     driver.tick();
     expect(driver.readRegister(Reg.STATUS) & STATUS.RING_FAULT).toBe(0);
     expect(driver.readRegister(Reg.COUNTER)).toBe(1);
+  });
+
+  it("found at power-on, is brought up as its guest driver would and DMAs from that tick", async () => {
+    const { driver, memory } = await device();
+    driver.tick();
+    driver.tick();
+    expect(driver.readRegister(Reg.COUNTER)).toBe(2);
+    expect(memory.read(GUEST_RING_BASE + RECORD_BYTES, RECORD_BYTES)).toEqual(
+      encodeRecord(3, 1, GUEST_SCRATCH),
+    );
   });
 
   it("does nothing while stopped and refuses guest access", async () => {
