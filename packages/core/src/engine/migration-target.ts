@@ -234,7 +234,7 @@ class DuplexTargetSession {
           this.options.capacity,
           () => this.channel.hungUp?.() === true,
         )
-      : { refusal: verdict.reason, code: "ECONNREFUSED" };
+      : { refusal: verdict.reason, code: verdict.code };
     if ("refusal" in built) {
       this.#answeredFinally = true;
       await this.#answer({ type: "REJECT", reason: built.refusal }).catch(() => {});

@@ -11,7 +11,8 @@ export interface HandshakeRefusal {
   /**
    * What kind of wrong: EINVAL (the config), EPROTO (manifest and config disagree, or a
    * device is incompatible), ENODEV (no plugin or device type here). A socket target
-   * answers REJECT whatever it is; a file restore, which nobody answers, reports this.
+   * answers REJECT whatever it is (its source reports ECONNREFUSED) and fails its session
+   * with this code; a file restore reports it too.
    */
   readonly code: Errno;
   /** Set when a device's plugin is not loaded here: what a caller can tell the user to load. */

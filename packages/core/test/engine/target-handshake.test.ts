@@ -3,8 +3,11 @@ import { describe, expect, it } from "vitest";
 import {
   checkHandshake,
   createHost,
+  createMemoryChannelPair,
   type HandshakeBody,
   type ManifestDevice,
+  MigrationTarget,
+  StreamEncoder,
   type VendorPlugin,
 } from "../../src/index.js";
 import { toyPlugin } from "../helpers/toy-plugin.js";
@@ -100,6 +103,25 @@ describe("checkHandshake", () => {
       accepted: false,
       code: "EPROTO",
       reason: "device 00:05.0 (toy 1.0.0) is not compatible: state v2 unknown",
+    });
+  });
+
+  it("a socket target answers REJECT and fails its own session with the refusal's code", async () => {
+    const { source, target } = createMemoryChannelPair();
+    const received = new MigrationTarget(
+      createHost({ name: "dst", plugins: [] }),
+      target,
+    ).receive();
+    received.catch(() => {});
+    const { type: _, ...body } = handshake();
+    await source.send(new StreamEncoder().start(body));
+    expect(await source.returnPath?.next()).toMatchObject({
+      type: "REJECT",
+      reason: 'device 00:05.0: plugin "toy" is not installed here',
+    });
+    await expect(received).rejects.toMatchObject({
+      code: "ENODEV",
+      message: 'ENODEV: refused the VM: device 00:05.0: plugin "toy" is not installed here',
     });
   });
 });
