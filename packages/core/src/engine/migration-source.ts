@@ -328,7 +328,13 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
       clearInterval(sampler);
       return await this.#complete(run, precopy, switched, targetLoadMs);
     } catch (err) {
-      if (err instanceof MigrationError) throw err;
+      if (err instanceof MigrationError) {
+        // Thrown only after GO (an unresolved handover): nothing more can come that would
+        // change the outcome, and a target that never answers must not keep the connection
+        // (and the reader behind it) open for as long as it likes.
+        run.channel.destroy();
+        throw err;
+      }
       // After an abort, what failed (a send cut by the destroyed channel) is its consequence.
       throw await this.#rollback(this.#abort.signal.aborted ? this.#abort.signal.reason : err, run);
     } finally {
