@@ -481,6 +481,9 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
     const s0 = this.#timeline.now();
     const dirtyAfter = await run.dirtySync.sync(run.dirty, run.guard);
     this.#costs.sync(this.#timeline.msSince(s0));
+    // Announced before it goes out, so a fast target's ack is never early; an ack of a
+    // pass still being sent fails the reader (the target cannot have applied it).
+    run.channel.returnPath.forwardIteration(this.#iteration);
     await this.#send(
       this.#encoder.iteration({
         iteration: this.#iteration,
