@@ -328,7 +328,13 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
       clearInterval(sampler);
       return await this.#complete(run, precopy, switched, targetLoadMs);
     } catch (err) {
-      if (err instanceof MigrationError) throw err;
+      if (err instanceof MigrationError) {
+        // Thrown only after GO (an unresolved handover): nothing more can come that would
+        // change the outcome, and a target that never answers must not keep the connection
+        // (and the reader behind it) open for as long as it likes.
+        run.channel.destroy();
+        throw err;
+      }
       // After an abort, what failed (a send cut by the destroyed channel) is its consequence.
       throw await this.#rollback(this.#abort.signal.aborted ? this.#abort.signal.reason : err, run);
     } finally {
@@ -475,6 +481,9 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
     const s0 = this.#timeline.now();
     const dirtyAfter = await run.dirtySync.sync(run.dirty, run.guard);
     this.#costs.sync(this.#timeline.msSince(s0));
+    // Announced before it goes out, so a fast target's ack is never early; an ack of a
+    // pass still being sent fails the reader (the target cannot have applied it).
+    run.channel.returnPath.forwardIteration(this.#iteration);
     await this.#send(
       this.#encoder.iteration({
         iteration: this.#iteration,

@@ -1,4 +1,5 @@
 import { MdevError } from "../errors/mdev-error.js";
+import { quotePeerText } from "../errors/peer-text.js";
 import type { ReturnRecord } from "../stream/records.js";
 import type { ReturnPathReader } from "../transport/channel.js";
 
@@ -40,10 +41,16 @@ export class TargetAnswers {
           this.#fail(new MdevError("ECONNRESET", "the target closed the connection"));
           return;
         }
+        // The target's words are quoted, not trusted: one bounded line, no terminal escapes.
         if (answer.type === "REJECT")
-          this.#fail(new MdevError("ECONNREFUSED", `the target refused the VM: ${answer.reason}`));
+          this.#fail(
+            new MdevError(
+              "ECONNREFUSED",
+              `the target refused the VM: ${quotePeerText(answer.reason)}`,
+            ),
+          );
         else if (answer.type === "FAILED")
-          this.#fail(new MdevError("EIO", `the target failed: ${answer.reason}`));
+          this.#fail(new MdevError("EIO", `the target failed: ${quotePeerText(answer.reason)}`));
         else if (answer.type === "SWITCHOVER_ACK") this.#switchoverAcked = true;
         else if (answer.type === "ITERATION_ACK") this.#iterationAcked = answer.iteration;
         this.#seen.set(answer.type, answer);

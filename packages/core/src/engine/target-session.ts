@@ -1,4 +1,5 @@
 import { MdevError } from "../errors/mdev-error.js";
+import { quotePeerText } from "../errors/peer-text.js";
 import type { StreamRecord } from "../stream/records.js";
 import type { StreamDecoder } from "../stream/stream-decoder.js";
 import type { TargetChannel } from "../transport/channel.js";
@@ -64,7 +65,10 @@ export async function readRecords(
     for (const record of decoder.push(chunk)) {
       events.record(record.type, record.offset);
       if (record.type === "ABORT")
-        throw new MdevError("ECONNABORTED", `the source aborted the migration: ${record.reason}`);
+        throw new MdevError(
+          "ECONNABORTED",
+          `the source aborted the migration: ${quotePeerText(record.reason)}`,
+        );
       const result = await step(record);
       if (result !== undefined) return result;
     }

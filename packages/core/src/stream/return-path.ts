@@ -29,10 +29,27 @@ class ReturnRules {
   #phase: ReturnPhase = "answer";
   #acked = false;
   #iterationAcked = 0;
+  /**
+   * The last ITERATION the source handed to its channel, once it tracks them (its reader,
+   * from {@link ReturnRules.trackIterations}); `undefined`: no bound (an encoder, or a
+   * decoder not told what went out).
+   */
+  #iterationSent: number | undefined;
   #ended = false;
 
   constructor(loadedAfterEnd: boolean) {
     this.#loadedAfterEnd = loadedAfterEnd;
+  }
+
+  /** From now on an ITERATION_ACK must name an ITERATION {@link forwardIteration} announced. */
+  trackIterations(): void {
+    this.#iterationSent ??= 0;
+  }
+
+  /** The source is handing ITERATION `iteration` to its channel: it may be acknowledged. */
+  forwardIteration(iteration: number): void {
+    if (this.#iterationSent !== undefined)
+      this.#iterationSent = Math.max(this.#iterationSent, iteration);
   }
 
   /** The source handed END to its channel: LOADED may come from now on. */
@@ -65,6 +82,12 @@ class ReturnRules {
         if (phase !== "accepted") fail("ITERATION_ACK outside precopy");
         if (msg.iteration <= this.#iterationAcked)
           fail(`ITERATION_ACK ${msg.iteration} after ${this.#iterationAcked}`);
+        // It says every record up to that ITERATION was applied: one not sent yet cannot
+        // have been, and the source would skip its wait for the target to catch up.
+        if (this.#iterationSent !== undefined && msg.iteration > this.#iterationSent)
+          fail(
+            `ITERATION_ACK ${msg.iteration} before the source sent ITERATION ${msg.iteration} (last sent: ${this.#iterationSent})`,
+          );
         this.#iterationAcked = msg.iteration;
         return;
       case "LOADED":
@@ -204,8 +227,19 @@ export class ReturnPathDecoder {
    */
   forwardStarted(forward: ForwardHeader): void {
     this.#forward = forward;
+    // The source tells this reader each ITERATION it sends (forwardIteration).
+    this.#rules.trackIterations();
     this.#headerChecked = false;
     this.#guard(() => this.#checkHeader());
+  }
+
+  /**
+   * The source is about to send ITERATION `iteration`: from now on the target may
+   * acknowledge it. Once {@link forwardStarted} was called, an ITERATION_ACK of an
+   * iteration not announced here is EPROTO (`order`).
+   */
+  forwardIteration(iteration: number): void {
+    this.#rules.forwardIteration(iteration);
   }
 
   /**

@@ -45,6 +45,14 @@ export interface ReturnPathReader {
    */
   forwardStarted(forward: ForwardHeader): void;
   /**
+   * The source is about to hand ITERATION `iteration` to the channel: only from here on may
+   * the target acknowledge it. An ITERATION_ACK of an iteration not announced yet claims
+   * records the target cannot have applied, and fails the reader (StreamError EPROTO, rule
+   * `order`). A reader that wraps another must pass it on, as {@link forwardStarted}:
+   * the inner reader, told of the start, bounds acks from then on.
+   */
+  forwardIteration(iteration: number): void;
+  /**
    * The source is about to hand END to the channel: only from here on may LOADED come. A
    * LOADED read before answers a stream the target cannot have checked, and fails the reader
    * (StreamError EPROTO, rule `order`).

@@ -62,6 +62,10 @@ export class ReturnPathInbox implements ReturnPathReader {
     }
   }
 
+  forwardIteration(iteration: number): void {
+    this.#decoder.forwardIteration(iteration);
+  }
+
   forwardEnded(): void {
     this.#decoder.forwardEnded();
   }

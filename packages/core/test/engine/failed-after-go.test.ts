@@ -79,6 +79,7 @@ describe("FAILED after GO", () => {
       destroy: (err) => pair.source.destroy(err),
       returnPath: {
         forwardStarted: (forward) => answers.forwardStarted(forward),
+        forwardIteration: (iteration) => answers.forwardIteration(iteration),
         forwardEnded: () => answers.forwardEnded(),
         next: async () => {
           const answer = await answers.next();

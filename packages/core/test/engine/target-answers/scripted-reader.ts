@@ -29,6 +29,8 @@ export class ScriptedReader implements ReturnPathReader {
   /** The script decides what the target says: nothing to check against the source. */
   forwardStarted(): void {}
 
+  forwardIteration(): void {}
+
   forwardEnded(): void {}
 
   async next(): Promise<ReturnRecord | undefined> {

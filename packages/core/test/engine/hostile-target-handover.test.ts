@@ -1,0 +1,44 @@
+// A target that answers LOADED and then nothing after GO leaves the handover unresolved:
+// the VM stays paused here (it may run there). Before the fix the source also kept the
+// connection open for good — a socket, and a reader reading whatever the target sent, for
+// as long as the target liked.
+import { afterEach, describe, expect, it } from "vitest";
+import { MigrationSource, RecordType, type SimulatedVm } from "../../src/index.js";
+import { failedMigration, SMALL_VM, startVm, toyHost } from "../helpers/engine-fixtures.js";
+import { loadedPayload, type RawTarget, rawTarget } from "../helpers/raw-target.js";
+
+const vms: SimulatedVm[] = [];
+const targets: RawTarget[] = [];
+afterEach(async () => {
+  await Promise.all(targets.splice(0).map((t) => t.close()));
+  await Promise.all(vms.splice(0).map((vm) => vm.destroy()));
+});
+
+/** How long the test lets the source take to close, once it gave up: generous, a bound. */
+const CLOSE_BOUND_MS = 10_000;
+
+describe("a target that never says RESUMED", { timeout: 60_000 }, () => {
+  it("unresolved at the peer timeout: the VM stays paused and the connection is closed", async () => {
+    const host = toyHost("src");
+    const vm = await startVm(host, vms, SMALL_VM);
+    const target = await rawTarget((r, a) => {
+      a.healthy(r);
+      if (r.type === "END") a.send(RecordType.LOADED, loadedPayload(vm.devices.length));
+    });
+    targets.push(target);
+    const source = await MigrationSource.connect(host, vm, target.url, { peerTimeoutMs: 1000 });
+    const { error } = await failedMigration(source, "completed without RESUMED");
+    expect(error).toMatchObject({ code: "ETIMEDOUT", phase: "handover", rolledBack: false });
+    expect(error.message).toMatch(/RESUMED did not arrive/);
+    expect(vm.running).toBe(false);
+    let bound: NodeJS.Timeout | undefined;
+    const outcome = await Promise.race([
+      target.closed.then(() => "closed"),
+      new Promise((r) => {
+        bound = setTimeout(() => r("still open"), CLOSE_BOUND_MS);
+      }),
+    ]);
+    clearTimeout(bound);
+    expect(outcome).toBe("closed");
+  });
+});
