@@ -1,4 +1,4 @@
-import { createServer, type Socket } from "node:net";
+import type { Socket } from "node:net";
 import { crc32c } from "@node-rs/crc32";
 import {
   encodeStreamHeader,
@@ -7,6 +7,7 @@ import {
   StreamDirection,
   type StreamRecord,
 } from "../../src/index.js";
+import { serveOnLoopback } from "./loopback-server.js";
 
 /** One connection of a {@link rawTarget}: the return path, framed by hand. */
 export interface RawAnswers {
@@ -60,14 +61,11 @@ export function loadedPayload(devices: number): Uint8Array {
  * target would send). It never stops reading.
  */
 export async function rawTarget(script: RawScript): Promise<RawTarget> {
-  const sockets = new Set<Socket>();
   let onClosed = (): void => {};
   const closed = new Promise<void>((resolve) => {
     onClosed = resolve;
   });
-  const server = createServer((socket) => {
-    sockets.add(socket);
-    socket.on("error", () => {});
+  const server = await serveOnLoopback((socket) => {
     socket.on("close", () => onClosed());
     const decoder = new StreamDecoder({ guestPages: 1 << 20 });
     let seq = 0;
@@ -113,15 +111,5 @@ export async function rawTarget(script: RawScript): Promise<RawTarget> {
       }
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  if (address === null || typeof address === "string") throw new Error("no TCP address");
-  return {
-    url: `tcp://127.0.0.1:${address.port}`,
-    closed,
-    close: async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
+  return { url: server.url, closed, close: () => server.close() };
 }

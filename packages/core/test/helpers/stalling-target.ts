@@ -1,5 +1,5 @@
-import { createServer, type Socket } from "node:net";
 import { type RecordTypeName, ReturnPathEncoder, StreamDecoder } from "../../src/index.js";
+import { serveOnLoopback } from "./loopback-server.js";
 
 /** What a {@link stallingTarget} does once the chosen record arrives. */
 export type StallMode = "stop-reading" | "fail-then-stop-reading";
@@ -24,14 +24,11 @@ export async function stallingTarget(
   mode: StallMode,
   at: RecordTypeName = "PRECOPY_END",
 ): Promise<StallingTarget> {
-  const sockets = new Set<Socket>();
   let onStall = (): void => {};
   const stalled = new Promise<void>((resolve) => {
     onStall = resolve;
   });
-  const server = createServer((socket) => {
-    sockets.add(socket);
-    socket.on("error", () => {});
+  const server = await serveOnLoopback((socket) => {
     const decoder = new StreamDecoder({ guestPages: 1 << 20 });
     const answers = new ReturnPathEncoder();
     const onData = (chunk: Buffer): void => {
@@ -59,15 +56,5 @@ export async function stallingTarget(
     };
     socket.on("data", onData);
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  if (address === null || typeof address === "string") throw new Error("no TCP address");
-  return {
-    url: `tcp://127.0.0.1:${address.port}`,
-    stalled,
-    close: async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
+  return { url: server.url, stalled, close: () => server.close() };
 }
