@@ -128,9 +128,7 @@ export class TargetCapacity {
     const prealloc = options.preallocated;
     const preallocMiB = prealloc === undefined ? undefined : prealloc.size / MIB;
     const max = options.maxMemoryMiB ?? preallocMiB ?? defaultMaxMemoryMiB();
-    if (!Number.isSafeInteger(max) || max < 1) {
-      throw new MdevError("EINVAL", `memory budget ${max} MiB is not a positive whole number`);
-    }
+    positiveWhole(max, `memory budget ${max} MiB`);
     if (preallocMiB !== undefined && preallocMiB > max) {
       throw new MdevError(
         "EINVAL",
@@ -138,16 +136,9 @@ export class TargetCapacity {
       );
     }
     const maxVcpus = options.maxVcpus ?? defaultMaxVcpus();
-    if (!Number.isSafeInteger(maxVcpus) || maxVcpus < 1) {
-      throw new MdevError("EINVAL", `vCPU limit ${maxVcpus} is not a positive whole number`);
-    }
+    positiveWhole(maxVcpus, `vCPU limit ${maxVcpus}`);
     const maxDeviceStateMiB = options.maxDeviceStateMiB ?? DEFAULT_MAX_DEVICE_STATE_MIB;
-    if (!Number.isSafeInteger(maxDeviceStateMiB) || maxDeviceStateMiB < 1) {
-      throw new MdevError(
-        "EINVAL",
-        `device state limit ${maxDeviceStateMiB} MiB is not a positive whole number`,
-      );
-    }
+    positiveWhole(maxDeviceStateMiB, `device state limit ${maxDeviceStateMiB} MiB`);
     this.maxMemoryMiB = max;
     this.maxVcpus = maxVcpus;
     this.maxDeviceStateMiB = maxDeviceStateMiB;
@@ -287,6 +278,12 @@ export class TargetCapacity {
     }
     this.#reclaim?.();
   }
+}
+
+/** EINVAL unless `value` is a whole number of at least 1; `what` names it, value included. */
+function positiveWhole(value: number, what: string): void {
+  if (!Number.isSafeInteger(value) || value < 1)
+    throw new MdevError("EINVAL", `${what} is not a positive whole number`);
 }
 
 /** Dropped guest RAM waiting for the runtime: its buffers not collected yet, and its MiB. */
