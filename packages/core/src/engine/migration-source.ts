@@ -707,7 +707,6 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
     // From here the VM belongs to the target unless it answers FAILED: a timeout or a lost
     // connection proves nothing about whether it runs there, so nothing runs here.
     this.#timeline.mark("goSent");
-    this.#phase = "completed";
     await run.answers
       .waitFor("RESUMED", this.#options.peerTimeoutMs, this.#abort.signal)
       .catch((err: unknown) => {
@@ -715,7 +714,6 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
           // FAILED instead of RESUMED: the target discarded the VM before its guest ran (it
           // answers FAILED only then), so the VM is still this side's to run — libvirt's
           // Confirm(cancelled). The rollback resumes it.
-          this.#phase = "handover";
           throw err;
         }
         throw new MigrationError(
@@ -726,6 +724,9 @@ export class MigrationSource extends EventEmitter<MigrationSourceEvents> {
         );
       });
     this.#timeline.mark("resumed");
+    // Not before: until RESUMED the handover may still fail, and a progress sample or the
+    // `phase` getter must not call it completed.
+    this.#phase = "completed";
     this.#finalSample();
     return targetLoadMs;
   }

@@ -21,14 +21,21 @@ describe("a target that never says RESUMED", { timeout: 60_000 }, () => {
   it("unresolved at the peer timeout: the VM stays paused and the connection is closed", async () => {
     const host = toyHost("src");
     const vm = await startVm(host, vms, SMALL_VM);
+    let source: MigrationSource | undefined;
+    const phasesAfterGo: string[] = [];
     const target = await rawTarget((r, a) => {
       a.healthy(r);
       if (r.type === "END") a.send(RecordType.LOADED, loadedPayload(vm.devices.length));
+      if (r.type === "GO") phasesAfterGo.push(source?.phase ?? "no source");
     });
     targets.push(target);
-    const source = await MigrationSource.connect(host, vm, target.url, { peerTimeoutMs: 1000 });
+    source = await MigrationSource.connect(host, vm, target.url, { peerTimeoutMs: 1000 });
     const { error } = await failedMigration(source, "completed without RESUMED");
     expect(error).toMatchObject({ code: "ETIMEDOUT", phase: "handover", rolledBack: false });
+    // Without RESUMED the migration is not complete, while it waits nor after it gave up
+    // (the getter said "completed" from GO on).
+    expect(phasesAfterGo).toEqual(["handover"]);
+    expect(source.phase).toBe("handover");
     expect(error.message).toMatch(/RESUMED did not arrive/);
     expect(vm.running).toBe(false);
     let bound: NodeJS.Timeout | undefined;
