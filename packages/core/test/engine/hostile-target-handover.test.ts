@@ -48,4 +48,29 @@ describe("a target that never says RESUMED", { timeout: 60_000 }, () => {
     clearTimeout(bound);
     expect(outcome).toBe("closed");
   });
+
+  it("RESUMED sent with LOADED, before GO: GO still goes out and the VM stays paused here", async () => {
+    // A target that resumes without waiting for GO breaks the two-phase rule, but the
+    // source's choices are: roll back (its VM would run beside the target's: two copies),
+    // withhold GO (a target that said RESUMED early but waits for GO would run nothing:
+    // no copy), or send GO (one copy, there). The last is never worse; pinned here.
+    const host = toyHost("src");
+    const vm = await startVm(host, vms, SMALL_VM);
+    const forward: string[] = [];
+    const target = await rawTarget((r, a) => {
+      forward.push(r.type);
+      a.healthy(r);
+      if (r.type === "END") {
+        a.send(RecordType.LOADED, loadedPayload(vm.devices.length));
+        a.send(RecordType.RESUMED);
+      }
+    });
+    targets.push(target);
+    const source = await MigrationSource.connect(host, vm, target.url, { peerTimeoutMs: 5000 });
+    const result = await source.migrate();
+    expect(result.outcome).toBe("completed");
+    expect(vm.running).toBe(false);
+    await target.closed;
+    expect(forward.at(-1)).toBe("GO");
+  });
 });
