@@ -1,7 +1,7 @@
 // A target that answers LOADED and then nothing after GO leaves the handover unresolved:
 // the VM stays paused here (it may run there). Before the fix the source also kept the
 // connection open for good — a socket, and a reader reading whatever the target sent, for
-// as long as the target liked.
+// as long as the target liked. A target that says RESUMED before GO gets GO all the same.
 import { afterEach, describe, expect, it } from "vitest";
 import { MigrationSource, RecordType, type SimulatedVm } from "../../src/index.js";
 import { failedMigration, SMALL_VM, startVm, toyHost } from "../helpers/engine-fixtures.js";
@@ -48,8 +48,10 @@ describe("a target that never says RESUMED", { timeout: 60_000 }, () => {
     clearTimeout(bound);
     expect(outcome).toBe("closed");
   });
+});
 
-  it("RESUMED sent with LOADED, before GO: GO still goes out and the VM stays paused here", async () => {
+describe("a target that says RESUMED before GO", { timeout: 60_000 }, () => {
+  it("RESUMED sent with LOADED: GO still goes out and the VM stays paused here", async () => {
     // A target that resumes without waiting for GO breaks the two-phase rule, but the
     // source's choices are: roll back (its VM would run beside the target's: two copies),
     // withhold GO (a target that said RESUMED early but waits for GO would run nothing:
