@@ -83,6 +83,25 @@ static int call_args(napi_env env, napi_callback_info info, size_t count, napi_v
   return 1;
 }
 
+/* A JavaScript boolean for `value`; NULL (an exception pending) if N-API failed. */
+static inline napi_value boolean_result(napi_env env, bool value) {
+  napi_value result;
+  if (napi_get_boolean(env, value, &result) != napi_ok) return NULL;
+  return result;
+}
+
+#ifdef __linux__
+/*
+ * The whole OS pages inside `length` bytes at `data`: [*start, *end), empty (start >= end)
+ * when no page fits.
+ */
+static inline void whole_pages(void *data, size_t length, uintptr_t *start, uintptr_t *end) {
+  uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+  *start = ((uintptr_t)data + page - 1) & ~(page - 1);
+  *end = ((uintptr_t)data + length) & ~(page - 1);
+}
+#endif
+
 #ifdef HAVE_SSE42
 static inline uint64_t load64(const uint8_t *p) {
   uint64_t word;
@@ -653,13 +672,10 @@ static napi_value advise_huge_pages_js(napi_env env, napi_callback_info info) {
   if (!typed_array_arg(env, argv[0], napi_uint8_array, "memory must be a Uint8Array", &data,
                        &length))
     return NULL;
-  uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
-  uintptr_t start = ((uintptr_t)data + page - 1) & ~(page - 1);
-  uintptr_t end = ((uintptr_t)data + length) & ~(page - 1);
-  bool advised = start < end && madvise((void *)start, end - start, MADV_HUGEPAGE) == 0;
-  napi_value result;
-  if (napi_get_boolean(env, advised, &result) != napi_ok) return NULL;
-  return result;
+  uintptr_t start, end;
+  whole_pages(data, length, &start, &end);
+  return boolean_result(env,
+                        start < end && madvise((void *)start, end - start, MADV_HUGEPAGE) == 0);
 }
 #endif
 
@@ -680,10 +696,9 @@ static napi_value release_pages_js(napi_env env, napi_callback_info info) {
   if (!typed_array_arg(env, argv[0], napi_uint8_array, "memory must be a Uint8Array", &data,
                        &length))
     return NULL;
-  uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
   uintptr_t first = (uintptr_t)data, last = first + length;
-  uintptr_t start = (first + page - 1) & ~(page - 1);
-  uintptr_t end = last & ~(page - 1);
+  uintptr_t start, end;
+  whole_pages(data, length, &start, &end);
   bool released = true;
   if (start < end) {
     /* A marker that must read back as zero: proof the kernel dropped the contents. */
@@ -698,9 +713,7 @@ static napi_value release_pages_js(napi_env env, napi_callback_info info) {
   } else if (length > 0) {
     memset(data, 0, length);
   }
-  napi_value result;
-  if (napi_get_boolean(env, released, &result) != napi_ok) return NULL;
-  return result;
+  return boolean_result(env, released);
 }
 #endif
 
@@ -725,10 +738,8 @@ static napi_value peer_hung_up_js(napi_env env, napi_callback_info info) {
   }
   struct pollfd p = {fd, POLLRDHUP, 0};
   int ready = poll(&p, 1, 0);
-  bool gone = ready > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) != 0;
-  napi_value result;
-  if (napi_get_boolean(env, gone, &result) != napi_ok) return NULL;
-  return result;
+  return boolean_result(
+      env, ready > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) != 0);
 }
 #endif
 
@@ -752,10 +763,8 @@ static napi_value set_receive_low_water_js(napi_env env, napi_callback_info info
     napi_throw_range_error(env, NULL, "fd must be >= 0 and bytes >= 1");
     return NULL;
   }
-  bool set = setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &bytes, sizeof bytes) == 0;
-  napi_value result;
-  if (napi_get_boolean(env, set, &result) != napi_ok) return NULL;
-  return result;
+  return boolean_result(env,
+                        setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &bytes, sizeof bytes) == 0);
 }
 #endif
 
